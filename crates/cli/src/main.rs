@@ -1,1 +1,57 @@
-fn main() {}
+//! `loci`: the command-line front of the loci toolkit. A thin binary: it
+//! parses arguments, calls the library crates and maps results to exit
+//! codes (0 success, 1 some test failed or was unsupported, 2 usage or I/O
+//! error).
+
+mod classics;
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// loci finds and fixes the two hidden costs of concurrent programs on big
+/// machines: where memory lives, and how much memory ordering is paid for.
+#[derive(Parser, Debug)]
+#[command(name = "loci", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run litmus tests (herd7 syntax) under a memory model, with herd7's output.
+    Litmus(cmd::litmus::LitmusArgs),
+}
+
+/// herd7 spells its long options with one dash (`-model`, `-variant`);
+/// accept those too.
+fn herd_style_args() -> Vec<String> {
+    std::env::args()
+        .map(|a| match a.as_str() {
+            "-model" | "-variant" | "-unroll" | "-cat" => format!("-{a}"),
+            _ => a,
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(herd_style_args());
+    let result = match cli.command {
+        Command::Litmus(args) => cmd::litmus::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (e.g. `loci litmus ... | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("loci: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
