@@ -38,11 +38,14 @@ pub fn load(spec: &str) -> Result<Model, LoadError> {
         }
     }
     let path = Path::new(spec);
-    let src = std::fs::read_to_string(path).map_err(|e| LoadError::Io(spec.to_string(), e.to_string()))?;
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::Io(spec.to_string(), e.to_string()))?;
     let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let resolve = move |f: &str| -> Option<(String, String)> {
         let p = dir.join(f);
-        std::fs::read_to_string(&p).ok().map(|s| (p.display().to_string(), s))
+        std::fs::read_to_string(&p)
+            .ok()
+            .map(|s| (p.display().to_string(), s))
     };
     Model::parse(&path.display().to_string(), &src, &resolve).map_err(LoadError::Cat)
 }
@@ -62,7 +65,11 @@ impl std::fmt::Display for LoadError {
             LoadError::Io(p, e) => write!(
                 f,
                 "cannot read model '{p}': {e} (built-in models: {})",
-                BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                BUILTIN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             LoadError::Cat(e) => write!(f, "{e}"),
         }

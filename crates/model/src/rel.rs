@@ -333,8 +333,8 @@ impl Relation {
                     let b = wi * 64 + word.trailing_zeros() as usize;
                     word &= word - 1;
                     let orow = other.row(b);
-                    for k in 0..self.w {
-                        r.bits[dst_off + k] |= orow[k];
+                    for (x, y) in r.bits[dst_off..dst_off + self.w].iter_mut().zip(orow) {
+                        *x |= *y;
                     }
                 }
             }

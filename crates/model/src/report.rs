@@ -38,7 +38,12 @@ pub fn sorted_states(out: &Outcome) -> Vec<Vec<(LVal, Value)>> {
     order.sort_by(|&a, &b| lval_key(&out.observed[a]).cmp(&lval_key(&out.observed[b])));
     out.states
         .keys()
-        .map(|s| order.iter().map(|&i| (out.observed[i].clone(), s[i].clone())).collect())
+        .map(|s| {
+            order
+                .iter()
+                .map(|&i| (out.observed[i].clone(), s[i].clone()))
+                .collect()
+        })
         .collect()
 }
 
@@ -149,7 +154,11 @@ impl JsonResult {
             kind: kind_word(test.quantifier).to_string(),
             states: sorted_states(out)
                 .into_iter()
-                .map(|st| st.into_iter().map(|(l, v)| (l.to_string(), v.to_string())).collect())
+                .map(|st| {
+                    st.into_iter()
+                        .map(|(l, v)| (l.to_string(), v.to_string()))
+                        .collect()
+                })
                 .collect(),
             result: if out.undefined {
                 "Undef"

@@ -101,21 +101,32 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
     if files.is_empty() {
         bail!("no *.litmus files found in {}", show_paths(&args.files));
     }
-    let model_spec = args.cat.as_ref().map(|p| p.display().to_string()).or(args.model.clone());
+    let model_spec = args
+        .cat
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or(args.model.clone());
     let fixed_model = match &model_spec {
         Some(spec) => Some(models::load(spec).map_err(|e| anyhow::anyhow!("{e}"))?),
         None => None,
     };
     let defaults: Vec<(String, loci_model::cat::Model)> = models::BUILTIN
         .iter()
-        .map(|(n, _)| Ok((n.to_string(), models::load(n).map_err(|e| anyhow::anyhow!("built-in model {n}: {e}"))?)))
+        .map(|(n, _)| {
+            Ok((
+                n.to_string(),
+                models::load(n).map_err(|e| anyhow::anyhow!("built-in model {n}: {e}"))?,
+            ))
+        })
         .collect::<Result<_>>()?;
 
     let progress = if std::io::stderr().is_terminal() && files.len() >= 20 && !args.json {
         let pb = indicatif::ProgressBar::new(files.len() as u64);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tests, {elapsed} elapsed, ~{eta} left")
-                .unwrap(),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} tests, {elapsed} elapsed, ~{eta} left",
+            )
+            .unwrap(),
         );
         Some(pb)
     } else {
@@ -126,13 +137,21 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
         let file = path.display().to_string();
         let test: Test = match litmus::parse_file(path) {
             Ok(t) => t,
-            Err(e) => return FileResult::Failed { msg: e.to_string(), unsupported: false },
+            Err(e) => {
+                return FileResult::Failed {
+                    msg: e.to_string(),
+                    unsupported: false,
+                }
+            }
         };
         let (model_name, model) = match (&fixed_model, &model_spec) {
             (Some(m), Some(spec)) => (spec.clone(), m),
             _ => {
                 let n = models::default_for(test.arch);
-                (n.to_string(), &defaults.iter().find(|(k, _)| k == n).unwrap().1)
+                (
+                    n.to_string(),
+                    &defaults.iter().find(|(k, _)| k == n).unwrap().1,
+                )
             }
         };
         let start = Instant::now();
@@ -140,12 +159,23 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
             Ok(o) => o,
             Err(e) => {
                 let unsupported = matches!(e, exec::ExecError::Unsupported(_));
-                return FileResult::Failed { msg: format!("{file}: {e}"), unsupported };
+                return FileResult::Failed {
+                    msg: format!("{file}: {e}"),
+                    unsupported,
+                };
             }
         };
         let secs = start.elapsed().as_secs_f64();
         let text = if args.json {
-            serde_json::to_string(&report::JsonResult::new(&file, &model_name, &test, &out, secs)).unwrap() + "\n"
+            serde_json::to_string(&report::JsonResult::new(
+                &file,
+                &model_name,
+                &test,
+                &out,
+                secs,
+            ))
+            .unwrap()
+                + "\n"
         } else {
             report::herd_text(&test, &out, (!args.no_time).then_some(secs)) + "\n"
         };
@@ -172,7 +202,10 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
     for r in results {
         match r {
             FileResult::Done { text } => out.write_all(text.as_bytes())?,
-            FileResult::Failed { msg, unsupported: u } => {
+            FileResult::Failed {
+                msg,
+                unsupported: u,
+            } => {
                 out.flush()?;
                 eprintln!("{msg}");
                 if u {
@@ -195,7 +228,10 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
 }
 
 fn show_paths(p: &[PathBuf]) -> String {
-    p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    p.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Expands directories into their *.litmus files (sorted), keeping files
@@ -203,7 +239,8 @@ fn show_paths(p: &[PathBuf]) -> String {
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).with_context(|| format!("cannot read '{}'", p.display()))?;
+        let meta =
+            std::fs::metadata(p).with_context(|| format!("cannot read '{}'", p.display()))?;
         if meta.is_dir() {
             let mut found = Vec::new();
             walk(p, &mut found).with_context(|| format!("cannot list '{}'", p.display()))?;

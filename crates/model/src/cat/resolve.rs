@@ -887,8 +887,8 @@ impl<'a> Resolver<'a> {
             .into_iter()
             .map(|g| g.expect("slot left undefined"))
             .collect();
-        for i in 0..n {
-            let members: Vec<u32> = match &globals[i] {
+        for (i, def) in globals.iter().enumerate() {
+            let members: Vec<u32> = match def {
                 GlobalDef::Rec(g) if group_done[*g as usize] => continue,
                 GlobalDef::Rec(g) => {
                     group_done[*g as usize] = true;

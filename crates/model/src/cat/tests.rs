@@ -550,11 +550,13 @@ fn titles_and_comments() {
     assert!(m.check(&sb(true, true, false)).unwrap().allowed);
 }
 
-fn arb_pairs(n: usize) -> impl Strategy<Value = Vec<(usize, usize)>> {
+fn arb_pairs(n: usize) -> impl Strategy<Value = Pairs> {
     proptest::collection::vec((0..n, 0..n), 0..(n * 2))
 }
 
-fn arb_two() -> impl Strategy<Value = (usize, Vec<(usize, usize)>, Vec<(usize, usize)>)> {
+type Pairs = Vec<(usize, usize)>;
+
+fn arb_two() -> impl Strategy<Value = (usize, Pairs, Pairs)> {
     (1usize..12).prop_flat_map(|n| (Just(n), arb_pairs(n), arb_pairs(n)))
 }
 

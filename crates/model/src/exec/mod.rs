@@ -142,6 +142,21 @@ struct GEvent {
 
 /// Runs `test` under `model`.
 pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecError> {
+    if opts.variants.contains("mixed") {
+        return Err(ExecError::Unsupported(
+            "mixed-size accesses (-variant mixed) are not supported yet".into(),
+        ));
+    }
+    if let Some(it) = test
+        .init
+        .iter()
+        .find(|i| i.ty.as_deref().is_some_and(|t| t.contains('[')))
+    {
+        return Err(ExecError::Unsupported(format!(
+            "array location '{}' ({}:{})",
+            it.lval, it.pos.line, it.pos.col
+        )));
+    }
     // Locations and address constants.
     let mut locs: BTreeSet<String> = BTreeSet::new();
     let mut addresses: BTreeSet<Value> = BTreeSet::new();
@@ -186,7 +201,10 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
             .collect();
         let ps = paths::explore(t, &init, &addresses, opts.unroll).map_err(|e| {
             let p = t.pos.get(e.inst).copied().unwrap_or_default();
-            ExecError::Unsupported(format!("{}:{}: thread {}: {}", p.line, p.col, t.name, e.msg))
+            ExecError::Unsupported(format!(
+                "{}:{}: thread {}: {}",
+                p.line, p.col, t.name, e.msg
+            ))
         })?;
         for p in &ps {
             for e in &p.events {
@@ -201,12 +219,19 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
         if let LVal::Reg { thread, reg } = l {
             let t = &test.threads[*thread];
             if test.arch == crate::litmus::Arch::C && !t.regs.iter().any(|r| r == reg) {
-                return Err(ExecError::Invalid(format!("condition names '{l}', but thread {} has no local '{reg}'", t.name)));
+                return Err(ExecError::Invalid(format!(
+                    "condition names '{l}', but thread {} has no local '{reg}'",
+                    t.name
+                )));
             }
         }
     }
     let locs: Vec<String> = locs.into_iter().collect();
-    let loc_index: HashMap<&str, usize> = locs.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    let loc_index: HashMap<&str, usize> = locs
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
 
     let mut out = Outcome {
         observed: observed.clone(),
@@ -222,7 +247,11 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
         return Ok(out);
     }
     loop {
-        let combo: Vec<&Path> = choice.iter().enumerate().map(|(t, &c)| &thread_paths[t][c]).collect();
+        let combo: Vec<&Path> = choice
+            .iter()
+            .enumerate()
+            .map(|(t, &c)| &thread_paths[t][c])
+            .collect();
         let mut c = Combo::new(test, &locs, &loc_index, &mem_init, &combo, opts);
         c.enumerate(model, &observed, &mut out)?;
         // Next combination.
@@ -270,7 +299,12 @@ fn collect_addrs(i: &crate::ir::Inst, f: &mut impl FnMut(&str)) {
             ex(addr, f);
             ex(operand, f)
         }
-        Inst::Cas { addr, expected, new, .. } => {
+        Inst::Cas {
+            addr,
+            expected,
+            new,
+            ..
+        } => {
             ex(addr, f);
             ex(expected, f);
             ex(new, f)
@@ -283,7 +317,9 @@ fn collect_addrs(i: &crate::ir::Inst, f: &mut impl FnMut(&str)) {
 /// The initial value of register `reg` of thread `t`.
 fn reg_init(test: &Test, t: usize, reg: &str) -> Option<Value> {
     test.init.iter().find_map(|it| match &it.lval {
-        LVal::Reg { thread, reg: r } if *thread == t && r == reg => Some(it.value.clone().unwrap_or(Value::ZERO)),
+        LVal::Reg { thread, reg: r } if *thread == t && r == reg => {
+            Some(it.value.clone().unwrap_or(Value::ZERO))
+        }
         _ => None,
     })
 }
@@ -315,7 +351,12 @@ impl<'a> Combo<'a> {
         let mut events = Vec::new();
         let mut init_vals = Vec::new();
         for (i, l) in locs.iter().enumerate() {
-            events.push(GEvent { thread: None, local: i, kind: Kind::W, loc: Some(i) });
+            events.push(GEvent {
+                thread: None,
+                local: i,
+                kind: Kind::W,
+                loc: Some(i),
+            });
             init_vals.push(mem_init.get(l).cloned().unwrap_or(Value::ZERO));
         }
         let mut offset = Vec::new();
@@ -332,8 +373,10 @@ impl<'a> Combo<'a> {
         }
         let n = events.len();
         let mut sets: HashMap<String, EventSet> = HashMap::new();
-        let mut set = |name: &str, i: usize, sets: &mut HashMap<String, EventSet>| {
-            sets.entry(name.to_string()).or_insert_with(|| EventSet::empty(n)).insert(i);
+        let set = |name: &str, i: usize, sets: &mut HashMap<String, EventSet>| {
+            sets.entry(name.to_string())
+                .or_insert_with(|| EventSet::empty(n))
+                .insert(i);
         };
         for name in KNOWN_SETS {
             sets.insert(name.to_string(), EventSet::empty(n));
@@ -351,7 +394,8 @@ impl<'a> Combo<'a> {
         let mut pctrl = Relation::empty(n);
         let mut amo = Relation::empty(n);
         let mut lxsx = Relation::empty(n);
-        let tag_of = |g: &GEvent| -> Option<&paths::PEvent> { g.thread.map(|t| &paths[t].events[g.local]) };
+        let tag_of =
+            |g: &GEvent| -> Option<&paths::PEvent> { g.thread.map(|t| &paths[t].events[g.local]) };
         for (i, g) in events.iter().enumerate() {
             match g.kind {
                 Kind::R => {
@@ -386,7 +430,8 @@ impl<'a> Combo<'a> {
                     ext.insert(i, j);
                 }
                 if let (Some(a), Some(b)) = (g.thread, h.thread) {
-                    if a == b && g.local < h.local {
+                    let same = tag_of(g).unwrap().instance == tag_of(h).unwrap().instance;
+                    if a == b && g.local < h.local && !same {
                         po.insert(i, j);
                     }
                     if a == b && tag_of(g).unwrap().instance == tag_of(h).unwrap().instance {
@@ -399,7 +444,7 @@ impl<'a> Combo<'a> {
             let off = offset[t];
             for (li, e) in p.events.iter().enumerate() {
                 let j = off + li;
-                let mut add = |deps: u64, r: &mut Relation, mem_only: bool| {
+                let add = |deps: u64, r: &mut Relation, mem_only: bool| {
                     if mem_only && e.kind == Kind::F {
                         return;
                     }
@@ -448,7 +493,12 @@ impl<'a> Combo<'a> {
             rels.insert(name.into(), Relation::empty(n));
         }
         sets.insert("FW".into(), EventSet::empty(n));
-        let base = Base { n, sets, rels, variants: opts.variants.clone() };
+        let base = Base {
+            n,
+            sets,
+            rels,
+            variants: opts.variants.clone(),
+        };
         let reads: Vec<usize> = (0..n).filter(|&i| events[i].kind == Kind::R).collect();
         let mut writes_by_loc = vec![Vec::new(); locs.len()];
         for (i, g) in events.iter().enumerate() {
@@ -456,10 +506,26 @@ impl<'a> Combo<'a> {
                 writes_by_loc[g.loc.unwrap()].push(i);
             }
         }
-        Combo { test, paths: paths.to_vec(), locs, events, offset, init_vals, base, reads, writes_by_loc, opts }
+        Combo {
+            test,
+            paths: paths.to_vec(),
+            locs,
+            events,
+            offset,
+            init_vals,
+            base,
+            reads,
+            writes_by_loc,
+            opts,
+        }
     }
 
-    fn enumerate(&mut self, model: &Model, observed: &[LVal], out: &mut Outcome) -> Result<(), ExecError> {
+    fn enumerate(
+        &mut self,
+        model: &Model,
+        observed: &[LVal],
+        out: &mut Outcome,
+    ) -> Result<(), ExecError> {
         let mut rf = vec![usize::MAX; self.events.len()];
         let mut cache = StaticCache::default();
         self.rf_choice(0, &mut rf, model, &mut cache, observed, out)
@@ -486,7 +552,9 @@ impl<'a> Combo<'a> {
             return Ok(());
         }
         // All reads have a source: compute values, check path conditions.
-        let Some(vals) = self.values(rf) else { return Ok(()) };
+        let Some(vals) = self.values(rf) else {
+            return Ok(());
+        };
         for (t, p) in self.paths.iter().enumerate() {
             for (c, want) in &p.constraints {
                 let v = sym::eval(c, &mut |n| vals[self.offset[t] + n as usize].clone());
@@ -574,10 +642,22 @@ impl<'a> Combo<'a> {
                     .collect();
                 let get = |lv: &LVal| -> Value { self.lookup(lv, vals, &mem_final) };
                 if self.test.condition.eval(&get) {
-                    eprintln!("forbidden by {:?}: rf={:?} co={:?}", verdict.failed, self.base.rels["rf"], self.base.rels["co"]);
+                    eprintln!(
+                        "forbidden by {:?}: rf={:?} co={:?}",
+                        verdict.failed, self.base.rels["rf"], self.base.rels["co"]
+                    );
                     for (i, g) in self.events.iter().enumerate() {
-                        let tags = g.thread.map(|t| self.paths[t].events[g.local].tags.clone()).unwrap_or_default();
-                        eprintln!("  e{i}: T{:?} {:?} loc={:?} val={:?} tags={tags:?}", g.thread, g.kind, g.loc.map(|l| &self.locs[l]), vals[i]);
+                        let tags = g
+                            .thread
+                            .map(|t| self.paths[t].events[g.local].tags.clone())
+                            .unwrap_or_default();
+                        eprintln!(
+                            "  e{i}: T{:?} {:?} loc={:?} val={:?} tags={tags:?}",
+                            g.thread,
+                            g.kind,
+                            g.loc.map(|l| &self.locs[l]),
+                            vals[i]
+                        );
                     }
                     for r in ["addr", "data", "ctrl", "rmw"] {
                         eprintln!("  {r} = {:?}", self.base.rels[r]);
@@ -626,7 +706,8 @@ impl<'a> Combo<'a> {
             },
             LVal::Reg { thread, reg } => {
                 let t = &self.test.threads[*thread];
-                let canon = crate::front::canonical_reg(self.test.arch, reg).unwrap_or_else(|| reg.clone());
+                let canon =
+                    crate::front::canonical_reg(self.test.arch, reg).unwrap_or_else(|| reg.clone());
                 match t.regs.iter().position(|r| *r == canon) {
                     Some(ri) => {
                         let s = &self.paths[*thread].regs[ri];
@@ -654,7 +735,13 @@ impl<'a> Combo<'a> {
         Some(vals)
     }
 
-    fn value(&self, i: usize, rf: &[usize], vals: &mut Vec<Option<Value>>, state: &mut Vec<u8>) -> Option<Value> {
+    fn value(
+        &self,
+        i: usize,
+        rf: &[usize],
+        vals: &mut Vec<Option<Value>>,
+        state: &mut Vec<u8>,
+    ) -> Option<Value> {
         match state[i] {
             2 => return vals[i].clone(),
             1 => return None,
@@ -694,10 +781,53 @@ impl<'a> Combo<'a> {
 /// Event sets every candidate execution defines (empty when no event
 /// carries the tag), so that models may name them unconditionally.
 pub const KNOWN_SETS: &[Tag] = &[
-    "R", "W", "M", "F", "IW", "Exp", "NExp", "B", "EX", "X", "A", "L", "Q", "NoRet",
-    "DMB.SY", "DMB.ST", "DMB.LD", "DMB.ISH", "DMB.ISHST", "DMB.ISHLD", "DMB.OSH",
-    "DMB.OSHST", "DMB.OSHLD", "DMB.NSH", "DMB.NSHST", "DMB.NSHLD", "DSB.SY", "DSB.ST",
-    "DSB.LD", "DSB.ISH", "DSB.ISHST", "DSB.ISHLD", "DSB.OSH", "DSB.OSHST", "DSB.OSHLD",
-    "DSB.NSH", "DSB.NSHST", "DSB.NSHLD", "ISB", "MFENCE", "LFENCE", "SFENCE", "RLX",
-    "ACQ", "REL", "ACQ_REL", "SC", "NA", "RMW",
+    "R",
+    "W",
+    "M",
+    "F",
+    "IW",
+    "Exp",
+    "NExp",
+    "B",
+    "EX",
+    "X",
+    "A",
+    "L",
+    "Q",
+    "NoRet",
+    "DMB.SY",
+    "DMB.ST",
+    "DMB.LD",
+    "DMB.ISH",
+    "DMB.ISHST",
+    "DMB.ISHLD",
+    "DMB.OSH",
+    "DMB.OSHST",
+    "DMB.OSHLD",
+    "DMB.NSH",
+    "DMB.NSHST",
+    "DMB.NSHLD",
+    "DSB.SY",
+    "DSB.ST",
+    "DSB.LD",
+    "DSB.ISH",
+    "DSB.ISHST",
+    "DSB.ISHLD",
+    "DSB.OSH",
+    "DSB.OSHST",
+    "DSB.OSHLD",
+    "DSB.NSH",
+    "DSB.NSHST",
+    "DSB.NSHLD",
+    "ISB",
+    "MFENCE",
+    "LFENCE",
+    "SFENCE",
+    "RLX",
+    "ACQ",
+    "REL",
+    "ACQ_REL",
+    "SC",
+    "NA",
+    "RMW",
 ];

@@ -142,10 +142,18 @@ pub fn explore(
         instance: 0,
     };
     let mut out = Vec::new();
-    let ex = Explorer { t, labels, addresses, unroll };
+    let ex = Explorer {
+        t,
+        labels,
+        addresses,
+        unroll,
+    };
     ex.run(st, &mut out)?;
     Ok(out)
 }
+
+/// What to do once an access's location is known.
+type Then<'b> = dyn Fn(&Explorer<'b>, State, String, &mut Vec<Path>) -> Result<(), PathError>;
 
 struct Explorer<'a> {
     t: &'a Thread,
@@ -157,15 +165,26 @@ struct Explorer<'a> {
 impl Explorer<'_> {
     fn eval(&self, st: &State, e: &Expr) -> RegVal {
         match e {
-            Expr::Op(Operand::Const(v)) => RegVal { v: konst(v.clone()), data: 0, pick: 0 },
+            Expr::Op(Operand::Const(v)) => RegVal {
+                v: konst(v.clone()),
+                data: 0,
+                pick: 0,
+            },
             Expr::Op(Operand::Reg(r)) => st.regs[*r as usize].clone(),
             Expr::Bin(op, a, b) => {
                 let (a, b) = (self.eval(st, a), self.eval(st, b));
-                RegVal { v: sym::bin(*op, a.v, b.v), data: a.data | b.data, pick: a.pick | b.pick }
+                RegVal {
+                    v: sym::bin(*op, a.v, b.v),
+                    data: a.data | b.data,
+                    pick: a.pick | b.pick,
+                }
             }
             Expr::Un(op, a) => {
                 let a = self.eval(st, a);
-                RegVal { v: sym::un(*op, a.v), ..a }
+                RegVal {
+                    v: sym::un(*op, a.v),
+                    ..a
+                }
             }
             Expr::Select(c, a, b) => {
                 let (c, a, b) = (self.eval(st, c), self.eval(st, a), self.eval(st, b));
@@ -179,17 +198,20 @@ impl Explorer<'_> {
     }
 
     fn err(&self, st: &State, msg: impl Into<String>) -> PathError {
-        PathError { inst: st.pc, msg: msg.into() }
+        PathError {
+            inst: st.pc,
+            msg: msg.into(),
+        }
     }
 
     /// Resolves an address to its location, forking over the candidate
     /// addresses when it depends on read values.
-    fn with_addr(
-        &self,
+    fn with_addr<'s>(
+        &'s self,
         st: State,
         a: &RegVal,
         out: &mut Vec<Path>,
-        k: &dyn Fn(&Self, State, String, &mut Vec<Path>) -> Result<(), PathError>,
+        k: &Then<'s>,
     ) -> Result<(), PathError> {
         match &*a.v {
             sym::Sym::C(Value::Addr(l, 0)) => k(self, st, l.clone(), out),
@@ -212,7 +234,10 @@ impl Explorer<'_> {
 
     fn push_event(st: &mut State, mut e: PEvent) -> Result<usize, PathError> {
         if st.events.len() >= 64 {
-            return Err(PathError { inst: st.pc, msg: "a thread with more than 64 memory events is not supported".into() });
+            return Err(PathError {
+                inst: st.pc,
+                msg: "a thread with more than 64 memory events is not supported".into(),
+            });
         }
         e.ctrl = st.ctrl;
         e.pick_ctrl = st.pick_ctrl | st.ctrl;
@@ -243,32 +268,76 @@ impl Explorer<'_> {
     }
 
     /// Adds a read of `loc`; returns its index and the value it gives.
-    fn read(st: &mut State, loc: &str, width: u8, signed: bool, tags: &[Tag], a: &RegVal) -> Result<(usize, RegVal), PathError> {
+    fn read(
+        st: &mut State,
+        loc: &str,
+        width: u8,
+        signed: bool,
+        tags: &[Tag],
+        a: &RegVal,
+    ) -> Result<(usize, RegVal), PathError> {
         let e = Self::ev(Kind::R, Some(loc.to_string()), width, tags, a);
         let i = Self::push_event(st, e)?;
         let (wd, wp) = st.last_write.get(loc).copied().unwrap_or((0, 0));
         let mut v: S = Rc::new(sym::Sym::Read(i as u32));
         if width < 8 {
             let bits = width * 8;
-            v = sym::un(if signed { UnOp::SignExt(bits) } else { UnOp::ZeroExt(bits) }, v);
+            v = sym::un(
+                if signed {
+                    UnOp::SignExt(bits)
+                } else {
+                    UnOp::ZeroExt(bits)
+                },
+                v,
+            );
         }
-        Ok((i, RegVal { v, data: (1 << i) | wd, pick: wp }))
+        Ok((
+            i,
+            RegVal {
+                v,
+                data: (1 << i) | wd,
+                pick: wp,
+            },
+        ))
     }
 
-    fn write(st: &mut State, loc: &str, width: u8, tags: &[Tag], a: &RegVal, val: &RegVal) -> Result<usize, PathError> {
+    fn write(
+        st: &mut State,
+        loc: &str,
+        width: u8,
+        tags: &[Tag],
+        a: &RegVal,
+        val: &RegVal,
+    ) -> Result<usize, PathError> {
         let mut e = Self::ev(Kind::W, Some(loc.to_string()), width, tags, a);
-        let v = if width < 8 { sym::un(UnOp::ZeroExt(width * 8), val.v.clone()) } else { val.v.clone() };
+        // Memory holds the stored bytes, read back as a signed value of the
+        // access width (herd7 prints `x=-1` after a 32-bit store of -1).
+        let v = if width < 8 {
+            sym::un(UnOp::SignExt(width * 8), val.v.clone())
+        } else {
+            val.v.clone()
+        };
         e.val = Some(v);
         e.data = val.data;
         e.pick_data = val.data | val.pick;
         let i = Self::push_event(st, e)?;
-        st.last_write.insert(loc.to_string(), (a.data | val.data, a.pick | val.pick | a.data | val.data));
+        st.last_write.insert(
+            loc.to_string(),
+            (a.data | val.data, a.pick | val.pick | a.data | val.data),
+        );
         Ok(i)
     }
 
     fn set(st: &mut State, dst: Option<u16>, v: RegVal, width: u8) {
         if let Some(d) = dst {
-            let v = if width < 8 { RegVal { v: sym::un(UnOp::ZeroExt(width * 8), v.v), ..v } } else { v };
+            let v = if width < 8 {
+                RegVal {
+                    v: sym::un(UnOp::ZeroExt(width * 8), v.v),
+                    ..v
+                }
+            } else {
+                v
+            };
             st.regs[d as usize] = v;
         }
     }
@@ -276,10 +345,21 @@ impl Explorer<'_> {
     fn run(&self, mut st: State, out: &mut Vec<Path>) -> Result<(), PathError> {
         loop {
             let Some(inst) = self.t.code.get(st.pc) else {
-                out.push(Path { events: st.events, constraints: st.constraints, regs: st.regs.into_iter().map(|r| r.v).collect() });
+                out.push(Path {
+                    events: st.events,
+                    constraints: st.constraints,
+                    regs: st.regs.into_iter().map(|r| r.v).collect(),
+                });
                 return Ok(());
             };
-            st.instance += 1;
+            // One source instruction (one C statement) is one instance:
+            // herd7 does not order its events by po.
+            let p = self.t.pos.get(st.pc).copied().unwrap_or_default();
+            st.instance = if p.line == 0 {
+                st.pc as u32 + 1
+            } else {
+                p.line * 4096 + p.col
+            };
             match inst {
                 Inst::Label(_) => st.pc += 1,
                 Inst::Assign { dst, expr, width } => {
@@ -288,13 +368,23 @@ impl Explorer<'_> {
                     st.pc += 1;
                 }
                 Inst::Fence { tags } => {
-                    let zero = RegVal { v: konst(Value::ZERO), data: 0, pick: 0 };
+                    let zero = RegVal {
+                        v: konst(Value::ZERO),
+                        data: 0,
+                        pick: 0,
+                    };
                     let mut e = Self::ev(Kind::F, None, 0, tags, &zero);
                     e.pick_addr = 0;
                     Self::push_event(&mut st, e)?;
                     st.pc += 1;
                 }
-                Inst::Load { dst, addr, width, signed, tags } => {
+                Inst::Load {
+                    dst,
+                    addr,
+                    width,
+                    signed,
+                    tags,
+                } => {
                     let a = self.eval(&st, addr);
                     let (dst, width, signed, tags) = (*dst, *width, *signed, tags.clone());
                     let is_excl = tags.contains(&"X");
@@ -308,7 +398,12 @@ impl Explorer<'_> {
                         ex.run(st, out)
                     });
                 }
-                Inst::Store { addr, val, width, tags } => {
+                Inst::Store {
+                    addr,
+                    val,
+                    width,
+                    tags,
+                } => {
                     let a = self.eval(&st, addr);
                     let v = self.eval(&st, val);
                     let (width, tags) = (*width, tags.clone());
@@ -318,7 +413,13 @@ impl Explorer<'_> {
                         ex.run(st, out)
                     });
                 }
-                Inst::StoreExclusive { status, addr, val, width, tags } => {
+                Inst::StoreExclusive {
+                    status,
+                    addr,
+                    val,
+                    width,
+                    tags,
+                } => {
                     let a = self.eval(&st, addr);
                     let v = self.eval(&st, val);
                     let (status, width, tags) = (*status, *width, tags.clone());
@@ -326,41 +427,81 @@ impl Explorer<'_> {
                         // Success: the write happens, paired with the open
                         // load-exclusive. Without one, it always fails (herd7).
                         if st.open_excl.is_some() {
-                        let mut ok = st.clone();
-                        let i = Self::write(&mut ok, &loc, width, &tags, &a, &v)?;
-                        ok.events[i].lxsx_of = ok.open_excl.take();
-                        ok.regs[status as usize] = RegVal { v: konst(Value::ZERO), data: 0, pick: 0 };
-                        ok.pc += 1;
-                        ex.run(ok, out)?;
+                            let mut ok = st.clone();
+                            let i = Self::write(&mut ok, &loc, width, &tags, &a, &v)?;
+                            ok.events[i].lxsx_of = ok.open_excl.take();
+                            ok.regs[status as usize] = RegVal {
+                                v: konst(Value::ZERO),
+                                data: 0,
+                                pick: 0,
+                            };
+                            ok.pc += 1;
+                            ex.run(ok, out)?;
                         }
                         // Failure: no write.
                         let mut fail = st;
                         fail.open_excl = None;
-                        fail.regs[status as usize] = RegVal { v: konst(Value::Int(1)), data: 0, pick: 0 };
+                        fail.regs[status as usize] = RegVal {
+                            v: konst(Value::Int(1)),
+                            data: 0,
+                            pick: 0,
+                        };
                         fail.pc += 1;
                         ex.run(fail, out)
                     });
                 }
-                Inst::Rmw { dst, addr, op, operand, width, read_tags, write_tags } => {
+                Inst::Rmw {
+                    dst,
+                    addr,
+                    op,
+                    operand,
+                    width,
+                    read_tags,
+                    write_tags,
+                } => {
                     let a = self.eval(&st, addr);
                     let arg = self.eval(&st, operand);
                     let (dst, op, width) = (*dst, *op, *width);
                     let (rt, wt) = (with_x(read_tags), with_x(write_tags));
                     return self.with_addr(st, &a.clone(), out, &move |ex, mut st, loc, out| {
                         let (r, old) = Self::read(&mut st, &loc, width, false, &rt, &a)?;
-                        let newv = RegVal { v: rmw_value(op, old.v.clone(), arg.v.clone(), width), data: arg.data, pick: arg.pick };
+                        let newv = RegVal {
+                            v: rmw_value(op, old.v.clone(), arg.v.clone(), width),
+                            data: arg.data,
+                            pick: arg.pick,
+                        };
                         let w = Self::write(&mut st, &loc, width, &wt, &a, &newv)?;
                         st.events[w].amo_of = Some(r);
                         // The write's value also flows from the read (iico), for memory forwarding.
                         let lw = st.last_write.get_mut(&loc).unwrap();
                         lw.0 |= 1 << r;
                         lw.1 |= 1 << r;
-                        Self::set(&mut st, dst, RegVal { v: old.v, data: 1 << r, pick: 0 }, 8);
+                        Self::set(
+                            &mut st,
+                            dst,
+                            RegVal {
+                                v: old.v,
+                                data: 1 << r,
+                                pick: 0,
+                            },
+                            8,
+                        );
                         st.pc += 1;
                         ex.run(st, out)
                     });
                 }
-                Inst::Cas { dst, ok, addr, expected, new, width, read_tags, write_tags, fail_tags, weak } => {
+                Inst::Cas {
+                    dst,
+                    ok,
+                    addr,
+                    expected,
+                    new,
+                    width,
+                    read_tags,
+                    write_tags,
+                    fail_tags,
+                    weak,
+                } => {
                     let a = self.eval(&st, addr);
                     let expv = self.eval(&st, expected);
                     let newv = self.eval(&st, new);
@@ -368,18 +509,44 @@ impl Explorer<'_> {
                     let (rt, wt, ft) = (with_x(read_tags), with_x(write_tags), fail_tags.clone());
                     return self.with_addr(st, &a.clone(), out, &move |ex, st, loc, out| {
                         let bits = width * 8;
-                        let ext = |v: S| if width < 8 { sym::un(UnOp::ZeroExt(bits), v) } else { v };
+                        let ext = |v: S| {
+                            if width < 8 {
+                                sym::un(UnOp::ZeroExt(bits), v)
+                            } else {
+                                v
+                            }
+                        };
                         // Success.
                         let mut s = st.clone();
                         let (r, old) = Self::read(&mut s, &loc, width, false, &rt, &a)?;
-                        s.constraints.push((sym::bin(BinOp::Eq, old.v.clone(), ext(expv.v.clone())), true));
-                        let nv = RegVal { v: newv.v.clone(), data: newv.data, pick: newv.pick | expv.data | expv.pick };
+                        s.constraints.push((
+                            sym::bin(BinOp::Eq, old.v.clone(), ext(expv.v.clone())),
+                            true,
+                        ));
+                        let nv = RegVal {
+                            v: newv.v.clone(),
+                            data: newv.data,
+                            pick: newv.pick | expv.data | expv.pick,
+                        };
                         let w = Self::write(&mut s, &loc, width, &wt, &a, &nv)?;
                         s.events[w].amo_of = Some(r);
                         s.events[w].pick_data |= expv.data | expv.pick;
-                        Self::set(&mut s, dst, RegVal { v: old.v.clone(), data: 1 << r, pick: 0 }, 8);
+                        Self::set(
+                            &mut s,
+                            dst,
+                            RegVal {
+                                v: old.v.clone(),
+                                data: 1 << r,
+                                pick: 0,
+                            },
+                            8,
+                        );
                         if let Some(okr) = okr {
-                            s.regs[okr as usize] = RegVal { v: konst(Value::Int(1)), data: 0, pick: 1 << r };
+                            s.regs[okr as usize] = RegVal {
+                                v: konst(Value::Int(1)),
+                                data: 0,
+                                pick: 1 << r,
+                            };
                         }
                         s.pc += 1;
                         ex.run(s, out)?;
@@ -387,11 +554,27 @@ impl Explorer<'_> {
                         let mut f = st;
                         let (r, old) = Self::read(&mut f, &loc, width, false, &ft, &a)?;
                         if !weak {
-                            f.constraints.push((sym::bin(BinOp::Eq, old.v.clone(), ext(expv.v.clone())), false));
+                            f.constraints.push((
+                                sym::bin(BinOp::Eq, old.v.clone(), ext(expv.v.clone())),
+                                false,
+                            ));
                         }
-                        Self::set(&mut f, dst, RegVal { v: old.v, data: 1 << r, pick: 0 }, 8);
+                        Self::set(
+                            &mut f,
+                            dst,
+                            RegVal {
+                                v: old.v,
+                                data: 1 << r,
+                                pick: 0,
+                            },
+                            8,
+                        );
                         if let Some(okr) = okr {
-                            f.regs[okr as usize] = RegVal { v: konst(Value::Int(0)), data: 0, pick: 1 << r };
+                            f.regs[okr as usize] = RegVal {
+                                v: konst(Value::Int(0)),
+                                data: 0,
+                                pick: 1 << r,
+                            };
                         }
                         f.pc += 1;
                         ex.run(f, out)
@@ -457,7 +640,13 @@ fn with_x(tags: &[Tag]) -> Vec<Tag> {
 
 fn rmw_value(op: RmwOp, old: S, v: S, width: u8) -> S {
     let bits = width * 8;
-    let sx = |s: S| if width < 8 { sym::un(UnOp::SignExt(bits), s) } else { s };
+    let sx = |s: S| {
+        if width < 8 {
+            sym::un(UnOp::SignExt(bits), s)
+        } else {
+            s
+        }
+    };
     let pick = |cmp: BinOp, a: S, b: S| sym::sel(sym::bin(cmp, a.clone(), b.clone()), a, b);
     match op {
         RmwOp::Swap => v,

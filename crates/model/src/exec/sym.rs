@@ -174,7 +174,9 @@ pub fn apply_bin(op: BinOp, x: &Value, y: &Value) -> Option<Value> {
         (Addr(s1, o1), Addr(s2, o2)) => match op {
             BinOp::Eq => Some(b2v(x == y)),
             BinOp::Ne => Some(b2v(x != y)),
-            BinOp::Sub | BinOp::Xor if s1 == s2 && op == BinOp::Sub => Some(Int(o1.wrapping_sub(*o2))),
+            BinOp::Sub | BinOp::Xor if s1 == s2 && op == BinOp::Sub => {
+                Some(Int(o1.wrapping_sub(*o2)))
+            }
             BinOp::Xor if x == y => Some(Int(0)),
             BinOp::LAnd | BinOp::LOr => Some(b2v(true)),
             _ => None,
@@ -212,7 +214,10 @@ mod tests {
     #[test]
     fn fake_dependencies_fold_to_zero() {
         let r = Rc::new(Sym::Read(0));
-        assert_eq!(*bin(BinOp::Xor, r.clone(), r.clone()), Sym::C(Value::Int(0)));
+        assert_eq!(
+            *bin(BinOp::Xor, r.clone(), r.clone()),
+            Sym::C(Value::Int(0))
+        );
         let a = konst(Value::Addr("x".into(), 0));
         let z = bin(BinOp::Xor, r.clone(), r);
         assert_eq!(*bin(BinOp::Add, a.clone(), z), *a);
@@ -222,8 +227,17 @@ mod tests {
     fn evaluation() {
         let r = Rc::new(Sym::Read(3));
         let e = bin(BinOp::Add, r, konst(Value::Int(2)));
-        assert_eq!(eval(&e, &mut |n| Some(Value::Int(n as i64))), Some(Value::Int(5)));
-        assert_eq!(apply_un(UnOp::SignExt(8), &Value::Int(0xff)), Some(Value::Int(-1)));
-        assert_eq!(apply_un(UnOp::ZeroExt(32), &Value::Int(-1)), Some(Value::Int(0xffff_ffff)));
+        assert_eq!(
+            eval(&e, &mut |n| Some(Value::Int(n as i64))),
+            Some(Value::Int(5))
+        );
+        assert_eq!(
+            apply_un(UnOp::SignExt(8), &Value::Int(0xff)),
+            Some(Value::Int(-1))
+        );
+        assert_eq!(
+            apply_un(UnOp::ZeroExt(32), &Value::Int(-1)),
+            Some(Value::Int(0xffff_ffff))
+        );
     }
 }

@@ -128,7 +128,11 @@ impl Lowerer {
             text = t;
             if let Some(i) = text.find(':') {
                 let lab = &text[..i];
-                if !lab.is_empty() && lab.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                if !lab.is_empty()
+                    && lab
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                {
                     if self.defined_labels.iter().any(|l| l == lab) {
                         return Err(self.err(cell, off, format!("label '{lab}' defined twice")));
                     }
@@ -165,9 +169,20 @@ impl Lowerer {
         Ok(())
     }
 
-    fn nargs(&self, cell: &SrcLine, m: &str, args: &Args, n: &[usize], at: usize) -> Result<(), Diag> {
+    fn nargs(
+        &self,
+        cell: &SrcLine,
+        m: &str,
+        args: &Args,
+        n: &[usize],
+        at: usize,
+    ) -> Result<(), Diag> {
         if !n.contains(&args.items.len()) {
-            let want = n.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" or ");
+            let want = n
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" or ");
             return Err(self.err(
                 cell,
                 at,
@@ -185,14 +200,25 @@ impl Lowerer {
             Some((w, Some(n))) => {
                 let r = self.t.reg(&format!("X{n}"));
                 let e = Expr::reg(r);
-                Ok((if w == 4 { Expr::un(UnOp::ZeroExt(32), e) } else { e }, w))
+                Ok((
+                    if w == 4 {
+                        Expr::un(UnOp::ZeroExt(32), e)
+                    } else {
+                        e
+                    },
+                    w,
+                ))
             }
             None => Err(self.err(cell, at, format!("bad register '{s}'"))),
         }
     }
 
     /// A destination register: (id or None for XZR, width).
-    fn reg_write(&mut self, cell: &SrcLine, (s, at): (&str, usize)) -> Result<(Option<RegId>, Width), Diag> {
+    fn reg_write(
+        &mut self,
+        cell: &SrcLine,
+        (s, at): (&str, usize),
+    ) -> Result<(Option<RegId>, Width), Diag> {
         let u = s.to_ascii_uppercase();
         match parse_gpr(&u) {
             Some((w, None)) => Ok((None, w)),
@@ -222,7 +248,10 @@ impl Lowerer {
     /// following args) or immediate.
     fn operand(&mut self, cell: &SrcLine, args: &[(&str, usize)]) -> Result<Expr, Diag> {
         let (s, at) = args[0];
-        let mut e = if s.starts_with('#') || s.starts_with('-') || s.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        let mut e = if s.starts_with('#')
+            || s.starts_with('-')
+            || s.chars().next().is_some_and(|c| c.is_ascii_digit())
+        {
             Expr::int(self.imm(cell, (s, at))?)
         } else {
             self.reg_read(cell, (s, at))?.0
@@ -244,7 +273,13 @@ impl Lowerer {
             Some(a) => self.imm(cell, (a, at + kind.len() + 1))?,
             None => 0,
         };
-        let shl = |e: Expr| if amount == 0 { e } else { Expr::bin(BinOp::Shl, e, Expr::int(amount)) };
+        let shl = |e: Expr| {
+            if amount == 0 {
+                e
+            } else {
+                Expr::bin(BinOp::Shl, e, Expr::int(amount))
+            }
+        };
         Ok(match kind.as_str() {
             "LSL" => shl(e),
             "LSR" => Expr::bin(BinOp::Lsr, e, Expr::int(amount)),
@@ -264,9 +299,17 @@ impl Lowerer {
             .and_then(|x| x.strip_suffix(']'))
             .ok_or_else(|| {
                 if s.ends_with("]!") {
-                    self.err(cell, at, format!("pre-indexed addressing '{s}' is not supported"))
+                    self.err(
+                        cell,
+                        at,
+                        format!("pre-indexed addressing '{s}' is not supported"),
+                    )
                 } else {
-                    self.err(cell, at, format!("expected a memory operand '[Xn...]', found '{s}'"))
+                    self.err(
+                        cell,
+                        at,
+                        format!("expected a memory operand '[Xn...]', found '{s}'"),
+                    )
                 }
             })?;
         let parts = split_args(inner, at + 1);
@@ -277,7 +320,9 @@ impl Lowerer {
         let bu = b.to_ascii_uppercase();
         let base = match parse_gpr(&bu) {
             Some((8, Some(n))) => Expr::reg(self.t.reg(&format!("X{n}"))),
-            _ if bu == "SP" => return Err(self.err(cell, bat, "SP as a base register is not supported".into())),
+            _ if bu == "SP" => {
+                return Err(self.err(cell, bat, "SP as a base register is not supported".into()))
+            }
             _ => return Err(self.err(cell, bat, format!("bad base register '{b}' (expected Xn)"))),
         };
         if parts.items.len() == 1 {
@@ -294,7 +339,11 @@ impl Lowerer {
     }
 
     fn target(&mut self, cell: &SrcLine, (s, at): (&str, usize)) -> Result<u16, Diag> {
-        if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        if s.is_empty()
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
             return Err(self.err(cell, at, format!("bad label '{s}'")));
         }
         let mut p = cell.pos;
@@ -307,7 +356,13 @@ impl Lowerer {
     fn cond(&mut self, cell: &SrcLine, c: &str, at: usize) -> Result<Expr, Diag> {
         let fa = Expr::reg(self.t.reg("%fa"));
         let fb = Expr::reg(self.t.reg("%fb"));
-        let sx = |e: Expr, w: Width| if w == 4 { Expr::un(UnOp::SignExt(32), e) } else { e };
+        let sx = |e: Expr, w: Width| {
+            if w == 4 {
+                Expr::un(UnOp::SignExt(32), e)
+            } else {
+                e
+            }
+        };
         let w = self.cmp_width;
         let (op, signed) = match c.to_ascii_uppercase().as_str() {
             "EQ" => (BinOp::Eq, false),
@@ -335,12 +390,27 @@ impl Lowerer {
         let fa = self.t.reg("%fa");
         let fb = self.t.reg("%fb");
         vec![
-            Inst::Assign { dst: fa, expr: a, width: w },
-            Inst::Assign { dst: fb, expr: b, width: w },
+            Inst::Assign {
+                dst: fa,
+                expr: a,
+                width: w,
+            },
+            Inst::Assign {
+                dst: fb,
+                expr: b,
+                width: w,
+            },
         ]
     }
 
-    fn inst(&mut self, cell: &SrcLine, m: &str, args: &Args, m_at: usize, a_at: usize) -> Result<Vec<Inst>, Diag> {
+    fn inst(
+        &mut self,
+        cell: &SrcLine,
+        m: &str,
+        args: &Args,
+        m_at: usize,
+        a_at: usize,
+    ) -> Result<Vec<Inst>, Diag> {
         let a = &args.items;
         let assign = |dst: Option<RegId>, expr: Expr, width: Width| -> Vec<Inst> {
             match dst {
@@ -353,7 +423,9 @@ impl Lowerer {
             "DMB" | "DSB" => {
                 self.nargs(cell, m, args, &[1], a_at)?;
                 let opt = a[0].0.to_ascii_uppercase();
-                let tag = fence_tag(m, &opt).ok_or_else(|| self.err(cell, a[0].1, format!("unknown {m} option '{}'", a[0].0)))?;
+                let tag = fence_tag(m, &opt).ok_or_else(|| {
+                    self.err(cell, a[0].1, format!("unknown {m} option '{}'", a[0].0))
+                })?;
                 return Ok(vec![Inst::Fence { tags: vec![tag] }]);
             }
             "ISB" => {
@@ -373,23 +445,36 @@ impl Lowerer {
             self.nargs(cell, m, args, &[1], a_at)?;
             let cond = self.cond(cell, c, m_at + 2)?;
             let target = self.target(cell, a[0])?;
-            return Ok(vec![Inst::Branch { cond: Some(cond), target }]);
+            return Ok(vec![Inst::Branch {
+                cond: Some(cond),
+                target,
+            }]);
         }
         if m == "CBZ" || m == "CBNZ" {
             self.nargs(cell, m, args, &[2], a_at)?;
             let (r, _) = self.reg_read(cell, a[0])?;
             let target = self.target(cell, a[1])?;
             let op = if m == "CBZ" { BinOp::Eq } else { BinOp::Ne };
-            return Ok(vec![Inst::Branch { cond: Some(Expr::bin(op, r, Expr::int(0))), target }]);
+            return Ok(vec![Inst::Branch {
+                cond: Some(Expr::bin(op, r, Expr::int(0))),
+                target,
+            }]);
         }
         if m == "TBZ" || m == "TBNZ" {
             self.nargs(cell, m, args, &[3], a_at)?;
             let (r, _) = self.reg_read(cell, a[0])?;
             let bit = self.imm(cell, a[1])?;
             let target = self.target(cell, a[2])?;
-            let b = Expr::bin(BinOp::And, Expr::bin(BinOp::Lsr, r, Expr::int(bit)), Expr::int(1));
+            let b = Expr::bin(
+                BinOp::And,
+                Expr::bin(BinOp::Lsr, r, Expr::int(bit)),
+                Expr::int(1),
+            );
             let op = if m == "TBZ" { BinOp::Eq } else { BinOp::Ne };
-            return Ok(vec![Inst::Branch { cond: Some(Expr::bin(op, b, Expr::int(0))), target }]);
+            return Ok(vec![Inst::Branch {
+                cond: Some(Expr::bin(op, b, Expr::int(0))),
+                target,
+            }]);
         }
         // Moves and arithmetic.
         match m {
@@ -420,8 +505,8 @@ impl Lowerer {
                 };
                 return Ok(assign(d, Expr::un(op, src), w));
             }
-            "ADD" | "SUB" | "EOR" | "AND" | "ORR" | "BIC" | "ORN" | "EON" | "MUL" | "LSL" | "LSR" | "ASR" | "ADDS" | "SUBS"
-            | "ANDS" => {
+            "ADD" | "SUB" | "EOR" | "AND" | "ORR" | "BIC" | "ORN" | "EON" | "MUL" | "LSL"
+            | "LSR" | "ASR" | "ADDS" | "SUBS" | "ANDS" => {
                 self.nargs(cell, m, args, &[3, 4], a_at)?;
                 let (d, w) = self.reg_write(cell, a[0])?;
                 let (x, _) = self.reg_read(cell, a[1])?;
@@ -479,13 +564,21 @@ impl Lowerer {
                     "CSNEG" => Expr::un(UnOp::Neg, y),
                     _ => y,
                 };
-                return Ok(assign(d, Expr::Select(Box::new(c), Box::new(x), Box::new(y)), w));
+                return Ok(assign(
+                    d,
+                    Expr::Select(Box::new(c), Box::new(x), Box::new(y)),
+                    w,
+                ));
             }
             "CSET" => {
                 self.nargs(cell, m, args, &[2], a_at)?;
                 let (d, w) = self.reg_write(cell, a[0])?;
                 let c = self.cond(cell, a[1].0, a[1].1)?;
-                return Ok(assign(d, Expr::Select(Box::new(c), Box::new(Expr::int(1)), Box::new(Expr::int(0))), w));
+                return Ok(assign(
+                    d,
+                    Expr::Select(Box::new(c), Box::new(Expr::int(1)), Box::new(Expr::int(0))),
+                    w,
+                ));
             }
             _ => {}
         }
@@ -496,23 +589,44 @@ impl Lowerer {
         Err(self.err(cell, m_at, format!("unknown AArch64 instruction '{m}'")))
     }
 
-    fn access(&mut self, cell: &SrcLine, m: &str, args: &Args, a_at: usize, acc: Access) -> Result<Vec<Inst>, Diag> {
+    fn access(
+        &mut self,
+        cell: &SrcLine,
+        m: &str,
+        args: &Args,
+        a_at: usize,
+        acc: Access,
+    ) -> Result<Vec<Inst>, Diag> {
         let a = &args.items;
         let width_of = |w: Width| acc.size.unwrap_or(w);
         match acc.kind {
             AccKind::Load { signed } => {
                 self.nargs(cell, m, args, &[2, 3], a_at)?;
                 if a.len() == 3 {
-                    return Err(self.err(cell, a[2].1, "post-indexed addressing is not supported".into()));
+                    return Err(self.err(
+                        cell,
+                        a[2].1,
+                        "post-indexed addressing is not supported".into(),
+                    ));
                 }
                 let (d, w) = self.reg_write(cell, a[0])?;
                 let addr = Self::addr_expr(self.mem(cell, a[1])?);
                 let width = width_of(w);
-                let mut out = vec![Inst::Load { dst: d, addr, width, signed, tags: acc.tags.clone() }];
+                let mut out = vec![Inst::Load {
+                    dst: d,
+                    addr,
+                    width,
+                    signed,
+                    tags: acc.tags.clone(),
+                }];
                 if signed && w == 4 {
                     // LDRSB Wd: sign-extend to 32 bits then zero-extend to 64.
                     if let Some(d) = d {
-                        out.push(Inst::Assign { dst: d, expr: Expr::reg(d), width: 4 });
+                        out.push(Inst::Assign {
+                            dst: d,
+                            expr: Expr::reg(d),
+                            width: 4,
+                        });
                     }
                 }
                 Ok(out)
@@ -524,18 +638,39 @@ impl Lowerer {
                 let base = Self::addr_expr(self.mem(cell, a[2])?);
                 let second = Expr::bin(BinOp::Add, base.clone(), Expr::int(w as i64));
                 Ok(vec![
-                    Inst::Load { dst: d1, addr: base, width: w, signed: false, tags: acc.tags.clone() },
-                    Inst::Load { dst: d2, addr: second, width: w, signed: false, tags: acc.tags.clone() },
+                    Inst::Load {
+                        dst: d1,
+                        addr: base,
+                        width: w,
+                        signed: false,
+                        tags: acc.tags.clone(),
+                    },
+                    Inst::Load {
+                        dst: d2,
+                        addr: second,
+                        width: w,
+                        signed: false,
+                        tags: acc.tags.clone(),
+                    },
                 ])
             }
             AccKind::Store => {
                 self.nargs(cell, m, args, &[2, 3], a_at)?;
                 if a.len() == 3 {
-                    return Err(self.err(cell, a[2].1, "post-indexed addressing is not supported".into()));
+                    return Err(self.err(
+                        cell,
+                        a[2].1,
+                        "post-indexed addressing is not supported".into(),
+                    ));
                 }
                 let (v, w) = self.reg_read(cell, a[0])?;
                 let addr = Self::addr_expr(self.mem(cell, a[1])?);
-                Ok(vec![Inst::Store { addr, val: v, width: width_of(w), tags: acc.tags.clone() }])
+                Ok(vec![Inst::Store {
+                    addr,
+                    val: v,
+                    width: width_of(w),
+                    tags: acc.tags.clone(),
+                }])
             }
             AccKind::StorePair => {
                 self.nargs(cell, m, args, &[3], a_at)?;
@@ -544,8 +679,18 @@ impl Lowerer {
                 let base = Self::addr_expr(self.mem(cell, a[2])?);
                 let second = Expr::bin(BinOp::Add, base.clone(), Expr::int(w as i64));
                 Ok(vec![
-                    Inst::Store { addr: base, val: v1, width: w, tags: acc.tags.clone() },
-                    Inst::Store { addr: second, val: v2, width: w, tags: acc.tags.clone() },
+                    Inst::Store {
+                        addr: base,
+                        val: v1,
+                        width: w,
+                        tags: acc.tags.clone(),
+                    },
+                    Inst::Store {
+                        addr: second,
+                        val: v2,
+                        width: w,
+                        tags: acc.tags.clone(),
+                    },
                 ])
             }
             AccKind::StoreExcl => {
@@ -557,7 +702,13 @@ impl Lowerer {
                     Some(s) => s,
                     None => self.t.reg("%xzr"),
                 };
-                Ok(vec![Inst::StoreExclusive { status, addr, val: v, width: width_of(w), tags: acc.tags.clone() }])
+                Ok(vec![Inst::StoreExclusive {
+                    status,
+                    addr,
+                    val: v,
+                    width: width_of(w),
+                    tags: acc.tags.clone(),
+                }])
             }
             AccKind::Rmw { op, ret } => {
                 let (operand, w, dst, addr) = if ret {
@@ -575,7 +726,15 @@ impl Lowerer {
                 if !ret || (dst.is_none() && op != RmwOp::Swap) {
                     read_tags.push("NoRet");
                 }
-                Ok(vec![Inst::Rmw { dst, addr, op, operand, width: width_of(w), read_tags, write_tags }])
+                Ok(vec![Inst::Rmw {
+                    dst,
+                    addr,
+                    op,
+                    operand,
+                    width: width_of(w),
+                    read_tags,
+                    write_tags,
+                }])
             }
             AccKind::Cas => {
                 self.nargs(cell, m, args, &[3], a_at)?;
@@ -657,7 +816,14 @@ struct Access {
 
 /// Decodes a memory-access mnemonic into its kind, size and tags.
 fn classify_access(m: &str) -> Option<Access> {
-    let acc = |kind, size, tags: Vec<Tag>| Some(Access { kind, size, tags, wtags: vec![] });
+    let acc = |kind, size, tags: Vec<Tag>| {
+        Some(Access {
+            kind,
+            size,
+            tags,
+            wtags: vec![],
+        })
+    };
     // Size suffixes.
     let strip_size = |s: &str| -> (String, Option<Width>) {
         if let Some(b) = s.strip_suffix('B') {
@@ -696,11 +862,24 @@ fn classify_access(m: &str) -> Option<Access> {
     // CAS{A,L,AL}{B,H}
     if let Some(ord) = base.strip_prefix("CAS") {
         let (r, w) = ordering(ord)?;
-        return Some(Access { kind: AccKind::Cas, size, tags: r, wtags: w });
+        return Some(Access {
+            kind: AccKind::Cas,
+            size,
+            tags: r,
+            wtags: w,
+        });
     }
     if let Some(ord) = base.strip_prefix("SWP") {
         let (r, w) = ordering(ord)?;
-        return Some(Access { kind: AccKind::Rmw { op: RmwOp::Swap, ret: true }, size, tags: r, wtags: w });
+        return Some(Access {
+            kind: AccKind::Rmw {
+                op: RmwOp::Swap,
+                ret: true,
+            },
+            size,
+            tags: r,
+            wtags: w,
+        });
     }
     const OPS: &[(&str, RmwOp)] = &[
         ("ADD", RmwOp::Add),
@@ -720,7 +899,12 @@ fn classify_access(m: &str) -> Option<Access> {
                     if !ret && !r.is_empty() {
                         return None; // ST<op>A does not exist
                     }
-                    return Some(Access { kind: AccKind::Rmw { op: *op, ret }, size, tags: r, wtags: w });
+                    return Some(Access {
+                        kind: AccKind::Rmw { op: *op, ret },
+                        size,
+                        tags: r,
+                        wtags: w,
+                    });
                 }
             }
         }
@@ -754,46 +938,104 @@ mod tests {
         let cells: Vec<SrcLine> = lines
             .iter()
             .enumerate()
-            .map(|(i, t)| SrcLine { text: t.to_string(), pos: Pos { line: i as u32 + 1, col: 2 } })
+            .map(|(i, t)| SrcLine {
+                text: t.to_string(),
+                pos: Pos {
+                    line: i as u32 + 1,
+                    col: 2,
+                },
+            })
             .collect();
         lower_thread(0, "P0", &cells)
     }
 
     #[test]
     fn loads_stores_and_fences() {
-        let t = lower(&["MOV W0,#1", "STR W0,[X1]", "DMB ISHST", "LDAR X2,[X3,W4,SXTW]"]).unwrap();
+        let t = lower(&[
+            "MOV W0,#1",
+            "STR W0,[X1]",
+            "DMB ISHST",
+            "LDAR X2,[X3,W4,SXTW]",
+        ])
+        .unwrap();
         assert_eq!(t.regs, vec!["X0", "X1", "X2", "X3", "X4"]);
-        assert_eq!(t.code[0], Inst::Assign { dst: 0, expr: Expr::int(1), width: 4 });
+        assert_eq!(
+            t.code[0],
+            Inst::Assign {
+                dst: 0,
+                expr: Expr::int(1),
+                width: 4
+            }
+        );
         assert_eq!(
             t.code[1],
-            Inst::Store { addr: Expr::reg(1), val: Expr::un(UnOp::ZeroExt(32), Expr::reg(0)), width: 4, tags: vec![] }
+            Inst::Store {
+                addr: Expr::reg(1),
+                val: Expr::un(UnOp::ZeroExt(32), Expr::reg(0)),
+                width: 4,
+                tags: vec![]
+            }
         );
-        assert_eq!(t.code[2], Inst::Fence { tags: vec!["DMB.ISHST"] });
+        assert_eq!(
+            t.code[2],
+            Inst::Fence {
+                tags: vec!["DMB.ISHST"]
+            }
+        );
         match &t.code[3] {
-            Inst::Load { dst: Some(2), width: 8, tags, .. } => assert_eq!(tags, &vec!["A"]),
+            Inst::Load {
+                dst: Some(2),
+                width: 8,
+                tags,
+                ..
+            } => assert_eq!(tags, &vec!["A"]),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn atomics_and_branches() {
-        let t = lower(&["LDADDAL W0,W1,[X2]", "STADDL W0,[X2]", "CASA X0,X1,[X2]", "CBNZ W1,L0", "L0:", "ISB"]).unwrap();
+        let t = lower(&[
+            "LDADDAL W0,W1,[X2]",
+            "STADDL W0,[X2]",
+            "CASA X0,X1,[X2]",
+            "CBNZ W1,L0",
+            "L0:",
+            "ISB",
+        ])
+        .unwrap();
         match &t.code[0] {
-            Inst::Rmw { op: RmwOp::Add, read_tags, write_tags, .. } => {
+            Inst::Rmw {
+                op: RmwOp::Add,
+                read_tags,
+                write_tags,
+                ..
+            } => {
                 assert_eq!(read_tags, &vec!["A"]);
                 assert_eq!(write_tags, &vec!["L"]);
             }
             o => panic!("{o:?}"),
         }
         match &t.code[1] {
-            Inst::Rmw { dst: None, read_tags, write_tags, .. } => {
+            Inst::Rmw {
+                dst: None,
+                read_tags,
+                write_tags,
+                ..
+            } => {
                 assert_eq!(read_tags, &vec!["NoRet"]);
                 assert_eq!(write_tags, &vec!["L"]);
             }
             o => panic!("{o:?}"),
         }
         assert!(matches!(t.code[2], Inst::Cas { .. }));
-        assert!(matches!(t.code[3], Inst::Branch { cond: Some(_), target: 0 }));
+        assert!(matches!(
+            t.code[3],
+            Inst::Branch {
+                cond: Some(_),
+                target: 0
+            }
+        ));
         assert_eq!(t.code[4], Inst::Label(0));
         assert_eq!(t.code[5], Inst::Fence { tags: vec!["ISB"] });
     }
@@ -802,14 +1044,27 @@ mod tests {
     fn errors_name_the_problem_and_column() {
         let e = lower(&["MOV W0,#1", "FROB X1"]).unwrap_err();
         assert_eq!((e.pos.line, e.pos.col), (2, 2));
-        assert!(e.msg.contains("unknown AArch64 instruction 'FROB'"), "{}", e.msg);
+        assert!(
+            e.msg.contains("unknown AArch64 instruction 'FROB'"),
+            "{}",
+            e.msg
+        );
         let e = lower(&["LDR W0,[W1]"]).unwrap_err();
         assert!(e.msg.contains("bad base register"), "{}", e.msg);
         assert_eq!(e.pos.col, 2 + 8);
         let e = lower(&["B nowhere"]).unwrap_err();
         assert!(e.msg.contains("undefined label 'nowhere'"));
-        assert!(lower(&["DMB FOO"]).unwrap_err().msg.contains("unknown DMB option"));
-        assert!(lower(&["MOV X0"]).unwrap_err().msg.contains("takes 2 operands"));
-        assert!(lower(&["MOV X99,#1"]).unwrap_err().msg.contains("bad register"));
+        assert!(lower(&["DMB FOO"])
+            .unwrap_err()
+            .msg
+            .contains("unknown DMB option"));
+        assert!(lower(&["MOV X0"])
+            .unwrap_err()
+            .msg
+            .contains("takes 2 operands"));
+        assert!(lower(&["MOV X99,#1"])
+            .unwrap_err()
+            .msg
+            .contains("bad register"));
     }
 }

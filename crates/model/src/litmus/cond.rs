@@ -133,7 +133,12 @@ impl<'a> Lexer<'a> {
                             _ => Tok::Word(w),
                         }
                     }
-                    c => return Err(Diag::new(pos, format!("unexpected character '{c}' in condition"))),
+                    c => {
+                        return Err(Diag::new(
+                            pos,
+                            format!("unexpected character '{c}' in condition"),
+                        ))
+                    }
                 },
             };
             out.push((tok, pos));
@@ -189,7 +194,9 @@ pub fn parse_lval(w: &str, pos: Pos) -> Result<LVal, Diag> {
         .unwrap_or(w);
     if loc.is_empty()
         || !loc.chars().next().unwrap().is_ascii_alphabetic() && !loc.starts_with('_')
-        || !loc.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        || !loc
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
     {
         return Err(Diag::new(pos, format!("bad location '{w}'")));
     }
@@ -214,7 +221,12 @@ pub fn parse_value(w: &str, pos: Pos) -> Result<Value, Diag> {
     };
     match parsed {
         Some(v) => Ok(Value::Int(if neg { v.wrapping_neg() } else { v })),
-        None if !neg && body.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') => {
+        None if !neg
+            && body
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_') =>
+        {
             let loc = body.strip_prefix('&').unwrap_or(body);
             Ok(Value::Addr(loc.to_string(), 0))
         }
@@ -257,7 +269,11 @@ impl Parser {
             self.next();
             ps.push(self.and()?);
         }
-        Ok(if ps.len() == 1 { ps.pop().unwrap() } else { Prop::Or(ps) })
+        Ok(if ps.len() == 1 {
+            ps.pop().unwrap()
+        } else {
+            Prop::Or(ps)
+        })
     }
 
     fn and(&mut self) -> Result<Prop, Diag> {
@@ -266,7 +282,11 @@ impl Parser {
             self.next();
             ps.push(self.not()?);
         }
-        Ok(if ps.len() == 1 { ps.pop().unwrap() } else { Prop::And(ps) })
+        Ok(if ps.len() == 1 {
+            ps.pop().unwrap()
+        } else {
+            Prop::And(ps)
+        })
     }
 
     fn not(&mut self) -> Result<Prop, Diag> {
@@ -306,7 +326,11 @@ impl Parser {
                 } else {
                     Prop::Eq(lval, parse_value(&rhs, vpos)?)
                 };
-                Ok(if negate { Prop::Not(Box::new(atom)) } else { atom })
+                Ok(if negate {
+                    Prop::Not(Box::new(atom))
+                } else {
+                    atom
+                })
             }
             Some((t, _)) => Err(Diag::new(pos, format!("unexpected {t:?} in condition"))),
             None => Err(Diag::new(pos, "condition ends too early")),

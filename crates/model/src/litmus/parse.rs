@@ -101,9 +101,12 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
     let head_pos = c.pos;
     let head = c.line();
     let mut words = head.split_whitespace();
-    let arch_word = words
-        .next()
-        .ok_or_else(|| Diag::new(head_pos, "empty file: expected 'ARCH NAME' on the first line"))?;
+    let arch_word = words.next().ok_or_else(|| {
+        Diag::new(
+            head_pos,
+            "empty file: expected 'ARCH NAME' on the first line",
+        )
+    })?;
     let arch = match arch_word {
         "AArch64" | "AARCH64" | "ARM64" => Arch::AArch64,
         "X86" | "x86" => Arch::X86,
@@ -113,8 +116,8 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
             return Err(Diag::new(
                 head_pos,
                 format!(
-                    "unsupported architecture '{other}' (loci reads AArch64, X86, X86_64 and C tests)"
-                ),
+                "unsupported architecture '{other}' (loci reads AArch64, X86, X86_64 and C tests)"
+            ),
             ))
         }
     };
@@ -150,7 +153,10 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
             let l = c.line();
             if let Some((k, v)) = l.split_once('=') {
                 let k = k.trim();
-                if !k.is_empty() && k.chars().all(|ch| ch.is_ascii_alphanumeric() || "_-./".contains(ch)) {
+                if !k.is_empty()
+                    && k.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "_-./".contains(ch))
+                {
                     info.push((k.to_string(), v.trim().to_string()));
                 }
             }
@@ -181,8 +187,10 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
     let prog_end;
     loop {
         let r = c.rest();
-        if r.is_empty() {
-            return Err(Diag::new(c.pos, "missing final condition ('exists', '~exists' or 'forall')"));
+        if r.is_empty() || (r.starts_with("<<") && c.pos.col == 1) {
+            // No condition (herd7 then checks `forall (true)`).
+            prog_end = c.i;
+            break;
         }
         let at_word_start = c.i == 0 || {
             let prev = src[..c.i].chars().next_back().unwrap();
@@ -198,7 +206,13 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
         }
         c.bump();
     }
-    let prog = &src[prog_start..prog_end];
+    let prog_blanked;
+    let prog = if arch == Arch::C {
+        &src[prog_start..prog_end]
+    } else {
+        prog_blanked = blank_comments(&src[prog_start..prog_end]);
+        prog_blanked.as_str()
+    };
     let threads = if arch == Arch::C {
         let trimmed = prog.trim_start_matches(|ch: char| ch == ';' || ch.is_whitespace());
         let skipped = &prog[..prog.len() - trimmed.len()];
@@ -206,7 +220,10 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
         let lead = &prog[..prog.len() - trimmed.len()];
         let _ = lead;
         // Give the C front end whole lines so its columns match the file.
-        let line_start = src[..prog_start + skipped.len()].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line_start = src[..prog_start + skipped.len()]
+            .rfind('\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
         front::c::lower_threads(&src[line_start..prog_end], first_line)?
     } else {
         parse_asm_threads(arch, prog, prog_pos)?
@@ -256,25 +273,49 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
     } else if r.starts_with("forall") {
         (Quantifier::Forall, "forall".len())
     } else if r.starts_with('~') {
-        let after = r[1..].trim_start();
+        let after = r.strip_prefix('~').unwrap_or(r).trim_start();
         if !after.starts_with("exists") {
             return Err(Diag::new(c.pos, "expected 'exists' after '~'"));
         }
-        (Quantifier::NotExists, r.len() - after.len() + "exists".len())
+        (
+            Quantifier::NotExists,
+            r.len() - after.len() + "exists".len(),
+        )
     } else if r.starts_with("final") {
         // herd7's older `final P; with kind: quantifier; ...` form: herd7
         // reads it as `exists P` (the `with` table is ignored).
         (Quantifier::Exists, "final".len())
+    } else if r.trim_start().is_empty() || r.starts_with("<<") {
+        // No condition: herd7 reads it as `forall (true)`.
+        (Quantifier::Forall, 0)
     } else if r.starts_with("cases") || r.starts_with("observed") {
-        return Err(Diag::new(c.pos, "unsupported condition keyword (loci reads 'exists', '~exists', 'forall' and 'final')"));
+        return Err(Diag::new(
+            c.pos,
+            "unsupported condition keyword (loci reads 'exists', '~exists', 'forall' and 'final')",
+        ));
     } else {
-        return Err(Diag::new(c.pos, "missing final condition ('exists', '~exists' or 'forall')"));
+        return Err(Diag::new(
+            c.pos,
+            "missing final condition ('exists', '~exists' or 'forall')",
+        ));
     };
-    c.advance(kw_len);
-    let (text, pos) = take_prop_text(&mut c);
-    let condition = parse_prop(text, pos)?;
+    let condition = if kw_len == 0 {
+        super::Prop::True
+    } else {
+        c.advance(kw_len);
+        let (text, pos) = take_prop_text(&mut c);
+        parse_prop(text, pos)?
+    };
 
-    check_threads_and_lvals(arch, &threads, &init, &locations, &condition, filter.as_ref(), condition_pos)?;
+    check_threads_and_lvals(
+        arch,
+        &threads,
+        &init,
+        &locations,
+        &condition,
+        filter.as_ref(),
+        condition_pos,
+    )?;
 
     Ok(Test {
         arch,
@@ -289,6 +330,36 @@ fn parse_inner(src: &str) -> Result<Test, Diag> {
         condition,
         condition_pos,
     })
+}
+
+/// Replaces `(* ... *)` comments (nested) by spaces, keeping newlines so
+/// that positions stay right.
+fn blank_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        if s[i..].starts_with("(*") {
+            depth += 1;
+            out.push_str("  ");
+            i += 2;
+        } else if depth > 0 && s[i..].starts_with("*)") {
+            depth -= 1;
+            out.push_str("  ");
+            i += 2;
+        } else {
+            let ch = s[i..].chars().next().unwrap();
+            if depth > 0 && ch != '\n' {
+                out.push(' ');
+            } else {
+                out.push(ch);
+            }
+            i += ch.len_utf8();
+        }
+        let _ = b;
+    }
+    out
 }
 
 fn starts_tail(r: &str) -> bool {
@@ -319,7 +390,16 @@ fn take_prop_text<'a>(c: &mut Cur<'a>) -> (&'a str, Pos) {
     let r = c.rest();
     let mut end = r.len();
     // herd7 reads nothing after the condition's `;` (comments, `<< >>`).
-    for stop in [";", "<<", "\nwith", "\nexists", "\n~exists", "\nforall", "\nlocations", "\nfilter"] {
+    for stop in [
+        ";",
+        "<<",
+        "\nwith",
+        "\nexists",
+        "\n~exists",
+        "\nforall",
+        "\nlocations",
+        "\nfilter",
+    ] {
         if let Some(i) = r.find(stop) {
             end = end.min(i);
         }
@@ -337,7 +417,7 @@ fn parse_asm_threads(arch: Arch, prog: &str, start: Pos) -> Result<Vec<Thread>, 
     let mut row: Vec<SrcLine> = Vec::new();
     let mut cell = String::new();
     let mut cell_pos: Option<Pos> = None;
-    let mut chars = prog.chars().peekable();
+    let chars = prog.chars();
     let flush = |cell: &mut String, cell_pos: &mut Option<Pos>, row: &mut Vec<SrcLine>, at: Pos| {
         let text = cell.trim().to_string();
         let p = cell_pos.unwrap_or(at);
@@ -345,7 +425,7 @@ fn parse_asm_threads(arch: Arch, prog: &str, start: Pos) -> Result<Vec<Thread>, 
         cell.clear();
         *cell_pos = None;
     };
-    while let Some(ch) = chars.next() {
+    for ch in chars {
         let here = pos;
         if ch == '\n' {
             pos.line += 1;
@@ -359,12 +439,6 @@ fn parse_asm_threads(arch: Arch, prog: &str, start: Pos) -> Result<Vec<Thread>, 
                 flush(&mut cell, &mut cell_pos, &mut row, here);
                 rows.push(std::mem::take(&mut row));
             }
-            '\n' if !cell.trim().is_empty() || !row.is_empty() => {
-                return Err(Diag::new(
-                    cell_pos.unwrap_or(here),
-                    "thread table row does not end with ';'",
-                ));
-            }
             _ => {
                 if !ch.is_whitespace() && cell_pos.is_none() {
                     cell_pos = Some(here);
@@ -374,10 +448,15 @@ fn parse_asm_threads(arch: Arch, prog: &str, start: Pos) -> Result<Vec<Thread>, 
         }
     }
     if !cell.trim().is_empty() {
-        return Err(Diag::new(cell_pos.unwrap_or(pos), "thread table row does not end with ';'"));
+        return Err(Diag::new(
+            cell_pos.unwrap_or(pos),
+            "thread table row does not end with ';'",
+        ));
     }
     // Empty rows (a stray `;` after the init block) carry nothing.
-    let mut rows = rows.into_iter().filter(|r| r.iter().any(|c| !c.text.is_empty()));
+    let mut rows = rows
+        .into_iter()
+        .filter(|r| r.iter().any(|c| !c.text.is_empty()));
     let header = rows
         .next()
         .ok_or_else(|| Diag::new(start, "missing thread table (expected 'P0 | P1 ... ;')"))?;
@@ -387,7 +466,10 @@ fn parse_asm_threads(arch: Arch, prog: &str, start: Pos) -> Result<Vec<Thread>, 
         if h.text != expect {
             return Err(Diag::new(
                 h.pos,
-                format!("expected thread name '{expect}' in the table header, found '{}'", h.text),
+                format!(
+                    "expected thread name '{expect}' in the table header, found '{}'",
+                    h.text
+                ),
             ));
         }
         names.push(h.text.clone());
@@ -397,7 +479,11 @@ fn parse_asm_threads(arch: Arch, prog: &str, start: Pos) -> Result<Vec<Thread>, 
         if row.len() > names.len() {
             return Err(Diag::new(
                 row[names.len()].pos,
-                format!("row has {} cells but the table has {} threads", row.len(), names.len()),
+                format!(
+                    "row has {} cells but the table has {} threads",
+                    row.len(),
+                    names.len()
+                ),
             ));
         }
         for (i, cell) in row.into_iter().enumerate() {
@@ -488,6 +574,32 @@ fn parse_init(arch: Arch, text: &str, start: Pos) -> Result<Vec<InitItem>, Diag>
         if lv.is_empty() {
             return Err(Diag::new(p, format!("bad init item '{text}'")));
         }
+        // `TYPE x[N]` declares an array location.
+        let (lv, array) = match lv.find('[') {
+            Some(i) if lv.ends_with(']') && i > 0 && !lv.starts_with('[') => {
+                (&lv[..i], Some(&lv[i..]))
+            }
+            _ => (lv, None),
+        };
+        let ty = match (ty, array) {
+            (Some(t), Some(a)) => Some(format!("{t}{a}")),
+            (None, Some(a)) => return Err(Diag::new(p, format!("array '{lv}{a}' needs a type"))),
+            (t, None) => t,
+        };
+        let rhs = match rhs {
+            Some(r) if r.starts_with('{') => {
+                let inner = r.trim_start_matches('{').trim_end_matches('}');
+                if inner.split(',').all(|x| matches!(x.trim(), "0" | "")) {
+                    None
+                } else {
+                    return Err(Diag::new(
+                        p,
+                        format!("array initialiser '{r}' with non-zero elements is not supported"),
+                    ));
+                }
+            }
+            r => r,
+        };
         let lval = match parse_lval(lv, p)? {
             LVal::Reg { thread, reg } => {
                 let canon = front::canonical_reg(arch, &reg).ok_or_else(|| {
@@ -502,8 +614,14 @@ fn parse_init(arch: Arch, text: &str, start: Pos) -> Result<Vec<InitItem>, Diag>
             Some(_) => return Err(Diag::new(p, format!("missing value in init item '{text}'"))),
             None => None,
         };
+        if value.is_none() && ty.is_none() && rhs.is_some() {
+            return Err(Diag::new(p, format!("missing value in init item '{text}'")));
+        }
         if value.is_none() && ty.is_none() {
-            return Err(Diag::new(p, format!("init item '{text}' has neither a type nor a value")));
+            return Err(Diag::new(
+                p,
+                format!("init item '{text}' has neither a type nor a value"),
+            ));
         }
         // A later item for the same lval (e.g. a type then a value) merges.
         if let Some(prev) = out.iter_mut().find(|i| i.lval == lval) {
@@ -541,11 +659,17 @@ fn check_threads_and_lvals(
             if *thread >= threads.len() {
                 return Err(Diag::new(
                     p,
-                    format!("'{l}' names thread {thread}, but the test has {} threads", threads.len()),
+                    format!(
+                        "'{l}' names thread {thread}, but the test has {} threads",
+                        threads.len()
+                    ),
                 ));
             }
             if front::canonical_reg(arch, reg).is_none() {
-                return Err(Diag::new(p, format!("'{reg}' is not a {} register", arch.herd_name())));
+                return Err(Diag::new(
+                    p,
+                    format!("'{reg}' is not a {} register", arch.herd_name()),
+                ));
             }
         }
         Ok(())

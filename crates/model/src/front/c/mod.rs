@@ -72,10 +72,10 @@
 //! * `if`/`else` ([`Inst::Branch`] over the then-block when the condition
 //!   is zero) and `while` (herd7 unrolls it; here a backward branch).
 //!   `&&`/`||` short-circuit (branches when the right side accesses memory).
-//! * Expressions: integer literals, locals, `+ - * & | ^ << >> == != < <= >
-//!   >= && || ! ~`, unary `-`, casts (no effect), `*p`, `p[i]`, pointer
-//!   arithmetic (`y+r0` adds `r0 * sizeof(*y)` bytes: IR addresses are byte
-//!   offsets).
+//! * Expressions: integer literals, locals, the binary operators
+//!   `+ - * & | ^ << >> == != < <= > >= && ||`, the unary `! ~ -`, casts
+//!   (no effect), `*p`, `p[i]`, pointer arithmetic (`y+r0` adds
+//!   `r0 * sizeof(*y)` bytes: IR addresses are byte offsets).
 //!
 //! Rejected with a [`Diag`]: `/` and `%` (the IR has no division), `for`,
 //! `do`, `switch`, `return`, `++`/`--`, structures, local arrays, unknown

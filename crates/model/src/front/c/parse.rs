@@ -266,14 +266,6 @@ impl<'a> Parser<'a> {
         self.tok_at(self.i).pos
     }
 
-    fn bump(&mut self) -> Token {
-        let t = self.tok_at(self.i).clone();
-        if self.i < self.toks.len() {
-            self.i += 1;
-        }
-        t
-    }
-
     fn is(&self, p: &str) -> bool {
         matches!(self.peek(), Tok::Punct(q) if *q == p)
     }
@@ -400,10 +392,7 @@ impl<'a> Parser<'a> {
         let mut atomic = false;
         let mut void = false;
         let mut any = false;
-        loop {
-            let Tok::Ident(w) = self.peek().clone() else {
-                break;
-            };
+        while let Tok::Ident(w) = self.peek().clone() {
             match w.as_str() {
                 "volatile" | "const" | "register" | "signed" => {}
                 "unsigned" => signed = false,
@@ -630,8 +619,7 @@ impl<'a> Parser<'a> {
     fn binary(&mut self, min_prec: u8) -> Result<CExpr, Diag> {
         self.enter()?;
         let mut lhs = self.unary()?;
-        loop {
-            let Tok::Punct(p) = self.peek() else { break };
+        while let Tok::Punct(p) = self.peek() {
             let Some((op, prec)) = binop(p) else { break };
             if prec < min_prec {
                 break;

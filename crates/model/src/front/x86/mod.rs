@@ -280,7 +280,7 @@ fn check_arity(arch: Arch, i: &Instr) -> Result<(), Diag> {
         Mn::Inc | Mn::Dec | Mn::Setnb | Mn::Jmp | Mn::Jcc(_) => 1,
         Mn::Fence(_) | Mn::Ret | Mn::Lock => 0,
         // NOPL/NOPW take an (ignored) operand.
-        Mn::Nop => return Ok(()),
+        Mn::Nop => i.ops.len(),
     };
     if i.ops.len() != n {
         return Err(Diag::new(
@@ -912,10 +912,9 @@ impl Lower {
             (Opnd::Reg(_), Opnd::Mem(_)) => (&i.ops[1], &i.ops[0]),
             _ => (&i.ops[0], &i.ops[1]),
         };
-        let (Opnd::Reg(r), rpos) = r else {
+        let (Opnd::Reg(r), _) = r else {
             return Err(Diag::new(r.1, "CMPXCHG needs a register source"));
         };
-        let _ = rpos;
         let acc = self.accumulator(w);
         let zf = self.flag("ZF");
         match &e.0 {

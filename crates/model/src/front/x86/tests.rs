@@ -29,10 +29,6 @@ fn rid(t: &Thread, name: &str) -> RegId {
         .unwrap_or_else(|| panic!("no register {name} in {:?}", t.regs)) as RegId
 }
 
-fn reg(t: &Thread, name: &str) -> Expr {
-    Expr::reg(rid(t, name))
-}
-
 fn lab(t: &Thread, name: &str) -> LabelId {
     t.labels
         .iter()
@@ -462,7 +458,8 @@ fn canonical_register_names() {
 
 #[test]
 fn errors_have_positions() {
-    let cases: &[(Arch, &[&str], (u32, u32, &str))] = &[
+    type Case<'a> = (Arch, &'a [&'a str], (u32, u32, &'a str));
+    let cases: &[Case] = &[
         (
             Arch::X86,
             &["MOV [x],$1", "FOO [x],$1"],
@@ -574,7 +571,7 @@ fn errors_have_positions() {
 const CORPUS: &str = "/work/shared/litmus";
 
 /// Ad-hoc splitter for tests: the thread columns of an X86 litmus file.
-fn columns(text: &str) -> Option<Vec<(String, Vec<SrcLine>)>> {
+fn columns(text: &str) -> Option<Vec<Column>> {
     let lines: Vec<&str> = text.split('\n').collect();
     let head = lines
         .iter()
@@ -625,7 +622,10 @@ fn columns(text: &str) -> Option<Vec<(String, Vec<SrcLine>)>> {
     Some(names.into_iter().zip(cols).collect())
 }
 
-fn corpus_x86() -> Option<Vec<(String, Vec<(String, Vec<SrcLine>)>)>> {
+/// A thread's name and cells.
+type Column = (String, Vec<SrcLine>);
+
+fn corpus_x86() -> Option<Vec<(String, Vec<Column>)>> {
     let dir = Path::new(CORPUS).join("X86");
     let rd = std::fs::read_dir(&dir).ok()?;
     let mut files: Vec<_> = rd

@@ -1,0 +1,164 @@
+//! The herd7 catalogue: every test of `../shared/litmus` (Dat3M's corpus
+//! with herd7 7.57's verdicts in `expected.csv`) must give herd7's
+//! observation and number of final states (or, where only herd7's Ok/No
+//! is recorded, the same verdict). Tests using something loci does not
+//! support yet are reported as `unsupported: <what>` and counted, never
+//! guessed.
+//!
+//! The data is read in place. Without `../shared` (a user's clone) the
+//! test prints a notice and passes; CI's `.ci/run` requires it.
+
+use loci_model::exec::{self, ExecError, Options};
+use loci_model::{litmus, models};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn shared() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/litmus");
+    p.join("expected.csv").exists().then_some(p)
+}
+
+struct Row {
+    path: String,
+    model: String,
+    ok: String,
+    observation: String,
+    states: String,
+}
+
+enum Verdict {
+    Agree,
+    Disagree(String),
+    Unsupported(String),
+    Error(String),
+}
+
+/// The number of catalogue tests loci agrees on today; a change that makes
+/// fewer agree (even by turning them `unsupported`) fails.
+const MIN_AGREE: usize = 4276;
+
+#[test]
+fn herd7_catalogue() {
+    let Some(dir) = shared() else {
+        eprintln!("notice: ../shared/litmus not found; skipping the herd7 catalogue test");
+        return;
+    };
+    let csv = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
+    let rows: Vec<Row> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Row {
+                path: f[0].into(),
+                model: f[1].into(),
+                ok: f[2].into(),
+                observation: f[3].into(),
+                states: f[4].into(),
+            }
+        })
+        .collect();
+    assert!(rows.len() > 6000, "expected.csv has {} rows", rows.len());
+    let model_of = |m: &str| match m {
+        "aarch64" => "aarch64",
+        "x86tso" => "x86tso",
+        "rc11" => "rc11",
+        other => panic!("unknown model {other} in expected.csv"),
+    };
+    let loaded: BTreeMap<&str, loci_model::cat::Model> = ["aarch64", "x86tso", "rc11"]
+        .into_iter()
+        .map(|m| (m, models::load(m).unwrap()))
+        .collect();
+
+    let results: Vec<(String, Verdict)> = rows
+        .par_iter()
+        .map(|r| {
+            let file = dir.join(&r.path);
+            let test = match litmus::parse_file(&file) {
+                Ok(t) => t,
+                Err(e) => return (r.path.clone(), Verdict::Error(e.to_string())),
+            };
+            let mut opts = Options::default();
+            if r.path.starts_with("AARCH64/mixed/") {
+                opts.variants.insert("mixed".into());
+            }
+            let out = match exec::run(&test, &loaded[model_of(&r.model)], &opts) {
+                Ok(o) => o,
+                Err(ExecError::Unsupported(m)) => return (r.path.clone(), Verdict::Unsupported(m)),
+                Err(e) => return (r.path.clone(), Verdict::Error(e.to_string())),
+            };
+            // herd7 prints `Undef` for racy C tests; expected.csv then records
+            // Dat3M's verdict on the condition itself.
+            let ok = out.ok(test.quantifier);
+            let mut why = Vec::new();
+            if r.ok != (ok as u8).to_string() {
+                why.push(format!(
+                    "herd7 {} loci {}",
+                    ok_word(&r.ok),
+                    if ok { "Ok" } else { "No" }
+                ));
+            }
+            if !r.observation.is_empty() && r.observation != out.observation().as_str() {
+                why.push(format!(
+                    "observation herd7 {} loci {}",
+                    r.observation,
+                    out.observation().as_str()
+                ));
+            }
+            if !r.states.is_empty() && r.states != out.states.len().to_string() {
+                why.push(format!(
+                    "states herd7 {} loci {}",
+                    r.states,
+                    out.states.len()
+                ));
+            }
+            if why.is_empty() {
+                (r.path.clone(), Verdict::Agree)
+            } else {
+                (r.path.clone(), Verdict::Disagree(why.join(", ")))
+            }
+        })
+        .collect();
+
+    let mut agree = 0;
+    let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
+    let mut bad = Vec::new();
+    for (p, v) in &results {
+        match v {
+            Verdict::Agree => agree += 1,
+            Verdict::Unsupported(m) => *unsupported.entry(m.clone()).or_default() += 1,
+            Verdict::Disagree(m) => bad.push(format!("{p}: {m}")),
+            Verdict::Error(m) => bad.push(format!("{p}: error: {m}")),
+        }
+    }
+    let n_unsup: usize = unsupported.values().sum();
+    eprintln!(
+        "herd7 catalogue: {agree} agree, {} disagree or fail, {n_unsup} unsupported",
+        bad.len()
+    );
+    for (m, n) in &unsupported {
+        eprintln!("  unsupported: {m} ({n} tests)");
+    }
+    for b in bad.iter().take(50) {
+        eprintln!("  {b}");
+    }
+    assert!(
+        bad.is_empty(),
+        "{} catalogue tests disagree with herd7 or fail",
+        bad.len()
+    );
+    assert!(
+        agree >= MIN_AGREE,
+        "only {agree} catalogue tests agree (at least {MIN_AGREE} did before)"
+    );
+}
+
+fn ok_word(s: &str) -> &'static str {
+    if s == "1" {
+        "Ok"
+    } else {
+        "No"
+    }
+}
