@@ -34,9 +34,26 @@ enum Verdict {
     Error(String),
 }
 
+/// Tests where loci knowingly differs from herd7, with the reason. They are
+/// reported on every run; the test fails if one starts to agree (remove it
+/// here) or differs in another way.
+const KNOWN_DEVIATIONS: &[(&str, &str, &str)] = &[
+    (
+        "AARCH64/mixed/MP+dmb.sy+addrXW+1.litmus",
+        "states herd7 2 loci 3",
+        "a misaligned 8-byte load overlapping a misaligned 8-byte store: loci also finds the \
+         state where the load reads the store's overlapping bytes; herd7 7.57 does not (same Observation)",
+    ),
+    (
+        "AARCH64/mixed/MP+dmb.sy+addrXW+124.litmus",
+        "states herd7 2 loci 3",
+        "same shape as MP+dmb.sy+addrXW+1 at offset 124 (same Observation)",
+    ),
+];
+
 /// The number of catalogue tests loci agrees on today; a change that makes
 /// fewer agree (even by turning them `unsupported`) fails.
-const MIN_AGREE: usize = 4276;
+const MIN_AGREE: usize = 6350;
 
 #[test]
 fn herd7_catalogue() {
@@ -80,7 +97,10 @@ fn herd7_catalogue() {
                 Ok(t) => t,
                 Err(e) => return (r.path.clone(), Verdict::Error(e.to_string())),
             };
-            let mut opts = Options::default();
+            let mut opts = Options {
+                prune_coherence: true,
+                ..Options::default()
+            };
             if r.path.starts_with("AARCH64/mixed/") {
                 opts.variants.insert("mixed".into());
             }
@@ -127,9 +147,15 @@ fn herd7_catalogue() {
     let mut bad = Vec::new();
     for (p, v) in &results {
         match v {
+            Verdict::Agree if KNOWN_DEVIATIONS.iter().any(|k| k.0 == p) => bad.push(format!(
+                "{p}: now agrees with herd7: remove it from KNOWN_DEVIATIONS"
+            )),
             Verdict::Agree => agree += 1,
             Verdict::Unsupported(m) => *unsupported.entry(m.clone()).or_default() += 1,
-            Verdict::Disagree(m) => bad.push(format!("{p}: {m}")),
+            Verdict::Disagree(m) => match KNOWN_DEVIATIONS.iter().find(|k| k.0 == p) {
+                Some(k) if k.1 == m => eprintln!("  known deviation: {p}: {m}: {}", k.2),
+                _ => bad.push(format!("{p}: {m}")),
+            },
             Verdict::Error(m) => bad.push(format!("{p}: error: {m}")),
         }
     }
@@ -161,4 +187,67 @@ fn ok_word(s: &str) -> &'static str {
     } else {
         "No"
     }
+}
+
+/// Coherence pruning must not change any outcome under the built-in
+/// models: on a sample of the catalogue (every 7th test, mixed-size
+/// included), the full enumeration and the pruned one give the same final
+/// states and the same positive and negative counts.
+#[test]
+fn coherence_pruning_changes_nothing() {
+    let Some(dir) = shared() else {
+        eprintln!("notice: ../shared/litmus not found; skipping the pruning check");
+        return;
+    };
+    let csv = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
+    let rows: Vec<(String, String)> = csv
+        .lines()
+        .skip(1)
+        .step_by(7)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
+    let compared: usize = rows
+        .par_iter()
+        .map(|(path, model)| {
+            let Ok(test) = litmus::parse_file(&dir.join(path)) else {
+                return 0;
+            };
+            let model = models::load(model).unwrap();
+            let mut full = Options {
+                max_candidates: 300_000,
+                ..Options::default()
+            };
+            if path.starts_with("AARCH64/mixed/") {
+                full.variants.insert("mixed".into());
+            }
+            let pruned = Options {
+                prune_coherence: true,
+                ..full.clone()
+            };
+            match (
+                exec::run(&test, &model, &full),
+                exec::run(&test, &model, &pruned),
+            ) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(
+                        a.states, b.states,
+                        "{path}: pruning changed the final states"
+                    );
+                    assert_eq!(
+                        (a.positive, a.negative),
+                        (b.positive, b.negative),
+                        "{path}: pruning changed the counts"
+                    );
+                    assert!(b.candidates <= a.candidates);
+                    1
+                }
+                _ => 0,
+            }
+        })
+        .sum();
+    eprintln!("pruning check: {compared} tests compared");
+    assert!(compared > 700, "only {compared} tests could be compared");
 }

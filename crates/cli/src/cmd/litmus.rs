@@ -64,6 +64,10 @@ pub struct LitmusArgs {
     #[arg(long)]
     pub classics: bool,
 
+    /// With --classics: also write every generated test to DIR/NAME.litmus.
+    #[arg(long, value_name = "DIR", requires = "classics")]
+    pub emit: Option<PathBuf>,
+
     /// Architecture of the teaching set.
     #[arg(long, value_enum, default_value_t = classics::ClassicArch::Aarch64, requires = "classics")]
     pub arch: classics::ClassicArch,
@@ -86,13 +90,23 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
             .build_global()
             .context("cannot start worker threads")?;
     }
+    let model_spec = args
+        .cat
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or(args.model.clone());
+    let builtin_model = model_spec
+        .as_deref()
+        .is_none_or(|m| models::builtin_source(m).is_some() && !std::path::Path::new(m).exists());
     let opts = Options {
         variants: args.variant.iter().cloned().collect::<HashSet<_>>(),
         unroll: args.unroll,
+        // Sound for the built-in models only (see Options::prune_coherence).
+        prune_coherence: builtin_model,
         ..Default::default()
     };
     if args.classics {
-        return classics::run(args.arch, args.json, &opts);
+        return classics::run_emit(args.arch, args.json, args.emit.as_deref(), &opts);
     }
     if args.files.is_empty() {
         bail!("no litmus files given (try 'loci litmus --classics', or 'loci litmus --help')");
@@ -101,11 +115,6 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
     if files.is_empty() {
         bail!("no *.litmus files found in {}", show_paths(&args.files));
     }
-    let model_spec = args
-        .cat
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .or(args.model.clone());
     let fixed_model = match &model_spec {
         Some(spec) => Some(models::load(spec).map_err(|e| anyhow::anyhow!("{e}"))?),
         None => None,

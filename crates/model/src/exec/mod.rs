@@ -30,6 +30,14 @@ pub struct Options {
     pub unroll: u32,
     /// Give up after this many candidate executions.
     pub max_candidates: u64,
+    /// Skip candidates that break coherence within a thread: a read
+    /// reading a program-order-later write of its own thread, or an older
+    /// write than its own thread's latest to the same place; and coherence
+    /// orders that contradict program order between a thread's writes.
+    /// Every built-in model forbids these (aarch64: `coRW1`, `coWR`,
+    /// `coWW`; x86tso: `uniproc`; rc11: `coherence`; sc: `sc`), so for them
+    /// this changes nothing but speed. Leave it off for other models.
+    pub prune_coherence: bool,
 }
 
 impl Default for Options {
@@ -38,6 +46,7 @@ impl Default for Options {
             variants: HashSet::new(),
             unroll: 2,
             max_candidates: 50_000_000,
+            prune_coherence: false,
         }
     }
 }
@@ -132,28 +141,80 @@ impl std::fmt::Display for ExecError {
 
 impl std::error::Error for ExecError {}
 
-/// One event of a candidate execution.
+/// One event of a candidate execution: an initial write of a memory unit,
+/// a fence, or one part of a thread's memory access (the whole access
+/// unless the test is mixed-size).
 struct GEvent {
+    /// Thread, or `None` for an initial write.
     thread: Option<usize>,
+    /// Index of the access in the thread's path (for an initial write: the
+    /// unit).
     local: usize,
     kind: Kind,
-    loc: Option<usize>,
+    /// Memory unit (see [`Layout`]).
+    unit: Option<usize>,
+    /// Which part of its access (0 for the lowest address).
+    part: usize,
+}
+
+/// How memory is cut into units, the granularity of reads-from and
+/// coherence. Without `-variant mixed` a unit is a whole location; with
+/// it, as in herd7, every access is split into parts of the granule size:
+/// the smallest access size of the test, or half of it when all accesses
+/// have the same size.
+struct Layout {
+    /// Granule in bytes; 0 when a unit is a whole location.
+    granule: i64,
+    /// Unit → (location index, byte offset).
+    units: Vec<(usize, i64)>,
+    index: HashMap<(usize, i64), usize>,
+    /// Size in bytes of each location (mixed-size only).
+    size: Vec<i64>,
+    /// Whether each location's values read back signed.
+    signed: Vec<bool>,
+}
+
+/// Size in bytes and signedness of a C-like type name.
+fn type_size(ty: &str) -> Option<(i64, bool)> {
+    let t = ty.trim();
+    // `T[N]`: an array of N elements.
+    if let Some(open) = t.find('[') {
+        let n: i64 = t[open + 1..].trim_end_matches(']').trim().parse().ok()?;
+        let (sz, signed) = type_size(&t[..open])?;
+        return Some((sz * n, signed));
+    }
+    if t.ends_with('*') {
+        return Some((8, false));
+    }
+    let t = t
+        .trim_start_matches("volatile ")
+        .trim_start_matches("_Atomic ")
+        .trim_start_matches("atomic_");
+    Some(match t {
+        "uint8_t" | "unsigned char" | "uchar" => (1, false),
+        "int8_t" | "char" => (1, true),
+        "uint16_t" | "unsigned short" => (2, false),
+        "int16_t" | "short" => (2, true),
+        "uint32_t" | "unsigned" | "unsigned int" | "uint" => (4, false),
+        "int32_t" | "int" => (4, true),
+        "uint64_t" | "unsigned long" | "ulong" | "uintptr_t" => (8, false),
+        "int64_t" | "long" | "intptr_t" | "long long" => (8, true),
+        "uint128_t" | "__uint128" => (16, false),
+        "int128_t" | "__int128" => (16, true),
+        _ => return None,
+    })
 }
 
 /// Runs `test` under `model`.
 pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecError> {
-    if opts.variants.contains("mixed") {
-        return Err(ExecError::Unsupported(
-            "mixed-size accesses (-variant mixed) are not supported yet".into(),
-        ));
-    }
+    let mixed = opts.variants.contains("mixed");
     if let Some(it) = test
         .init
         .iter()
-        .find(|i| i.ty.as_deref().is_some_and(|t| t.contains('[')))
+        .find(|i| !mixed && i.ty.as_deref().is_some_and(|t| t.contains('[')))
     {
         return Err(ExecError::Unsupported(format!(
-            "array location '{}' ({}:{})",
+            "array location '{}' without -variant mixed ({}:{})",
             it.lval, it.pos.line, it.pos.col
         )));
     }
@@ -189,6 +250,22 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
             locs.insert(x.clone());
         }
     }
+    // In a mixed-size test a computed address may point inside a location.
+    if mixed {
+        let sizes: HashMap<String, i64> = test
+            .init
+            .iter()
+            .filter_map(|it| match (&it.lval, &it.ty) {
+                (LVal::Loc(l), Some(t)) => type_size(t).map(|(s, _)| (l.clone(), s)),
+                _ => None,
+            })
+            .collect();
+        for l in locs.iter() {
+            for o in 1..sizes.get(l).copied().unwrap_or(8) {
+                addresses.insert(Value::Addr(l.clone(), o));
+            }
+        }
+    }
     let addresses: Vec<Value> = addresses.into_iter().collect();
 
     // Symbolic paths of each thread.
@@ -199,7 +276,7 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
             .iter()
             .map(|r| reg_init(test, ti, r).unwrap_or(Value::ZERO))
             .collect();
-        let ps = paths::explore(t, &init, &addresses, opts.unroll).map_err(|e| {
+        let ps = paths::explore(t, &init, &addresses, opts.unroll, mixed).map_err(|e| {
             let p = t.pos.get(e.inst).copied().unwrap_or_default();
             ExecError::Unsupported(format!(
                 "{}:{}: thread {}: {}",
@@ -232,6 +309,7 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
         .enumerate()
         .map(|(i, l)| (l.as_str(), i))
         .collect();
+    let layout = make_layout(test, &locs, &loc_index, &thread_paths, mixed)?;
 
     let mut out = Outcome {
         observed: observed.clone(),
@@ -252,7 +330,7 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
             .enumerate()
             .map(|(t, &c)| &thread_paths[t][c])
             .collect();
-        let mut c = Combo::new(test, &locs, &loc_index, &mem_init, &combo, opts);
+        let mut c = Combo::new(test, &locs, &layout, &mem_init, &combo, opts)?;
         c.enumerate(model, &observed, &mut out)?;
         // Next combination.
         let mut t = 0;
@@ -324,80 +402,283 @@ fn reg_init(test: &Test, t: usize, reg: &str) -> Option<Value> {
     })
 }
 
+/// Cuts memory into units (see [`Layout`]).
+fn make_layout(
+    test: &Test,
+    locs: &[String],
+    loc_index: &HashMap<&str, usize>,
+    paths: &[Vec<Path>],
+    mixed: bool,
+) -> Result<Layout, ExecError> {
+    let mut layout = Layout {
+        granule: 0,
+        units: Vec::new(),
+        index: HashMap::new(),
+        size: vec![0; locs.len()],
+        signed: vec![true; locs.len()],
+    };
+    for it in &test.init {
+        if let (LVal::Loc(l), Some(ty)) = (&it.lval, &it.ty) {
+            if let (Some(&i), Some((sz, signed))) = (loc_index.get(l.as_str()), type_size(ty)) {
+                layout.size[i] = sz;
+                layout.signed[i] = signed;
+            }
+        }
+    }
+    if !mixed {
+        for i in 0..locs.len() {
+            layout.index.insert((i, 0), i);
+            layout.units.push((i, 0));
+        }
+        return Ok(layout);
+    }
+    let mut sizes = BTreeSet::new();
+    let mut extent = vec![0i64; locs.len()];
+    for ps in paths {
+        for p in ps {
+            for e in &p.events {
+                if let Some(l) = &e.loc {
+                    sizes.insert(e.width as i64);
+                    let i = loc_index[l.as_str()];
+                    extent[i] = extent[i].max(e.off + e.width as i64);
+                }
+            }
+        }
+    }
+    let mut g = match sizes.len() {
+        0 => 1,
+        1 => (sizes.first().unwrap() / 2).max(1),
+        _ => *sizes.first().unwrap(),
+    };
+    // A misaligned access (offset not a multiple of the granule) needs a
+    // finer granule: the gcd keeps every access made of whole parts. The
+    // final states are the same at any granule; only the number of
+    // candidate executions (herd7's Positive/Negative) may then differ.
+    fn gcd(a: i64, b: i64) -> i64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    for ps in paths {
+        for p in ps {
+            for e in &p.events {
+                if e.loc.is_some() && e.off > 0 {
+                    g = gcd(g, e.off);
+                }
+            }
+        }
+    }
+    layout.granule = g;
+    for i in 0..locs.len() {
+        if layout.size[i] == 0 {
+            layout.size[i] = extent[i].max(8);
+        }
+        if extent[i] > layout.size[i] {
+            return Err(ExecError::Unsupported(format!(
+                "an access beyond the {} bytes of location '{}'",
+                layout.size[i], locs[i]
+            )));
+        }
+        let mut off = 0;
+        while off < layout.size[i] {
+            layout.index.insert((i, off), layout.units.len());
+            layout.units.push((i, off));
+            off += g;
+        }
+    }
+    for ps in paths {
+        for p in ps {
+            for e in &p.events {
+                let Some(l) = &e.loc else { continue };
+                if e.off % g != 0 || e.width as i64 % g != 0 || e.off < 0 {
+                    return Err(ExecError::Unsupported(format!(
+                        "a {}-byte access at offset {} of '{l}' that is not aligned to the {g}-byte granule",
+                        e.width, e.off
+                    )));
+                }
+            }
+        }
+    }
+    Ok(layout)
+}
+
+/// The `k`-th `g`-byte part of `v` (little-endian).
+fn part_of(v: &Value, k: usize, g: i64) -> Option<Value> {
+    match v {
+        Value::Int(x) => {
+            let shift = 8 * g * k as i64;
+            let bits = if shift >= 64 { 0 } else { (*x as u64) >> shift };
+            let mask = if 8 * g >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * g)) - 1
+            };
+            Some(Value::Int((bits & mask) as i64))
+        }
+        Value::Addr(..) => None,
+    }
+}
+
+/// Reassembles little-endian `g`-byte parts.
+fn compose(parts: &[Value], g: i64) -> Option<Value> {
+    if g == 0 || parts.len() == 1 && g >= 8 {
+        return parts.first().cloned();
+    }
+    let mut x: u64 = 0;
+    for (k, p) in parts.iter().enumerate() {
+        let Value::Int(v) = p else { return None };
+        let shift = 8 * g * k as i64;
+        if shift < 64 {
+            x |= (*v as u64) << shift;
+        }
+    }
+    Some(Value::Int(x as i64))
+}
+
 /// One combination of thread paths, with its events and static relations.
 struct Combo<'a> {
     test: &'a Test,
     paths: Vec<&'a Path>,
     locs: &'a [String],
+    layout: &'a Layout,
     events: Vec<GEvent>,
-    /// Global index of the first event of each thread.
-    offset: Vec<usize>,
+    /// Index of the first access of each thread in the flat access list.
+    acc_off: Vec<usize>,
+    /// Global events of each access (its parts).
+    parts: Vec<Vec<usize>>,
+    /// Initial value of each unit.
     init_vals: Vec<Value>,
     base: Base,
     reads: Vec<usize>,
-    writes_by_loc: Vec<Vec<usize>>,
+    /// Candidate sources of each read part (indexed like `reads`).
+    sources: Vec<Vec<usize>>,
+    /// Candidate coherence orders of each unit's writes.
+    co_orders: Vec<Vec<Vec<usize>>>,
     opts: &'a Options,
+}
+
+/// Every interleaving of the sequences `seqs` (each kept in order).
+fn interleavings(seqs: &mut [Vec<usize>], cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    if seqs.iter().all(|s| s.is_empty()) {
+        out.push(cur.clone());
+        return;
+    }
+    for i in 0..seqs.len() {
+        if seqs[i].is_empty() {
+            continue;
+        }
+        let x = seqs[i].remove(0);
+        cur.push(x);
+        interleavings(seqs, cur, out);
+        cur.pop();
+        seqs[i].insert(0, x);
+    }
+}
+
+/// Every permutation of `xs`.
+fn permutations(xs: &[usize]) -> Vec<Vec<usize>> {
+    let mut seqs: Vec<Vec<usize>> = xs.iter().map(|&x| vec![x]).collect();
+    let mut out = Vec::new();
+    interleavings(&mut seqs, &mut Vec::new(), &mut out);
+    out
 }
 
 impl<'a> Combo<'a> {
     fn new(
         test: &'a Test,
         locs: &'a [String],
-        loc_index: &HashMap<&str, usize>,
+        layout: &'a Layout,
         mem_init: &HashMap<String, Value>,
         paths: &[&'a Path],
         opts: &'a Options,
-    ) -> Self {
+    ) -> Result<Self, ExecError> {
+        let g = layout.granule;
         let mut events = Vec::new();
         let mut init_vals = Vec::new();
-        for (i, l) in locs.iter().enumerate() {
+        for (u, &(li, off)) in layout.units.iter().enumerate() {
             events.push(GEvent {
                 thread: None,
-                local: i,
+                local: u,
                 kind: Kind::W,
-                loc: Some(i),
+                unit: Some(u),
+                part: 0,
             });
-            init_vals.push(mem_init.get(l).cloned().unwrap_or(Value::ZERO));
+            let v = mem_init.get(&locs[li]).cloned().unwrap_or(Value::ZERO);
+            let v = if g == 0 {
+                v
+            } else {
+                part_of(&v, (off / g) as usize, g).ok_or_else(|| {
+                    ExecError::Unsupported(format!(
+                        "a pointer value in mixed-size location '{}'",
+                        locs[li]
+                    ))
+                })?
+            };
+            init_vals.push(v);
         }
-        let mut offset = Vec::new();
+        let mut acc_off = Vec::new();
+        let mut parts: Vec<Vec<usize>> = Vec::new();
+        let loc_of = |l: &str| locs.iter().position(|x| x == l).unwrap();
         for (t, p) in paths.iter().enumerate() {
-            offset.push(events.len());
+            acc_off.push(parts.len());
             for (li, e) in p.events.iter().enumerate() {
-                events.push(GEvent {
-                    thread: Some(t),
-                    local: li,
-                    kind: e.kind,
-                    loc: e.loc.as_ref().map(|l| loc_index[l.as_str()]),
-                });
+                let mut mine = Vec::new();
+                match &e.loc {
+                    None => {
+                        mine.push(events.len());
+                        events.push(GEvent {
+                            thread: Some(t),
+                            local: li,
+                            kind: e.kind,
+                            unit: None,
+                            part: 0,
+                        });
+                    }
+                    Some(l) => {
+                        let base = loc_of(l);
+                        let n = if g == 0 {
+                            1
+                        } else {
+                            (e.width as i64 / g) as usize
+                        };
+                        for k in 0..n {
+                            let off = if g == 0 { 0 } else { e.off + k as i64 * g };
+                            let unit = layout.index[&(base, off)];
+                            mine.push(events.len());
+                            events.push(GEvent {
+                                thread: Some(t),
+                                local: li,
+                                kind: e.kind,
+                                unit: Some(unit),
+                                part: k,
+                            });
+                        }
+                    }
+                }
+                parts.push(mine);
             }
         }
         let n = events.len();
+        let pev =
+            |g: &GEvent| -> Option<&paths::PEvent> { g.thread.map(|t| &paths[t].events[g.local]) };
         let mut sets: HashMap<String, EventSet> = HashMap::new();
+        for name in KNOWN_SETS {
+            sets.insert(name.to_string(), EventSet::empty(n));
+        }
         let set = |name: &str, i: usize, sets: &mut HashMap<String, EventSet>| {
             sets.entry(name.to_string())
                 .or_insert_with(|| EventSet::empty(n))
                 .insert(i);
         };
-        for name in KNOWN_SETS {
-            sets.insert(name.to_string(), EventSet::empty(n));
-        }
-        let mut rels: HashMap<String, Relation> = HashMap::new();
         let mut po = Relation::empty(n);
         let mut loc = Relation::empty(n);
         let mut ext = Relation::empty(n);
         let mut same_instance = Relation::empty(n);
-        let mut addr = Relation::empty(n);
-        let mut data = Relation::empty(n);
-        let mut ctrl = Relation::empty(n);
-        let mut paddr = Relation::empty(n);
-        let mut pdata = Relation::empty(n);
-        let mut pctrl = Relation::empty(n);
-        let mut amo = Relation::empty(n);
-        let mut lxsx = Relation::empty(n);
-        let tag_of =
-            |g: &GEvent| -> Option<&paths::PEvent> { g.thread.map(|t| &paths[t].events[g.local]) };
-        for (i, g) in events.iter().enumerate() {
-            match g.kind {
+        let mut sm = Relation::empty(n);
+        for (i, ge) in events.iter().enumerate() {
+            match ge.kind {
                 Kind::R => {
                     set("R", i, &mut sets);
                     set("M", i, &mut sets);
@@ -406,7 +687,7 @@ impl<'a> Combo<'a> {
                 Kind::W => {
                     set("W", i, &mut sets);
                     set("M", i, &mut sets);
-                    if g.thread.is_none() {
+                    if ge.thread.is_none() {
                         set("IW", i, &mut sets);
                     } else {
                         set("Exp", i, &mut sets);
@@ -414,7 +695,7 @@ impl<'a> Combo<'a> {
                 }
                 Kind::F => set("F", i, &mut sets),
             }
-            if let Some(e) = tag_of(g) {
+            if let Some(e) = pev(ge) {
                 for t in &e.tags {
                     set(t, i, &mut sets);
                     if *t == "X" {
@@ -423,27 +704,42 @@ impl<'a> Combo<'a> {
                 }
             }
             for (j, h) in events.iter().enumerate() {
-                if g.loc.is_some() && g.loc == h.loc {
+                if ge.unit.is_some() && ge.unit == h.unit {
                     loc.insert(i, j);
                 }
-                if g.thread != h.thread || g.thread.is_none() {
+                if ge.thread != h.thread || ge.thread.is_none() {
                     ext.insert(i, j);
                 }
-                if let (Some(a), Some(b)) = (g.thread, h.thread) {
-                    let same = tag_of(g).unwrap().instance == tag_of(h).unwrap().instance;
-                    if a == b && g.local < h.local && !same {
-                        po.insert(i, j);
+                match (ge.thread, h.thread) {
+                    (Some(a), Some(b)) if a == b => {
+                        let same = pev(ge).unwrap().instance == pev(h).unwrap().instance;
+                        if ge.local < h.local && !same {
+                            po.insert(i, j);
+                        }
+                        if same {
+                            same_instance.insert(i, j);
+                        }
+                        if ge.local == h.local && ge.kind != Kind::F {
+                            sm.insert(i, j);
+                        }
                     }
-                    if a == b && tag_of(g).unwrap().instance == tag_of(h).unwrap().instance {
-                        same_instance.insert(i, j);
-                    }
+                    (None, None) if i == j => sm.insert(i, j),
+                    _ => {}
                 }
             }
         }
+        let mut addr = Relation::empty(n);
+        let mut data = Relation::empty(n);
+        let mut ctrl = Relation::empty(n);
+        let mut paddr = Relation::empty(n);
+        let mut pdata = Relation::empty(n);
+        let mut pctrl = Relation::empty(n);
+        let mut amo = Relation::empty(n);
+        let mut lxsx = Relation::empty(n);
         for (t, p) in paths.iter().enumerate() {
-            let off = offset[t];
+            let off = acc_off[t];
             for (li, e) in p.events.iter().enumerate() {
-                let j = off + li;
+                let targets = &parts[off + li];
                 let add = |deps: u64, r: &mut Relation, mem_only: bool| {
                     if mem_only && e.kind == Kind::F {
                         return;
@@ -453,7 +749,11 @@ impl<'a> Combo<'a> {
                         let k = d.trailing_zeros() as usize;
                         d &= d - 1;
                         if k != li {
-                            r.insert(off + k, j);
+                            for &src in &parts[off + k] {
+                                for &dst in targets {
+                                    r.insert(src, dst);
+                                }
+                            }
                         }
                     }
                 };
@@ -464,16 +764,26 @@ impl<'a> Combo<'a> {
                 add(e.pick_data, &mut pdata, true);
                 add(e.pick_ctrl, &mut pctrl, false);
                 if let Some(r) = e.amo_of {
-                    amo.insert(off + r, j);
+                    for &a in &parts[off + r] {
+                        for &b in targets {
+                            if events[a].unit == events[b].unit {
+                                amo.insert(a, b);
+                            }
+                        }
+                    }
                 }
                 if let Some(r) = e.lxsx_of {
-                    lxsx.insert(off + r, j);
+                    for &a in &parts[off + r] {
+                        for &b in targets {
+                            lxsx.insert(a, b);
+                        }
+                    }
                 }
             }
         }
         let int = ext.complement();
-        let m = sets["M"].clone();
-        rels.insert("sm".into(), Relation::id_on(&m));
+        let mut rels: HashMap<String, Relation> = HashMap::new();
+        rels.insert("sm".into(), sm);
         rels.insert("id".into(), Relation::identity(n));
         rels.insert("po".into(), po);
         rels.insert("loc".into(), loc);
@@ -500,24 +810,70 @@ impl<'a> Combo<'a> {
             variants: opts.variants.clone(),
         };
         let reads: Vec<usize> = (0..n).filter(|&i| events[i].kind == Kind::R).collect();
-        let mut writes_by_loc = vec![Vec::new(); locs.len()];
-        for (i, g) in events.iter().enumerate() {
-            if g.kind == Kind::W && g.thread.is_some() {
-                writes_by_loc[g.loc.unwrap()].push(i);
+        let mut writes_by_unit = vec![Vec::new(); layout.units.len()];
+        for (i, ge) in events.iter().enumerate() {
+            if ge.kind == Kind::W && ge.thread.is_some() {
+                writes_by_unit[ge.unit.unwrap()].push(i);
             }
         }
-        Combo {
+        let prune = opts.prune_coherence;
+        let po_rel = &base.rels["po"];
+        let sources: Vec<Vec<usize>> = reads
+            .iter()
+            .map(|&r| {
+                let u = events[r].unit.unwrap();
+                let ws = &writes_by_unit[u];
+                if !prune {
+                    return std::iter::once(u).chain(ws.iter().copied()).collect();
+                }
+                // The latest own write before the read, or else the initial write.
+                let own_before = ws
+                    .iter()
+                    .copied()
+                    .filter(|&w| po_rel.contains(w, r))
+                    .max_by_key(|&w| events[w].local);
+                let mut c = vec![own_before.unwrap_or(u)];
+                c.extend(ws.iter().copied().filter(|&w| {
+                    events[w].thread != events[r].thread
+                        || !(po_rel.contains(w, r) || po_rel.contains(r, w))
+                }));
+                c
+            })
+            .collect();
+        let co_orders: Vec<Vec<Vec<usize>>> = writes_by_unit
+            .iter()
+            .map(|ws| {
+                if !prune {
+                    return permutations(ws);
+                }
+                let mut by_thread: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+                for &w in ws {
+                    by_thread
+                        .entry(events[w].thread.unwrap())
+                        .or_default()
+                        .push(w);
+                }
+                let mut seqs: Vec<Vec<usize>> = by_thread.into_values().collect();
+                let mut out = Vec::new();
+                interleavings(&mut seqs, &mut Vec::new(), &mut out);
+                out
+            })
+            .collect();
+        Ok(Combo {
             test,
             paths: paths.to_vec(),
             locs,
+            layout,
             events,
-            offset,
+            acc_off,
+            parts,
             init_vals,
             base,
             reads,
-            writes_by_loc,
+            sources,
+            co_orders,
             opts,
-        }
+        })
     }
 
     fn enumerate(
@@ -542,11 +898,8 @@ impl<'a> Combo<'a> {
     ) -> Result<(), ExecError> {
         if k < self.reads.len() {
             let r = self.reads[k];
-            let l = self.events[r].loc.unwrap();
-            let mut cands = vec![l]; // the initial write of `l` has index `l`
-            cands.extend(self.writes_by_loc[l].iter().copied());
-            for w in cands {
-                rf[r] = w;
+            for i in 0..self.sources[k].len() {
+                rf[r] = self.sources[k][i];
                 self.rf_choice(k + 1, rf, model, cache, observed, out)?;
             }
             return Ok(());
@@ -556,8 +909,9 @@ impl<'a> Combo<'a> {
             return Ok(());
         };
         for (t, p) in self.paths.iter().enumerate() {
+            let off = self.acc_off[t];
             for (c, want) in &p.constraints {
-                let v = sym::eval(c, &mut |n| vals[self.offset[t] + n as usize].clone());
+                let v = sym::eval(c, &mut |n| vals[off + n as usize].clone());
                 match v {
                     Some(v) if sym::truthy(&v) == *want => {}
                     _ => return Ok(()),
@@ -566,9 +920,18 @@ impl<'a> Combo<'a> {
         }
         let n = self.events.len();
         let rf_rel = Relation::from_pairs(n, self.reads.iter().map(|&r| (rf[r], r)));
-        // Coherence orders: per location, every permutation of its writes.
-        let mut orders: Vec<Vec<usize>> = self.writes_by_loc.clone();
-        self.co_choice(0, &mut orders, &rf_rel, &vals, model, cache, observed, out)
+        let mut orders: Vec<Vec<usize>> = vec![Vec::new(); self.co_orders.len()];
+        self.co_choice(
+            0,
+            &mut orders,
+            &rf_rel,
+            rf,
+            &vals,
+            model,
+            cache,
+            observed,
+            out,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -577,6 +940,7 @@ impl<'a> Combo<'a> {
         l: usize,
         orders: &mut Vec<Vec<usize>>,
         rf: &Relation,
+        rf_of: &[usize],
         vals: &[Option<Value>],
         model: &Model,
         cache: &mut StaticCache,
@@ -584,25 +948,9 @@ impl<'a> Combo<'a> {
         out: &mut Outcome,
     ) -> Result<(), ExecError> {
         if l < orders.len() {
-            // Heap's algorithm over orders[l].
-            let k = orders[l].len();
-            let mut c = vec![0usize; k];
-            self.co_choice(l + 1, orders, rf, vals, model, cache, observed, out)?;
-            let mut i = 0;
-            while i < k {
-                if c[i] < i {
-                    if i % 2 == 0 {
-                        orders[l].swap(0, i);
-                    } else {
-                        orders[l].swap(c[i], i);
-                    }
-                    self.co_choice(l + 1, orders, rf, vals, model, cache, observed, out)?;
-                    c[i] += 1;
-                    i = 0;
-                } else {
-                    c[i] = 0;
-                    i += 1;
-                }
+            for i in 0..self.co_orders[l].len() {
+                orders[l].clone_from(&self.co_orders[l][i]);
+                self.co_choice(l + 1, orders, rf, rf_of, vals, model, cache, observed, out)?;
             }
             return Ok(());
         }
@@ -613,8 +961,8 @@ impl<'a> Combo<'a> {
         let n = self.events.len();
         let mut co = Relation::empty(n);
         let mut fw = EventSet::empty(n);
-        for (loc, ord) in orders.iter().enumerate() {
-            let chain: Vec<usize> = std::iter::once(loc).chain(ord.iter().copied()).collect();
+        for (unit, ord) in orders.iter().enumerate() {
+            let chain: Vec<usize> = std::iter::once(unit).chain(ord.iter().copied()).collect();
             for a in 0..chain.len() {
                 for b in a + 1..chain.len() {
                     co.insert(chain[a], chain[b]);
@@ -630,52 +978,26 @@ impl<'a> Combo<'a> {
         let verdict = model
             .check_with_cache(&self.base, cache, &["rf", "co", "fr", "FW"])
             .map_err(|e| ExecError::Model(e.to_string()))?;
+        let _ = rf_of;
+        // Final values of every unit, then of every location.
+        let unit_final: Vec<Value> = orders
+            .iter()
+            .enumerate()
+            .map(|(u, ord)| match ord.last() {
+                Some(&w) => self.part_value(w, vals).unwrap_or(Value::ZERO),
+                None => self.init_vals[u].clone(),
+            })
+            .collect();
+        let get = |lv: &LVal| -> Value { self.lookup(lv, vals, &unit_final) };
         if !verdict.allowed {
-            if std::env::var_os("LOCI_DEBUG").is_some() {
-                let mem_final: Vec<Value> = orders
-                    .iter()
-                    .enumerate()
-                    .map(|(loc, ord)| match ord.last() {
-                        Some(&w) => vals[w].clone().unwrap_or(Value::ZERO),
-                        None => self.init_vals[loc].clone(),
-                    })
-                    .collect();
-                let get = |lv: &LVal| -> Value { self.lookup(lv, vals, &mem_final) };
-                if self.test.condition.eval(&get) {
-                    eprintln!(
-                        "forbidden by {:?}: rf={:?} co={:?}",
-                        verdict.failed, self.base.rels["rf"], self.base.rels["co"]
-                    );
-                    for (i, g) in self.events.iter().enumerate() {
-                        let tags = g
-                            .thread
-                            .map(|t| self.paths[t].events[g.local].tags.clone())
-                            .unwrap_or_default();
-                        eprintln!(
-                            "  e{i}: T{:?} {:?} loc={:?} val={:?} tags={tags:?}",
-                            g.thread,
-                            g.kind,
-                            g.loc.map(|l| &self.locs[l]),
-                            vals[i]
-                        );
-                    }
-                    for r in ["addr", "data", "ctrl", "rmw"] {
-                        eprintln!("  {r} = {:?}", self.base.rels[r]);
-                    }
-                }
+            if std::env::var_os("LOCI_DEBUG").is_some() && self.test.condition.eval(&get) {
+                eprintln!(
+                    "forbidden by {:?}: rf={:?} co={:?}",
+                    verdict.failed, self.base.rels["rf"], self.base.rels["co"]
+                );
             }
             return Ok(());
         }
-        // Final state.
-        let mem_final: Vec<Value> = orders
-            .iter()
-            .enumerate()
-            .map(|(loc, ord)| match ord.last() {
-                Some(&w) => vals[w].clone().unwrap_or(Value::ZERO),
-                None => self.init_vals[loc].clone(),
-            })
-            .collect();
-        let get = |lv: &LVal| -> Value { self.lookup(lv, vals, &mem_final) };
         if let Some(f) = &self.test.filter {
             if !f.eval(&get) {
                 return Ok(());
@@ -698,10 +1020,47 @@ impl<'a> Combo<'a> {
         Ok(())
     }
 
-    fn lookup(&self, lv: &LVal, vals: &[Option<Value>], mem_final: &[Value]) -> Value {
+    /// The value of write part `w` (its unit's share of the written value).
+    fn part_value(&self, w: usize, vals: &[Option<Value>]) -> Option<Value> {
+        let ge = &self.events[w];
+        match ge.thread {
+            None => Some(self.init_vals[ge.local].clone()),
+            Some(t) => {
+                let v = vals[self.acc_off[t] + ge.local].clone()?;
+                if self.layout.granule == 0 {
+                    Some(v)
+                } else {
+                    part_of(&v, ge.part, self.layout.granule)
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, lv: &LVal, vals: &[Option<Value>], unit_final: &[Value]) -> Value {
         match lv {
             LVal::Loc(l) => match self.locs.iter().position(|x| x == l) {
-                Some(i) => mem_final[i].clone(),
+                Some(i) => {
+                    let g = self.layout.granule;
+                    if g == 0 {
+                        return unit_final[i].clone();
+                    }
+                    let size = self.layout.size[i];
+                    let ps: Vec<Value> = (0..size / g)
+                        .map(|k| unit_final[self.layout.index[&(i, k * g)]].clone())
+                        .collect();
+                    let v = compose(&ps, g).unwrap_or(Value::ZERO);
+                    let bits = (size * 8) as u8;
+                    let op = if self.layout.signed[i] {
+                        crate::ir::UnOp::SignExt(bits)
+                    } else {
+                        crate::ir::UnOp::ZeroExt(bits)
+                    };
+                    if size < 8 {
+                        sym::apply_un(op, &v).unwrap_or(v)
+                    } else {
+                        v
+                    }
+                }
                 None => Value::ZERO,
             },
             LVal::Reg { thread, reg } => {
@@ -711,7 +1070,7 @@ impl<'a> Combo<'a> {
                 match t.regs.iter().position(|r| *r == canon) {
                     Some(ri) => {
                         let s = &self.paths[*thread].regs[ri];
-                        let off = self.offset[*thread];
+                        let off = self.acc_off[*thread];
                         sym::eval(s, &mut |n| vals[off + n as usize].clone()).unwrap_or(Value::ZERO)
                     }
                     None => reg_init(self.test, *thread, &canon).unwrap_or(Value::ZERO),
@@ -720,16 +1079,18 @@ impl<'a> Combo<'a> {
         }
     }
 
-    /// The value of every event (writes: written value; reads: read value)
-    /// under `rf`, or `None` when values depend on themselves or are
-    /// undefined.
+    /// The value of every access (writes: the written value; reads: the
+    /// value read, reassembled from its parts) under `rf`, indexed like
+    /// `parts`; `None` when values depend on themselves.
     fn values(&self, rf: &[usize]) -> Option<Vec<Option<Value>>> {
-        let n = self.events.len();
-        let mut vals: Vec<Option<Value>> = vec![None; n];
-        let mut state = vec![0u8; n];
-        for i in 0..n {
-            if self.events[i].kind != Kind::F {
-                self.value(i, rf, &mut vals, &mut state)?;
+        let na = self.parts.len();
+        let mut vals: Vec<Option<Value>> = vec![None; na];
+        let mut state = vec![0u8; na];
+        for t in 0..self.paths.len() {
+            for (li, e) in self.paths[t].events.iter().enumerate() {
+                if e.kind != Kind::F {
+                    self.value(t, li, rf, &mut vals, &mut state)?;
+                }
             }
         }
         Some(vals)
@@ -737,27 +1098,38 @@ impl<'a> Combo<'a> {
 
     fn value(
         &self,
-        i: usize,
+        t: usize,
+        li: usize,
         rf: &[usize],
         vals: &mut Vec<Option<Value>>,
         state: &mut Vec<u8>,
     ) -> Option<Value> {
-        match state[i] {
-            2 => return vals[i].clone(),
+        let a = self.acc_off[t] + li;
+        match state[a] {
+            2 => return vals[a].clone(),
             1 => return None,
             _ => {}
         }
-        state[i] = 1;
-        let g = &self.events[i];
-        let v = match (g.thread, g.kind) {
-            (None, _) => Some(self.init_vals[g.local].clone()),
-            (Some(_), Kind::R) => self.value(rf[i], rf, vals, state),
-            (Some(t), Kind::W) => {
-                let s = self.paths[t].events[g.local].val.as_ref().unwrap();
-                let off = self.offset[t];
+        state[a] = 1;
+        let e = &self.paths[t].events[li];
+        let v = match e.kind {
+            Kind::R => {
+                let mut ps = Vec::new();
+                for &p in &self.parts[a] {
+                    let w = rf[p];
+                    let src = &self.events[w];
+                    if let Some(st) = src.thread {
+                        self.value(st, src.local, rf, vals, state)?;
+                    }
+                    ps.push(self.part_value(w, vals)?);
+                }
+                compose(&ps, self.layout.granule)
+            }
+            Kind::W => {
+                let s = e.val.as_ref().unwrap();
                 let mut bad = false;
                 let r = sym::eval(s, &mut |k| {
-                    let v = self.value(off + k as usize, rf, vals, state);
+                    let v = self.value(t, k as usize, rf, vals, state);
                     if v.is_none() {
                         bad = true;
                     }
@@ -769,11 +1141,11 @@ impl<'a> Combo<'a> {
                     r
                 }
             }
-            (Some(_), Kind::F) => None,
+            Kind::F => None,
         };
         v.as_ref()?;
-        state[i] = 2;
-        vals[i] = v.clone();
+        state[a] = 2;
+        vals[a] = v.clone();
         v
     }
 }

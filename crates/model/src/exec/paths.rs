@@ -14,6 +14,9 @@ use crate::ir::{BinOp, Expr, Inst, Operand, RmwOp, Tag, Thread, UnOp, Value};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// A location and a byte offset in it.
+pub type Loc = (String, i64);
+
 /// Bit set of a thread's event indices (threads have at most 64 events).
 pub type Deps = u64;
 
@@ -35,6 +38,8 @@ pub struct PEvent {
     pub kind: Kind,
     /// Location (for R and W).
     pub loc: Option<String>,
+    /// Byte offset in the location (non-zero only for mixed-size tests).
+    pub off: i64,
     /// Written value (W only).
     pub val: Option<S>,
     /// Access width in bytes.
@@ -99,8 +104,9 @@ struct State {
     ctrl: Deps,
     pick_ctrl: Deps,
     visits: HashMap<usize, u32>,
-    /// Deps of the last write per location (for dependency through memory).
-    last_write: HashMap<String, (Deps, Deps)>,
+    /// Deps of the last write per location byte (for dependency through
+    /// memory).
+    last_write: HashMap<(String, i64), (Deps, Deps)>,
     /// Index of the last load-exclusive not yet paired.
     open_excl: Option<usize>,
     instance: u32,
@@ -114,6 +120,7 @@ pub fn explore(
     init: &[Value],
     addresses: &[Value],
     unroll: u32,
+    mixed: bool,
 ) -> Result<Vec<Path>, PathError> {
     let labels: Vec<usize> = (0..t.labels.len())
         .map(|l| {
@@ -147,19 +154,21 @@ pub fn explore(
         labels,
         addresses,
         unroll,
+        mixed,
     };
     ex.run(st, &mut out)?;
     Ok(out)
 }
 
 /// What to do once an access's location is known.
-type Then<'b> = dyn Fn(&Explorer<'b>, State, String, &mut Vec<Path>) -> Result<(), PathError>;
+type Then<'b> = dyn Fn(&Explorer<'b>, State, Loc, &mut Vec<Path>) -> Result<(), PathError>;
 
 struct Explorer<'a> {
     t: &'a Thread,
     labels: Vec<usize>,
     addresses: &'a [Value],
     unroll: u32,
+    mixed: bool,
 }
 
 impl Explorer<'_> {
@@ -214,7 +223,8 @@ impl Explorer<'_> {
         k: &Then<'s>,
     ) -> Result<(), PathError> {
         match &*a.v {
-            sym::Sym::C(Value::Addr(l, 0)) => k(self, st, l.clone(), out),
+            sym::Sym::C(Value::Addr(l, 0)) => k(self, st, (l.clone(), 0), out),
+            sym::Sym::C(Value::Addr(l, o)) if self.mixed => k(self, st, (l.clone(), *o), out),
             sym::Sym::C(Value::Addr(l, o)) => Err(self.err(
                 &st,
                 format!("access at {l}+{o}: offsets within a location need mixed-size support (-variant mixed)"),
@@ -222,10 +232,13 @@ impl Explorer<'_> {
             sym::Sym::C(v) => Err(self.err(&st, format!("access to address {v}, which is not a location"))),
             _ => {
                 for cand in self.addresses {
-                    let Value::Addr(l, 0) = cand else { continue };
+                    let Value::Addr(l, o) = cand else { continue };
+                    if *o != 0 && !self.mixed {
+                        continue;
+                    }
                     let mut s2 = st.clone();
                     s2.constraints.push((sym::bin(BinOp::Eq, a.v.clone(), konst(cand.clone())), true));
-                    k(self, s2, l.clone(), out)?;
+                    k(self, s2, (l.clone(), *o), out)?;
                 }
                 Ok(())
             }
@@ -247,10 +260,11 @@ impl Explorer<'_> {
         Ok(st.events.len() - 1)
     }
 
-    fn ev(kind: Kind, loc: Option<String>, width: u8, tags: &[Tag], a: &RegVal) -> PEvent {
+    fn ev(kind: Kind, loc: Option<&Loc>, width: u8, tags: &[Tag], a: &RegVal) -> PEvent {
         PEvent {
             kind,
-            loc,
+            loc: loc.map(|l| l.0.clone()),
+            off: loc.map(|l| l.1).unwrap_or(0),
             val: None,
             width,
             tags: tags.to_vec(),
@@ -270,15 +284,21 @@ impl Explorer<'_> {
     /// Adds a read of `loc`; returns its index and the value it gives.
     fn read(
         st: &mut State,
-        loc: &str,
+        loc: &Loc,
         width: u8,
         signed: bool,
         tags: &[Tag],
         a: &RegVal,
     ) -> Result<(usize, RegVal), PathError> {
-        let e = Self::ev(Kind::R, Some(loc.to_string()), width, tags, a);
+        let e = Self::ev(Kind::R, Some(loc), width, tags, a);
         let i = Self::push_event(st, e)?;
-        let (wd, wp) = st.last_write.get(loc).copied().unwrap_or((0, 0));
+        let (mut wd, mut wp) = (0, 0);
+        for b in loc.1..loc.1 + width as i64 {
+            if let Some((d, p)) = st.last_write.get(&(loc.0.clone(), b)) {
+                wd |= d;
+                wp |= p;
+            }
+        }
         let mut v: S = Rc::new(sym::Sym::Read(i as u32));
         if width < 8 {
             let bits = width * 8;
@@ -303,13 +323,13 @@ impl Explorer<'_> {
 
     fn write(
         st: &mut State,
-        loc: &str,
+        loc: &Loc,
         width: u8,
         tags: &[Tag],
         a: &RegVal,
         val: &RegVal,
     ) -> Result<usize, PathError> {
-        let mut e = Self::ev(Kind::W, Some(loc.to_string()), width, tags, a);
+        let mut e = Self::ev(Kind::W, Some(loc), width, tags, a);
         // Memory holds the stored bytes, read back as a signed value of the
         // access width (herd7 prints `x=-1` after a 32-bit store of -1).
         let v = if width < 8 {
@@ -321,10 +341,12 @@ impl Explorer<'_> {
         e.data = val.data;
         e.pick_data = val.data | val.pick;
         let i = Self::push_event(st, e)?;
-        st.last_write.insert(
-            loc.to_string(),
-            (a.data | val.data, a.pick | val.pick | a.data | val.data),
-        );
+        for b in loc.1..loc.1 + width as i64 {
+            st.last_write.insert(
+                (loc.0.clone(), b),
+                (a.data | val.data, a.pick | val.pick | a.data | val.data),
+            );
+        }
         Ok(i)
     }
 
@@ -473,9 +495,11 @@ impl Explorer<'_> {
                         let w = Self::write(&mut st, &loc, width, &wt, &a, &newv)?;
                         st.events[w].amo_of = Some(r);
                         // The write's value also flows from the read (iico), for memory forwarding.
-                        let lw = st.last_write.get_mut(&loc).unwrap();
-                        lw.0 |= 1 << r;
-                        lw.1 |= 1 << r;
+                        for b in loc.1..loc.1 + width as i64 {
+                            let lw = st.last_write.get_mut(&(loc.0.clone(), b)).unwrap();
+                            lw.0 |= 1 << r;
+                            lw.1 |= 1 << r;
+                        }
                         Self::set(
                             &mut st,
                             dst,
