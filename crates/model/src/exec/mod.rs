@@ -556,6 +556,9 @@ struct Combo<'a> {
     sources: Vec<Vec<usize>>,
     /// Candidate coherence orders of each unit's writes.
     co_orders: Vec<Vec<Vec<usize>>>,
+    /// Without `-variant mixed`: a location these paths access with two
+    /// sizes (an error, as in herd7, if some execution takes these paths).
+    width_conflict: Option<String>,
     opts: &'a Options,
 }
 
@@ -859,7 +862,24 @@ impl<'a> Combo<'a> {
                 out
             })
             .collect();
+        let mut width_conflict = None;
+        if g == 0 {
+            let mut width: HashMap<&str, u8> = HashMap::new();
+            for p in paths {
+                for e in &p.events {
+                    let Some(l) = &e.loc else { continue };
+                    let w = *width.entry(l.as_str()).or_insert(e.width);
+                    if w != e.width && width_conflict.is_none() {
+                        width_conflict = Some(format!(
+                            "location '{l}' is accessed with {w} and {} bytes: a mixed-size test, run it with -variant mixed",
+                            e.width
+                        ));
+                    }
+                }
+            }
+        }
         Ok(Combo {
+            width_conflict,
             test,
             paths: paths.to_vec(),
             locs,
@@ -917,6 +937,9 @@ impl<'a> Combo<'a> {
                     _ => return Ok(()),
                 }
             }
+        }
+        if let Some(m) = &self.width_conflict {
+            return Err(ExecError::Invalid(m.clone()));
         }
         let n = self.events.len();
         let rf_rel = Relation::from_pairs(n, self.reads.iter().map(|&r| (rf[r], r)));
