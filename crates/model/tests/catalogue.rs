@@ -251,3 +251,45 @@ fn coherence_pruning_changes_nothing() {
     eprintln!("pruning check: {compared} tests compared");
     assert!(compared > 700, "only {compared} tests could be compared");
 }
+
+/// herd7's own model files, run unmodified by loci's cat interpreter, give
+/// herd7's verdicts: x86tso.cat on the X86 tests and rc11.cat on the C11
+/// tests. Needs a herdtools7 checkout: set `LOCI_HERD_LIBDIR` to its
+/// `herd/libdir` (the test prints a notice and passes when it is unset).
+#[test]
+fn herd7_own_cat_files() {
+    let (Some(dir), Some(libdir)) = (shared(), std::env::var_os("LOCI_HERD_LIBDIR")) else {
+        eprintln!("notice: set LOCI_HERD_LIBDIR=<herdtools7>/herd/libdir (and have ../shared) to run herd7's own cat files");
+        return;
+    };
+    let libdir = PathBuf::from(libdir);
+    let csv = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
+    let mut checked = 0;
+    for (prefix, cat) in [("X86/", "x86tso.cat"), ("C11/", "rc11.cat")] {
+        let model = models::load(&libdir.join(cat).display().to_string()).unwrap();
+        for line in csv.lines().skip(1).filter(|l| l.starts_with(prefix)) {
+            let f: Vec<&str> = line.split(',').collect();
+            let Ok(test) = litmus::parse_file(&dir.join(f[0])) else {
+                continue;
+            };
+            let out = match exec::run(&test, &model, &Options::default()) {
+                Ok(o) => o,
+                Err(ExecError::Unsupported(_)) => continue,
+                Err(e) => panic!("{}: {e}", f[0]),
+            };
+            assert_eq!(
+                (out.ok(test.quantifier) as u8).to_string(),
+                f[2],
+                "{}: verdict",
+                f[0]
+            );
+            if !f[3].is_empty() {
+                assert_eq!(out.observation().as_str(), f[3], "{}: observation", f[0]);
+                assert_eq!(out.states.len().to_string(), f[4], "{}: states", f[0]);
+            }
+            checked += 1;
+        }
+    }
+    eprintln!("herd7's own cat files: {checked} tests agree");
+    assert!(checked > 400);
+}
