@@ -75,7 +75,7 @@ pub fn herd_text(test: &Test, out: &Outcome, secs: Option<f64>) -> String {
     } else {
         "No"
     };
-    let _ = writeln!(s, "{verdict}");
+    let _ = writeln!(s, "{}{verdict}", if out.cutoff { "Loop " } else { "" });
     let _ = writeln!(s, "Witnesses");
     let (p, n) = witnesses(test, out);
     let _ = writeln!(s, "Positive: {p} Negative: {n}");
@@ -138,6 +138,8 @@ pub struct JsonResult {
     pub observation: String,
     /// Candidate executions examined.
     pub candidates: u64,
+    /// Whether paths were cut at the unrolling bound (herd7's `Loop`).
+    pub loop_cutoff: bool,
     /// Seconds spent.
     pub time: f64,
 }
@@ -174,6 +176,7 @@ impl JsonResult {
             condition: condition_text(test),
             observation: out.observation().as_str().to_string(),
             candidates: out.candidates,
+            loop_cutoff: out.cutoff,
             time: secs,
         }
     }

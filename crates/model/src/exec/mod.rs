@@ -69,6 +69,9 @@ pub struct Outcome {
     pub undefined: bool,
     /// Candidate executions examined.
     pub candidates: u64,
+    /// Whether some thread path was cut at the unrolling bound (herd7 then
+    /// prints `Loop` before `Ok`/`No`).
+    pub cutoff: bool,
 }
 
 /// herd7's `Observation` word.
@@ -270,19 +273,21 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
 
     // Symbolic paths of each thread.
     let mut thread_paths: Vec<Vec<Path>> = Vec::new();
+    let mut any_cut = false;
     for (ti, t) in test.threads.iter().enumerate() {
         let init: Vec<Value> = t
             .regs
             .iter()
             .map(|r| reg_init(test, ti, r).unwrap_or(Value::ZERO))
             .collect();
-        let ps = paths::explore(t, &init, &addresses, opts.unroll, mixed).map_err(|e| {
+        let (ps, cut) = paths::explore(t, &init, &addresses, opts.unroll, mixed).map_err(|e| {
             let p = t.pos.get(e.inst).copied().unwrap_or_default();
             ExecError::Unsupported(format!(
                 "{}:{}: thread {}: {}",
                 p.line, p.col, t.name, e.msg
             ))
         })?;
+        any_cut |= cut;
         for p in &ps {
             for e in &p.events {
                 if let Some(l) = &e.loc {
@@ -319,6 +324,7 @@ pub fn run(test: &Test, model: &Model, opts: &Options) -> Result<Outcome, ExecEr
         flags: BTreeSet::new(),
         undefined: false,
         candidates: 0,
+        cutoff: any_cut,
     };
     let mut choice = vec![0usize; thread_paths.len()];
     if thread_paths.iter().any(|p| p.is_empty()) {

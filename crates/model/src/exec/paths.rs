@@ -112,7 +112,8 @@ struct State {
     instance: u32,
 }
 
-/// Explores every path of `t`. `init` gives initial register values,
+/// Explores every path of `t`; also says whether some path was cut at the
+/// unrolling bound. `init` gives initial register values,
 /// `addresses` the address constants a symbolic address may take, `unroll`
 /// how many times a backward branch may be taken.
 pub fn explore(
@@ -121,7 +122,7 @@ pub fn explore(
     addresses: &[Value],
     unroll: u32,
     mixed: bool,
-) -> Result<Vec<Path>, PathError> {
+) -> Result<(Vec<Path>, bool), PathError> {
     let labels: Vec<usize> = (0..t.labels.len())
         .map(|l| {
             t.code
@@ -155,9 +156,10 @@ pub fn explore(
         addresses,
         unroll,
         mixed,
+        cut: std::cell::Cell::new(false),
     };
     ex.run(st, &mut out)?;
-    Ok(out)
+    Ok((out, ex.cut.get()))
 }
 
 /// What to do once an access's location is known.
@@ -169,6 +171,8 @@ struct Explorer<'a> {
     addresses: &'a [Value],
     unroll: u32,
     mixed: bool,
+    /// Whether a path was dropped at the unrolling bound.
+    cut: std::cell::Cell<bool>,
 }
 
 impl Explorer<'_> {
@@ -614,6 +618,7 @@ impl Explorer<'_> {
                         *n += 1;
                         if *n > self.unroll {
                             // Path exceeds the unrolling bound: dropped, as herd7 does.
+                            self.cut.set(true);
                             return Ok(());
                         }
                     }
