@@ -29,13 +29,28 @@ pub fn builtin_source(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(k, _)| *k == n).map(|(_, s)| *s)
 }
 
+/// Whether `spec` names a built-in model rather than a file: a bare name
+/// (no `/`, no `.cat`) that is built in, or `NAME.cat` for a built-in NAME
+/// when no such file exists.
+pub fn is_builtin(spec: &str) -> bool {
+    builtin_source(spec).is_some()
+        && !spec.contains('/')
+        && (!spec.ends_with(".cat") || !Path::new(spec).is_file())
+}
+
 /// Loads a model: a built-in name, or a `.cat` file whose `include`s are
 /// looked up beside it.
 pub fn load(spec: &str) -> Result<Model, LoadError> {
-    if let Some(src) = builtin_source(spec) {
-        if !spec.contains('/') && !Path::new(spec).exists() {
-            return Model::parse(&format!("{spec}.cat"), src, &|_| None).map_err(LoadError::Cat);
-        }
+    if is_builtin(spec) {
+        let name = spec.strip_suffix(".cat").unwrap_or(spec);
+        let src = builtin_source(name).unwrap();
+        return Model::parse(&format!("{name}.cat"), src, &|_| None).map_err(LoadError::Cat);
+    }
+    if !spec.contains('/') && !spec.ends_with(".cat") {
+        return Err(LoadError::Io(
+            spec.to_string(),
+            "no such built-in model".into(),
+        ));
     }
     let path = Path::new(spec);
     let src = std::fs::read_to_string(path)
@@ -64,7 +79,7 @@ impl std::fmt::Display for LoadError {
         match self {
             LoadError::Io(p, e) => write!(
                 f,
-                "cannot read model '{p}': {e} (built-in models: {})",
+                "cannot read model '{p}': {e} (built-in models: {}; a file needs a '/' or a .cat suffix)",
                 BUILTIN
                     .iter()
                     .map(|(n, _)| *n)
@@ -77,3 +92,23 @@ impl std::fmt::Display for LoadError {
 }
 
 impl std::error::Error for LoadError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_names_never_touch_the_filesystem() {
+        // A bare name is decided without looking at the filesystem, so a
+        // directory `./aarch64` cannot shadow the built-in model.
+        assert!(is_builtin("aarch64") && is_builtin("rc11"));
+        assert!(!is_builtin("./aarch64.cat") && !is_builtin("nosuch"));
+        assert!(load("aarch64").is_ok());
+        assert!(load("x86tso.cat").is_ok());
+        assert!(load("nosuchmodel")
+            .unwrap_err()
+            .to_string()
+            .contains("built-in models"));
+        assert!(load("./nosuch.cat").is_err());
+    }
+}

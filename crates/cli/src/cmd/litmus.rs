@@ -95,9 +95,7 @@ pub fn run(args: LitmusArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|p| p.display().to_string())
         .or(args.model.clone());
-    let builtin_model = model_spec
-        .as_deref()
-        .is_none_or(|m| models::builtin_source(m).is_some() && !std::path::Path::new(m).exists());
+    let builtin_model = model_spec.as_deref().is_none_or(models::is_builtin);
     let opts = Options {
         variants: args.variant.iter().cloned().collect::<HashSet<_>>(),
         unroll: args.unroll,
