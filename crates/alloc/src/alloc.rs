@@ -1,0 +1,305 @@
+//! Fast paths: allocate, free, realloc, usable size.
+//!
+//! Concurrency contract: the allocation fast path touches only the calling
+//! thread's heap and the page it points to (no atomics, no locks). The free
+//! fast path is plain stores when the block belongs to a page of the calling
+//! thread's heap, and one CAS otherwise.
+
+use core::ptr;
+use core::sync::atomic::Ordering;
+
+use crate::heap;
+use crate::os;
+use crate::page;
+use crate::segment;
+use crate::types::*;
+
+/// Where an allocation should come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Target {
+    /// The calling thread's heap.
+    Current,
+    /// A given heap (possibly another thread's).
+    Heap(*mut Heap),
+    /// The heap of a NUMA node.
+    Node(usize),
+}
+
+/// Allocate from the owner's heap `heap` (which the calling thread owns).
+///
+/// Cost (hit): ~8 instructions: load the direct page, load its free head,
+/// load the next link, store it, bump `used`, clear the free mark, return.
+///
+/// # Safety
+/// The calling thread owns `heap`; `class < NUM_CLASSES`.
+#[inline(always)]
+unsafe fn heap_malloc_small(heap: *mut Heap, class: usize) -> *mut u8 {
+    // SAFETY: owner-only access to the heap's direct table and its page.
+    unsafe {
+        let page = (*(*heap).direct.get())[class];
+        if !page.is_null() && !(*page).free.is_null() {
+            return page::page_pop(page);
+        }
+        page::malloc_generic(heap, class)
+    }
+}
+
+/// Allocate `size` bytes aligned to `align` (a power of two) from `target`.
+/// Null if out of memory or the size is absurd.
+#[inline]
+pub(crate) fn malloc_in(target: Target, size: usize, align: usize) -> *mut u8 {
+    let Some(class) = class_for_layout(size, align) else {
+        let node = match target {
+            Target::Node(n) => Some(if n < heap::node_count() { n } else { 0 }),
+            Target::Heap(h) => {
+                // SAFETY: heaps are never freed.
+                let n = unsafe { (*h).node };
+                (n != usize::MAX).then_some(n)
+            }
+            Target::Current => None,
+        };
+        return segment::large_alloc(size, align, node);
+    };
+    match target {
+        Target::Current => {
+            let h = heap::current();
+            if h.is_null() {
+                return ptr::null_mut();
+            }
+            // SAFETY: `current()` is owned by the calling thread.
+            unsafe { heap_malloc_small(h, class) }
+        }
+        Target::Heap(h) => {
+            if h == heap::current_or_null() {
+                // SAFETY: as above.
+                unsafe { heap_malloc_small(h, class) }
+            } else {
+                // SAFETY: heaps are never freed; shared pages use the lock.
+                unsafe { page::malloc_shared(h, class) }
+            }
+        }
+        Target::Node(n) => {
+            let h = heap::node_heap(n);
+            if h.is_null() {
+                return ptr::null_mut();
+            }
+            // SAFETY: node heaps are never owned by a thread; lock inside.
+            unsafe { page::malloc_shared(h, class) }
+        }
+    }
+}
+
+/// Whether a request of this layout is served by a fresh `mmap` (and is
+/// therefore already zeroed, so `calloc` need not touch it).
+#[inline]
+pub(crate) fn is_fresh_mapping(size: usize, align: usize) -> bool {
+    class_for_layout(size, align).is_none()
+}
+
+/// `malloc(size)` from the calling thread's heap.
+#[inline]
+pub(crate) fn malloc(size: usize) -> *mut u8 {
+    if size <= MAX_SMALL {
+        let h = heap::current();
+        if h.is_null() {
+            return ptr::null_mut();
+        }
+        // SAFETY: `current()` is owned by the calling thread.
+        return unsafe { heap_malloc_small(h, class_of(size)) };
+    }
+    segment::large_alloc(size, MIN_ALIGN, None)
+}
+
+/// Validate `p` and find its small page, or handle it as a large object.
+/// Aborts with a message on pointers that are not ours.
+///
+/// Cost: segment map lookup (~4 instructions), one division for the
+/// interior-pointer check.
+#[inline(always)]
+unsafe fn lookup(p: *mut u8) -> Result<*mut Page, *mut Segment> {
+    let seg = segment::segment_of(p);
+    if !segment::is_segment(seg) {
+        os::fatal(
+            "free/realloc of a pointer not allocated by loci-alloc:",
+            p as usize,
+        );
+    }
+    // SAFETY: the map says `seg` is a live segment header.
+    unsafe {
+        if (*seg).kind == SegmentKind::Large {
+            return Err(seg);
+        }
+        let idx = (p as usize - seg as usize) / PAGE_SIZE;
+        let page = ptr::addr_of_mut!((*seg).pages[idx]);
+        if idx == 0 || !(*page).in_use {
+            os::fatal("free/realloc of a pointer into an unused page:", p as usize);
+        }
+        if (p as usize - (*page).start as usize) % (*page).block_size != 0 {
+            os::fatal("free/realloc of an interior pointer:", p as usize);
+        }
+        Ok(page)
+    }
+}
+
+/// Confirm a suspected double free by scanning the page's owner-visible
+/// free lists; abort if the block is on one.
+#[cold]
+#[inline(never)]
+unsafe fn check_double_free(page: *mut Page, b: *mut Block) {
+    // SAFETY: owner-visible lists are consistent for the owner; `free` of a
+    // shared page is lock-guarded, so only `local_free` is scanned there.
+    unsafe {
+        let lists = if (*page).shared {
+            [(*page).local_free, ptr::null_mut()]
+        } else {
+            [(*page).local_free, (*page).free]
+        };
+        for mut cur in lists {
+            let mut steps = 0;
+            while !cur.is_null() && steps <= PAGE_SIZE / MIN_ALIGN {
+                if cur == b {
+                    os::fatal("double free of", b as usize);
+                }
+                cur = (*cur).next;
+                steps += 1;
+            }
+        }
+    }
+}
+
+/// Free `p` (non-null).
+///
+/// Cost, local free of a small block: lookup (~10 instructions + one
+/// division), two stores to link the block, a decrement, two compares.
+/// Remote free: the same lookup plus one CAS loop and one SeqCst load.
+///
+/// # Safety
+/// `p` is null or was returned by this allocator and not freed since
+/// (violations that are cheap to detect abort with a message).
+#[inline]
+pub(crate) unsafe fn free(p: *mut u8) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: see lookup; page fields are accessed per the page contract.
+    unsafe {
+        let page = match lookup(p) {
+            Ok(page) => page,
+            Err(seg) => return segment::large_free(seg, p),
+        };
+        let b = p as *mut Block;
+        let mark = (b as *mut usize).add(1);
+        let me = heap::current_or_null();
+        if (*page).heap == me {
+            if *mark == FREED_MARK ^ p as usize {
+                check_double_free(page, b);
+            }
+            *mark = FREED_MARK ^ p as usize;
+            (*b).next = (*page).local_free;
+            (*page).local_free = b;
+            if !(*page).shared {
+                (*page).used -= 1;
+                if (*page).used == 0 || (*page).full.load(Ordering::Relaxed) != PAGE_NOT_FULL {
+                    page::free_slow(me, page);
+                }
+            } else {
+                (*page).local_free_count += 1;
+                if (*page).local_free_count >= SHARED_FLUSH_BATCH {
+                    page::flush_shared(page);
+                }
+            }
+        } else {
+            *mark = FREED_MARK ^ p as usize;
+            free_remote(page, b);
+        }
+    }
+}
+
+/// Push `b` on the page's thread-free list; revive the page if its owner
+/// marked it full (see the full protocol in `page.rs`).
+unsafe fn free_remote(page: *mut Page, b: *mut Block) {
+    // SAFETY: thread_free/full are atomics; the heap is never freed; the
+    // page cannot be released while `b` is outstanding (used > 0).
+    unsafe {
+        let mut head = (*page).thread_free.load(Ordering::Relaxed);
+        loop {
+            (*b).next = head;
+            match (*page).thread_free.compare_exchange_weak(
+                head,
+                b,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+        if !(*page).shared
+            && (*page).full.load(Ordering::SeqCst) == PAGE_FULL
+            && (*page)
+                .full
+                .compare_exchange(PAGE_FULL, PAGE_DELAYED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            let heap = (*page).heap;
+            let mut top = (*heap).delayed.load(Ordering::Relaxed);
+            loop {
+                (*page).delayed_next = top;
+                match (*heap).delayed.compare_exchange_weak(
+                    top,
+                    page,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(t) => top = t,
+                }
+            }
+        }
+    }
+}
+
+/// Usable size of the live block `p` (non-null).
+///
+/// # Safety
+/// As for [`free`].
+pub(crate) unsafe fn usable_size(p: *mut u8) -> usize {
+    // SAFETY: see lookup.
+    unsafe {
+        match lookup(p) {
+            Ok(page) => (*page).block_size,
+            Err(seg) => {
+                if (*seg).large_obj != p {
+                    os::fatal("usable_size of an interior pointer:", p as usize);
+                }
+                (*seg).large_usable
+            }
+        }
+    }
+}
+
+/// Resize `p` to `new_size` keeping alignment `align`. In place when the
+/// block still fits and is not more than twice as big as needed; otherwise
+/// allocate (from the calling thread's heap), copy and free. Null (and `p`
+/// untouched) on failure.
+///
+/// # Safety
+/// `p` is null or a live block of this allocator.
+pub(crate) unsafe fn realloc(p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+    if p.is_null() {
+        return malloc_in(Target::Current, new_size, align);
+    }
+    // SAFETY: p is live per the contract.
+    unsafe {
+        let usable = usable_size(p);
+        if new_size <= usable && (new_size > usable / 2 || usable <= MIN_ALIGN) {
+            return p;
+        }
+        let q = malloc_in(Target::Current, new_size, align);
+        if !q.is_null() {
+            ptr::copy_nonoverlapping(p, q, usable.min(new_size));
+            free(p);
+        }
+        q
+    }
+}

@@ -1,0 +1,244 @@
+//! Heap layer: creating heaps, the thread-local current heap, thread exit
+//! (abandon) and thread start (adopt), and per-NUMA-node heaps.
+//!
+//! Concurrency contract: heaps live in a global arena and are never freed,
+//! so a `*mut Heap` (and a `HeapHandle`) stays valid forever. The abandoned
+//! stack, the arena and the node-heap table are guarded by global spin
+//! locks. A heap is owned by at most one thread at a time; ownership moves
+//! only through the abandoned stack (whose lock orders the hand-over).
+
+use core::cell::{Cell, UnsafeCell};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+
+use crate::os;
+use crate::types::*;
+
+std::thread_local! {
+    /// The calling thread's heap. A `const`-initialised `Cell` of a raw
+    /// pointer has no destructor, so std stores it in plain ELF TLS: no
+    /// allocation and no destructor registration (which would allocate).
+    static CURRENT: Cell<*mut Heap> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// A global value guarded by a spin lock.
+struct Locked<T> {
+    lock: SpinLock,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: `value` is only accessed while `lock` is held.
+unsafe impl<T: Send> Sync for Locked<T> {}
+
+struct Arena {
+    cursor: *mut u8,
+    end: *mut u8,
+}
+
+// SAFETY: the pointers refer to process-global mappings.
+unsafe impl Send for Arena {}
+
+struct HeapList(*mut Heap);
+// SAFETY: heaps are process-global and never freed.
+unsafe impl Send for HeapList {}
+
+static ARENA: Locked<Arena> = Locked {
+    lock: SpinLock::new(),
+    value: UnsafeCell::new(Arena {
+        cursor: ptr::null_mut(),
+        end: ptr::null_mut(),
+    }),
+};
+
+static ABANDONED: Locked<HeapList> = Locked {
+    lock: SpinLock::new(),
+    value: UnsafeCell::new(HeapList(ptr::null_mut())),
+};
+
+/// Maximum NUMA nodes supported (one `mbind` mask word).
+pub(crate) const MAX_NODES: usize = 64;
+static NODE_HEAPS: [AtomicPtr<Heap>; MAX_NODES] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_NODES];
+static NODE_HEAPS_LOCK: SpinLock = SpinLock::new();
+
+const UNINIT: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
+static INIT: AtomicU8 = AtomicU8::new(UNINIT);
+static THREAD_KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
+static NODE_COUNT: AtomicUsize = AtomicUsize::new(1);
+
+/// One-time global initialisation: the pthread key for thread exit and the
+/// NUMA node count. Never allocates through malloc.
+fn global_init() {
+    if INIT.load(Ordering::Acquire) == DONE {
+        return;
+    }
+    if INIT
+        .compare_exchange(UNINIT, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        if let Some(key) = os::create_thread_key(on_thread_exit) {
+            THREAD_KEY.store(key as usize, Ordering::Release);
+        }
+        NODE_COUNT.store(os::numa_node_count().clamp(1, MAX_NODES), Ordering::Release);
+        INIT.store(DONE, Ordering::Release);
+    } else {
+        while INIT.load(Ordering::Acquire) != DONE {
+            os::yield_now();
+        }
+    }
+}
+
+/// Number of NUMA nodes (1 when the machine has no NUMA information).
+pub(crate) fn node_count() -> usize {
+    global_init();
+    NODE_COUNT.load(Ordering::Acquire)
+}
+
+/// Allocate and initialise a heap in the global arena (null if out of memory).
+fn heap_new(node: usize) -> *mut Heap {
+    let size = core::mem::size_of::<Heap>();
+    let align = core::mem::align_of::<Heap>();
+    let _g = ARENA.lock.lock();
+    // SAFETY: the arena is guarded by its lock; the chunk is fresh memory.
+    unsafe {
+        let a = &mut *ARENA.value.get();
+        let mut at = ((a.cursor as usize + align - 1) & !(align - 1)) as *mut u8;
+        if a.cursor.is_null() || at as usize + size > a.end as usize {
+            const CHUNK: usize = 256 << 10;
+            let chunk = os::map_aligned(CHUNK, os::OS_PAGE);
+            if chunk.is_null() {
+                return ptr::null_mut();
+            }
+            a.cursor = chunk;
+            a.end = chunk.add(CHUNK);
+            at = chunk;
+        }
+        a.cursor = at.add(size);
+        let heap = at as *mut Heap;
+        heap.write(Heap {
+            direct: UnsafeCell::new([ptr::null_mut(); NUM_CLASSES]),
+            queues: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
+            shared: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
+            segments: UnsafeCell::new(ptr::null_mut()),
+            delayed: AtomicPtr::new(ptr::null_mut()),
+            lock: SpinLock::new(),
+            node,
+            next_abandoned: UnsafeCell::new(ptr::null_mut()),
+        });
+        heap
+    }
+}
+
+/// The calling thread's heap if it has one (null otherwise).
+///
+/// Cost: one TLS load (`mov %fs:..`, or a `__tls_get_addr` call in a
+/// dynamically loaded library).
+#[inline(always)]
+pub(crate) fn current_or_null() -> *mut Heap {
+    CURRENT.with(|c| c.get())
+}
+
+/// The calling thread's heap, creating or adopting one on first use.
+/// Null only if the OS is out of memory.
+#[inline(always)]
+pub(crate) fn current() -> *mut Heap {
+    let h = current_or_null();
+    if h.is_null() {
+        init_current()
+    } else {
+        h
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn init_current() -> *mut Heap {
+    global_init();
+    let adopted = {
+        let _g = ABANDONED.lock.lock();
+        // SAFETY: the stack is guarded by its lock.
+        unsafe {
+            let list = &mut *ABANDONED.value.get();
+            let h = list.0;
+            if !h.is_null() {
+                list.0 = *(*h).next_abandoned.get();
+            }
+            h
+        }
+    };
+    let heap = if adopted.is_null() {
+        heap_new(usize::MAX)
+    } else {
+        adopted
+    };
+    if heap.is_null() {
+        return heap;
+    }
+    CURRENT.with(|c| c.set(heap));
+    let key = THREAD_KEY.load(Ordering::Acquire);
+    if key != usize::MAX {
+        os::set_thread_value(key as libc::pthread_key_t, heap as *mut u8);
+    }
+    heap
+}
+
+/// pthread key destructor: abandon the exiting thread's heap.
+unsafe extern "C" fn on_thread_exit(value: *mut libc::c_void) {
+    let heap = value as *mut Heap;
+    if heap.is_null() || current_or_null() != heap {
+        return;
+    }
+    // SAFETY: the exiting thread still owns `heap`; shared pages and the
+    // segment list are read under the heap lock.
+    unsafe {
+        // Give owner-freed blocks of shared pages back to foreign allocators.
+        let _g = (*heap).lock.lock();
+        let mut seg = *(*heap).segments.get();
+        while !seg.is_null() {
+            for i in 1..PAGES_PER_SEGMENT {
+                let p = ptr::addr_of_mut!((*seg).pages[i]);
+                if (*p).in_use && (*p).shared && !(*p).local_free.is_null() {
+                    let mut last = (*p).local_free;
+                    while !(*last).next.is_null() {
+                        last = (*last).next;
+                    }
+                    (*last).next = (*p).free;
+                    (*p).free = (*p).local_free;
+                    (*p).local_free = ptr::null_mut();
+                    (*p).used -= (*p).local_free_count;
+                    (*p).local_free_count = 0;
+                }
+            }
+            seg = (*seg).next;
+        }
+    }
+    CURRENT.with(|c| c.set(ptr::null_mut()));
+    let _g = ABANDONED.lock.lock();
+    // SAFETY: the stack is guarded by its lock; from here on frees by this
+    // thread take the remote path because CURRENT is null.
+    unsafe {
+        let list = &mut *ABANDONED.value.get();
+        *(*heap).next_abandoned.get() = list.0;
+        list.0 = heap;
+    }
+}
+
+/// The heap for NUMA `node` (nodes that do not exist map to node 0), created
+/// on first use. Its segments are bound to the node with `mbind`.
+pub(crate) fn node_heap(node: usize) -> *mut Heap {
+    let node = if node < node_count() { node } else { 0 };
+    let h = NODE_HEAPS[node].load(Ordering::Acquire);
+    if !h.is_null() {
+        return h;
+    }
+    let _g = NODE_HEAPS_LOCK.lock();
+    let h = NODE_HEAPS[node].load(Ordering::Acquire);
+    if !h.is_null() {
+        return h;
+    }
+    let h = heap_new(node);
+    NODE_HEAPS[node].store(h, Ordering::Release);
+    h
+}

@@ -1,0 +1,295 @@
+/*!
+`loci-alloc`: a thread-caching allocator that can place an object on the heap
+(and NUMA node) of the thread that will use it.
+
+It works three ways:
+
+* as Rust's global allocator: `#[global_allocator] static A: LociAlloc = LociAlloc;`
+* through a Rust API: [`Heap::of_current_thread`] gives a [`HeapHandle`] that
+  any thread may use with [`alloc_for`]; [`alloc_on_node`] binds memory to a
+  NUMA node; [`dealloc`] frees either;
+* as a C library: `cargo build --release -p loci-alloc` produces
+  `libloci_alloc.so`, which exports `malloc`, `free`, `calloc`, `realloc`,
+  `reallocarray`, `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`,
+  `pvalloc`, `malloc_usable_size` and `loci_heap_current`,
+  `loci_malloc_for`, `loci_malloc_on_node`, `loci_numa_node_count`, so
+  `LD_PRELOAD=target/release/libloci_alloc.so program` runs any program on it.
+
+```
+use std::alloc::Layout;
+use loci_alloc::{alloc_for, dealloc, Heap};
+
+// The consumer thread publishes its heap handle and waits for an object.
+let (htx, hrx) = std::sync::mpsc::channel();
+let (otx, orx) = std::sync::mpsc::channel::<usize>();
+let consumer = std::thread::spawn(move || {
+    htx.send(Heap::of_current_thread()).unwrap();
+    let p = orx.recv().unwrap() as *mut u64;
+    let v = unsafe { *p };
+    unsafe { dealloc(p as *mut u8) }; // a local free: no atomic operation
+    v
+});
+let handle = hrx.recv().unwrap();
+let p = alloc_for(handle, Layout::new::<u64>()).unwrap().as_ptr() as *mut u64;
+unsafe { *p = 42 };
+otx.send(p as usize).unwrap();
+assert_eq!(consumer.join().unwrap(), 42);
+```
+
+# Glossary
+
+* **block**: one object's memory slot inside a page; all blocks of a page
+  have the same size (its *size class*).
+* **size class**: 16..128 bytes in steps of 16, then four classes per power
+  of two (×5/4, ×6/4, ×7/4, ×8/4) up to 16 KiB: 36 classes.
+* **page**: 64 KiB of blocks of one class, owned by one heap. (Not an OS
+  page, which is 4 KiB.) It has three free lists: `free` (allocate from),
+  `local_free` (the owner's frees), `thread_free` (other threads' frees,
+  pushed with CAS and collected by the owner in batches) — *free-list
+  sharding*.
+* **segment**: 4 MiB of address space aligned to 4 MiB, from `mmap`. A
+  *small* segment has a header (page 0) and 63 pages; a *large* segment holds
+  one object bigger than 16 KiB (or one whose alignment no class satisfies).
+  Any object's segment header is at `(ptr - 1) & !(4 MiB - 1)`.
+* **segment map**: one bit per 4 MiB of address space, set for our segment
+  headers; makes "is this pointer ours?" one load.
+* **heap**: per-thread set of pages (a queue per class plus a *direct* table
+  of the current page per class). Heaps are never freed.
+* **shared page**: a page of heap *H* that other threads allocate from (under
+  *H*'s lock) via [`alloc_for`]; *H*'s own frees to it are still local.
+* **node heap**: a heap owned by no thread, whose segments are bound to one
+  NUMA node (`mbind`); it serves [`alloc_on_node`].
+* **abandoned heap**: the heap of a thread that exited. Its pages keep
+  accepting frees (through `thread_free`); the next new thread adopts it.
+* **full page**: a page with no free block, taken off its queue; a remote
+  free revives it through the heap's *delayed* list (see `page.rs`).
+
+# Layers (files)
+
+`alloc.rs` fast path → `page.rs` generic path and page operations →
+`segment.rs` segments, large objects and the segment map → `os.rs` the
+kernel (`mmap`, `munmap`, `madvise`, `mbind`). `heap.rs` manages heaps and
+threads; `capi.rs` is the C ABI; `types.rs` holds the shared structures.
+
+# OS return policy
+
+A page that becomes empty (and is not the current page of its class) is
+released: `madvise(MADV_DONTNEED)` returns its memory while the segment
+keeps the address range. A segment whose last page is released is
+`munmap`ed. Large objects are `munmap`ed when freed.
+
+# Limitations
+
+* Linux only (x86-64 and other 64-bit targets with 47-bit user addresses).
+* Objects over 16 KiB always take an `mmap`/`munmap` round trip.
+* An abandoned heap's memory is only reused when a new thread adopts it.
+* A full or empty page whose blocks are all freed by *other* threads is
+  reclaimed only when its owner next takes the slow path for that class.
+* Foreign allocations into a heap's shared pages (`alloc_for` from another
+  thread, node heaps) walk that heap's shared pages of the class under its
+  lock; many full shared pages make that walk long.
+* `realloc` that has to move a block moves it to the calling thread's heap;
+  large objects are copied, not `mremap`ed.
+* No `pthread_atfork` handlers: a `fork` while another thread holds one of
+  the allocator's spin locks can leave that lock held in the child.
+* In a library loaded with `dlopen` (rather than `LD_PRELOAD` or linked
+  in), the first TLS access of each thread may call `malloc` inside glibc.
+
+# Cargo features
+
+* `c-abi` (default): export the C functions above. This also replaces
+  `malloc` in every binary that links the rlib; use
+  `default-features = false` to get only the Rust API.
+*/
+#![deny(missing_docs)]
+
+mod alloc;
+#[cfg(feature = "c-abi")]
+pub mod capi;
+mod heap;
+mod os;
+mod page;
+mod segment;
+mod types;
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+
+pub use types::Heap;
+
+/// A reference to a thread's heap that can be sent to and used from any
+/// thread. Heaps are never freed, so a handle never dangles; if its thread
+/// exits, the heap is abandoned and later adopted by a new thread, and the
+/// handle then allocates for that thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HeapHandle(NonNull<Heap>);
+
+// SAFETY: a handle is only an identity; allocation through it from a
+// foreign thread uses the heap's lock (shared pages).
+unsafe impl Send for HeapHandle {}
+// SAFETY: as above.
+unsafe impl Sync for HeapHandle {}
+
+impl HeapHandle {
+    /// The raw heap pointer (what `loci_heap_current` returns in C).
+    pub fn as_ptr(self) -> *mut Heap {
+        self.0.as_ptr()
+    }
+
+    /// Rebuild a handle from [`HeapHandle::as_ptr`].
+    ///
+    /// # Safety
+    /// `p` must come from `as_ptr` (or `loci_heap_current`).
+    pub unsafe fn from_ptr(p: *mut Heap) -> HeapHandle {
+        match NonNull::new(p) {
+            Some(nn) => HeapHandle(nn),
+            None => os::fatal("null heap handle", 0),
+        }
+    }
+}
+
+impl Heap {
+    /// The calling thread's heap (created on first use).
+    pub fn of_current_thread() -> HeapHandle {
+        match NonNull::new(heap::current()) {
+            Some(h) => HeapHandle(h),
+            None => os::fatal("out of memory creating a heap", 0),
+        }
+    }
+}
+
+/// Allocate `layout` from the heap behind `handle`, from any thread. Called
+/// by the heap's own thread it is the normal fast path; called by another
+/// thread it takes a block from the heap's shared pages under the heap's
+/// lock. Either way the block belongs to that heap, so when its thread frees
+/// it the free is local (plain stores). Objects over 16 KiB are not
+/// heap-specific (they get their own mapping). `None` if out of memory.
+pub fn alloc_for(handle: HeapHandle, layout: Layout) -> Option<NonNull<u8>> {
+    NonNull::new(alloc::malloc_in(
+        alloc::Target::Heap(handle.as_ptr()),
+        layout.size(),
+        layout.align(),
+    ))
+}
+
+/// Allocate `layout` in memory bound to NUMA `node` (`mbind` with
+/// `MPOL_PREFERRED`). Nodes that do not exist fall back to node 0, and
+/// without kernel NUMA support the memory is simply first-touch. `None` if
+/// out of memory.
+pub fn alloc_on_node(node: usize, layout: Layout) -> Option<NonNull<u8>> {
+    NonNull::new(alloc::malloc_in(
+        alloc::Target::Node(node),
+        layout.size(),
+        layout.align(),
+    ))
+}
+
+/// Allocate `layout` from the calling thread's heap. `None` if out of memory.
+pub fn allocate(layout: Layout) -> Option<NonNull<u8>> {
+    NonNull::new(alloc::malloc_in(
+        alloc::Target::Current,
+        layout.size(),
+        layout.align(),
+    ))
+}
+
+/// Free memory from any function of this crate (from any thread).
+///
+/// # Safety
+/// `p` is null or was returned by this allocator and not freed since.
+/// Cheaply detectable misuse (foreign pointer, interior pointer, double free
+/// by the owning thread) aborts with a message naming the address.
+pub unsafe fn dealloc(p: *mut u8) {
+    // SAFETY: per the contract.
+    unsafe { alloc::free(p) }
+}
+
+/// Resize a block to `new_size` bytes keeping alignment `align` (in place
+/// when the size class still fits). `None` if out of memory, in which case
+/// `p` is untouched.
+///
+/// # Safety
+/// `p` is null or a live block of this allocator; `align` (a power of two)
+/// is the alignment the result needs.
+pub unsafe fn reallocate(p: *mut u8, new_size: usize, align: usize) -> Option<NonNull<u8>> {
+    // SAFETY: per the contract.
+    NonNull::new(unsafe { alloc::realloc(p, new_size, align) })
+}
+
+/// Usable size of a live block (at least the requested size).
+///
+/// # Safety
+/// `p` is a live block of this allocator.
+pub unsafe fn usable_size(p: *mut u8) -> usize {
+    // SAFETY: per the contract.
+    unsafe { alloc::usable_size(p) }
+}
+
+/// Number of NUMA nodes (from `/sys/devices/system/node/online`; at least 1).
+pub fn numa_node_count() -> usize {
+    heap::node_count()
+}
+
+/// The NUMA node that backs the (already touched) byte at `p`, as reported
+/// by `get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR)`; `None` if the kernel
+/// cannot tell.
+///
+/// # Safety
+/// `p` points into mapped memory.
+pub unsafe fn node_of(p: *const u8) -> Option<usize> {
+    // SAFETY: per the contract.
+    unsafe { os::node_of_address(p) }
+}
+
+/// The allocator as a Rust global allocator.
+///
+/// ```
+/// #[global_allocator]
+/// static GLOBAL: loci_alloc::LociAlloc = loci_alloc::LociAlloc;
+///
+/// fn main() {
+///     let v: Vec<u64> = (0..1000).collect();
+///     assert_eq!(v.iter().sum::<u64>(), 499_500);
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LociAlloc;
+
+// SAFETY: alloc returns null or a block of at least `layout.size()` bytes
+// aligned to `layout.align()`, valid until dealloc; realloc preserves the
+// first min(old, new) bytes; blocks never overlap (tested).
+unsafe impl GlobalAlloc for LociAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.align() <= types::MIN_ALIGN {
+            alloc::malloc(layout.size())
+        } else {
+            alloc::malloc_in(alloc::Target::Current, layout.size(), layout.align())
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, p: *mut u8, _layout: Layout) {
+        // SAFETY: GlobalAlloc's contract: p was allocated by this allocator.
+        unsafe { alloc::free(p) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as alloc.
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() && !alloc::is_fresh_mapping(layout.size(), layout.align()) {
+            // SAFETY: p holds layout.size() bytes.
+            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: GlobalAlloc's contract: p is live with this layout.
+        unsafe { alloc::realloc(p, new_size, layout.align()) }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+//! OS layer: the only place that talks to the kernel (Linux).
+//!
+//! Concurrency contract: every function here is thread-safe and never
+//! allocates through `malloc` (the allocator may *be* `malloc`). Errors are
+//! reported as null pointers / `false`, never by panicking.
+
+use core::ptr;
+
+/// Size of an OS page assumed for rounding (the kernel may use larger pages;
+/// only `madvise` ranges depend on it and they are always 64 KiB multiples).
+pub(crate) const OS_PAGE: usize = 4096;
+
+/// Map `size` bytes of fresh, zeroed, read-write memory whose start is a
+/// multiple of `align` (a power of two >= `OS_PAGE`). Returns null on failure.
+///
+/// Cost: one `mmap` plus up to two `munmap` calls to trim the over-mapping.
+pub(crate) fn map_aligned(size: usize, align: usize) -> *mut u8 {
+    let Some(over) = size.checked_add(align) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: anonymous private mapping with no address hint; the kernel
+    // picks the range, so no existing mapping is affected.
+    let raw = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            over,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return ptr::null_mut();
+    }
+    let start = raw as usize;
+    let aligned = (start + align - 1) & !(align - 1);
+    let head = aligned - start;
+    let tail = over - head - size;
+    // SAFETY: both trimmed ranges lie inside the mapping we just created and
+    // are disjoint from [aligned, aligned + size).
+    unsafe {
+        if head > 0 {
+            libc::munmap(raw, head);
+        }
+        if tail > 0 {
+            libc::munmap((aligned + size) as *mut libc::c_void, tail);
+        }
+    }
+    aligned as *mut u8
+}
+
+/// Return a whole mapping to the OS.
+///
+/// # Safety
+/// `[p, p + size)` must be a range obtained from [`map_aligned`] that nothing
+/// references any more.
+pub(crate) unsafe fn unmap(p: *mut u8, size: usize) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        libc::munmap(p as *mut libc::c_void, size);
+    }
+}
+
+/// Give the physical memory of `[p, p + size)` back to the OS but keep the
+/// address range; the next touch reads zeros (`MADV_DONTNEED` on private
+/// anonymous memory).
+///
+/// # Safety
+/// The range must be inside a live mapping from [`map_aligned`] and hold no
+/// live objects.
+pub(crate) unsafe fn reset(p: *mut u8, size: usize) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        libc::madvise(p as *mut libc::c_void, size, libc::MADV_DONTNEED);
+    }
+}
+
+const MPOL_PREFERRED: libc::c_long = 1;
+const MPOL_F_NODE: libc::c_long = 1;
+const MPOL_F_ADDR: libc::c_long = 2;
+
+/// Ask the kernel to place the pages of `[p, p + size)` on `node`
+/// (`MPOL_PREFERRED`, so allocation still succeeds if the node is full).
+/// Returns false if the kernel refused (no NUMA support, seccomp, ...).
+///
+/// # Safety
+/// The range must be inside a live mapping from [`map_aligned`].
+pub(crate) unsafe fn bind_to_node(p: *mut u8, size: usize, node: usize) -> bool {
+    if node >= 64 {
+        return false;
+    }
+    let mask: libc::c_ulong = 1 << node;
+    // SAFETY: mbind reads `mask` (one word, maxnode = 64 bits) and changes
+    // only the policy of the caller's own range.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mbind,
+            p as libc::c_long,
+            size as libc::c_long,
+            MPOL_PREFERRED,
+            &mask as *const libc::c_ulong as libc::c_long,
+            65 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    r == 0
+}
+
+/// The NUMA node that currently backs the byte at `p` (which must already be
+/// touched), or `None` if the kernel cannot tell.
+///
+/// # Safety
+/// `p` must point into a live mapping.
+pub(crate) unsafe fn node_of_address(p: *const u8) -> Option<usize> {
+    let mut node: libc::c_int = -1;
+    // SAFETY: get_mempolicy writes one int to `node`; nodemask is null.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut node as *mut libc::c_int as libc::c_long,
+            0 as libc::c_long,
+            0 as libc::c_long,
+            p as libc::c_long,
+            MPOL_F_NODE | MPOL_F_ADDR,
+        )
+    };
+    if r == 0 && node >= 0 {
+        Some(node as usize)
+    } else {
+        None
+    }
+}
+
+/// Number of NUMA nodes, from `/sys/devices/system/node/online` (e.g. `0`
+/// or `0-3`); 1 when the file is absent. Uses `open`/`read` into a stack
+/// buffer: no allocation.
+pub(crate) fn numa_node_count() -> usize {
+    let path = b"/sys/devices/system/node/online\0";
+    // SAFETY: path is NUL-terminated; flags are read-only.
+    let fd = unsafe { libc::open(path.as_ptr() as *const libc::c_char, libc::O_RDONLY) };
+    if fd < 0 {
+        return 1;
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its full length; fd is ours and closed once.
+    let n = unsafe {
+        let n = libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len());
+        libc::close(fd);
+        n
+    };
+    if n <= 0 {
+        return 1;
+    }
+    parse_highest_node(&buf[..n as usize]).map_or(1, |h| h + 1)
+}
+
+/// Highest node number in a sysfs cpulist-style string such as `0-3,5`.
+pub(crate) fn parse_highest_node(s: &[u8]) -> Option<usize> {
+    let mut highest: Option<usize> = None;
+    let mut cur: Option<usize> = None;
+    for &c in s {
+        if c.is_ascii_digit() {
+            cur = Some(
+                cur.unwrap_or(0)
+                    .saturating_mul(10)
+                    .saturating_add((c - b'0') as usize),
+            );
+        } else {
+            if let Some(v) = cur {
+                highest = Some(highest.map_or(v, |h: usize| h.max(v)));
+            }
+            cur = None;
+        }
+    }
+    if let Some(v) = cur {
+        highest = Some(highest.map_or(v, |h: usize| h.max(v)));
+    }
+    highest
+}
+
+/// Yield the CPU (used by the spin lock after spinning a while).
+pub(crate) fn yield_now() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe {
+        libc::sched_yield();
+    }
+}
+
+/// Write raw bytes to standard error (fd 2), ignoring errors.
+pub(crate) fn write_stderr(bytes: &[u8]) {
+    let mut off = 0;
+    while off < bytes.len() {
+        // SAFETY: the slice is valid for reads of its remaining length.
+        let n = unsafe {
+            libc::write(
+                2,
+                bytes[off..].as_ptr() as *const libc::c_void,
+                bytes.len() - off,
+            )
+        };
+        if n <= 0 {
+            return;
+        }
+        off += n as usize;
+    }
+}
+
+/// Print `loci-alloc: <msg> 0x<addr>` to stderr and abort the process.
+/// Never allocates.
+#[cold]
+pub(crate) fn fatal(msg: &str, addr: usize) -> ! {
+    let mut buf = [0u8; 160];
+    let mut len = 0;
+    let mut push = |b: &[u8], len: &mut usize| {
+        for &c in b {
+            if *len < buf.len() {
+                buf[*len] = c;
+                *len += 1;
+            }
+        }
+    };
+    push(b"loci-alloc: ", &mut len);
+    push(msg.as_bytes(), &mut len);
+    push(b" 0x", &mut len);
+    let mut hex = [0u8; 16];
+    for (i, h) in hex.iter_mut().enumerate() {
+        let nib = (addr >> (60 - 4 * i)) & 0xf;
+        *h = b"0123456789abcdef"[nib];
+    }
+    push(&hex, &mut len);
+    push(b"\n", &mut len);
+    write_stderr(&buf[..len]);
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+/// Set `errno` to `ENOMEM`.
+pub(crate) fn set_enomem() {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe {
+        *libc::__errno_location() = libc::ENOMEM;
+    }
+}
+
+/// A pthread key whose destructor runs `dtor(value)` at thread exit.
+/// Returns `None` if the key could not be created.
+pub(crate) fn create_thread_key(
+    dtor: unsafe extern "C" fn(*mut libc::c_void),
+) -> Option<libc::pthread_key_t> {
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: key is a valid out-pointer; dtor has the required signature.
+    let r = unsafe { libc::pthread_key_create(&mut key, Some(dtor)) };
+    (r == 0).then_some(key)
+}
+
+/// Associate `value` with `key` for the calling thread, so that the key's
+/// destructor sees it at thread exit.
+pub(crate) fn set_thread_value(key: libc::pthread_key_t, value: *mut u8) {
+    // SAFETY: key was created by create_thread_key. glibc needs no allocation
+    // for the first 32 keys; ours is created during allocator init, early.
+    unsafe {
+        libc::pthread_setspecific(key, value as *const libc::c_void);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sysfs_node_lists() {
+        assert_eq!(parse_highest_node(b"0\n"), Some(0));
+        assert_eq!(parse_highest_node(b"0-3\n"), Some(3));
+        assert_eq!(parse_highest_node(b"0-1,4,6-7"), Some(7));
+        assert_eq!(parse_highest_node(b"\n"), None);
+    }
+
+    #[test]
+    fn mapping_is_aligned_and_zeroed() {
+        let p = map_aligned(1 << 20, 4 << 20);
+        assert!(!p.is_null());
+        assert_eq!(p as usize % (4 << 20), 0);
+        // SAFETY: p is a fresh 1 MiB mapping.
+        unsafe {
+            assert_eq!(*p.add(12345), 0);
+            *p.add(12345) = 7;
+            reset(p, 1 << 20);
+            assert_eq!(*p.add(12345), 0, "MADV_DONTNEED must zero the range");
+            unmap(p, 1 << 20);
+        }
+    }
+}

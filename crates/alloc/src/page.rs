@@ -1,0 +1,342 @@
+//! Page layer and the generic (slow) allocation path.
+//!
+//! Concurrency contract: a page of a thread heap is changed only by its
+//! owner, except `thread_free` (any thread, CAS push / owner swap) and
+//! `full` (see below). Shared pages (used by `alloc_for` from other threads
+//! and by node heaps) are changed under the heap lock, except `local_free`
+//! which only the owner touches.
+//!
+//! The *full* protocol lets remote frees revive a page the owner has stopped
+//! looking at, without a scan: when the owner finds a page with no free block
+//! it removes it from its queue and sets `full = FULL` (SeqCst), then re-reads
+//! `thread_free`. A remote free pushes to `thread_free` (SeqCst) then reads
+//! `full`; if it sees `FULL` it CASes it to `DELAYED` and pushes the page on
+//! `Heap::delayed`. By SeqCst at least one side sees the other, so the page
+//! is never lost. The owner drains `delayed` at the start of its slow path.
+
+use core::ptr;
+use core::sync::atomic::Ordering;
+
+use crate::segment;
+use crate::types::*;
+
+/// Push `page` at the front of `q`.
+///
+/// # Safety
+/// The caller owns `q` and `page` (owner or lock) and `page` is in no queue.
+pub(crate) unsafe fn queue_push_front(q: *mut PageQueue, page: *mut Page) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*page).prev = ptr::null_mut();
+        (*page).next = (*q).first;
+        if (*q).first.is_null() {
+            (*q).last = page;
+        } else {
+            (*(*q).first).prev = page;
+        }
+        (*q).first = page;
+    }
+}
+
+/// Remove `page` from `q`.
+///
+/// # Safety
+/// The caller owns `q`, and `page` is in `q`.
+pub(crate) unsafe fn queue_remove(q: *mut PageQueue, page: *mut Page) {
+    // SAFETY: per the contract.
+    unsafe {
+        let (prev, next) = ((*page).prev, (*page).next);
+        if prev.is_null() {
+            (*q).first = next;
+        } else {
+            (*prev).next = next;
+        }
+        if next.is_null() {
+            (*q).last = prev;
+        } else {
+            (*next).prev = prev;
+        }
+        (*page).prev = ptr::null_mut();
+        (*page).next = ptr::null_mut();
+    }
+}
+
+/// Carve up to 4 KiB worth of never-used blocks (at least one) from the
+/// page's bump area into its free list. Carving lazily keeps untouched
+/// memory out of the resident set.
+///
+/// # Safety
+/// The caller owns the page's allocation side (owner or lock).
+pub(crate) unsafe fn page_extend(page: *mut Page) {
+    // SAFETY: blocks are carved inside the page's 64 KiB range.
+    unsafe {
+        let bs = (*page).block_size;
+        let room = (PAGE_SIZE - (*page).bump) / bs;
+        if room == 0 {
+            return;
+        }
+        let n = room.min((4096 / bs).max(1));
+        let first = (*page).start.add((*page).bump);
+        for i in 0..n {
+            let b = first.add(i * bs) as *mut Block;
+            (*b).next = if i + 1 < n {
+                first.add((i + 1) * bs) as *mut Block
+            } else {
+                (*page).free
+            };
+        }
+        (*page).free = first as *mut Block;
+        (*page).bump += n * bs;
+    }
+}
+
+/// Move blocks freed by other threads into `free`, returning how many.
+///
+/// # Safety
+/// The caller owns the page's allocation side (owner or lock).
+pub(crate) unsafe fn collect_thread_free(page: *mut Page) -> u32 {
+    // SAFETY: after the swap, the list is ours alone.
+    unsafe {
+        if (*page).thread_free.load(Ordering::Relaxed).is_null() {
+            return 0;
+        }
+        let list = (*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire);
+        let mut n = 1;
+        let mut last = list;
+        while !(*last).next.is_null() {
+            last = (*last).next;
+            n += 1;
+        }
+        (*last).next = (*page).free;
+        (*page).free = list;
+        (*page).used -= n;
+        n
+    }
+}
+
+/// Owner: move `local_free` and `thread_free` into `free`.
+///
+/// # Safety
+/// The calling thread owns the (non-shared) page.
+pub(crate) unsafe fn page_collect(page: *mut Page) {
+    // SAFETY: owner-only fields.
+    unsafe {
+        if !(*page).local_free.is_null() {
+            let mut last = (*page).local_free;
+            while !(*last).next.is_null() {
+                last = (*last).next;
+            }
+            (*last).next = (*page).free;
+            (*page).free = (*page).local_free;
+            (*page).local_free = ptr::null_mut();
+        }
+        collect_thread_free(page);
+    }
+}
+
+/// Pop a block from a page known to have one; clears the double-free mark.
+///
+/// # Safety
+/// The caller owns the allocation side and `free` is non-null.
+#[inline(always)]
+pub(crate) unsafe fn page_pop(page: *mut Page) -> *mut u8 {
+    // SAFETY: free is non-null per the contract; blocks are >= 16 bytes.
+    unsafe {
+        let b = (*page).free;
+        (*page).free = (*b).next;
+        (*page).used += 1;
+        *(b as *mut usize).add(1) = 0;
+        b as *mut u8
+    }
+}
+
+/// Owner: re-queue full pages that received remote frees.
+///
+/// # Safety
+/// The calling thread owns `heap`.
+unsafe fn drain_delayed(heap: *mut Heap) {
+    // SAFETY: after the swap the stack is ours; pushers wrote `delayed_next`
+    // before their Release CAS.
+    unsafe {
+        if (*heap).delayed.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        let mut page = (*heap).delayed.swap(ptr::null_mut(), Ordering::Acquire);
+        while !page.is_null() {
+            let next = (*page).delayed_next;
+            (*page).full.store(PAGE_NOT_FULL, Ordering::SeqCst);
+            let q = ptr::addr_of_mut!((*(*heap).queues.get())[(*page).class as usize]);
+            queue_push_front(q, page);
+            page = next;
+        }
+    }
+}
+
+/// Generic allocation path for `class` when the direct page has no free
+/// block: drain delayed pages, walk the class queue collecting frees,
+/// retire full pages, and finally take a fresh page from a segment.
+///
+/// # Safety
+/// The calling thread owns `heap`.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
+    // SAFETY: owner-only structures of `heap`; segment work under its lock.
+    unsafe {
+        drain_delayed(heap);
+        let q = ptr::addr_of_mut!((*(*heap).queues.get())[class]);
+        let mut page = (*q).first;
+        while !page.is_null() {
+            let next = (*page).next;
+            page_collect(page);
+            if (*page).free.is_null() {
+                page_extend(page);
+            }
+            if !(*page).free.is_null() {
+                if (*q).first != page {
+                    queue_remove(q, page);
+                    queue_push_front(q, page);
+                }
+                (*(*heap).direct.get())[class] = page;
+                return page_pop(page);
+            }
+            // Full: take it off the queue (see the module docs).
+            queue_remove(q, page);
+            (*page).full.store(PAGE_FULL, Ordering::SeqCst);
+            if !(*page).thread_free.load(Ordering::SeqCst).is_null()
+                && (*page)
+                    .full
+                    .compare_exchange(PAGE_FULL, PAGE_NOT_FULL, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                queue_push_front(q, page);
+                collect_thread_free(page);
+                (*(*heap).direct.get())[class] = page;
+                return page_pop(page);
+            }
+            page = next;
+        }
+        let page = {
+            let _g = (*heap).lock.lock();
+            segment::page_acquire(heap, class, false)
+        };
+        if page.is_null() {
+            (*(*heap).direct.get())[class] = ptr::null_mut();
+            return ptr::null_mut();
+        }
+        queue_push_front(q, page);
+        page_extend(page);
+        (*(*heap).direct.get())[class] = page;
+        page_pop(page)
+    }
+}
+
+/// Owner's slow free path, taken when a local free left the page empty or
+/// the page was full: re-queue a full page, release an empty page that is
+/// not the class's current page.
+///
+/// # Safety
+/// The calling thread owns `heap` and the (non-shared) `page`.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn free_slow(heap: *mut Heap, page: *mut Page) {
+    // SAFETY: owner-only structures; page release under the heap lock.
+    unsafe {
+        let class = (*page).class as usize;
+        let q = ptr::addr_of_mut!((*(*heap).queues.get())[class]);
+        let state = (*page).full.load(Ordering::SeqCst);
+        if state == PAGE_DELAYED {
+            return; // On `delayed`; the owner re-queues it later.
+        }
+        if state == PAGE_FULL {
+            if (*page)
+                .full
+                .compare_exchange(PAGE_FULL, PAGE_NOT_FULL, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                return; // A remote free just queued it on `delayed`.
+            }
+            queue_push_front(q, page);
+        }
+        if (*page).used == 0 && (*(*heap).direct.get())[class] != page {
+            queue_remove(q, page);
+            // Blocks still sitting in thread_free would make used > 0, so
+            // the page holds no live or pending block.
+            let _g = (*heap).lock.lock();
+            segment::page_release(page);
+        }
+    }
+}
+
+/// Allocate from `heap`'s shared pages of `class` (for `alloc_for` from a
+/// foreign thread and for node heaps).
+///
+/// # Safety
+/// `heap` is a live heap. Takes its lock.
+pub(crate) unsafe fn malloc_shared(heap: *mut Heap, class: usize) -> *mut u8 {
+    // SAFETY: shared pages' allocation side is guarded by the heap lock.
+    unsafe {
+        let _g = (*heap).lock.lock();
+        let q = ptr::addr_of_mut!((*(*heap).shared.get())[class]);
+        let mut page = (*q).first;
+        while !page.is_null() {
+            collect_thread_free(page);
+            if (*page).free.is_null() {
+                page_extend(page);
+            }
+            if !(*page).free.is_null() {
+                if (*q).first != page {
+                    queue_remove(q, page);
+                    queue_push_front(q, page);
+                }
+                return page_pop(page);
+            }
+            page = (*page).next;
+        }
+        let page = segment::page_acquire(heap, class, true);
+        if page.is_null() {
+            return ptr::null_mut();
+        }
+        queue_push_front(q, page);
+        page_extend(page);
+        page_pop(page)
+    }
+}
+
+/// Owner: hand the blocks it freed into a shared page back to the shared
+/// free list (one lock per `SHARED_FLUSH_BATCH` frees), releasing the page
+/// if it became empty and is not the class's first shared page.
+///
+/// # Safety
+/// The calling thread owns `page`'s heap; `page` is shared.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn flush_shared(page: *mut Page) {
+    // SAFETY: local_free is owner-only; the rest is under the heap lock.
+    unsafe {
+        let heap = (*page).heap;
+        let list = (*page).local_free;
+        if list.is_null() {
+            return;
+        }
+        let n = (*page).local_free_count;
+        (*page).local_free = ptr::null_mut();
+        (*page).local_free_count = 0;
+        let mut last = list;
+        while !(*last).next.is_null() {
+            last = (*last).next;
+        }
+        let _g = (*heap).lock.lock();
+        (*last).next = (*page).free;
+        (*page).free = list;
+        (*page).used -= n;
+        let q = ptr::addr_of_mut!((*(*heap).shared.get())[(*page).class as usize]);
+        if (*page).used == 0 && (*q).first != page {
+            collect_thread_free(page);
+            if (*page).used == 0 {
+                queue_remove(q, page);
+                segment::page_release(page);
+            }
+        }
+    }
+}

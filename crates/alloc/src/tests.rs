@@ -1,0 +1,413 @@
+//! Unit tests of the allocator core through the crate's own API.
+
+use super::*;
+use crate::types::*;
+use std::sync::mpsc;
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
+}
+
+fn page_of(p: *mut u8) -> *mut Page {
+    let seg = segment::segment_of(p);
+    assert!(segment::is_segment(seg));
+    // SAFETY: seg is live per the map.
+    unsafe {
+        assert!((*seg).kind == SegmentKind::Small);
+        core::ptr::addr_of_mut!((*seg).pages[(p as usize - seg as usize) / PAGE_SIZE])
+    }
+}
+
+#[test]
+fn every_small_size_is_usable_and_aligned() {
+    let mut ptrs = Vec::new();
+    for size in (0..=MAX_SMALL).step_by(7) {
+        let p = allocate(layout(size, 1)).unwrap().as_ptr();
+        assert_eq!(p as usize % MIN_ALIGN, 0);
+        // SAFETY: live block of at least `size` bytes.
+        unsafe {
+            assert!(usable_size(p) >= size);
+            core::ptr::write_bytes(p, 0xab, size);
+        }
+        ptrs.push(p);
+    }
+    for p in ptrs {
+        // SAFETY: live blocks.
+        unsafe { dealloc(p) };
+    }
+}
+
+#[test]
+fn big_alignments_are_honoured() {
+    for shift in 4..=24 {
+        let align = 1usize << shift;
+        for size in [1, align / 2 + 1, align, 3 * align + 5, 100_000] {
+            let p = allocate(layout(size, align)).unwrap().as_ptr();
+            assert_eq!(p as usize % align, 0, "size {size} align {align}");
+            // SAFETY: live block.
+            unsafe {
+                assert!(usable_size(p) >= size);
+                *p = 1;
+                *p.add(size - 1) = 2;
+                dealloc(p);
+            }
+        }
+    }
+}
+
+#[test]
+fn freed_blocks_are_reused_by_the_owner() {
+    let p = allocate(layout(48, 8)).unwrap().as_ptr();
+    // SAFETY: live block, freed once.
+    unsafe { dealloc(p) };
+    // The local free list is collected before the page is extended further
+    // only once the free list is empty, so allocate until we get p back.
+    let mut got = Vec::new();
+    let mut found = false;
+    for _ in 0..(PAGE_SIZE / 48 + 1) {
+        let q = allocate(layout(48, 8)).unwrap().as_ptr();
+        got.push(q);
+        if q == p {
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "a freed block must be handed out again");
+    for q in got {
+        // SAFETY: live blocks.
+        unsafe { dealloc(q) };
+    }
+}
+
+#[test]
+fn realloc_in_place_within_class_and_moves_beyond() {
+    let p = allocate(layout(100, 16)).unwrap().as_ptr();
+    // SAFETY: live blocks throughout.
+    unsafe {
+        for i in 0..100 {
+            *p.add(i) = i as u8;
+        }
+        assert_eq!(usable_size(p), 112);
+        let q = reallocate(p, 110, 16).unwrap().as_ptr();
+        assert_eq!(q, p, "110 bytes still fit the 112-byte class");
+        let r = reallocate(q, 5000, 16).unwrap().as_ptr();
+        assert_ne!(r, q);
+        for i in 0..100 {
+            assert_eq!(*r.add(i), i as u8);
+        }
+        let big = reallocate(r, 1 << 20, 16).unwrap().as_ptr();
+        for i in 0..100 {
+            assert_eq!(*big.add(i), i as u8);
+        }
+        let small = reallocate(big, 10, 16).unwrap().as_ptr();
+        assert_eq!(*small.add(9), 9);
+        dealloc(small);
+    }
+}
+
+#[test]
+fn large_objects_are_unmapped_on_free() {
+    let p = allocate(layout(1 << 20, 16)).unwrap().as_ptr();
+    let seg = segment::segment_of(p);
+    assert!(segment::is_segment(seg));
+    // SAFETY: live large object, freed once.
+    unsafe {
+        assert!(usable_size(p) >= 1 << 20);
+        dealloc(p);
+    }
+    assert!(!segment::is_segment(seg), "the map bit must be cleared");
+}
+
+#[test]
+fn absurd_sizes_fail_cleanly() {
+    assert!(allocate(layout(isize::MAX as usize - 4095, 16)).is_none());
+    assert!(alloc::malloc(usize::MAX).is_null());
+    assert!(alloc::malloc(1 << 60).is_null());
+}
+
+#[test]
+fn cross_thread_frees_reach_the_owner() {
+    let (tx, rx) = mpsc::channel::<usize>();
+    let n = 5000;
+    let ptrs: Vec<usize> = (0..n)
+        .map(|i| {
+            let p = allocate(layout(64, 8)).unwrap().as_ptr();
+            // SAFETY: live 64-byte block.
+            unsafe { *(p as *mut usize).add(2) = i };
+            p as usize
+        })
+        .collect();
+    let page = page_of(ptrs[0] as *mut u8);
+    let freer = std::thread::spawn(move || {
+        for p in rx {
+            // SAFETY: each block is sent once, and freed once here.
+            unsafe { dealloc(p as *mut u8) };
+        }
+    });
+    for (i, &p) in ptrs.iter().enumerate() {
+        // SAFETY: live block.
+        assert_eq!(unsafe { *(p as *const usize).add(2) }, i);
+        tx.send(p).unwrap();
+    }
+    drop(tx);
+    freer.join().unwrap();
+    // The blocks sit in thread_free lists until the owner collects them.
+    // SAFETY: reading an atomic of a live page.
+    let pending = unsafe {
+        !(*page)
+            .thread_free
+            .load(core::sync::atomic::Ordering::Acquire)
+            .is_null()
+    } || unsafe { !(*page).in_use };
+    assert!(pending, "remote frees must go to the thread-free list");
+    // Allocating again collects them: the memory is reused.
+    let again: Vec<usize> = (0..n)
+        .map(|_| allocate(layout(64, 8)).unwrap().as_ptr() as usize)
+        .collect();
+    let old: std::collections::HashSet<usize> = ptrs.into_iter().collect();
+    let reused = again.iter().filter(|p| old.contains(p)).count();
+    assert!(reused > n / 2, "only {reused} of {n} blocks reused");
+    for p in again {
+        // SAFETY: live blocks.
+        unsafe { dealloc(p as *mut u8) };
+    }
+}
+
+#[test]
+fn alloc_for_gives_blocks_of_the_target_heap() {
+    let (htx, hrx) = mpsc::channel();
+    let (ptx, prx) = mpsc::channel::<usize>();
+    let (dtx, drx) = mpsc::channel::<bool>();
+    let consumer = std::thread::spawn(move || {
+        let me = Heap::of_current_thread();
+        htx.send(me).unwrap();
+        let mut all_local = true;
+        for p in prx {
+            let page = page_of(p as *mut u8);
+            // SAFETY: the page is live while p is.
+            all_local &= unsafe { (*page).heap } == me.as_ptr();
+            // SAFETY: p was sent to us once.
+            unsafe {
+                assert_eq!(*(p as *const u64), p as u64);
+                dealloc(p as *mut u8);
+            }
+        }
+        dtx.send(all_local).unwrap();
+    });
+    let handle = hrx.recv().unwrap();
+    assert_ne!(handle, Heap::of_current_thread());
+    for _ in 0..3000 {
+        let p = alloc_for(handle, layout(40, 8)).unwrap().as_ptr();
+        let page = page_of(p);
+        // SAFETY: live block of a live page.
+        unsafe {
+            assert_eq!((*page).heap, handle.as_ptr());
+            assert!((*page).shared);
+            *(p as *mut u64) = p as u64;
+        }
+        ptx.send(p as usize).unwrap();
+    }
+    drop(ptx);
+    assert!(drx.recv().unwrap());
+    consumer.join().unwrap();
+    // The consumer exited: its heap is abandoned but alloc_for still works.
+    let p = alloc_for(handle, layout(40, 8)).unwrap().as_ptr();
+    // SAFETY: live block.
+    unsafe { dealloc(p) };
+}
+
+#[test]
+fn alloc_for_own_heap_is_the_fast_path() {
+    let me = Heap::of_current_thread();
+    let p = alloc_for(me, layout(24, 8)).unwrap().as_ptr();
+    // SAFETY: live block of a live page.
+    unsafe {
+        assert!(!(*page_of(p)).shared);
+        dealloc(p);
+    }
+}
+
+#[test]
+fn blocks_outlive_their_thread_and_heaps_are_adopted() {
+    let ptrs: Vec<usize> = std::thread::spawn(|| {
+        (0..2000)
+            .map(|i| {
+                let p = allocate(layout(32 + i % 200, 8)).unwrap().as_ptr();
+                // SAFETY: live block of >= 32 bytes.
+                unsafe { *(p as *mut usize) = i };
+                p as usize
+            })
+            .collect()
+    })
+    .join()
+    .unwrap();
+    for (i, &p) in ptrs.iter().enumerate() {
+        // SAFETY: the blocks are still live after their thread exited.
+        assert_eq!(unsafe { *(p as *const usize) }, i);
+    }
+    let heaps: Vec<HeapHandle> = ptrs
+        .iter()
+        .map(|&p| {
+            // SAFETY: live page.
+            HeapHandle(NonNull::new(unsafe { (*page_of(p as *mut u8)).heap }).unwrap())
+        })
+        .collect();
+    for p in ptrs {
+        // SAFETY: live blocks, freed once (remote frees to an abandoned heap).
+        unsafe { dealloc(p as *mut u8) };
+    }
+    // Sequential short-lived threads reuse abandoned heaps instead of
+    // creating new ones.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let h = std::thread::spawn(|| {
+            let h = Heap::of_current_thread();
+            let p = allocate(layout(8, 8)).unwrap().as_ptr();
+            // SAFETY: live block.
+            unsafe { dealloc(p) };
+            h
+        })
+        .join()
+        .unwrap();
+        seen.insert(h);
+    }
+    assert!(seen.len() < 20, "heaps of exited threads must be adopted");
+    drop(heaps);
+}
+
+#[test]
+fn empty_pages_are_returned_to_the_os() {
+    // Fill several pages of one class, free everything, and check that the
+    // non-current pages were released from the segment.
+    let n = 4 * PAGE_SIZE / 1024;
+    let ptrs: Vec<usize> = (0..n)
+        .map(|_| allocate(layout(1024, 8)).unwrap().as_ptr() as usize)
+        .collect();
+    let pages: std::collections::HashSet<usize> = ptrs
+        .iter()
+        .map(|&p| page_of(p as *mut u8) as usize)
+        .collect();
+    assert!(pages.len() >= 4);
+    for p in &ptrs {
+        // SAFETY: live blocks.
+        unsafe { dealloc(*p as *mut u8) };
+    }
+    let still_in_use = pages
+        .iter()
+        // SAFETY: page descriptors live in segment headers; segments that
+        // were unmapped have their map bit cleared, which we check first.
+        .filter(|&&pg| {
+            let seg = segment::segment_of((pg + 1) as *const u8);
+            segment::is_segment(seg)
+                && unsafe { (*(pg as *mut Page)).in_use && (*(pg as *mut Page)).block_size == 1024 }
+        })
+        .count();
+    assert!(still_in_use <= 1, "{still_in_use} pages kept");
+}
+
+#[test]
+fn alloc_on_node_zero_is_node_zero_memory() {
+    assert!(numa_node_count() >= 1);
+    for size in [64, 5000, 1 << 20] {
+        let p = alloc_on_node(0, layout(size, 16)).unwrap().as_ptr();
+        // SAFETY: live block.
+        unsafe {
+            core::ptr::write_bytes(p, 1, size);
+            match node_of(p) {
+                Some(node) => assert_eq!(node, 0),
+                None => eprintln!("notice: get_mempolicy unavailable; node not checked"),
+            }
+            dealloc(p);
+        }
+    }
+    // A node that does not exist degrades to node 0.
+    let p = alloc_on_node(1000, layout(64, 16)).unwrap().as_ptr();
+    // SAFETY: live block.
+    unsafe {
+        *p = 1;
+        if let Some(node) = node_of(p) {
+            assert_eq!(node, 0);
+        }
+        // Node-heap blocks are freed from any thread.
+        let q = p as usize;
+        std::thread::spawn(move || dealloc(q as *mut u8))
+            .join()
+            .unwrap();
+    }
+}
+
+/// Number of small segments of `heap`.
+fn segment_count(heap: HeapHandle) -> usize {
+    let h = heap.as_ptr();
+    // SAFETY: the heap is live; its segment list is read under its lock.
+    unsafe {
+        let _g = (*h).lock.lock();
+        let mut n = 0;
+        let mut s = *(*h).segments.get();
+        while !s.is_null() {
+            n += 1;
+            s = (*s).next;
+        }
+        n
+    }
+}
+
+#[test]
+fn remote_frees_revive_full_pages() {
+    // The owner fills ~20 pages, hands every block to another thread that
+    // frees them all (the pages are full, off the owner's queue, so only the
+    // delayed list can bring them back), and repeats. Memory must be reused:
+    // without revival this would map a new segment every few rounds.
+    let (tx, rx) = mpsc::channel::<Vec<usize>>();
+    let (ack_tx, ack_rx) = mpsc::channel::<()>();
+    let consumer = std::thread::spawn(move || {
+        for batch in rx {
+            for p in batch {
+                // SAFETY: each block is received once and freed once.
+                unsafe { dealloc(p as *mut u8) };
+            }
+            ack_tx.send(()).unwrap();
+        }
+    });
+    let segments = std::thread::spawn(move || {
+        let me = Heap::of_current_thread();
+        for round in 0..20usize {
+            let batch: Vec<usize> = (0..20_000)
+                .map(|i| {
+                    let p = allocate(layout(64, 8)).unwrap().as_ptr();
+                    // SAFETY: live block of 64 bytes.
+                    unsafe { *(p as *mut usize) = round ^ i };
+                    p as usize
+                })
+                .collect();
+            tx.send(batch).unwrap();
+            ack_rx.recv().unwrap();
+        }
+        segment_count(me)
+    })
+    .join()
+    .unwrap();
+    consumer.join().unwrap();
+    // 20 rounds x 20,000 x 64 B = 400 pages (7 segments) without reuse.
+    assert!(
+        segments <= 2,
+        "{segments} segments for ~20 pages of live blocks"
+    );
+}
+
+#[test]
+fn zeroed_allocations_are_zero_even_when_recycled() {
+    let a = LociAlloc;
+    for size in [24, 1000, 16 << 10, 100_000] {
+        let l = layout(size, 16);
+        // SAFETY: GlobalAlloc calls with a non-zero layout; blocks freed once.
+        unsafe {
+            let p = a.alloc(l);
+            core::ptr::write_bytes(p, 0xee, size);
+            a.dealloc(p, l);
+            let q = a.alloc_zeroed(l);
+            assert!((0..size).all(|i| *q.add(i) == 0), "size {size}");
+            a.dealloc(q, l);
+        }
+    }
+}
