@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run litmus tests (herd7 syntax) under a memory model, with herd7's output.
     Litmus(cmd::litmus::LitmusArgs),
+    /// Simulate caches, coherence and NUMA costs from a trace (cachegrind-compatible mode, MESI on machine presets).
+    Sim(cmd::sim::SimArgs),
 }
 
 /// herd7 spells its long options with one dash (`-model`, `-variant`);
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(herd_style_args());
     let result = match cli.command {
         Command::Litmus(args) => cmd::litmus::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(code) => code,

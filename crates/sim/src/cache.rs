@@ -1,0 +1,273 @@
+//! A set-associative cache with true LRU replacement.
+//!
+//! Each set keeps its resident tags in recency order, most recent first, in
+//! a flat array (`assoc` slots per set): a hit moves the tag to the front, a
+//! miss shifts the set down by one, dropping the least recently used tag,
+//! and inserts the new tag at the front. This is the organisation of
+//! Valgrind's cachegrind (`cg_sim.c`), so both evict the same lines. The tag
+//! stored is the whole line number (`addr >> log2(line)`), and the set is
+//! `line number mod sets`.
+
+use crate::{Error, ErrorKind};
+
+/// Size, associativity and line size of one cache, in bytes and ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Geometry {
+    /// Total capacity in bytes.
+    pub size: u64,
+    /// Number of ways per set.
+    pub assoc: u32,
+    /// Line size in bytes (a power of two).
+    pub line: u32,
+}
+
+impl Geometry {
+    /// Checks that the geometry describes a buildable cache: non-zero
+    /// fields, a power-of-two line, and `size` a multiple of `assoc * line`.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: String| Err(Error::new(ErrorKind::Invalid(m)));
+        if self.size == 0 || self.assoc == 0 || self.line == 0 {
+            return bad(format!(
+                "cache {self}: size, assoc and line must be non-zero"
+            ));
+        }
+        if !self.line.is_power_of_two() {
+            return bad(format!(
+                "cache {self}: line size {} is not a power of two",
+                self.line
+            ));
+        }
+        let way_bytes = self.assoc as u64 * self.line as u64;
+        if self.size % way_bytes != 0 {
+            return bad(format!(
+                "cache {self}: size {} is not a multiple of assoc x line = {way_bytes}",
+                self.size
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of sets.
+    pub fn sets(&self) -> u64 {
+        self.size / (self.assoc as u64 * self.line as u64)
+    }
+
+    /// Parses cachegrind's `size,assoc,line_size` syntax (as in `--D1=...`)
+    /// and applies cachegrind's own checks: a power-of-two number of sets
+    /// and a line of at least 16 bytes.
+    pub fn parse_cachegrind(s: &str) -> Result<Geometry, Error> {
+        let bad = || {
+            Error::new(ErrorKind::Invalid(format!(
+                "cache spec `{s}`: expected size,assoc,line_size (e.g. 32768,8,64)"
+            )))
+        };
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let [size, assoc, line] = parts[..] else {
+            return Err(bad());
+        };
+        let g = Geometry {
+            size: size.parse().map_err(|_| bad())?,
+            assoc: assoc.parse().map_err(|_| bad())?,
+            line: line.parse().map_err(|_| bad())?,
+        };
+        g.validate()?;
+        if !g.sets().is_power_of_two() {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "cache {g}: {} sets is not a power of two (cachegrind requires it)",
+                g.sets()
+            ))));
+        }
+        if g.line < 16 {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "cache {g}: line size below 16 bytes (cachegrind requires at least 16)"
+            ))));
+        }
+        Ok(g)
+    }
+}
+
+impl std::fmt::Display for Geometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{},{}", self.size, self.assoc, self.line)
+    }
+}
+
+/// Tag value of an empty way; no line number reaches it.
+const EMPTY: u64 = u64::MAX;
+
+/// One set-associative LRU cache (tags only, no data).
+#[derive(Debug, Clone)]
+pub struct Cache {
+    geometry: Geometry,
+    sets: u64,
+    assoc: usize,
+    line_bits: u32,
+    tags: Vec<u64>,
+}
+
+impl Cache {
+    /// An empty cache of the given geometry.
+    pub fn new(geometry: Geometry) -> Result<Cache, Error> {
+        geometry.validate()?;
+        let sets = geometry.sets();
+        // At most 2^28 lines (16 GiB of 64-byte lines): a larger figure is a
+        // typo, and allocating its tags would exhaust memory.
+        let slots = usize::try_from(sets * geometry.assoc as u64)
+            .ok()
+            .filter(|&n| n <= 1 << 28)
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Invalid(format!(
+                    "cache {geometry}: more than 2^28 lines"
+                )))
+            })?;
+        Ok(Cache {
+            geometry,
+            sets,
+            assoc: geometry.assoc as usize,
+            line_bits: geometry.line.trailing_zeros(),
+            tags: vec![EMPTY; slots],
+        })
+    }
+
+    /// This cache's geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// Looks up line number `block` (an address shifted right by the line
+    /// bits), making it most recently used; returns true on a miss.
+    pub fn access_line(&mut self, block: u64) -> bool {
+        let set = (block % self.sets) as usize;
+        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        match ways.iter().position(|&t| t == block) {
+            Some(i) => {
+                ways[..=i].rotate_right(1);
+                false
+            }
+            None => {
+                ways.rotate_right(1);
+                ways[0] = block;
+                true
+            }
+        }
+    }
+
+    /// Like [`Cache::access_line`], also returning the line evicted to
+    /// make room, if any: `(miss, evicted)`.
+    pub fn access_line_evict(&mut self, block: u64) -> (bool, Option<u64>) {
+        let set = (block % self.sets) as usize;
+        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        match ways.iter().position(|&t| t == block) {
+            Some(i) => {
+                ways[..=i].rotate_right(1);
+                (false, None)
+            }
+            None => {
+                ways.rotate_right(1);
+                let victim = std::mem::replace(&mut ways[0], block);
+                (true, (victim != EMPTY).then_some(victim))
+            }
+        }
+    }
+
+    /// Removes line number `block`; returns whether it was resident. Empty
+    /// ways stay at the least recently used end of the set.
+    pub fn invalidate_line(&mut self, block: u64) -> bool {
+        let set = (block % self.sets) as usize;
+        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        match ways.iter().position(|&t| t == block) {
+            Some(i) => {
+                ways[i..].rotate_left(1);
+                if let Some(last) = ways.last_mut() {
+                    *last = EMPTY;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Accesses bytes `addr .. addr + size` (a size of 0 counts as 1): every
+    /// line touched is looked up, and the access misses if any line misses
+    /// (cachegrind's rule for accesses that straddle two lines).
+    pub fn access(&mut self, addr: u64, size: u64) -> bool {
+        let first = addr >> self.line_bits;
+        let last = addr.saturating_add(size.max(1) - 1) >> self.line_bits;
+        let mut miss = false;
+        for block in first..=last {
+            miss |= self.access_line(block);
+        }
+        miss
+    }
+
+    /// The resident line numbers, set by set, most recent first.
+    pub fn lines(&self) -> impl Iterator<Item = u64> + '_ {
+        self.tags.iter().copied().filter(|&t| t != EMPTY)
+    }
+
+    /// Whether line number `block` is resident (does not change recency).
+    pub fn contains_line(&self, block: u64) -> bool {
+        let set = (block % self.sets) as usize;
+        self.tags[set * self.assoc..(set + 1) * self.assoc].contains(&block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(size: u64, assoc: u32, line: u32) -> Geometry {
+        Geometry { size, assoc, line }
+    }
+
+    #[test]
+    fn lru_evicts_least_recent() {
+        // One set of two ways.
+        let mut c = Cache::new(g(128, 2, 64)).unwrap();
+        assert!(c.access_line(1));
+        assert!(c.access_line(2));
+        assert!(!c.access_line(1)); // 1 is now MRU, 2 is LRU
+        assert!(c.access_line(3)); // evicts 2
+        assert!(c.contains_line(1) && c.contains_line(3) && !c.contains_line(2));
+        assert!(c.access_line(2)); // evicts 1
+        assert!(!c.contains_line(1));
+    }
+
+    #[test]
+    fn eviction_and_invalidation() {
+        let mut c = Cache::new(g(128, 2, 64)).unwrap();
+        assert_eq!(c.access_line_evict(1), (true, None));
+        assert_eq!(c.access_line_evict(2), (true, None));
+        assert_eq!(c.access_line_evict(2), (false, None));
+        assert_eq!(c.access_line_evict(3), (true, Some(1)));
+        assert!(c.invalidate_line(3));
+        assert!(!c.invalidate_line(3));
+        // The freed way is used before anything is evicted.
+        assert_eq!(c.access_line_evict(4), (true, None));
+        assert_eq!(c.access_line_evict(5), (true, Some(2)));
+    }
+
+    #[test]
+    fn straddling_access_misses_once_if_either_line_misses() {
+        let mut c = Cache::new(g(1024, 2, 64)).unwrap();
+        assert!(!c.access(0, 0) || c.contains_line(0));
+        assert!(c.access(60, 8)); // line 1 missing
+        assert!(c.contains_line(1));
+        assert!(!c.access(60, 8));
+        assert!(!c.access(64, 64));
+        assert!(c.access(120, 16)); // lines 1 (hit) and 2 (miss)
+    }
+
+    #[test]
+    fn impossible_geometries_are_errors() {
+        assert!(Cache::new(g(1000, 8, 64)).is_err());
+        assert!(Cache::new(g(1024, 8, 48)).is_err());
+        assert!(Cache::new(g(0, 8, 64)).is_err());
+        assert!(Cache::new(g(1 << 62, 1, 64)).is_err());
+        assert!(Geometry::parse_cachegrind("32768,8,64").is_ok());
+        assert!(Geometry::parse_cachegrind("24576,8,64").is_err()); // 48 sets
+        assert!(Geometry::parse_cachegrind("32768,8").is_err());
+        assert!(Geometry::parse_cachegrind("a,8,64").is_err());
+        assert!(Geometry::parse_cachegrind("256,2,8").is_err());
+    }
+}

@@ -1,0 +1,340 @@
+//! The events of a trace and their byte encoding (see the crate docs for the
+//! table of tags and fields).
+
+/// A memory barrier, as emitted by the compiler or the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FenceKind {
+    /// AArch64 `DMB ISH`: full barrier, inner shareable domain.
+    DmbIsh,
+    /// AArch64 `DMB ISHST`: orders stores before stores.
+    DmbIshSt,
+    /// AArch64 `DMB ISHLD`: orders loads before loads and stores.
+    DmbIshLd,
+    /// AArch64 `DMB SY`: full barrier, full system.
+    DmbSy,
+    /// AArch64 `DSB` (any domain): waits for completion.
+    Dsb,
+    /// x86 `MFENCE`.
+    Mfence,
+    /// x86 `SFENCE`.
+    Sfence,
+    /// x86 `LFENCE`.
+    Lfence,
+    /// A locked read-modify-write (x86 `LOCK` prefix, `XCHG` with memory).
+    LockedRmw,
+}
+
+impl FenceKind {
+    /// Every fence kind, in code order.
+    pub const ALL: [FenceKind; 9] = [
+        FenceKind::DmbIsh,
+        FenceKind::DmbIshSt,
+        FenceKind::DmbIshLd,
+        FenceKind::DmbSy,
+        FenceKind::Dsb,
+        FenceKind::Mfence,
+        FenceKind::Sfence,
+        FenceKind::Lfence,
+        FenceKind::LockedRmw,
+    ];
+
+    /// The byte that encodes this kind in a trace (0 to 8, in `ALL` order).
+    pub fn code(self) -> u8 {
+        match self {
+            FenceKind::DmbIsh => 0,
+            FenceKind::DmbIshSt => 1,
+            FenceKind::DmbIshLd => 2,
+            FenceKind::DmbSy => 3,
+            FenceKind::Dsb => 4,
+            FenceKind::Mfence => 5,
+            FenceKind::Sfence => 6,
+            FenceKind::Lfence => 7,
+            FenceKind::LockedRmw => 8,
+        }
+    }
+
+    /// The kind with this code, if any.
+    pub fn from_code(code: u8) -> Option<FenceKind> {
+        FenceKind::ALL.get(code as usize).copied()
+    }
+}
+
+/// One observed event. Thread ids are the runtime's dense thread numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A thread started; `parent` is the thread that created it, if known.
+    ThreadStart {
+        /// The new thread.
+        thread: u32,
+        /// The creating thread.
+        parent: Option<u32>,
+    },
+    /// A thread exited.
+    ThreadExit {
+        /// The exiting thread.
+        thread: u32,
+    },
+    /// A load or store of `size` bytes at `addr`.
+    Access {
+        /// The accessing thread.
+        thread: u32,
+        /// First byte accessed.
+        addr: u64,
+        /// Number of bytes accessed.
+        size: u32,
+        /// A store (true) or a load (false).
+        write: bool,
+        /// An atomic access.
+        atomic: bool,
+        /// The program site (instruction or source location id), if known.
+        site: Option<u32>,
+    },
+    /// A heap allocation.
+    Alloc {
+        /// The allocating thread.
+        thread: u32,
+        /// Address of the block.
+        addr: u64,
+        /// Size of the block in bytes.
+        size: u64,
+        /// Allocation site id.
+        site: u32,
+    },
+    /// A heap free.
+    Free {
+        /// The freeing thread.
+        thread: u32,
+        /// Address of the block.
+        addr: u64,
+        /// Size of the block in bytes.
+        size: u64,
+        /// Site id of the free.
+        site: u32,
+    },
+    /// A memory barrier executed by `thread`.
+    Fence {
+        /// The thread executing the barrier.
+        thread: u32,
+        /// Which barrier.
+        kind: FenceKind,
+    },
+    /// `thread` acquired sync object `object` (lock, join, channel receive...).
+    Acquire {
+        /// The acquiring thread.
+        thread: u32,
+        /// The sync object id.
+        object: u64,
+    },
+    /// `thread` released sync object `object` (unlock, spawn, channel send...).
+    Release {
+        /// The releasing thread.
+        thread: u32,
+        /// The sync object id.
+        object: u64,
+    },
+}
+
+pub(crate) const TAG_THREAD_START: u8 = 0x01;
+pub(crate) const TAG_THREAD_EXIT: u8 = 0x02;
+pub(crate) const TAG_ACCESS: u8 = 0x03;
+pub(crate) const TAG_ALLOC: u8 = 0x04;
+pub(crate) const TAG_FREE: u8 = 0x05;
+pub(crate) const TAG_FENCE: u8 = 0x06;
+pub(crate) const TAG_ACQUIRE: u8 = 0x07;
+pub(crate) const TAG_RELEASE: u8 = 0x08;
+
+const FLAG_WRITE: u8 = 1;
+const FLAG_ATOMIC: u8 = 2;
+const FLAG_SITE: u8 = 4;
+
+impl Event {
+    /// The thread this event belongs to.
+    pub fn thread(&self) -> u32 {
+        match *self {
+            Event::ThreadStart { thread, .. }
+            | Event::ThreadExit { thread }
+            | Event::Access { thread, .. }
+            | Event::Alloc { thread, .. }
+            | Event::Free { thread, .. }
+            | Event::Fence { thread, .. }
+            | Event::Acquire { thread, .. }
+            | Event::Release { thread, .. } => thread,
+        }
+    }
+
+    /// Appends the encoding of this event to `out`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        match *self {
+            Event::ThreadStart { thread, parent } => {
+                out.push(TAG_THREAD_START);
+                out.extend_from_slice(&thread.to_le_bytes());
+                out.push(parent.is_some() as u8);
+                out.extend_from_slice(&parent.unwrap_or(0).to_le_bytes());
+            }
+            Event::ThreadExit { thread } => {
+                out.push(TAG_THREAD_EXIT);
+                out.extend_from_slice(&thread.to_le_bytes());
+            }
+            Event::Access {
+                thread,
+                addr,
+                size,
+                write,
+                atomic,
+                site,
+            } => {
+                out.push(TAG_ACCESS);
+                out.extend_from_slice(&thread.to_le_bytes());
+                out.extend_from_slice(&addr.to_le_bytes());
+                out.extend_from_slice(&size.to_le_bytes());
+                let flags = if write { FLAG_WRITE } else { 0 }
+                    | if atomic { FLAG_ATOMIC } else { 0 }
+                    | if site.is_some() { FLAG_SITE } else { 0 };
+                out.push(flags);
+                out.extend_from_slice(&site.unwrap_or(0).to_le_bytes());
+            }
+            Event::Alloc {
+                thread,
+                addr,
+                size,
+                site,
+            }
+            | Event::Free {
+                thread,
+                addr,
+                size,
+                site,
+            } => {
+                out.push(if matches!(self, Event::Alloc { .. }) {
+                    TAG_ALLOC
+                } else {
+                    TAG_FREE
+                });
+                out.extend_from_slice(&thread.to_le_bytes());
+                out.extend_from_slice(&addr.to_le_bytes());
+                out.extend_from_slice(&size.to_le_bytes());
+                out.extend_from_slice(&site.to_le_bytes());
+            }
+            Event::Fence { thread, kind } => {
+                out.push(TAG_FENCE);
+                out.extend_from_slice(&thread.to_le_bytes());
+                out.push(kind.code());
+            }
+            Event::Acquire { thread, object } | Event::Release { thread, object } => {
+                out.push(if matches!(self, Event::Acquire { .. }) {
+                    TAG_ACQUIRE
+                } else {
+                    TAG_RELEASE
+                });
+                out.extend_from_slice(&thread.to_le_bytes());
+                out.extend_from_slice(&object.to_le_bytes());
+            }
+        }
+    }
+
+    /// Decodes one event from the front of `buf`, returning it and the number
+    /// of bytes it used, or a description of what is wrong.
+    pub(crate) fn decode(buf: &[u8]) -> Result<(Event, usize), String> {
+        let mut c = Cursor { buf, pos: 0 };
+        let tag = c.u8()?;
+        let ev = match tag {
+            TAG_THREAD_START => {
+                let thread = c.u32()?;
+                let has = c.u8()?;
+                let parent = c.u32()?;
+                let parent = match has {
+                    0 => None,
+                    1 => Some(parent),
+                    b => return Err(format!("ThreadStart has_parent byte {b} is not 0 or 1")),
+                };
+                Event::ThreadStart { thread, parent }
+            }
+            TAG_THREAD_EXIT => Event::ThreadExit { thread: c.u32()? },
+            TAG_ACCESS => {
+                let thread = c.u32()?;
+                let addr = c.u64()?;
+                let size = c.u32()?;
+                let flags = c.u8()?;
+                let site = c.u32()?;
+                if flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) != 0 {
+                    return Err(format!("Access flags {flags:#04x} has unknown bits"));
+                }
+                Event::Access {
+                    thread,
+                    addr,
+                    size,
+                    write: flags & FLAG_WRITE != 0,
+                    atomic: flags & FLAG_ATOMIC != 0,
+                    site: (flags & FLAG_SITE != 0).then_some(site),
+                }
+            }
+            TAG_ALLOC | TAG_FREE => {
+                let thread = c.u32()?;
+                let addr = c.u64()?;
+                let size = c.u64()?;
+                let site = c.u32()?;
+                if tag == TAG_ALLOC {
+                    Event::Alloc {
+                        thread,
+                        addr,
+                        size,
+                        site,
+                    }
+                } else {
+                    Event::Free {
+                        thread,
+                        addr,
+                        size,
+                        site,
+                    }
+                }
+            }
+            TAG_FENCE => {
+                let thread = c.u32()?;
+                let code = c.u8()?;
+                let kind = FenceKind::from_code(code)
+                    .ok_or_else(|| format!("unknown fence kind {code}"))?;
+                Event::Fence { thread, kind }
+            }
+            TAG_ACQUIRE | TAG_RELEASE => {
+                let thread = c.u32()?;
+                let object = c.u64()?;
+                if tag == TAG_ACQUIRE {
+                    Event::Acquire { thread, object }
+                } else {
+                    Event::Release { thread, object }
+                }
+            }
+            t => return Err(format!("unknown event tag {t:#04x}")),
+        };
+        Ok((ev, c.pos))
+    }
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let end = self.pos + N;
+        let bytes = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| "payload ends inside an event".to_string())?;
+        self.pos = end;
+        let mut a = [0u8; N];
+        a.copy_from_slice(bytes);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+}

@@ -1,0 +1,204 @@
+//! Streaming trace reader: reads one block at a time, checks its checksum,
+//! then hands out its events.
+
+use crate::{
+    crc32, Error, ErrorKind, Event, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MAX_BLOCK_LEN, VERSION,
+};
+use std::collections::VecDeque;
+use std::io::{ErrorKind as IoKind, Read};
+
+/// Reads events from any [`Read`]. It is an iterator of
+/// `Result<Event, Error>`; after the first error it returns `None`.
+#[derive(Debug)]
+pub struct Reader<R: Read> {
+    input: R,
+    offset: u64,
+    pending: VecDeque<Event>,
+    payload: Vec<u8>,
+    done: bool,
+}
+
+/// Reads as many bytes as possible into `buf`; returns how many were read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == IoKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads and checks the file header.
+    pub fn new(mut input: R) -> Result<Self, Error> {
+        let mut header = [0u8; HEADER_LEN];
+        let n = read_full(&mut input, &mut header).map_err(|e| Error::new(e.into(), 0))?;
+        if n < MAGIC.len() || header[..MAGIC.len()] != MAGIC {
+            if n < MAGIC.len() && header[..n] == MAGIC[..n] {
+                return Err(Error::new(
+                    ErrorKind::Truncated {
+                        what: "file header",
+                    },
+                    0,
+                ));
+            }
+            return Err(Error::new(ErrorKind::BadMagic, 0));
+        }
+        if n < HEADER_LEN {
+            return Err(Error::new(
+                ErrorKind::Truncated {
+                    what: "file header",
+                },
+                0,
+            ));
+        }
+        let version = u16::from_le_bytes([header[8], header[9]]);
+        if version != VERSION {
+            return Err(Error::new(ErrorKind::UnsupportedVersion(version), 0));
+        }
+        let reserved = u16::from_le_bytes([header[10], header[11]]);
+        if reserved != 0 {
+            return Err(Error::new(ErrorKind::BadHeader(reserved), 0));
+        }
+        Ok(Reader {
+            input,
+            offset: HEADER_LEN as u64,
+            pending: VecDeque::new(),
+            payload: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// Byte offset of the next block header to be read.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads the next block into `pending`. `Ok(false)` at a clean end.
+    fn next_block(&mut self) -> Result<bool, Error> {
+        let at = self.offset;
+        let err = |kind| Error::new(kind, at);
+        let mut header = [0u8; BLOCK_HEADER_LEN];
+        let n = read_full(&mut self.input, &mut header).map_err(|e| err(e.into()))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if n < BLOCK_HEADER_LEN {
+            return Err(err(ErrorKind::Truncated {
+                what: "block header",
+            }));
+        }
+        let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().unwrap_or([0; 4]));
+        let (len, count, stored) = (word(0), word(4), word(8));
+        if len > MAX_BLOCK_LEN {
+            return Err(err(ErrorKind::BlockTooLarge(len)));
+        }
+        self.payload.clear();
+        self.payload.resize(len as usize, 0);
+        let n = read_full(&mut self.input, &mut self.payload).map_err(|e| err(e.into()))?;
+        if n < len as usize {
+            return Err(err(ErrorKind::Truncated {
+                what: "block payload",
+            }));
+        }
+        let computed = crc32(&self.payload);
+        if computed != stored {
+            return Err(err(ErrorKind::Checksum { stored, computed }));
+        }
+        let mut pos = 0;
+        let mut events = VecDeque::new();
+        for i in 0..count {
+            let (ev, used) = Event::decode(&self.payload[pos..])
+                .map_err(|m| err(ErrorKind::BadEvent(format!("event {i} of the block: {m}"))))?;
+            events.push_back(ev);
+            pos += used;
+        }
+        if pos != self.payload.len() {
+            return Err(err(ErrorKind::BadEvent(format!(
+                "{} bytes left after the block's {count} events",
+                self.payload.len() - pos
+            ))));
+        }
+        self.offset += (BLOCK_HEADER_LEN + len as usize) as u64;
+        self.pending = events;
+        Ok(true)
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Event, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Some(Ok(ev));
+            }
+            if self.done {
+                return None;
+            }
+            match self.next_block() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Decodes a whole trace held in memory; any damage is an error. Never
+/// panics, whatever the bytes (a fuzzing entry point).
+pub fn read_all(bytes: &[u8]) -> Result<Vec<Event>, Error> {
+    let mut events = Vec::new();
+    for ev in Reader::new(bytes)? {
+        events.push(ev?);
+    }
+    Ok(events)
+}
+
+/// What could be recovered from a possibly damaged trace.
+#[derive(Debug)]
+pub struct Salvaged {
+    /// The events of every whole, intact block before the damage.
+    pub events: Vec<Event>,
+    /// The damage, if any, with its byte offset.
+    pub error: Option<Error>,
+}
+
+/// Decodes a trace held in memory up to its last whole intact block.
+pub fn read_salvage(bytes: &[u8]) -> Salvaged {
+    let mut events = Vec::new();
+    let reader = match Reader::new(bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            return Salvaged {
+                events,
+                error: Some(e),
+            }
+        }
+    };
+    for ev in reader {
+        match ev {
+            Ok(ev) => events.push(ev),
+            Err(e) => {
+                return Salvaged {
+                    events,
+                    error: Some(e),
+                }
+            }
+        }
+    }
+    Salvaged {
+        events,
+        error: None,
+    }
+}
