@@ -26,8 +26,9 @@
 //!   bound node; any other page is placed on the node of the first core that
 //!   touches it (first-touch).
 //!
-//! Not modelled yet: store buffers, fence costs, prefetching, contention
-//! and bandwidth, L3 inclusion/back-invalidation, SMT.
+//! Not modelled here: store buffers and barrier costs (see
+//! [`crate::ordering`], which replays on top of this model), prefetching,
+//! contention and bandwidth, L3 inclusion/back-invalidation, SMT.
 
 use crate::cache::Cache;
 use crate::machine::{Machine, Sharing};
@@ -164,6 +165,28 @@ impl Coherence {
                 .push((addr / PAGE, addr.saturating_add(len - 1) / PAGE, node));
         }
         Ok(())
+    }
+
+    /// The home node of page number `page` (address / [`PAGE`]), once it
+    /// has one (it was touched, or placed with [`Coherence::place_page`]).
+    pub fn page_home(&self, page: u64) -> Option<u32> {
+        self.page_home.get(&page).copied()
+    }
+
+    /// Gives page number `page` the home node `node` unless it already has
+    /// one; returns whether it was placed.
+    pub fn place_page(&mut self, page: u64, node: u32) -> Result<bool, Error> {
+        if node >= self.machine.nodes() {
+            return Err(invalid(format!(
+                "node {node} does not exist (the machine has {})",
+                self.machine.nodes()
+            )));
+        }
+        if self.page_home.contains_key(&page) {
+            return Ok(false);
+        }
+        self.page_home.insert(page, node);
+        Ok(true)
     }
 
     /// The statistics so far.

@@ -12,6 +12,17 @@ This first increment provides:
 - [`cachegrind`] and [`lackey`]: a cachegrind-compatible two-level cache
   simulation driven by Valgrind `lackey --trace-mem=yes` traces, checked
   against cachegrind itself by the `cachegrind` integration test.
+- [`ordering`]: per-core store buffers and barrier costs (`DMB ISH/ISHST/
+  ISHLD`, `DSB`, `LDAR`/`STLR`, `MFENCE`, locked RMWs) under a *drain* or an
+  *order* barrier implementation, with per-thread simulated clocks.
+- [`placement`]: thread-to-core pinning (compact, spread, a list) and heap
+  placement policies (first-touch, interleave, allocating thread's node,
+  main consumer's node).
+- [`replay`]: multi-threaded replay with per-thread clocks that respect
+  the recorded acquire/release order, in trace order or in simulated-time
+  order.
+- [`workload`]: deterministic synthetic workloads (capture by reference,
+  producer/consumer, false sharing, publication) as `loci-trace` events.
 
 # Example
 
@@ -36,6 +47,10 @@ pub mod cachegrind;
 pub mod coherence;
 pub mod lackey;
 pub mod machine;
+pub mod ordering;
+pub mod placement;
+pub mod replay;
+pub mod workload;
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]

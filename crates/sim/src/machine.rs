@@ -40,6 +40,7 @@
 //! ```
 
 use crate::cache::Geometry;
+use crate::ordering::OrderingCosts;
 use crate::{Error, ErrorKind};
 use serde::Deserialize;
 use std::path::Path;
@@ -60,6 +61,10 @@ pub struct Machine {
     pub transfer: Transfer,
     /// DRAM latencies.
     pub dram: Dram,
+    /// Store buffers and barrier costs; without it, no store buffer and
+    /// free barriers ([`OrderingCosts::NONE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<OrderingCosts>,
 }
 
 /// Counts of sockets, dies, cores and NUMA nodes.
@@ -238,6 +243,9 @@ impl Machine {
         }
         if let Some(v) = d.iter().flatten().find(|v| !(v.is_finite() && **v > 0.0)) {
             return bad(format!("dram.latency_ns entries must be positive, got {v}"));
+        }
+        if let Some(o) = &self.ordering {
+            o.validate()?;
         }
         Ok(())
     }

@@ -8,9 +8,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use loci_sim::cache::Geometry;
 use loci_sim::cachegrind::{CachegrindSim, Counts};
-use loci_sim::coherence::Coherence;
 use loci_sim::lackey::for_each_op;
 use loci_sim::machine::Machine;
+use loci_sim::ordering::{BarrierPolicy, OrderingCosts, OrderingSim, Report};
+use loci_sim::placement::{main_consumers, Pinning, Placement};
+use loci_sim::replay::{replay_timed, InOrder};
+use loci_sim::workload::{generate, Params, Workload};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +28,13 @@ Examples:
   loci sim --machine presets/epyc-7r13-2s.toml     check a machine file and print its shape
   loci sim --machine presets/epyc-7r13-2s.toml run.locitrace
                                                    MESI coherence + NUMA costs of a loci trace
-                                                   (thread N runs on core N)
+                                                   (thread N runs on core N), store buffers
+                                                   and barrier stalls per thread
+  loci sim --machine presets/graviton2.toml --barrier order --store-buffer 16 run.locitrace
+  loci sim --machine presets/generic-2s.toml --workload capture-by-ref --pin spread \
+           --compare first-touch,interleave,alloc-node,consumer
+  loci sim --workload false-sharing --threads 4 --iters 100 --emit-trace fs.locitrace
+  loci sim --machine presets/xeon-gold-6242-2s.toml --schedule timed --pin 0,16 fs.locitrace
 
 With the same geometry, the counts equal cachegrind's
 (valgrind --tool=cachegrind --cache-sim=yes --I1=... --D1=... --LL=...).")]
@@ -54,6 +63,60 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub machine: Option<PathBuf>,
 
+    /// Barrier implementation (mesi): `drain` waits for the store buffer to
+    /// empty, `order` only keeps later stores behind; default: the
+    /// machine's `[ordering] barrier`.
+    #[arg(long, value_enum)]
+    pub barrier: Option<Barrier>,
+
+    /// Store-buffer entries per core (mesi; 0: none); default: the
+    /// machine's `[ordering] store_buffer`.
+    #[arg(long, value_name = "N")]
+    pub store_buffer: Option<u32>,
+
+    /// Generate a synthetic workload instead of reading a trace:
+    /// capture-by-ref, producer-consumer, false-sharing or publication.
+    #[arg(long, value_name = "NAME")]
+    pub workload: Option<String>,
+
+    /// Threads of the --workload (default 2).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u32>,
+
+    /// Iterations per thread of the --workload (default 1000).
+    #[arg(long, value_name = "N")]
+    pub iters: Option<u32>,
+
+    /// Bytes of the --workload's shared block or published objects, a
+    /// multiple of 64 (default 4096).
+    #[arg(long, value_name = "BYTES")]
+    pub object_size: Option<u64>,
+
+    /// Also write the --workload's events as a loci trace to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub emit_trace: Option<PathBuf>,
+
+    /// Heap placement: first-touch (default), interleave, alloc-node or
+    /// consumer (the node of the thread using an allocation site most).
+    #[arg(long, value_name = "POLICY")]
+    pub placement: Option<String>,
+
+    /// Compare placements, e.g. first-touch,consumer: one table, ratios
+    /// against the first.
+    #[arg(long, value_name = "P1,P2,...")]
+    pub compare: Option<String>,
+
+    /// Thread-to-core mapping: compact (thread N on core N, default),
+    /// spread (round-robin over sockets) or a core list like 0,16,1.
+    #[arg(long, value_name = "compact|spread|LIST")]
+    pub pin: Option<String>,
+
+    /// Replay order: `trace` (default: trace order, streaming) or `timed`
+    /// (simulated-time order across threads, never passing an Acquire
+    /// before its Release). Both move clocks along acquire/release edges.
+    #[arg(long, value_enum)]
+    pub schedule: Option<Schedule>,
+
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -66,6 +129,34 @@ pub enum CacheModel {
     Cachegrind,
     /// Directory MESI coherence over the --machine's caches, NUMA memory.
     Mesi,
+}
+
+/// Replay schedules (see `loci_sim::replay`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Trace order.
+    Trace,
+    /// Simulated-time order, respecting acquire/release edges.
+    Timed,
+}
+
+/// Barrier implementations (see `loci_sim::ordering`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Barrier {
+    /// Barriers wait until the store buffer is empty.
+    Drain,
+    /// Barriers keep later stores behind earlier ones; no stall unless the
+    /// store buffer fills (DSB still drains).
+    Order,
+}
+
+impl From<Barrier> for BarrierPolicy {
+    fn from(b: Barrier) -> Self {
+        match b {
+            Barrier::Drain => BarrierPolicy::Drain,
+            Barrier::Order => BarrierPolicy::Order,
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -82,13 +173,25 @@ struct CachegrindReport {
 pub fn run(args: SimArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let model = args.cache_model.unwrap_or(if args.machine.is_some() {
-        CacheModel::Mesi
-    } else {
-        CacheModel::Cachegrind
-    });
+    let model = args
+        .cache_model
+        .unwrap_or(if args.machine.is_some() || args.workload.is_some() {
+            CacheModel::Mesi
+        } else {
+            CacheModel::Cachegrind
+        });
     if model == CacheModel::Mesi {
         return run_mesi(&args, &mut out);
+    }
+    if args.barrier.is_some()
+        || args.store_buffer.is_some()
+        || args.placement.is_some()
+        || args.compare.is_some()
+        || args.pin.is_some()
+        || args.workload.is_some()
+        || args.schedule.is_some()
+    {
+        bail!("--barrier, --store-buffer, --placement, --compare, --pin, --schedule and --workload belong to --cache-model mesi (with --machine)");
     }
     if args.machine.is_some() {
         bail!("--cache-model cachegrind takes its geometry from --I1/--D1/--LL, not --machine");
@@ -156,45 +259,246 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--cache-model mesi`: without a trace, check and print the machine;
-/// with one, replay it (thread N on core N) and print the statistics.
-fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
-    let Some(path) = &args.machine else {
-        bail!("--cache-model mesi needs --machine FILE");
-    };
-    if args.i1.is_some() || args.d1.is_some() || args.ll.is_some() {
-        bail!("--I1/--D1/--LL belong to --cache-model cachegrind; mesi uses the --machine caches");
-    }
-    let m = Machine::load(path)?;
-    let Some(trace) = &args.trace else {
-        if args.json {
-            serde_json::to_writer_pretty(&mut *out, &m)?;
-            writeln!(out)?;
-        } else {
-            print_machine(out, &m)?;
+/// Where the events of a mesi run come from.
+enum Source {
+    /// A trace file (or `-`), streamed.
+    File(PathBuf),
+    /// Events in memory (a synthetic workload, or a trace read whole).
+    Memory(String, Vec<loci_trace::Event>),
+}
+
+impl Source {
+    fn label(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Memory(l, _) => l.clone(),
         }
-        return Ok(ExitCode::SUCCESS);
-    };
-    let input: Box<dyn std::io::Read> = if trace.as_os_str() == "-" {
+    }
+
+    /// Reads a file source into memory (needed by --placement consumer and
+    /// --compare, which look at the trace more than once).
+    fn into_memory(self) -> Result<Source> {
+        let Source::File(trace) = self else {
+            return Ok(self);
+        };
+        let label = trace.display().to_string();
+        let reader = loci_trace::Reader::new(open(&trace)?).with_context(|| label.clone())?;
+        let events = reader
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| label.clone())?;
+        Ok(Source::Memory(label, events))
+    }
+
+    fn replay(&self, mut on: impl FnMut(&loci_trace::Event) -> Result<()>) -> Result<()> {
+        match self {
+            Source::Memory(_, events) => events.iter().try_for_each(on),
+            Source::File(trace) => {
+                let label = trace.display().to_string();
+                let reader =
+                    loci_trace::Reader::new(open(trace)?).with_context(|| label.clone())?;
+                for ev in reader {
+                    on(&ev.with_context(|| label.clone())?)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn open(trace: &PathBuf) -> Result<Box<dyn std::io::Read>> {
+    Ok(if trace.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         let f = std::fs::File::open(trace)
             .with_context(|| format!("cannot open {}", trace.display()))?;
         Box::new(BufReader::with_capacity(1 << 20, f))
+    })
+}
+
+/// The synthetic workload of `--workload`, if any; refuses workload
+/// options without it.
+fn workload(args: &SimArgs) -> Result<Option<(String, Vec<loci_trace::Event>)>> {
+    let Some(w) = &args.workload else {
+        if args.threads.is_some()
+            || args.iters.is_some()
+            || args.object_size.is_some()
+            || args.emit_trace.is_some()
+        {
+            bail!("--threads, --iters, --object-size and --emit-trace belong to --workload");
+        }
+        return Ok(None);
     };
-    let mut sim = Coherence::new(&m).with_context(|| path.display().to_string())?;
-    let reader = loci_trace::Reader::new(input).with_context(|| trace.display().to_string())?;
-    for ev in reader {
-        let ev = ev.with_context(|| trace.display().to_string())?;
-        sim.on_event(&ev)
-            .with_context(|| format!("{} on {}", trace.display(), m.name))?;
+    if args.trace.is_some() {
+        bail!("give either a trace or --workload, not both");
     }
-    let s = sim.stats();
+    let w: Workload = w.parse()?;
+    let d = Params::default();
+    let p = Params {
+        threads: args.threads.unwrap_or(d.threads),
+        iters: args.iters.unwrap_or(d.iters),
+        object_size: args.object_size.unwrap_or(d.object_size),
+    };
+    let events = generate(w, &p).with_context(|| format!("--workload {}", w.name()))?;
+    if let Some(file) = &args.emit_trace {
+        let f = std::fs::File::create(file)
+            .with_context(|| format!("cannot create {}", file.display()))?;
+        let mut wr = loci_trace::Writer::new(std::io::BufWriter::new(f))
+            .with_context(|| file.display().to_string())?;
+        for e in &events {
+            wr.write(e).with_context(|| file.display().to_string())?;
+        }
+        let mut b = wr.finish().with_context(|| file.display().to_string())?;
+        b.flush().with_context(|| file.display().to_string())?;
+    }
+    let label = format!(
+        "{} (threads {}, iters {}, object size {})",
+        w.name(),
+        p.threads,
+        p.iters,
+        p.object_size
+    );
+    Ok(Some((label, events)))
+}
+
+/// Everything that is the same in each run of a comparison.
+struct Setup {
+    machine: Machine,
+    costs: OrderingCosts,
+    pinning: Pinning,
+    schedule: Schedule,
+}
+
+fn simulate(setup: &Setup, source: &Source, placement: Placement) -> Result<Report> {
+    let consumers = match (placement, source) {
+        (Placement::Consumer, Source::Memory(_, events)) => main_consumers(events),
+        _ => Default::default(),
+    };
+    let mut sim = OrderingSim::with_costs(&setup.machine, setup.costs)
+        .context("--store-buffer")?
+        .with_pinning(setup.pinning.clone())
+        .with_placement(placement, consumers);
+    let label = source.label();
+    let context = || format!("{label} on {}", setup.machine.name);
+    match (setup.schedule, source) {
+        (Schedule::Timed, Source::Memory(_, events)) => {
+            replay_timed(&mut sim, events).with_context(context)?;
+        }
+        _ => {
+            let mut in_order = InOrder::default();
+            source.replay(|ev| in_order.on_event(&mut sim, ev).with_context(context))?;
+        }
+    }
+    Ok(sim.report())
+}
+
+/// `--cache-model mesi`: without a trace, check and print the machine;
+/// with a trace or a workload, replay it and print the statistics.
+fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
+    if args.i1.is_some() || args.d1.is_some() || args.ll.is_some() {
+        bail!("--I1/--D1/--LL belong to --cache-model cachegrind; mesi uses the --machine caches");
+    }
+    let generated = workload(args)?;
+    let Some(path) = &args.machine else {
+        if let (Some((label, events)), Some(file)) = (&generated, &args.emit_trace) {
+            if args.json {
+                let v = serde_json::json!({
+                    "workload": label, "events": events.len(), "trace": file.display().to_string()
+                });
+                serde_json::to_writer_pretty(&mut *out, &v)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "{label}: {} events written to {}",
+                    events.len(),
+                    file.display()
+                )?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        bail!("--cache-model mesi needs --machine FILE (or --workload with --emit-trace FILE)");
+    };
+    let m = Machine::load(path)?;
+    let source = match (generated, &args.trace) {
+        (Some((label, events)), _) => Source::Memory(label, events),
+        (None, Some(trace)) => Source::File(trace.clone()),
+        (None, None) => {
+            if args.placement.is_some()
+                || args.compare.is_some()
+                || args.pin.is_some()
+                || args.schedule.is_some()
+            {
+                bail!("--placement, --compare, --pin and --schedule need a trace or --workload");
+            }
+            if args.json {
+                serde_json::to_writer_pretty(&mut *out, &m)?;
+                writeln!(out)?;
+            } else {
+                print_machine(out, &m)?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let mut costs = m.ordering.unwrap_or(OrderingCosts::NONE);
+    if let Some(b) = args.barrier {
+        costs.barrier = b.into();
+    }
+    if let Some(n) = args.store_buffer {
+        costs.store_buffer = n;
+    }
+    let pinning: Pinning = match &args.pin {
+        Some(p) => p.parse().context("--pin")?,
+        None => Pinning::Compact,
+    };
+    let policies: Vec<Placement> = match (&args.compare, &args.placement) {
+        (Some(_), Some(_)) => bail!("give either --placement or --compare, not both"),
+        (Some(list), None) => {
+            let v = list
+                .split(',')
+                .map(|p| p.trim().parse::<Placement>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("--compare")?;
+            if v.len() < 2 {
+                bail!("--compare needs at least two policies, like first-touch,consumer");
+            }
+            v
+        }
+        (None, p) => vec![match p {
+            Some(p) => p.parse().context("--placement")?,
+            None => Placement::FirstTouch,
+        }],
+    };
+    let schedule = args.schedule.unwrap_or(Schedule::Trace);
+    let source = if policies.len() > 1
+        || policies.contains(&Placement::Consumer)
+        || schedule == Schedule::Timed
+    {
+        source.into_memory()?
+    } else {
+        source
+    };
+    let setup = Setup {
+        machine: m,
+        costs,
+        pinning,
+        schedule,
+    };
+    let reports = policies
+        .iter()
+        .map(|&p| simulate(&setup, &source, p))
+        .collect::<Result<Vec<_>>>()?;
+    if reports.len() > 1 {
+        print_comparison(out, args.json, &setup.machine, &source.label(), &reports)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = &reports[0];
+    let s = &report.coherence;
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, s)?;
+        serde_json::to_writer_pretty(&mut *out, report)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{} : {}", m.name, trace.display())?;
+        writeln!(out, "{} : {}", setup.machine.name, source.label())?;
+        writeln!(out, "placement = {}", report.placement.name())?;
         let rows: [(&str, u64); 14] = [
             ("accesses", s.accesses),
             ("reads", s.reads),
@@ -215,8 +519,125 @@ fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
             writeln!(out, "{name:<24} {v:>14}")?;
         }
         writeln!(out, "{:<24} {:>14.1}", "latency_ns", s.latency_ns)?;
+        writeln!(
+            out,
+            "\nbarrier = {}, store buffer = {} entries per core",
+            report.barrier, report.store_buffer
+        )?;
+        writeln!(
+            out,
+            "{:>6} {:>5} {:>10} {:>10} {:>9} {:>14} {:>14} {:>16} {:>14} {:>14}",
+            "thread",
+            "core",
+            "loads",
+            "stores",
+            "barriers",
+            "clock_ns",
+            "bar_stall_ns",
+            "bar_stall_cycles",
+            "sb_full_ns",
+            "sync_wait_ns"
+        )?;
+        for t in &report.threads {
+            writeln!(
+                out,
+                "{:>6} {:>5} {:>10} {:>10} {:>9} {:>14.1} {:>14.1} {:>16.1} {:>14.1} {:>14.1}",
+                t.thread,
+                t.core,
+                t.loads,
+                t.stores,
+                t.barriers,
+                t.clock_ns,
+                t.barrier_stall_ns,
+                t.barrier_stall_cycles,
+                t.store_buffer_full_stall_ns,
+                t.sync_wait_ns
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The figures compared across placements: (name, value).
+fn figures(r: &Report) -> Vec<(&'static str, f64)> {
+    let s = &r.coherence;
+    let max_clock = r.threads.iter().map(|t| t.clock_ns).fold(0.0, f64::max);
+    vec![
+        ("latency_ns", s.latency_ns),
+        ("max_thread_clock_ns", max_clock),
+        ("dram_local", s.dram_local as f64),
+        ("dram_remote", s.dram_remote as f64),
+        ("transfers_same_die", s.transfers_same_die as f64),
+        ("transfers_cross_die", s.transfers_cross_die as f64),
+        ("transfers_cross_socket", s.transfers_cross_socket as f64),
+        ("l3_hits", s.l3_hits as f64),
+    ]
+}
+
+fn ratio(v: f64, base: f64) -> Option<f64> {
+    (base != 0.0).then(|| v / base)
+}
+
+fn print_comparison(
+    out: &mut impl Write,
+    json: bool,
+    m: &Machine,
+    label: &str,
+    reports: &[Report],
+) -> Result<()> {
+    let base = figures(&reports[0]);
+    if json {
+        let runs: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                let ratios: serde_json::Map<String, serde_json::Value> = figures(r)
+                    .iter()
+                    .zip(&base)
+                    .map(|(&(n, v), &(_, b))| (n.to_string(), serde_json::json!(ratio(v, b))))
+                    .collect();
+                serde_json::json!({
+                    "placement": r.placement,
+                    "ratio_to_baseline": ratios,
+                    "report": r,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "machine": m.name,
+            "source": label,
+            "baseline": reports[0].placement,
+            "runs": runs,
+        });
+        serde_json::to_writer_pretty(&mut *out, &v)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "{} : {}", m.name, label)?;
+    writeln!(
+        out,
+        "baseline = {} (ratios are value / baseline)",
+        reports[0].placement.name()
+    )?;
+    write!(out, "{:<24}", "")?;
+    for r in reports {
+        write!(out, " {:>24}", r.placement.name())?;
+    }
+    writeln!(out)?;
+    let all: Vec<Vec<(&str, f64)>> = reports.iter().map(figures).collect();
+    for (i, &(name, b)) in base.iter().enumerate() {
+        write!(out, "{name:<24}")?;
+        for f in &all {
+            let v = f[i].1;
+            let cell = match ratio(v, b) {
+                Some(x) => format!("{v:.1} ({x:.3}x)"),
+                None if v == 0.0 => "0.0 (=)".to_string(),
+                None => format!("{v:.1} (new)"),
+            };
+            write!(out, " {cell:>24}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 fn print_machine(out: &mut impl Write, m: &Machine) -> Result<()> {
@@ -256,6 +677,22 @@ fn print_machine(out: &mut impl Write, m: &Machine) -> Result<()> {
     for (i, row) in m.dram.latency_ns.iter().enumerate() {
         let cells: Vec<String> = row.iter().map(|v| format!("{v:>6.1}")).collect();
         writeln!(out, "DRAM from node {i} (ns): {}", cells.join(" "))?;
+    }
+    match &m.ordering {
+        Some(o) => {
+            let f = &o.fence_cycles;
+            writeln!(
+                out,
+                "store buffer: {} entries per core, barriers: {}",
+                o.store_buffer, o.barrier
+            )?;
+            writeln!(
+                out,
+                "barrier cycles: DMB ISH {} ISHST {} ISHLD {} SY {}, DSB {}, LDAR {}, STLR {}, MFENCE {}, SFENCE {}, LFENCE {}, locked RMW {}",
+                f.dmb_ish, f.dmb_ishst, f.dmb_ishld, f.dmb_sy, f.dsb, f.ldar, f.stlr, f.mfence, f.sfence, f.lfence, f.locked_rmw
+            )?;
+        }
+        None => writeln!(out, "no [ordering] section: no store buffer, free barriers")?,
     }
     Ok(())
 }
