@@ -20,8 +20,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Compile and link like `cc`, instrumented for loci's runtime (gcc -fsanitize=thread ABI).
+    Cc(cmd::cc::CcArgs),
     /// Run litmus tests (herd7 syntax) under a memory model, with herd7's output.
     Litmus(cmd::litmus::LitmusArgs),
+    /// Run a program built with `loci cc` and show per-site, per-thread heap access counts.
+    Profile(cmd::profile::ProfileArgs),
     /// Simulate caches, coherence and NUMA costs from a trace (cachegrind-compatible mode, MESI on machine presets).
     Sim(cmd::sim::SimArgs),
 }
@@ -40,7 +44,9 @@ fn herd_style_args() -> Vec<String> {
 fn main() -> ExitCode {
     let cli = Cli::parse_from(herd_style_args());
     let result = match cli.command {
+        Command::Cc(args) => cmd::cc::run(args),
         Command::Litmus(args) => cmd::litmus::run(args),
+        Command::Profile(args) => cmd::profile::run(args),
         Command::Sim(args) => cmd::sim::run(args),
     };
     match result {

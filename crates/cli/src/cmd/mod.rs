@@ -1,3 +1,5 @@
 //! One module per subcommand.
+pub mod cc;
 pub mod litmus;
+pub mod profile;
 pub mod sim;

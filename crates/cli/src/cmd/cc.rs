@@ -1,0 +1,278 @@
+//! `loci cc`: compile and link a C/C++ program like `cc`, instrumented with
+//! gcc's ThreadSanitizer ABI (`-fsanitize=thread -g`) but linked against
+//! loci's runtime (`libloci_rt.a`) instead of libtsan.
+//!
+//! gcc adds `-ltsan` whenever it links with `-fsanitize=thread`, so when
+//! `loci cc` links it works in two steps: every source file on the command
+//! line is first compiled to a temporary object with `-fsanitize=thread -g
+//! -c`, then everything is linked *without* `-fsanitize=thread`, adding
+//! `libloci_rt.a -lpthread -ldl -lm`. When the command only compiles
+//! (`-c`, `-S`, `-E`), it runs once with the sanitizer flags prepended.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Arguments of `loci cc`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  loci cc -O2 -o prog prog.c -lm          instrument and link with loci's runtime
+  loci cc -c util.c && loci cc -o prog main.c util.o
+  loci cc --cxx -O1 -o app app.cc
+  loci profile -- ./prog ARGS...          run it and show the per-site profile
+
+The runtime library is `libloci_rt.a` next to the `loci` executable, or the
+file named by $LOCI_RT_LIB.")]
+pub struct CcArgs {
+    /// Use the C++ compiler (`g++`) instead of `gcc`.
+    #[arg(long)]
+    pub cxx: bool,
+
+    /// Arguments for the compiler, exactly as for `cc`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}
+
+const SOURCE_EXTS: &[&str] = &["c", "cc", "cp", "cpp", "cxx", "c++", "C", "CPP", "i", "ii"];
+
+fn is_source(arg: &str) -> bool {
+    !arg.starts_with('-')
+        && Path::new(arg)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| SOURCE_EXTS.contains(&e))
+}
+
+/// Options that take the next argument as their value.
+fn takes_value(arg: &str) -> bool {
+    matches!(
+        arg,
+        "-o" | "-I"
+            | "-D"
+            | "-U"
+            | "-include"
+            | "-isystem"
+            | "-iquote"
+            | "-idirafter"
+            | "-MF"
+            | "-MT"
+            | "-MQ"
+            | "-x"
+            | "-L"
+            | "-l"
+            | "-Xlinker"
+    )
+}
+
+/// Flags used only when linking (dropped from the compile step).
+fn link_only(arg: &str) -> bool {
+    arg.starts_with("-l") || arg.starts_with("-L") || arg.starts_with("-Wl,") || arg == "-Xlinker"
+}
+
+/// Where the runtime library is: `$LOCI_RT_LIB`, else `libloci_rt.a`
+/// beside the `loci` executable.
+pub fn runtime_lib() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("LOCI_RT_LIB") {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            bail!("LOCI_RT_LIB={} is not a file", p.display());
+        }
+        return Ok(p);
+    }
+    let exe = std::env::current_exe().context("cannot locate the loci executable")?;
+    let dir = exe.parent().context("loci executable has no directory")?;
+    let p = dir.join("libloci_rt.a");
+    if p.is_file() {
+        Ok(p)
+    } else {
+        bail!(
+            "runtime library not found at {} (build it with `cargo build -p loci-rt --release` or set LOCI_RT_LIB)",
+            p.display()
+        )
+    }
+}
+
+/// The commands `loci cc` runs for `args`: compile steps, then the link
+/// (if any). `objdir` receives the temporary objects.
+pub fn plan(compiler: &str, args: &[String], rt: &Path, objdir: &Path) -> Vec<Vec<String>> {
+    let inst = ["-fsanitize=thread".to_string(), "-g".to_string()];
+    let no_link = args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-c" | "-S" | "-E" | "-M" | "-MM"));
+    if no_link {
+        let mut cmd = vec![compiler.to_string()];
+        cmd.extend(inst.iter().cloned());
+        cmd.extend(args.iter().cloned());
+        return vec![cmd];
+    }
+    // Split the arguments into compile flags and the link line.
+    let mut compile_flags = Vec::new();
+    let mut sources = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if takes_value(a) && i + 1 < args.len() {
+            if a != "-o" && !link_only(a) {
+                compile_flags.push(a.clone());
+                compile_flags.push(args[i + 1].clone());
+            }
+            i += 2;
+            continue;
+        }
+        if is_source(a) {
+            sources.push(a.clone());
+        } else if a.starts_with('-')
+            && !link_only(a)
+            && !a.starts_with("-o")
+            && a != "-fsanitize=thread"
+        {
+            compile_flags.push(a.clone());
+        }
+        i += 1;
+    }
+    let mut steps = Vec::new();
+    let mut link = vec![compiler.to_string()];
+    let mut n = 0;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if takes_value(a) && i + 1 < args.len() {
+            link.push(a.clone());
+            link.push(args[i + 1].clone());
+            i += 2;
+            continue;
+        }
+        if is_source(a) {
+            let stem = Path::new(a)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("src");
+            let obj = objdir
+                .join(format!("{n}-{stem}.o"))
+                .to_string_lossy()
+                .into_owned();
+            n += 1;
+            let mut cmd = vec![compiler.to_string()];
+            cmd.extend(inst.iter().cloned());
+            cmd.extend(compile_flags.iter().cloned());
+            cmd.extend(["-c".to_string(), a.clone(), "-o".to_string(), obj.clone()]);
+            steps.push(cmd);
+            link.push(obj);
+        } else if a != "-fsanitize=thread" {
+            link.push(a.clone());
+        }
+        i += 1;
+    }
+    link.push(rt.to_string_lossy().into_owned());
+    link.extend(["-lpthread", "-ldl", "-lm"].map(String::from));
+    steps.push(link);
+    steps
+}
+
+/// Run `loci cc`.
+pub fn run(args: CcArgs) -> Result<ExitCode> {
+    let compiler = if args.cxx { "g++" } else { "gcc" };
+    let list: Vec<String> = args
+        .args
+        .iter()
+        .map(|a| a.to_str().map(str::to_owned).context("non-UTF-8 argument"))
+        .collect::<Result<_>>()?;
+    let objdir = std::env::temp_dir().join(format!("loci-cc-{}", std::process::id()));
+    let links = !list
+        .iter()
+        .any(|a| matches!(a.as_str(), "-c" | "-S" | "-E" | "-M" | "-MM"));
+    let rt = if links {
+        runtime_lib()?
+    } else {
+        PathBuf::new()
+    };
+    std::fs::create_dir_all(&objdir).with_context(|| format!("creating {}", objdir.display()))?;
+    let mut code = ExitCode::SUCCESS;
+    for step in plan(compiler, &list, &rt, &objdir) {
+        let status = Command::new(&step[0])
+            .args(&step[1..])
+            .status()
+            .with_context(|| format!("running {}", step[0]))?;
+        if !status.success() {
+            code = ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8);
+            break;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&objdir);
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn compile_only_prepends_flags() {
+        let p = plan(
+            "gcc",
+            &s(&["-O2", "-c", "a.c"]),
+            Path::new("rt.a"),
+            Path::new("/t"),
+        );
+        assert_eq!(
+            p,
+            vec![s(&["gcc", "-fsanitize=thread", "-g", "-O2", "-c", "a.c"])]
+        );
+    }
+
+    #[test]
+    fn link_is_split_and_uses_the_runtime() {
+        let p = plan(
+            "gcc",
+            &s(&[
+                "-O1",
+                "-Iinc",
+                "-o",
+                "prog",
+                "a.c",
+                "b.o",
+                "-lm",
+                "-fsanitize=thread",
+            ]),
+            Path::new("/x/libloci_rt.a"),
+            Path::new("/t"),
+        );
+        assert_eq!(
+            p,
+            vec![
+                s(&[
+                    "gcc",
+                    "-fsanitize=thread",
+                    "-g",
+                    "-O1",
+                    "-Iinc",
+                    "-c",
+                    "a.c",
+                    "-o",
+                    "/t/0-a.o"
+                ]),
+                s(&[
+                    "gcc",
+                    "-O1",
+                    "-Iinc",
+                    "-o",
+                    "prog",
+                    "/t/0-a.o",
+                    "b.o",
+                    "-lm",
+                    "/x/libloci_rt.a",
+                    "-lpthread",
+                    "-ldl",
+                    "-lm"
+                ]),
+            ]
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! `loci profile`: run a program built with `loci cc` and show, per
+//! allocation site, which threads read, wrote and atomically accessed its
+//! heap objects (most accessed first), or the runtime's JSON with `--json`.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::Value;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+/// Arguments of `loci profile`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  loci cc -O1 -o prog prog.c
+  loci profile -- ./prog ARGS...            table of allocation sites, most accessed first
+  loci profile -o run.json --json -- ./prog print (and keep) the JSON profile
+
+The exit status is the program's (128+N if it was killed by signal N).")]
+pub struct ProfileArgs {
+    /// Where the runtime writes the JSON profile (passed as LOCI_PROFILE_OUT).
+    #[arg(short = 'o', long = "output", default_value = "loci-profile.json")]
+    pub output: PathBuf,
+
+    /// Print the JSON profile instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The program (built with `loci cc`) and its arguments, after `--`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<OsString>,
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// `function (file:line)` of a site.
+fn site_name(s: &Value) -> String {
+    let f = s["function"].as_str().unwrap_or("??");
+    let file = s["file"]
+        .as_str()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or("??");
+    match s["line"].as_u64() {
+        Some(l) => format!("{f} ({file}:{l})"),
+        None => format!("{f} ({file})"),
+    }
+}
+
+/// The human table for a profile.
+pub fn table(p: &Value) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:<40} {:>8} {:>10} {:<12} {:>10} {:>10} {:>10}  per thread (reads/writes/atomics)\n",
+        "site", "objects", "bytes", "class", "reads", "writes", "atomics"
+    ));
+    for s in p["sites"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let threads: Vec<String> = s["threads"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|t| {
+                format!(
+                    "T{}:{}/{}/{}",
+                    n(&t["thread"]),
+                    n(&t["reads"]),
+                    n(&t["writes"]),
+                    n(&t["atomics"])
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "{:<40} {:>8} {:>10} {:<12} {:>10} {:>10} {:>10}  {}\n",
+            site_name(s),
+            n(&s["objects"]),
+            n(&s["bytes"]),
+            s["class"].as_str().unwrap_or("?"),
+            n(&s["reads"]),
+            n(&s["writes"]),
+            n(&s["atomics"]),
+            threads.join(" ")
+        ));
+    }
+    let u = &p["unattributed"];
+    out.push_str(&format!(
+        "unattributed (not heap): {} reads, {} writes, {} atomics; {} threads\n",
+        n(&u["reads"]),
+        n(&u["writes"]),
+        n(&u["atomics"]),
+        p["threads"].as_array().map_or(0, Vec::len)
+    ));
+    out
+}
+
+/// Run `loci profile`.
+pub fn run(args: ProfileArgs) -> Result<ExitCode> {
+    let (prog, rest) = args.command.split_first().context("no program given")?;
+    let _ = std::fs::remove_file(&args.output);
+    let status = Command::new(prog)
+        .args(rest)
+        .env("LOCI_PROFILE_OUT", &args.output)
+        .status()
+        .with_context(|| format!("running {}", prog.to_string_lossy()))?;
+    let code = match status.code() {
+        Some(c) => c,
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            128 + status.signal().unwrap_or(0)
+        }
+    };
+    let text = match std::fs::read_to_string(&args.output) {
+        Ok(t) => t,
+        Err(_) => bail!(
+            "{} wrote no profile to {} (was it built with `loci cc`? did it exit through exit()?)",
+            prog.to_string_lossy(),
+            args.output.display()
+        ),
+    };
+    let p: Value = serde_json::from_str(&text)
+        .with_context(|| format!("parsing {}", args.output.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&p)?)?;
+    } else {
+        stdout.write_all(table(&p).as_bytes())?;
+    }
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_lists_sites_in_order() {
+        let p: Value = serde_json::from_str(
+            r#"{"sites": [{"function": "main", "file": "/a/b.c", "line": 7, "objects": 1, "bytes": 4,
+                "class": "handoff", "reads": 1001, "writes": 1001, "atomics": 0,
+                "threads": [{"thread": 0, "reads": 1, "writes": 1, "atomics": 0},
+                            {"thread": 1, "reads": 1000, "writes": 1000, "atomics": 0}]}],
+                "threads": [{}, {}], "unattributed": {"reads": 3, "writes": 2, "atomics": 1}}"#,
+        )
+        .unwrap();
+        let t = table(&p);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].starts_with("main (b.c:7)"), "{t}");
+        assert!(lines[1].contains("handoff"));
+        assert!(lines[1].ends_with("T0:1/1/0 T1:1000/1000/0"), "{t}");
+        assert_eq!(
+            lines[2],
+            "unattributed (not heap): 3 reads, 2 writes, 1 atomics; 2 threads"
+        );
+    }
+}

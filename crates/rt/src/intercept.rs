@@ -1,0 +1,375 @@
+//! Interposed libc functions: the malloc family and `pthread_create` /
+//! `pthread_join`. Each forwards to the real function found with
+//! `dlsym(RTLD_NEXT, ..)` (see [`crate::sys`]).
+//!
+//! The allocation functions are tiny naked trampolines that pass their
+//! return address (the allocation site) as one extra argument to the Rust
+//! implementation: on x86-64 it is read from `[rsp]`, on AArch64 it is in
+//! `x30`. Other architectures are not supported yet.
+//!
+//! Ordering rule: an object is removed from the table *before* its memory
+//! goes back to the real allocator, and added *after* the real allocator
+//! hands it out, so a concurrent reuse of the same address can never be
+//! confused with the old object.
+
+use crate::state::{self, Guard, FINISHED};
+use crate::sys::{self, real, StartFn};
+use core::ffi::{c_int, c_void};
+use core::ptr::null_mut;
+use std::sync::atomic::Ordering;
+
+macro_rules! trampoline {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => $imp:ident, $x86reg:literal, $a64reg:literal) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// As for the libc function of the same name.
+        #[no_mangle]
+        #[unsafe(naked)]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $x86reg, ", qword ptr [rsp]"),
+                "jmp {imp}",
+                imp = sym $imp,
+            );
+            #[cfg(target_arch = "aarch64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $a64reg, ", x30"),
+                "b {imp}",
+                imp = sym $imp,
+            );
+        }
+    };
+}
+
+trampoline!(
+    /// Interposed `malloc`: records the block and its call site.
+    malloc(size: usize) -> *mut c_void => malloc_impl, "rsi", "x1");
+trampoline!(
+    /// Interposed `calloc`.
+    calloc(n: usize, size: usize) -> *mut c_void => calloc_impl, "rdx", "x2");
+trampoline!(
+    /// Interposed `realloc`: the old block is retired, the new one recorded
+    /// at this call site.
+    realloc(p: *mut c_void, size: usize) -> *mut c_void => realloc_impl, "rdx", "x2");
+trampoline!(
+    /// Interposed `reallocarray`.
+    reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void => reallocarray_impl, "rcx", "x3");
+trampoline!(
+    /// Interposed `posix_memalign`.
+    posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int => posix_memalign_impl, "rcx", "x3");
+trampoline!(
+    /// Interposed `aligned_alloc`.
+    aligned_alloc(align: usize, size: usize) -> *mut c_void => aligned_alloc_impl, "rdx", "x2");
+trampoline!(
+    /// Interposed `memalign`.
+    memalign(align: usize, size: usize) -> *mut c_void => memalign_impl, "rdx", "x2");
+trampoline!(
+    /// Interposed `valloc`.
+    valloc(size: usize) -> *mut c_void => valloc_impl, "rsi", "x1");
+trampoline!(
+    /// Interposed `pvalloc`.
+    pvalloc(size: usize) -> *mut c_void => pvalloc_impl, "rsi", "x1");
+
+/// Record a block the real allocator just returned.
+fn note_alloc(p: *mut c_void, size: usize, site: usize) {
+    if p.is_null() || sys::is_boot(p) || FINISHED.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(g) = Guard::enter() else { return };
+    let tid = state::current_tid(&g);
+    let caller = state::shadow_top();
+    state::table().alloc(p as usize, size, tid, site, caller);
+}
+
+/// Retire the record of a block about to be freed.
+fn note_free(p: *mut c_void) {
+    if p.is_null() || sys::is_boot(p) {
+        return;
+    }
+    let Some(_g) = Guard::enter() else { return };
+    state::table().free(p as usize);
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+unsafe extern "C" fn malloc_impl(size: usize, site: usize) -> *mut c_void {
+    let p = match real::malloc() {
+        // SAFETY: forwarding the caller's arguments to the real malloc.
+        Some(f) => unsafe { f(size) },
+        None => sys::boot_alloc(size, 16),
+    };
+    note_alloc(p, size, site);
+    p
+}
+
+unsafe extern "C" fn calloc_impl(n: usize, size: usize, site: usize) -> *mut c_void {
+    let p = match real::calloc() {
+        // SAFETY: forwarding the caller's arguments to the real calloc.
+        Some(f) => unsafe { f(n, size) },
+        None => match n.checked_mul(size) {
+            Some(total) => sys::boot_alloc(total, 16),
+            None => null_mut(),
+        },
+    };
+    note_alloc(p, n.saturating_mul(size), site);
+    p
+}
+
+/// `realloc` of a bootstrap block: allocate anew and copy.
+unsafe fn realloc_boot(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
+    // SAFETY: malloc_impl has no preconditions beyond malloc's.
+    let q = unsafe { malloc_impl(size, site) };
+    if !q.is_null() {
+        let n = sys::boot_size(p).min(size);
+        // SAFETY: `p` holds `boot_size(p)` bytes, `q` at least `size`; the
+        // blocks are distinct.
+        unsafe { core::ptr::copy_nonoverlapping(p as *const u8, q as *mut u8, n) };
+    }
+    q
+}
+
+unsafe extern "C" fn realloc_impl(p: *mut c_void, size: usize, site: usize) -> *mut c_void {
+    if sys::is_boot(p) {
+        // SAFETY: `p` is a live bootstrap block.
+        return unsafe { realloc_boot(p, size, site) };
+    }
+    let Some(f) = real::realloc() else {
+        return null_mut();
+    };
+    let old = if p.is_null() {
+        None
+    } else {
+        Guard::enter().and_then(|_g| state::table().take(p as usize))
+    };
+    // SAFETY: forwarding the caller's arguments to the real realloc.
+    let q = unsafe { f(p, size) };
+    if let Some(obj) = old {
+        if let Some(_g) = Guard::enter() {
+            let mut t = state::table();
+            if q.is_null() && size != 0 {
+                // Failed: the old block is still live.
+                t.put_back(p as usize, obj);
+            } else {
+                t.retire(obj);
+            }
+        }
+    }
+    note_alloc(q, size, site);
+    q
+}
+
+unsafe extern "C" fn reallocarray_impl(
+    p: *mut c_void,
+    n: usize,
+    size: usize,
+    site: usize,
+) -> *mut c_void {
+    match n.checked_mul(size) {
+        // SAFETY: same contract as realloc.
+        Some(total) => unsafe { realloc_impl(p, total, site) },
+        None => {
+            // SAFETY: __errno_location always returns this thread's errno.
+            unsafe { *libc::__errno_location() = libc::ENOMEM };
+            null_mut()
+        }
+    }
+}
+
+unsafe extern "C" fn posix_memalign_impl(
+    out: *mut *mut c_void,
+    align: usize,
+    size: usize,
+    site: usize,
+) -> c_int {
+    match real::posix_memalign() {
+        Some(f) => {
+            // SAFETY: forwarding the caller's arguments.
+            let rc = unsafe { f(out, align, size) };
+            if rc == 0 {
+                // SAFETY: on success the real function stored the block in *out.
+                note_alloc(unsafe { *out }, size, site);
+            }
+            rc
+        }
+        None => {
+            let p = sys::boot_alloc(size, align);
+            if p.is_null() {
+                return libc::ENOMEM;
+            }
+            // SAFETY: the caller passes a valid out-pointer.
+            unsafe { *out = p };
+            0
+        }
+    }
+}
+
+unsafe extern "C" fn aligned_alloc_impl(align: usize, size: usize, site: usize) -> *mut c_void {
+    let p = match real::aligned_alloc() {
+        // SAFETY: forwarding the caller's arguments.
+        Some(f) => unsafe { f(align, size) },
+        None => sys::boot_alloc(size, align),
+    };
+    note_alloc(p, size, site);
+    p
+}
+
+unsafe extern "C" fn memalign_impl(align: usize, size: usize, site: usize) -> *mut c_void {
+    let p = match real::memalign() {
+        // SAFETY: forwarding the caller's arguments.
+        Some(f) => unsafe { f(align, size) },
+        None => sys::boot_alloc(size, align),
+    };
+    note_alloc(p, size, site);
+    p
+}
+
+unsafe extern "C" fn valloc_impl(size: usize, site: usize) -> *mut c_void {
+    let p = match real::valloc() {
+        // SAFETY: forwarding the caller's arguments.
+        Some(f) => unsafe { f(size) },
+        None => sys::boot_alloc(size, page_size()),
+    };
+    note_alloc(p, size, site);
+    p
+}
+
+unsafe extern "C" fn pvalloc_impl(size: usize, site: usize) -> *mut c_void {
+    let page = page_size();
+    let rounded = size.div_ceil(page).max(1) * page;
+    let p = match real::pvalloc() {
+        // SAFETY: forwarding the caller's arguments.
+        Some(f) => unsafe { f(size) },
+        None => sys::boot_alloc(rounded, page),
+    };
+    note_alloc(p, rounded, site);
+    p
+}
+
+/// Interposed `free`: retires the block's record, then frees it.
+///
+/// # Safety
+/// As for libc's `free`.
+#[no_mangle]
+pub unsafe extern "C" fn free(p: *mut c_void) {
+    if p.is_null() || sys::is_boot(p) {
+        return;
+    }
+    note_free(p);
+    if let Some(f) = real::free() {
+        // SAFETY: `p` came from the real allocator (bootstrap blocks were
+        // filtered out above).
+        unsafe { f(p) };
+    }
+}
+
+/// Interposed `malloc_usable_size`: answers for bootstrap blocks too.
+///
+/// # Safety
+/// As for libc's `malloc_usable_size`.
+#[no_mangle]
+pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
+    if sys::is_boot(p) {
+        return sys::boot_size(p);
+    }
+    match real::malloc_usable_size() {
+        // SAFETY: forwarding the caller's argument.
+        Some(f) => unsafe { f(p) },
+        None => 0,
+    }
+}
+
+/// What a new thread needs to start: boxed by `pthread_create`.
+struct Start {
+    routine: StartFn,
+    arg: *mut c_void,
+    tid: u32,
+}
+
+unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
+    let (routine, arg) = {
+        let _g = Guard::enter();
+        // SAFETY: `p` is the `Box<Start>` leaked by our pthread_create, handed
+        // to exactly this thread.
+        let start = unsafe { Box::from_raw(p as *mut Start) };
+        state::set_current_tid(start.tid);
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        state::table().thread_mut(start.tid).pthread = Some(me);
+        (start.routine, start.arg)
+    };
+    // SAFETY: calling the user's start routine with its argument, as the
+    // real pthread_create would have.
+    unsafe { routine(arg) }
+}
+
+/// Interposed `pthread_create`: gives the new thread the next id and
+/// records its parent and start routine.
+///
+/// # Safety
+/// As for libc's `pthread_create`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_create(
+    thread: *mut libc::pthread_t,
+    attr: *const libc::pthread_attr_t,
+    routine: StartFn,
+    arg: *mut c_void,
+) -> c_int {
+    let Some(real_create) = real::pthread_create() else {
+        return libc::EAGAIN;
+    };
+    let Some(g) = Guard::enter() else {
+        // SAFETY: forwarding (only reachable from inside the runtime).
+        return unsafe { real_create(thread, attr, routine, arg) };
+    };
+    let tid = state::new_thread(&g, routine as usize);
+    let start = Box::into_raw(Box::new(Start { routine, arg, tid }));
+    drop(g);
+    // SAFETY: forwarding the caller's arguments, with our start routine and
+    // the box it consumes.
+    let rc = unsafe { real_create(thread, attr, thread_start, start as *mut c_void) };
+    if rc != 0 {
+        let _g = Guard::enter();
+        // SAFETY: the thread was not created, so the box is still ours.
+        drop(unsafe { Box::from_raw(start) });
+    }
+    rc
+}
+
+/// Interposed `pthread_join`: records which thread joined which.
+///
+/// # Safety
+/// As for libc's `pthread_join`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_join(thread: libc::pthread_t, ret: *mut *mut c_void) -> c_int {
+    let Some(real_join) = real::pthread_join() else {
+        return libc::ESRCH;
+    };
+    // SAFETY: forwarding the caller's arguments.
+    let rc = unsafe { real_join(thread, ret) };
+    if rc == 0 {
+        if let Some(g) = Guard::enter() {
+            let me = state::current_tid(&g);
+            let mut t = state::table();
+            // The most recent thread with this handle (handles are reused).
+            if let Some(info) = t
+                .threads
+                .iter_mut()
+                .rev()
+                .find(|i| i.pthread == Some(thread) && i.joined_by.is_none())
+            {
+                info.joined_by = Some(me);
+            }
+        }
+    }
+    rc
+}

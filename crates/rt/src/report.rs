@@ -1,0 +1,317 @@
+//! The exit report: symbolises allocation sites and writes JSON to the
+//! file named by `LOCI_PROFILE_OUT` (default `loci-profile.json`).
+//!
+//! Symbolisation reads the DWARF of the module containing each pc with the
+//! `addr2line` crate; the module and its load bias come from
+//! `dl_iterate_phdr` (the main executable is read through
+//! `/proc/self/exe`).
+
+use crate::state::{self, Class, Guard, Site, FINISHED};
+use core::ffi::{c_int, c_void, CStr};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Register [`at_exit`] with `atexit` once.
+pub(crate) fn install_at_exit() {
+    if !INSTALLED.swap(true, Ordering::AcqRel) {
+        // SAFETY: `at_exit` is an `extern "C" fn()` that lives for the
+        // whole program.
+        unsafe { libc::atexit(at_exit) };
+    }
+}
+
+extern "C" fn at_exit() {
+    let Some(_g) = Guard::enter() else { return };
+    let mut t = state::table();
+    if FINISHED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    t.retire_all();
+    let json = render(&t, &mut Symbolizer::new());
+    drop(t);
+    let path = std::env::var_os("LOCI_PROFILE_OUT").unwrap_or_else(|| "loci-profile.json".into());
+    if let Err(e) = std::fs::write(&path, json) {
+        // Best effort, and said once: the host's output is otherwise untouched.
+        eprintln!(
+            "loci-rt: cannot write profile {}: {e}",
+            path.to_string_lossy()
+        );
+    }
+}
+
+/// A source location.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Loc {
+    pub(crate) function: Option<String>,
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<u32>,
+}
+
+struct Module {
+    path: String,
+    bias: usize,
+    ranges: Vec<(usize, usize)>,
+}
+
+/// Maps pcs to source locations, loading each module's debug info once.
+pub(crate) struct Symbolizer {
+    modules: Vec<Module>,
+    loaders: BTreeMap<String, Option<addr2line::Loader>>,
+}
+
+unsafe extern "C" fn phdr_cb(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: dl_iterate_phdr passes a valid info and our `data`, which is
+    // the `Vec<Module>` below.
+    let (info, mods) = unsafe { (&*info, &mut *(data as *mut Vec<Module>)) };
+    let name = if info.dlpi_name.is_null() {
+        String::new()
+    } else {
+        // SAFETY: a non-null dlpi_name is a NUL-terminated string.
+        unsafe { CStr::from_ptr(info.dlpi_name) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let path = if name.is_empty() {
+        std::fs::read_link("/proc/self/exe")
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        name
+    };
+    let mut ranges = Vec::new();
+    for i in 0..info.dlpi_phnum as usize {
+        // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
+        let ph = unsafe { &*info.dlpi_phdr.add(i) };
+        if ph.p_type == libc::PT_LOAD {
+            let lo = info.dlpi_addr as usize + ph.p_vaddr as usize;
+            ranges.push((lo, lo + ph.p_memsz as usize));
+        }
+    }
+    mods.push(Module {
+        path,
+        bias: info.dlpi_addr as usize,
+        ranges,
+    });
+    0
+}
+
+impl Symbolizer {
+    /// Snapshot the loaded modules.
+    pub(crate) fn new() -> Symbolizer {
+        let mut modules: Vec<Module> = Vec::new();
+        // SAFETY: the callback only reads what dl_iterate_phdr hands it and
+        // writes to `modules`.
+        unsafe { libc::dl_iterate_phdr(Some(phdr_cb), &mut modules as *mut _ as *mut c_void) };
+        Symbolizer {
+            modules,
+            loaders: BTreeMap::new(),
+        }
+    }
+
+    /// Locate a return address (the call instruction is just before it).
+    pub(crate) fn locate_return(&mut self, ret: usize) -> Loc {
+        if ret == 0 {
+            return Loc::default();
+        }
+        let pc = ret - 1;
+        let Some(m) = self
+            .modules
+            .iter()
+            .find(|m| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&pc)))
+        else {
+            return Loc::default();
+        };
+        let probe = (pc - m.bias) as u64;
+        let loader = self
+            .loaders
+            .entry(m.path.clone())
+            .or_insert_with(|| addr2line::Loader::new(&m.path).ok());
+        let Some(loader) = loader else {
+            return Loc::default();
+        };
+        let mut loc = Loc::default();
+        if let Ok(mut frames) = loader.find_frames(probe) {
+            // The innermost frame is the call site (inlined frames first).
+            if let Ok(Some(f)) = frames.next() {
+                loc.function = f
+                    .function
+                    .as_ref()
+                    .and_then(|n| n.demangle().ok().map(|s| s.into_owned()));
+                if let Some(l) = f.location {
+                    loc.file = l.file.map(str::to_owned);
+                    loc.line = l.line;
+                }
+            }
+        }
+        if loc.function.is_none() {
+            // No DWARF: the nearest preceding ELF symbol (may be wrong in
+            // stripped libraries), demangled.
+            loc.function = loader
+                .find_symbol(probe)
+                .map(|n| addr2line::demangle_auto(n.into(), None).into_owned());
+        }
+        loc
+    }
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn json_opt_str(out: &mut String, s: &Option<String>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn json_loc(out: &mut String, loc: &Loc) {
+    out.push_str("\"function\": ");
+    json_opt_str(out, &loc.function);
+    out.push_str(", \"file\": ");
+    json_opt_str(out, &loc.file);
+    match loc.line {
+        Some(l) => {
+            let _ = write!(out, ", \"line\": {l}");
+        }
+        None => out.push_str(", \"line\": null"),
+    }
+}
+
+fn site_total(s: &Site) -> u64 {
+    s.per_thread
+        .iter()
+        .map(|(_, c)| c.iter().sum::<u64>())
+        .sum()
+}
+
+/// The class of a site: that of the objects carrying most of its accesses
+/// (ties and access-free sites go to the most numerous class).
+fn site_class(s: &Site) -> Class {
+    let i = (0..5)
+        .max_by_key(|&i| (s.class_accesses[i], s.classes[i], std::cmp::Reverse(i)))
+        .unwrap_or(4);
+    Class::ALL[i]
+}
+
+/// Render the profile as JSON.
+pub(crate) fn render(t: &state::Table, sym: &mut Symbolizer) -> String {
+    let mut out = String::new();
+    out.push_str("{\n  \"version\": 1,\n  \"sites\": [");
+    let mut order: Vec<&Site> = t.sites.iter().filter(|s| s.objects > 0).collect();
+    order.sort_by_key(|s| (std::cmp::Reverse(site_total(s)), s.pc));
+    for (i, s) in order.iter().enumerate() {
+        out.push_str(if i == 0 { "\n    {" } else { ",\n    {" });
+        json_loc(&mut out, &sym.locate_return(s.pc));
+        let _ = write!(out, ", \"pc\": \"{:#x}\", \"caller\": {{", s.pc);
+        json_loc(&mut out, &sym.locate_return(s.caller));
+        let _ = write!(
+            out,
+            "}}, \"objects\": {}, \"bytes\": {}, \"alloc_threads\": [",
+            s.objects, s.bytes
+        );
+        let mut at = s.alloc_threads.clone();
+        at.sort_unstable();
+        for (j, a) in at.iter().enumerate() {
+            let _ = write!(out, "{}{a}", if j == 0 { "" } else { ", " });
+        }
+        out.push_str("], \"class\": ");
+        json_str(&mut out, site_class(s).name());
+        out.push_str(", \"classes\": {");
+        for (j, c) in Class::ALL.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}\"{}\": {}",
+                if j == 0 { "" } else { ", " },
+                c.name(),
+                s.classes[j]
+            );
+        }
+        let mut sum = [0u64; 3];
+        let mut pt = s.per_thread.clone();
+        pt.sort_unstable_by_key(|(t, _)| *t);
+        for (_, c) in &pt {
+            for (x, y) in sum.iter_mut().zip(c.iter()) {
+                *x += y;
+            }
+        }
+        let _ = write!(
+            out,
+            "}}, \"reads\": {}, \"writes\": {}, \"atomics\": {}, \"threads\": [",
+            sum[0], sum[1], sum[2]
+        );
+        for (j, (tid, c)) in pt.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}{{\"thread\": {tid}, \"reads\": {}, \"writes\": {}, \"atomics\": {}}}",
+                if j == 0 { "" } else { ", " },
+                c[0],
+                c[1],
+                c[2]
+            );
+        }
+        out.push_str("]}");
+    }
+    out.push_str("\n  ],\n  \"threads\": [");
+    let mut un = [0u64; 3];
+    for (i, th) in t.threads.iter().enumerate() {
+        for (x, y) in un.iter_mut().zip(th.unattributed.iter()) {
+            *x += y;
+        }
+        let _ = write!(
+            out,
+            "{}\n    {{\"thread\": {i}, \"parent\": ",
+            if i == 0 { "" } else { "," }
+        );
+        match th.parent {
+            Some(p) => {
+                let _ = write!(out, "{p}");
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(", \"start_routine\": ");
+        let f = if th.start_routine == 0 {
+            None
+        } else {
+            // A function address, not a return address: locate it exactly.
+            sym.locate_return(th.start_routine + 1).function
+        };
+        json_opt_str(&mut out, &f);
+        out.push_str(", \"joined_by\": ");
+        match th.joined_by {
+            Some(p) => {
+                let _ = write!(out, "{p}");
+            }
+            None => out.push_str("null"),
+        }
+        let _ = write!(
+            out,
+            ", \"allocations\": {}, \"heap\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}}, \"unattributed\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}}}}",
+            th.allocs, th.heap[0], th.heap[1], th.heap[2], th.unattributed[0], th.unattributed[1], th.unattributed[2]
+        );
+    }
+    let _ = write!(
+        out,
+        "\n  ],\n  \"unattributed\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}}\n}}\n",
+        un[0], un[1], un[2]
+    );
+    out
+}

@@ -1,0 +1,498 @@
+//! The runtime's state: thread ids, the re-entrancy guard, the per-thread
+//! shadow call stack, and the table of live heap objects with their
+//! per-thread access counts.
+//!
+//! Concurrency contract: all shared state lives in one [`Table`] behind a
+//! single [`Lock`] (never allocates; safe across `fork`). Every
+//! instrumented access takes it once: a lookup in an ordered map of live
+//! objects, `O(log n)` in the number of live objects, plus a linear scan
+//! of the (few) threads that touched the object. This is correctness
+//! first; a sharded or lock-free scheme is later work.
+//!
+//! Everything here runs with the thread's [`Guard`] held, so that any
+//! allocation the runtime makes (maps, vectors) goes straight to the real
+//! allocator without being recorded.
+
+use crate::lock::{Lock, LockGuard};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Kind of an access, the index into a `[u64; 3]` counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A plain (or volatile, or range) read.
+    Read = 0,
+    /// A plain write.
+    Write = 1,
+    /// Any `__tsan_atomic*` operation other than a fence.
+    Atomic = 2,
+}
+
+/// Depth of the shadow call stack; deeper frames are counted, not stored.
+const SHADOW_DEPTH: usize = 64;
+
+thread_local! {
+    static TID: Cell<u32> = const { Cell::new(u32::MAX) };
+    static IN_RT: Cell<bool> = const { Cell::new(false) };
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    static SHADOW: [Cell<usize>; SHADOW_DEPTH] = const { [const { Cell::new(0) }; SHADOW_DEPTH] };
+}
+
+static NEXT_TID: AtomicU32 = AtomicU32::new(0);
+/// Set once the report has been written: from then on nothing is recorded.
+pub(crate) static FINISHED: AtomicBool = AtomicBool::new(false);
+
+/// Proof that the current thread is inside the runtime. Dropping it leaves.
+pub(crate) struct Guard(());
+
+impl Guard {
+    /// Enter the runtime, or `None` when this thread already is inside it
+    /// (the runtime's own allocations must not be recorded).
+    #[inline]
+    pub(crate) fn enter() -> Option<Guard> {
+        IN_RT.with(|g| {
+            if g.get() {
+                None
+            } else {
+                g.set(true);
+                Some(Guard(()))
+            }
+        })
+    }
+}
+
+impl Drop for Guard {
+    #[inline]
+    fn drop(&mut self) {
+        IN_RT.with(|g| g.set(false));
+    }
+}
+
+/// The current thread's id, registering it (parent unknown) on first use.
+pub(crate) fn current_tid(_g: &Guard) -> u32 {
+    let t = TID.with(|t| t.get());
+    if t != u32::MAX {
+        return t;
+    }
+    let t = NEXT_TID.fetch_add(1, Ordering::Relaxed);
+    TID.with(|c| c.set(t));
+    table().thread_mut(t);
+    t
+}
+
+/// Give the current thread id `tid` (called first thing in a new thread).
+pub(crate) fn set_current_tid(tid: u32) {
+    TID.with(|c| c.set(tid));
+}
+
+/// Reserve an id for a thread about to be created by `parent`.
+pub(crate) fn new_thread(g: &Guard, start_routine: usize) -> u32 {
+    let parent = current_tid(g);
+    let t = NEXT_TID.fetch_add(1, Ordering::Relaxed);
+    let mut tab = table();
+    let info = tab.thread_mut(t);
+    info.parent = Some(parent);
+    info.start_routine = start_routine;
+    t
+}
+
+/// `__tsan_func_entry`: push the caller's pc.
+#[inline]
+pub(crate) fn func_entry(pc: usize) {
+    let d = DEPTH.with(|d| {
+        let v = d.get();
+        d.set(v + 1);
+        v
+    });
+    if d < SHADOW_DEPTH {
+        SHADOW.with(|s| s[d].set(pc));
+    }
+}
+
+/// `__tsan_func_exit`: pop (saturating: a thread may leave frames that it
+/// never entered, e.g. when instrumented code starts mid-stack).
+#[inline]
+pub(crate) fn func_exit() {
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+}
+
+/// The pc at which the innermost instrumented function was called, if any.
+pub(crate) fn shadow_top() -> usize {
+    let d = DEPTH.with(|d| d.get());
+    if d == 0 || d > SHADOW_DEPTH {
+        0
+    } else {
+        SHADOW.with(|s| s[d - 1].get())
+    }
+}
+
+/// Access counts of one thread: `[reads, writes, atomics]`.
+pub(crate) type Counts = [u64; 3];
+
+/// A live heap object.
+#[derive(Debug)]
+pub(crate) struct Object {
+    pub(crate) size: usize,
+    pub(crate) site: usize,
+    pub(crate) alloc_tid: u32,
+    /// `(thread, counts)`, in order of first access.
+    pub(crate) per_thread: Vec<(u32, Counts)>,
+}
+
+/// How an object was used, see [`classify`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Class {
+    /// The allocating thread did at least 99% of the accesses.
+    Private,
+    /// Another single thread did at least 90% of the accesses.
+    Handoff,
+    /// Several threads, at most one of which writes (plain or atomic).
+    SharedRead,
+    /// Several threads, two or more of which write.
+    SharedWrite,
+    /// Never accessed through instrumented code.
+    Unaccessed,
+}
+
+impl Class {
+    /// All classes, in report order.
+    pub(crate) const ALL: [Class; 5] = [
+        Class::Private,
+        Class::Handoff,
+        Class::SharedRead,
+        Class::SharedWrite,
+        Class::Unaccessed,
+    ];
+
+    /// The name used in reports.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Class::Private => "private",
+            Class::Handoff => "handoff",
+            Class::SharedRead => "shared-read",
+            Class::SharedWrite => "shared-write",
+            Class::Unaccessed => "unaccessed",
+        }
+    }
+}
+
+/// Classify an object allocated by `alloc_tid` from its per-thread counts.
+pub(crate) fn classify(alloc_tid: u32, per_thread: &[(u32, Counts)]) -> Class {
+    let total: u64 = per_thread.iter().map(|(_, c)| c.iter().sum::<u64>()).sum();
+    if total == 0 {
+        return Class::Unaccessed;
+    }
+    let (top_tid, top) = per_thread
+        .iter()
+        .map(|(t, c)| (*t, c.iter().sum::<u64>()))
+        .max_by_key(|&(t, n)| (n, std::cmp::Reverse(t)))
+        .unwrap_or((alloc_tid, 0));
+    // Integer comparisons: top/total >= 99/100 and >= 90/100.
+    if top_tid == alloc_tid && top * 100 >= total * 99 {
+        return Class::Private;
+    }
+    if top_tid != alloc_tid && top * 100 >= total * 90 {
+        return Class::Handoff;
+    }
+    let writers = per_thread
+        .iter()
+        .filter(|(_, c)| c[Kind::Write as usize] + c[Kind::Atomic as usize] > 0)
+        .count();
+    if writers >= 2 {
+        Class::SharedWrite
+    } else {
+        Class::SharedRead
+    }
+}
+
+/// Aggregate of all objects allocated at one site (call pc + caller pc).
+#[derive(Debug, Default)]
+pub(crate) struct Site {
+    pub(crate) pc: usize,
+    pub(crate) caller: usize,
+    pub(crate) objects: u64,
+    pub(crate) bytes: u64,
+    pub(crate) alloc_threads: Vec<u32>,
+    pub(crate) per_thread: Vec<(u32, Counts)>,
+    /// Objects per class, indexed like [`Class::ALL`].
+    pub(crate) classes: [u64; 5],
+    /// Accesses made to objects of each class, indexed like [`Class::ALL`].
+    pub(crate) class_accesses: [u64; 5],
+}
+
+/// Per-thread information.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ThreadInfo {
+    pub(crate) parent: Option<u32>,
+    pub(crate) start_routine: usize,
+    pub(crate) pthread: Option<libc::pthread_t>,
+    pub(crate) joined_by: Option<u32>,
+    /// Accesses to heap objects.
+    pub(crate) heap: Counts,
+    /// Accesses to memory that is not a live heap object.
+    pub(crate) unattributed: Counts,
+    /// Objects this thread allocated.
+    pub(crate) allocs: u64,
+}
+
+/// All shared state.
+#[derive(Debug)]
+pub(crate) struct Table {
+    /// Live objects by base address.
+    pub(crate) live: BTreeMap<usize, Object>,
+    pub(crate) sites: Vec<Site>,
+    site_index: BTreeMap<(usize, usize), usize>,
+    pub(crate) threads: Vec<ThreadInfo>,
+}
+
+static TABLE: Lock<Table> = Lock::new(Table {
+    live: BTreeMap::new(),
+    sites: Vec::new(),
+    site_index: BTreeMap::new(),
+    threads: Vec::new(),
+});
+
+/// Lock the table.
+pub(crate) fn table() -> LockGuard<'static, Table> {
+    TABLE.lock()
+}
+
+extern "C" fn fork_prepare() {
+    TABLE.raw_lock();
+}
+
+extern "C" fn fork_parent() {
+    // SAFETY: runs after `fork_prepare` took the lock in this thread.
+    unsafe { TABLE.raw_unlock() };
+}
+
+/// A forked child profiles nothing and writes no report (it would
+/// overwrite the parent's): the profile is the parent process's.
+extern "C" fn fork_child() {
+    FINISHED.store(true, Ordering::Release);
+    // SAFETY: the child's only thread is the one whose `fork_prepare` took
+    // the lock.
+    unsafe { TABLE.raw_unlock() };
+}
+
+/// Keep the table lock out of `fork` (see [`crate::lock`]). Once.
+pub(crate) fn install_fork_handlers() {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if !DONE.swap(true, Ordering::AcqRel) {
+        // SAFETY: the handlers are `extern "C" fn()` living for the whole
+        // program.
+        unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+    }
+}
+
+fn add(into: &mut Vec<(u32, Counts)>, tid: u32, c: &Counts) {
+    match into.iter_mut().find(|(t, _)| *t == tid) {
+        Some((_, have)) => {
+            for (x, y) in have.iter_mut().zip(c.iter()) {
+                *x += y;
+            }
+        }
+        None => into.push((tid, *c)),
+    }
+}
+
+impl Table {
+    /// The info of thread `t`, creating entries up to it.
+    pub(crate) fn thread_mut(&mut self, t: u32) -> &mut ThreadInfo {
+        let i = t as usize;
+        if self.threads.len() <= i {
+            self.threads.resize(i + 1, ThreadInfo::default());
+        }
+        &mut self.threads[i]
+    }
+
+    /// Record an access of `kind` by `tid` at `addr`. Cost: one ordered-map
+    /// lookup plus a scan of the threads that touched the object.
+    #[inline]
+    pub(crate) fn access(&mut self, addr: usize, tid: u32, kind: Kind) {
+        let k = kind as usize;
+        let hit = match self.live.range_mut(..=addr).next_back() {
+            Some((&base, obj)) if addr < base + obj.size.max(1) => {
+                match obj.per_thread.iter_mut().find(|(t, _)| *t == tid) {
+                    Some((_, c)) => c[k] += 1,
+                    None => {
+                        let mut c = [0; 3];
+                        c[k] = 1;
+                        obj.per_thread.push((tid, c));
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        let info = self.thread_mut(tid);
+        if hit {
+            info.heap[k] += 1;
+        } else {
+            info.unattributed[k] += 1;
+        }
+    }
+
+    /// Record one access of `kind` by `tid` to every live object that
+    /// overlaps `[addr, addr+size)`, or one unattributed access if none does.
+    pub(crate) fn access_range(&mut self, addr: usize, size: usize, tid: u32, kind: Kind) {
+        if size == 0 {
+            return;
+        }
+        let end = addr.saturating_add(size);
+        let k = kind as usize;
+        let mut hits = 0u64;
+        for (&base, obj) in self.live.range_mut(..end).rev() {
+            if base + obj.size.max(1) <= addr {
+                break;
+            }
+            match obj.per_thread.iter_mut().find(|(t, _)| *t == tid) {
+                Some((_, c)) => c[k] += 1,
+                None => {
+                    let mut c = [0; 3];
+                    c[k] = 1;
+                    obj.per_thread.push((tid, c));
+                }
+            }
+            hits += 1;
+        }
+        let info = self.thread_mut(tid);
+        if hits > 0 {
+            info.heap[k] += hits;
+        } else {
+            info.unattributed[k] += 1;
+        }
+    }
+
+    /// Take the live object at `base` out of the table (to be put back with
+    /// [`Table::put_back`] or retired with [`Table::retire`]).
+    pub(crate) fn take(&mut self, base: usize) -> Option<Object> {
+        self.live.remove(&base)
+    }
+
+    /// Reinsert an object taken with [`Table::take`] (a failed `realloc`).
+    pub(crate) fn put_back(&mut self, base: usize, obj: Object) {
+        self.live.insert(base, obj);
+    }
+
+    /// Record a new object `[base, base+size)` allocated by `tid` at call
+    /// pc `pc` from a function called at `caller`.
+    pub(crate) fn alloc(&mut self, base: usize, size: usize, tid: u32, pc: usize, caller: usize) {
+        let next = self.sites.len();
+        let site = *self.site_index.entry((pc, caller)).or_insert(next);
+        if site == next {
+            self.sites.push(Site {
+                pc,
+                caller,
+                ..Site::default()
+            });
+        }
+        self.thread_mut(tid).allocs += 1;
+        // A stale entry at the same base (freed behind our back, e.g. by a
+        // non-interposed path) is retired first.
+        if let Some(old) = self.live.remove(&base) {
+            self.retire(old);
+        }
+        self.live.insert(
+            base,
+            Object {
+                size,
+                site,
+                alloc_tid: tid,
+                per_thread: Vec::new(),
+            },
+        );
+    }
+
+    /// Forget the object at `base` (if any), folding it into its site.
+    pub(crate) fn free(&mut self, base: usize) {
+        if let Some(obj) = self.live.remove(&base) {
+            self.retire(obj);
+        }
+    }
+
+    /// Fold all live objects into their sites (at exit).
+    pub(crate) fn retire_all(&mut self) {
+        let live = std::mem::take(&mut self.live);
+        for (_, obj) in live {
+            self.retire(obj);
+        }
+    }
+
+    /// Fold a dead object into its site.
+    pub(crate) fn retire(&mut self, obj: Object) {
+        let class = classify(obj.alloc_tid, &obj.per_thread);
+        let accesses: u64 = obj
+            .per_thread
+            .iter()
+            .map(|(_, c)| c.iter().sum::<u64>())
+            .sum();
+        let site = &mut self.sites[obj.site];
+        site.objects += 1;
+        site.bytes += obj.size as u64;
+        if !site.alloc_threads.contains(&obj.alloc_tid) {
+            site.alloc_threads.push(obj.alloc_tid);
+        }
+        for (t, c) in &obj.per_thread {
+            add(&mut site.per_thread, *t, c);
+        }
+        let ci = Class::ALL.iter().position(|c| *c == class).unwrap_or(4);
+        site.classes[ci] += 1;
+        site.class_accesses[ci] += accesses;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        assert_eq!(classify(0, &[]), Class::Unaccessed);
+        assert_eq!(
+            classify(0, &[(0, [99, 0, 0]), (1, [1, 0, 0])]),
+            Class::Private
+        );
+        assert_eq!(
+            classify(0, &[(0, [98, 0, 0]), (1, [2, 0, 0])]),
+            Class::SharedRead
+        );
+        assert_eq!(
+            classify(0, &[(0, [1, 1, 0]), (1, [9, 9, 0])]),
+            Class::Handoff
+        );
+        assert_eq!(
+            classify(0, &[(0, [0, 5, 0]), (1, [0, 0, 5])]),
+            Class::SharedWrite
+        );
+        // Private needs the allocator to be the dominant thread.
+        assert_eq!(classify(2, &[(1, [100, 0, 0])]), Class::Handoff);
+    }
+
+    #[test]
+    fn table_attributes_by_interval() {
+        let mut t = Table {
+            live: BTreeMap::new(),
+            sites: Vec::new(),
+            site_index: BTreeMap::new(),
+            threads: Vec::new(),
+        };
+        t.alloc(1000, 16, 0, 0x10, 0);
+        t.alloc(1016, 8, 0, 0x10, 0);
+        t.access(1000, 1, Kind::Write);
+        t.access(1015, 1, Kind::Read);
+        t.access(1016, 0, Kind::Atomic);
+        t.access(1024, 0, Kind::Read);
+        t.access(999, 0, Kind::Read);
+        t.free(1000);
+        t.retire_all();
+        assert_eq!(t.sites.len(), 1);
+        let s = &t.sites[0];
+        assert_eq!((s.objects, s.bytes), (2, 24));
+        assert_eq!(s.per_thread, vec![(1, [1, 1, 0]), (0, [0, 0, 1])]);
+        assert_eq!(t.threads[0].unattributed, [2, 0, 0]);
+        assert_eq!(t.threads[1].heap, [1, 1, 0]);
+        assert_eq!(s.classes, [1, 1, 0, 0, 0]);
+    }
+}

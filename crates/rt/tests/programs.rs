@@ -1,0 +1,499 @@
+//! End-to-end: compile small C programs with `gcc -fsanitize=thread`, link
+//! them against this crate's static library instead of libtsan, run them
+//! and check the exact per-object, per-thread counts in the profile.
+//!
+//! Needs `gcc` with ThreadSanitizer support; skips with a notice otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The static library cargo built for this test run: next to the test
+/// binary (`target/<profile>/deps`), newest first.
+fn runtime_lib() -> PathBuf {
+    runtime_lib_ext(".a")
+}
+
+/// The runtime built with extension `ext` (`.a` or `.so`).
+fn runtime_lib_ext(ext: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os("LOCI_RT_LIB").filter(|_| ext == ".a") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let mut found: Vec<PathBuf> = [deps, deps.parent().unwrap()]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with("libloci_rt") && n.ends_with(ext)
+        })
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.metadata().and_then(|m| m.modified()).ok()));
+    found
+        .into_iter()
+        .next()
+        .expect("libloci_rt.a not found next to the test binary")
+}
+
+fn have_tsan_gcc(dir: &Path) -> bool {
+    let src = dir.join("probe.c");
+    std::fs::write(&src, "int main(void){return 0;}\n").unwrap();
+    Command::new("gcc")
+        .args(["-fsanitize=thread", "-c", "-o"])
+        .arg(dir.join("probe.o"))
+        .arg(&src)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("loci-rt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+struct Run {
+    plain: Output,
+    instrumented: Output,
+    profile: serde_json::Value,
+}
+
+/// Build `src` twice (plain and instrumented + our runtime), run both.
+/// `None` when gcc cannot do `-fsanitize=thread`.
+fn build_and_run(name: &str, src: &str) -> Option<Run> {
+    build_and_run_with(name, src, false)
+}
+
+/// As [`build_and_run`]; with `shared`, link the cdylib (found at run time
+/// through an rpath) instead of the static library.
+fn build_and_run_with(name: &str, src: &str, shared: bool) -> Option<Run> {
+    let dir = tmpdir(name);
+    if !have_tsan_gcc(&dir) {
+        eprintln!("notice: skipping {name}: gcc with -fsanitize=thread (libtsan) is not available");
+        return None;
+    }
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let obj = dir.join(format!("{name}.o"));
+    run_ok(
+        Command::new("gcc")
+            .args(["-O0", "-g", "-fsanitize=thread", "-c", "-o"])
+            .arg(&obj)
+            .arg(&c),
+    );
+    let inst = dir.join(name);
+    let mut link = Command::new("gcc");
+    link.arg("-o").arg(&inst).arg(&obj);
+    if shared {
+        let so = runtime_lib_ext(".so");
+        let so_dir = so.parent().unwrap();
+        link.arg(format!("-L{}", so_dir.display()))
+            .arg(format!("-Wl,-rpath,{}", so_dir.display()))
+            .arg(format!("-l:{}", so.file_name().unwrap().to_string_lossy()));
+    } else {
+        link.arg(runtime_lib());
+    }
+    run_ok(link.args(["-lpthread", "-ldl", "-lm"]));
+    let plain = dir.join(format!("{name}-plain"));
+    run_ok(
+        Command::new("gcc")
+            .args(["-O0", "-g", "-o"])
+            .arg(&plain)
+            .arg(&c)
+            .arg("-lpthread"),
+    );
+    let out = dir.join("profile.json");
+    let instrumented = Command::new(&inst)
+        .env("LOCI_PROFILE_OUT", &out)
+        .output()
+        .unwrap();
+    let plain = Command::new(&plain).output().unwrap();
+    let text = std::fs::read_to_string(&out).expect("no profile written");
+    let profile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{text}"));
+    Some(Run {
+        plain,
+        instrumented,
+        profile,
+    })
+}
+
+/// The line (1-based) of the only line of `src` containing `marker`.
+fn line_of(src: &str, marker: &str) -> u64 {
+    let lines: Vec<usize> = src
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(marker))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(lines.len(), 1, "marker {marker}");
+    lines[0] as u64
+}
+
+fn site_at(p: &serde_json::Value, line: u64) -> &serde_json::Value {
+    let sites = p["sites"].as_array().unwrap();
+    let hits: Vec<_> = sites.iter().filter(|s| s["line"] == line).collect();
+    assert_eq!(hits.len(), 1, "sites at line {line}: {sites:#?}");
+    hits[0]
+}
+
+/// `[(thread, reads, writes, atomics)]` of a site.
+fn per_thread(site: &serde_json::Value) -> Vec<(u64, u64, u64, u64)> {
+    site["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["thread"].as_u64().unwrap(),
+                t["reads"].as_u64().unwrap(),
+                t["writes"].as_u64().unwrap(),
+                t["atomics"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn same_behaviour(r: &Run) {
+    assert_eq!(r.plain.stdout, r.instrumented.stdout, "stdout differs");
+    assert_eq!(r.plain.stderr, r.instrumented.stderr, "stderr differs");
+    assert_eq!(
+        r.plain.status.code(),
+        r.instrumented.status.code(),
+        "exit status differs"
+    );
+}
+
+const CAPTURE: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define N 1000
+static void *bump(void *arg) {
+    int *counter = arg;
+    for (int i = 0; i < N; i++)
+        (*counter)++;
+    return NULL;
+}
+int main(void) {
+    int *counter = malloc(sizeof *counter); /* SITE */
+    *counter = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, bump, counter);
+    pthread_join(t, NULL);
+    printf("counter=%d\n", *counter);
+    free(counter);
+    return 3;
+}
+"#;
+
+#[test]
+fn capture_by_reference_is_a_handoff() {
+    let Some(r) = build_and_run("capture", CAPTURE) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(r.instrumented.status.code(), Some(3));
+    let s = site_at(&r.profile, line_of(CAPTURE, "/* SITE */"));
+    assert_eq!(s["function"], "main");
+    assert!(s["file"].as_str().unwrap().ends_with("capture.c"), "{s}");
+    assert_eq!(s["objects"], 1);
+    assert_eq!(s["bytes"], 4);
+    assert_eq!(s["alloc_threads"], serde_json::json!([0]));
+    assert_eq!(s["class"], "handoff");
+    // main: `*counter = 0` and the read for printf; thread 1: N x (load, store).
+    assert_eq!(per_thread(s), vec![(0, 1, 1, 0), (1, 1000, 1000, 0)]);
+    let threads = r.profile["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 2);
+    assert_eq!(threads[1]["parent"], 0);
+    assert_eq!(threads[1]["joined_by"], 0);
+    assert_eq!(threads[1]["start_routine"], "bump");
+}
+
+#[test]
+fn capture_by_reference_with_the_cdylib() {
+    let Some(r) = build_and_run_with("capture-so", CAPTURE, true) else {
+        return;
+    };
+    same_behaviour(&r);
+    let s = site_at(&r.profile, line_of(CAPTURE, "/* SITE */"));
+    assert_eq!(s["function"], "main");
+    assert_eq!(s["class"], "handoff");
+    assert_eq!(per_thread(s), vec![(0, 1, 1, 0), (1, 1000, 1000, 0)]);
+}
+
+const ALLOCATORS: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+    int *a = malloc(4 * sizeof *a); /* A */
+    for (int i = 0; i < 4; i++)
+        a[i] = i;
+    a = realloc(a, 64 * sizeof *a); /* B */
+    for (int i = 4; i < 64; i++)
+        a[i] = i;
+    long s = 0;
+    for (int i = 0; i < 64; i++)
+        s += a[i];
+    void *p;
+    if (posix_memalign(&p, 64, 128)) /* C */
+        return 1;
+    ((char *)p)[127] = 1;
+    char *q = aligned_alloc(64, 64); /* D */
+    q[0] = 2;
+    double *z = calloc(8, sizeof *z); /* E */
+    s += (long)z[7];
+    printf("%ld %d %d %g\n", s, ((char *)p)[127], q[0], z[7]);
+    free(a);
+    free(p);
+    free(q);
+    free(z);
+    return 0;
+}
+"#;
+
+#[test]
+fn realloc_calloc_and_aligned_allocations() {
+    let Some(r) = build_and_run("allocators", ALLOCATORS) else {
+        return;
+    };
+    same_behaviour(&r);
+    let p = &r.profile;
+    let check = |marker: &str, bytes: u64, counts: (u64, u64, u64, u64)| {
+        let s = site_at(p, line_of(ALLOCATORS, marker));
+        assert_eq!(s["objects"], 1, "{marker}");
+        assert_eq!(s["bytes"], bytes, "{marker}");
+        assert_eq!(s["class"], "private", "{marker}");
+        assert_eq!(per_thread(s), vec![counts], "{marker}");
+    };
+    // realloc retires the old object and starts a new one at its own site.
+    check("/* A */", 16, (0, 0, 4, 0));
+    check("/* B */", 256, (0, 64, 60, 0));
+    check("/* C */", 128, (0, 1, 1, 0));
+    check("/* D */", 64, (0, 1, 1, 0));
+    check("/* E */", 64, (0, 2, 0, 0));
+}
+
+const FORK: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void *spin(void *arg) {
+    int *x = arg;
+    for (int i = 0; i < 100000; i++)
+        x[i % 16] += 1;
+    return NULL;
+}
+int main(void) {
+    int *x = calloc(16, sizeof *x); /* SITE */
+    pthread_t t;
+    pthread_create(&t, NULL, spin, x);
+    pid_t pid = fork(); /* while the other thread hammers the runtime */
+    if (pid == 0) {
+        int *y = malloc(sizeof *y);
+        *y = 7;
+        printf("child %d\n", *y);
+        exit(5);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    pthread_join(t, NULL);
+    printf("child exit %d\n", WEXITSTATUS(status));
+    free(x);
+    return 0;
+}
+"#;
+
+#[test]
+fn fork_while_threads_run() {
+    let Some(r) = build_and_run("fork", FORK) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(
+        String::from_utf8_lossy(&r.instrumented.stdout),
+        "child 7\nchild exit 5\n"
+    );
+    // The profile is the parent's: exactly the spinning thread's accesses.
+    let s = site_at(&r.profile, line_of(FORK, "/* SITE */"));
+    assert_eq!(per_thread(s), vec![(1, 100000, 100000, 0)]);
+    assert_eq!(s["class"], "handoff");
+}
+
+const PRIVATE: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define T 4
+#define LEN 64
+static long sums[T];
+static void *work(void *arg) {
+    long id = (long)arg;
+    int *buf = malloc(LEN * sizeof *buf); /* SITE */
+    for (int i = 0; i < LEN; i++)
+        buf[i] = i * (int)id;
+    long s = 0;
+    for (int i = 0; i < LEN; i++)
+        s += buf[i];
+    sums[id] = s;
+    free(buf);
+    return NULL;
+}
+int main(void) {
+    pthread_t t[T];
+    for (long i = 0; i < T; i++)
+        pthread_create(&t[i], NULL, work, (void *)i);
+    for (int i = 0; i < T; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < T; i++)
+        printf("%ld\n", sums[i]);
+    return 0;
+}
+"#;
+
+#[test]
+fn thread_private_buffers() {
+    let Some(r) = build_and_run("private", PRIVATE) else {
+        return;
+    };
+    same_behaviour(&r);
+    let s = site_at(&r.profile, line_of(PRIVATE, "/* SITE */"));
+    assert_eq!(s["function"], "work");
+    assert_eq!(s["objects"], 4);
+    assert_eq!(s["bytes"], 4 * 64 * 4);
+    assert_eq!(s["alloc_threads"], serde_json::json!([1, 2, 3, 4]));
+    assert_eq!(s["class"], "private");
+    assert_eq!(s["classes"]["private"], 4);
+    let want: Vec<_> = (1..=4).map(|t| (t, 64, 64, 0)).collect();
+    assert_eq!(per_thread(s), want);
+}
+
+const HANDOFF: &str = r#"#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define M 50
+struct msg { int seq; int data[16]; };
+static _Atomic(struct msg *) slot;
+static void *produce(void *arg) {
+    (void)arg;
+    for (int i = 0; i < M; i++) {
+        struct msg *m = malloc(sizeof *m); /* SITE */
+        m->seq = i;
+        while (atomic_load(&slot) != NULL)
+            ;
+        atomic_store(&slot, m);
+    }
+    return NULL;
+}
+static void *consume(void *arg) {
+    long *total = arg;
+    for (int i = 0; i < M; i++) {
+        struct msg *m;
+        while ((m = atomic_exchange(&slot, NULL)) == NULL)
+            ;
+        int seq = m->seq;
+        for (int j = 0; j < 16; j++)
+            m->data[j] = seq * j;
+        for (int j = 0; j < 16; j++)
+            *total += m->data[j];
+        free(m);
+    }
+    return NULL;
+}
+int main(void) {
+    long *total = calloc(1, sizeof *total); /* TOTAL */
+    pthread_t p, c;
+    pthread_create(&p, NULL, produce, NULL);
+    pthread_create(&c, NULL, consume, total);
+    pthread_join(p, NULL);
+    pthread_join(c, NULL);
+    printf("total=%ld\n", *total);
+    free(total);
+    return 0;
+}
+"#;
+
+#[test]
+fn producer_consumer_handoff() {
+    let Some(r) = build_and_run("handoff", HANDOFF) else {
+        return;
+    };
+    same_behaviour(&r);
+    let s = site_at(&r.profile, line_of(HANDOFF, "/* SITE */"));
+    assert_eq!(s["function"], "produce");
+    assert_eq!(s["objects"], 50);
+    assert_eq!(s["bytes"], 50 * 68);
+    assert_eq!(s["alloc_threads"], serde_json::json!([1]));
+    assert_eq!(s["class"], "handoff");
+    assert_eq!(s["classes"]["handoff"], 50);
+    // producer: one write per message; consumer: seq + 16 data reads, 16 writes.
+    assert_eq!(per_thread(s), vec![(1, 0, 50, 0), (2, 850, 800, 0)]);
+    // `*total += ...` is a load and a store, 16 per message, by thread 2;
+    // main reads it once for printf.
+    let t = site_at(&r.profile, line_of(HANDOFF, "/* TOTAL */"));
+    assert_eq!(per_thread(t), vec![(0, 1, 0, 0), (2, 800, 800, 0)]);
+    assert_eq!(t["class"], "handoff");
+    // The spinning on the global `slot` is unattributed and atomic.
+    let un = &r.profile["unattributed"];
+    assert!(un["atomics"].as_u64().unwrap() >= 100, "{un}");
+}
+
+const ATOMICS: &str = r#"#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define T 4
+#define N 20000
+static void *add(void *arg) {
+    _Atomic long *c = arg;
+    for (int i = 0; i < N; i++) {
+        if (i & 1)
+            atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add(c, 1);
+    }
+    return NULL;
+}
+int main(void) {
+    _Atomic long *c = malloc(sizeof *c); /* SITE */
+    atomic_init(c, 0);
+    pthread_t t[T];
+    for (int i = 0; i < T; i++)
+        pthread_create(&t[i], NULL, add, (void *)c);
+    for (int i = 0; i < T; i++)
+        pthread_join(t[i], NULL);
+    long v = atomic_load(c);
+    printf("%ld\n", v);
+    free((void *)c);
+    return v == (long)T * N ? 0 : 1;
+}
+"#;
+
+#[test]
+fn atomics_are_atomic_and_counted() {
+    let Some(r) = build_and_run("atomics", ATOMICS) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(String::from_utf8_lossy(&r.instrumented.stdout), "80000\n");
+    let s = site_at(&r.profile, line_of(ATOMICS, "/* SITE */"));
+    assert_eq!(s["class"], "shared-write");
+    let pt = per_thread(s);
+    assert_eq!(pt.len(), 5);
+    // main: gcc compiles atomic_init to a relaxed atomic store, then one
+    // atomic load.
+    assert_eq!(pt[0], (0, 0, 0, 2));
+    for (i, t) in pt[1..].iter().enumerate() {
+        assert_eq!(*t, (i as u64 + 1, 0, 0, 20000));
+    }
+}
