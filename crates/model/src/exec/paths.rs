@@ -95,6 +95,33 @@ struct RegVal {
     pick: Deps,
 }
 
+impl RegVal {
+    /// A constant, depending on nothing.
+    fn konst(v: Value) -> Self {
+        RegVal {
+            v: konst(v),
+            data: 0,
+            pick: 0,
+        }
+    }
+    /// The old value returned by read event `r` of an atomic.
+    fn read_by(v: S, r: usize) -> Self {
+        RegVal {
+            v,
+            data: 1 << r,
+            pick: 0,
+        }
+    }
+    /// A success flag decided by read event `r` (a pick dependency).
+    fn flag(ok: bool, r: usize) -> Self {
+        RegVal {
+            v: konst(Value::Int(ok as i64)),
+            data: 0,
+            pick: 1 << r,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct State {
     pc: usize,
@@ -394,11 +421,7 @@ impl Explorer<'_> {
                     st.pc += 1;
                 }
                 Inst::Fence { tags } => {
-                    let zero = RegVal {
-                        v: konst(Value::ZERO),
-                        data: 0,
-                        pick: 0,
-                    };
+                    let zero = RegVal::konst(Value::ZERO);
                     let mut e = Self::ev(Kind::F, None, 0, tags, &zero);
                     e.pick_addr = 0;
                     Self::push_event(&mut st, e)?;
@@ -456,22 +479,14 @@ impl Explorer<'_> {
                             let mut ok = st.clone();
                             let i = Self::write(&mut ok, &loc, width, &tags, &a, &v)?;
                             ok.events[i].lxsx_of = ok.open_excl.take();
-                            ok.regs[status as usize] = RegVal {
-                                v: konst(Value::ZERO),
-                                data: 0,
-                                pick: 0,
-                            };
+                            ok.regs[status as usize] = RegVal::konst(Value::ZERO);
                             ok.pc += 1;
                             ex.run(ok, out)?;
                         }
                         // Failure: no write.
                         let mut fail = st;
                         fail.open_excl = None;
-                        fail.regs[status as usize] = RegVal {
-                            v: konst(Value::Int(1)),
-                            data: 0,
-                            pick: 0,
-                        };
+                        fail.regs[status as usize] = RegVal::konst(Value::Int(1));
                         fail.pc += 1;
                         ex.run(fail, out)
                     });
@@ -504,16 +519,7 @@ impl Explorer<'_> {
                             lw.0 |= 1 << r;
                             lw.1 |= 1 << r;
                         }
-                        Self::set(
-                            &mut st,
-                            dst,
-                            RegVal {
-                                v: old.v,
-                                data: 1 << r,
-                                pick: 0,
-                            },
-                            8,
-                        );
+                        Self::set(&mut st, dst, RegVal::read_by(old.v, r), 8);
                         st.pc += 1;
                         ex.run(st, out)
                     });
@@ -559,22 +565,9 @@ impl Explorer<'_> {
                         let w = Self::write(&mut s, &loc, width, &wt, &a, &nv)?;
                         s.events[w].amo_of = Some(r);
                         s.events[w].pick_data |= expv.data | expv.pick;
-                        Self::set(
-                            &mut s,
-                            dst,
-                            RegVal {
-                                v: old.v.clone(),
-                                data: 1 << r,
-                                pick: 0,
-                            },
-                            8,
-                        );
+                        Self::set(&mut s, dst, RegVal::read_by(old.v.clone(), r), 8);
                         if let Some(okr) = okr {
-                            s.regs[okr as usize] = RegVal {
-                                v: konst(Value::Int(1)),
-                                data: 0,
-                                pick: 1 << r,
-                            };
+                            s.regs[okr as usize] = RegVal::flag(true, r);
                         }
                         s.pc += 1;
                         ex.run(s, out)?;
@@ -587,22 +580,9 @@ impl Explorer<'_> {
                                 false,
                             ));
                         }
-                        Self::set(
-                            &mut f,
-                            dst,
-                            RegVal {
-                                v: old.v,
-                                data: 1 << r,
-                                pick: 0,
-                            },
-                            8,
-                        );
+                        Self::set(&mut f, dst, RegVal::read_by(old.v, r), 8);
                         if let Some(okr) = okr {
-                            f.regs[okr as usize] = RegVal {
-                                v: konst(Value::Int(0)),
-                                data: 0,
-                                pick: 1 << r,
-                            };
+                            f.regs[okr as usize] = RegVal::flag(false, r);
                         }
                         f.pc += 1;
                         ex.run(f, out)
