@@ -564,9 +564,14 @@ fn parse_init(arch: Arch, text: &str, start: Pos) -> Result<Vec<InitItem>, Diag>
             None => (text.as_str(), None),
         };
         // The lval is the last word of the left side; what precedes is a type.
-        let (ty, lv) = match lhs.rfind(|c: char| c.is_whitespace() || c == '*') {
-            Some(i) => {
-                let (t, l) = lhs.split_at(i + 1);
+        let (ty, lv) = match lhs
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace() || c == '*')
+        {
+            // Split after that character (which may be several bytes long).
+            Some((i, c)) => {
+                let (t, l) = lhs.split_at(i + c.len_utf8());
                 (Some(t.trim().to_string()), l.trim())
             }
             None => (None, lhs),
@@ -686,4 +691,20 @@ fn check_threads_and_lvals(
         check(l, cond_pos)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    /// Found by the `litmus_parse` fuzz target: a multi-byte whitespace
+    /// character (U+0085) in an init item split a string inside a char.
+    #[test]
+    fn regression_multibyte_whitespace_in_init() {
+        let src = "AArch64 T\n{ 1:X\u{85}7=1; }\n P0 | P1 ;\n NOP | NOP ;\nexists (x=1)\n";
+        assert!(parse("t.litmus", src).is_err());
+        let src = "AArch64 T\n{ int\u{85}x=1; }\n P0 ;\n NOP ;\nexists (x=1)\n";
+        let t = parse("t.litmus", src).unwrap();
+        assert_eq!(t.init[0].ty.as_deref(), Some("int"));
+    }
 }
