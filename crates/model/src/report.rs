@@ -36,7 +36,8 @@ pub fn condition_text(test: &Test) -> String {
 pub fn sorted_states(out: &Outcome) -> Vec<Vec<(LVal, Value)>> {
     let mut order: Vec<usize> = (0..out.observed.len()).collect();
     order.sort_by(|&a, &b| lval_key(&out.observed[a]).cmp(&lval_key(&out.observed[b])));
-    out.states
+    let mut states: Vec<Vec<(LVal, Value)>> = out
+        .states
         .keys()
         .map(|s| {
             order
@@ -44,13 +45,23 @@ pub fn sorted_states(out: &Outcome) -> Vec<Vec<(LVal, Value)>> {
                 .map(|&i| (out.observed[i].clone(), s[i].clone()))
                 .collect()
         })
-        .collect()
+        .collect();
+    // Lines in the order of their values, read in printed order (herd7's).
+    states.sort_by_key(|st| st.iter().map(|(_, v)| v.clone()).collect::<Vec<Value>>());
+    states
 }
 
-fn lval_key(l: &LVal) -> (u8, usize, String) {
+/// herd7's order: registers by thread then register (letters, then the
+/// number numerically: X8 before X11), then memory locations.
+fn lval_key(l: &LVal) -> (u8, usize, String, u64, String) {
     match l {
-        LVal::Reg { thread, reg } => (0, *thread, reg.clone()),
-        LVal::Loc(x) => (1, 0, x.clone()),
+        LVal::Reg { thread, reg } => {
+            let split = reg.find(|c: char| c.is_ascii_digit()).unwrap_or(reg.len());
+            let (head, tail) = reg.split_at(split);
+            let n = tail.parse::<u64>().unwrap_or(0);
+            (0, *thread, head.to_string(), n, tail.to_string())
+        }
+        LVal::Loc(x) => (1, 0, x.clone(), 0, String::new()),
     }
 }
 
@@ -63,7 +74,7 @@ pub fn herd_text(test: &Test, out: &Outcome, secs: Option<f64>) -> String {
     let _ = writeln!(s, "States {}", states.len());
     for st in &states {
         for (l, v) in st {
-            let _ = write!(s, "{l}={v}; ");
+            let _ = write!(s, "{}={v}; ", l.herd());
         }
         s.pop();
         s.push('\n');

@@ -364,11 +364,15 @@ mod tests {
     #[test]
     fn precedence() {
         let q = p("(0:X0=1 /\\ y=2 \\/ ~1:X2=0)");
-        assert_eq!(q.to_string(), "(0:X0=1 /\\ y=2) \\/ not (1:X2=0)");
-        assert_eq!(p("P1:EAX = 0 /\\ [x]=-1").to_string(), "1:EAX=0 /\\ x=-1");
-        assert_eq!(p("x=0x10").to_string(), "x=16");
+        assert_eq!(q.to_string(), "0:X0=1 /\\ [y]=2 \\/ not (1:X2=0)");
+        assert_eq!(p("P1:EAX = 0 /\\ [x]=-1").to_string(), "1:EAX=0 /\\ [x]=-1");
+        assert_eq!(p("x=0x10").to_string(), "[x]=16");
         assert_eq!(p("0:X1=y").to_string(), "0:X1=y");
-        assert_eq!(p("not (x=1 => y=2)").to_string(), "not (x=1 => y=2)");
+        assert_eq!(p("not (x=1 => y=2)").to_string(), "not ([x]=1 => [y]=2)");
+        assert_eq!(
+            p("(x=1 \\/ y=1) /\\ z=0").to_string(),
+            "([x]=1 \\/ [y]=1) /\\ [z]=0"
+        );
     }
 
     #[test]

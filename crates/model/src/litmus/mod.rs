@@ -202,39 +202,66 @@ fn push_unique(out: &mut Vec<LVal>, l: &LVal) {
     }
 }
 
+impl LVal {
+    /// herd7's rendering in states and conditions: `1:X2`, `[x]`.
+    pub fn herd(&self) -> String {
+        match self {
+            LVal::Reg { thread, reg } => format!("{thread}:{reg}"),
+            LVal::Loc(l) => format!("[{l}]"),
+        }
+    }
+}
+
+impl Prop {
+    /// Binding strength: `=>` 1, `\/` 2, `/\` 3, atoms and `not` 4.
+    fn level(&self) -> u8 {
+        match self {
+            Prop::Implies(..) => 1,
+            Prop::Or(_) => 2,
+            Prop::And(_) => 3,
+            _ => 4,
+        }
+    }
+}
+
 impl fmt::Display for Prop {
-    /// herd7's rendering, as in its `Condition` line.
+    /// herd7's rendering, as in its `Condition` line: memory locations in
+    /// brackets, parentheses only where precedence needs them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Prop::True => write!(f, "true"),
             Prop::False => write!(f, "false"),
-            Prop::Eq(l, v) => write!(f, "{l}={v}"),
-            Prop::EqLVal(a, b) => write!(f, "{a}={b}"),
+            Prop::Eq(l, v) => write!(f, "{}={v}", l.herd()),
+            Prop::EqLVal(a, b) => write!(f, "{}={}", a.herd(), b.herd()),
             Prop::Not(p) => write!(f, "not ({p})"),
-            Prop::And(ps) => join(f, ps, " /\\ "),
-            Prop::Or(ps) => join(f, ps, " \\/ "),
-            Prop::Implies(a, b) => write!(f, "{} => {}", Paren(a), Paren(b)),
+            Prop::And(ps) => join(f, ps, " /\\ ", 3),
+            Prop::Or(ps) => join(f, ps, " \\/ ", 2),
+            Prop::Implies(a, b) => write!(f, "{} => {}", Paren(a, 2), Paren(b, 1)),
         }
     }
 }
 
-struct Paren<'a>(&'a Prop);
+/// A proposition, parenthesised when it binds more loosely than `.1`.
+struct Paren<'a>(&'a Prop, u8);
 
 impl fmt::Display for Paren<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Prop::And(_) | Prop::Or(_) | Prop::Implies(..) => write!(f, "({})", self.0),
-            p => write!(f, "{p}"),
+        if self.0.level() < self.1 {
+            write!(f, "({})", self.0)
+        } else {
+            write!(f, "{}", self.0)
         }
     }
 }
 
-fn join(f: &mut fmt::Formatter<'_>, ps: &[Prop], sep: &str) -> fmt::Result {
+fn join(f: &mut fmt::Formatter<'_>, ps: &[Prop], sep: &str, level: u8) -> fmt::Result {
     for (i, p) in ps.iter().enumerate() {
         if i > 0 {
             write!(f, "{sep}")?;
         }
-        write!(f, "{}", Paren(p))?;
+        // Same-level children (e.g. a nested conjunction) keep their
+        // parentheses so that the tree reads back the same.
+        write!(f, "{}", Paren(p, level + 1))?;
     }
     Ok(())
 }
