@@ -100,6 +100,9 @@ const EMPTY: u64 = u64::MAX;
 pub struct Cache {
     geometry: Geometry,
     sets: u64,
+    /// `sets - 1` when `sets` is a power of two (a mask instead of a
+    /// division on the hot path), else 0.
+    set_mask: u64,
     assoc: usize,
     line_bits: u32,
     tags: Vec<u64>,
@@ -123,10 +126,21 @@ impl Cache {
         Ok(Cache {
             geometry,
             sets,
+            set_mask: if sets.is_power_of_two() { sets - 1 } else { 0 },
             assoc: geometry.assoc as usize,
             line_bits: geometry.line.trailing_zeros(),
             tags: vec![EMPTY; slots],
         })
+    }
+
+    /// The set of line number `block`: `block mod sets`.
+    #[inline]
+    fn set_of(&self, block: u64) -> usize {
+        if self.set_mask != 0 || self.sets == 1 {
+            (block & self.set_mask) as usize
+        } else {
+            (block % self.sets) as usize
+        }
     }
 
     /// This cache's geometry.
@@ -137,7 +151,7 @@ impl Cache {
     /// Looks up line number `block` (an address shifted right by the line
     /// bits), making it most recently used; returns true on a miss.
     pub fn access_line(&mut self, block: u64) -> bool {
-        let set = (block % self.sets) as usize;
+        let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
@@ -152,10 +166,25 @@ impl Cache {
         }
     }
 
+    /// Makes line number `block` most recently used if it is resident;
+    /// returns whether it was (a miss changes nothing).
+    #[inline]
+    pub fn hit_line(&mut self, block: u64) -> bool {
+        let set = self.set_of(block);
+        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        match ways.iter().position(|&t| t == block) {
+            Some(i) => {
+                ways[..=i].rotate_right(1);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Like [`Cache::access_line`], also returning the line evicted to
     /// make room, if any: `(miss, evicted)`.
     pub fn access_line_evict(&mut self, block: u64) -> (bool, Option<u64>) {
-        let set = (block % self.sets) as usize;
+        let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
@@ -173,7 +202,7 @@ impl Cache {
     /// Removes line number `block`; returns whether it was resident. Empty
     /// ways stay at the least recently used end of the set.
     pub fn invalidate_line(&mut self, block: u64) -> bool {
-        let set = (block % self.sets) as usize;
+        let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
@@ -207,7 +236,7 @@ impl Cache {
 
     /// Whether line number `block` is resident (does not change recency).
     pub fn contains_line(&self, block: u64) -> bool {
-        let set = (block % self.sets) as usize;
+        let set = self.set_of(block);
         self.tags[set * self.assoc..(set + 1) * self.assoc].contains(&block)
     }
 }

@@ -35,9 +35,93 @@ use crate::machine::{Machine, Sharing};
 use crate::{Error, ErrorKind};
 use loci_trace::Event;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Page size used for NUMA placement, in bytes.
 pub const PAGE: u64 = 4096;
+
+/// A multiplicative hasher for line and page numbers (the hot-path maps):
+/// one multiply per key instead of SipHash's rounds. Keys come from the
+/// trace, not from an adversary, so flooding resistance is not needed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LineHasher(u64);
+
+impl Hasher for LineHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the high bits (used by hashbrown's control
+        // bytes) and the low bits (the bucket) both depend on every key bit.
+        let x = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+}
+
+/// A `HashMap` keyed by line or page numbers, with [`LineHasher`].
+pub type LineMap<V> = HashMap<u64, V, BuildHasherDefault<LineHasher>>;
+
+/// The counters of a simulation, for the whole run or one allocation
+/// site (see [`Coherence::set_bucket`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Counters {
+    /// Line accesses simulated (an access straddling lines counts per line).
+    pub accesses: u64,
+    /// Of which reads.
+    pub reads: u64,
+    /// Of which writes.
+    pub writes: u64,
+    /// Hits in the private L1d.
+    pub l1_hits: u64,
+    /// Hits in the private L2.
+    pub l2_hits: u64,
+    /// Hits in the shared L3.
+    pub l3_hits: u64,
+    /// Fetches from DRAM on the core's own node.
+    pub dram_local: u64,
+    /// Fetches from DRAM on another node.
+    pub dram_remote: u64,
+    /// Cache-to-cache transfers between cores of one die.
+    pub transfers_same_die: u64,
+    /// Cache-to-cache transfers between dies of one socket.
+    pub transfers_cross_die: u64,
+    /// Cache-to-cache transfers between sockets.
+    pub transfers_cross_socket: u64,
+    /// Writes to a line held in S (S to M upgrades).
+    pub upgrades: u64,
+    /// Copies invalidated in other cores' private caches.
+    pub invalidations: u64,
+    /// Modified lines written back (evicted or downgraded).
+    pub writebacks: u64,
+    /// Sum of all access latencies, in ns.
+    pub latency_ns: f64,
+}
+
+impl Counters {
+    /// Adds `o` to `self`, field by field.
+    pub fn add(&mut self, o: &Counters) {
+        self.accesses += o.accesses;
+        self.reads += o.reads;
+        self.writes += o.writes;
+        self.l1_hits += o.l1_hits;
+        self.l2_hits += o.l2_hits;
+        self.l3_hits += o.l3_hits;
+        self.dram_local += o.dram_local;
+        self.dram_remote += o.dram_remote;
+        self.transfers_same_die += o.transfers_same_die;
+        self.transfers_cross_die += o.transfers_cross_die;
+        self.transfers_cross_socket += o.transfers_cross_socket;
+        self.upgrades += o.upgrades;
+        self.invalidations += o.invalidations;
+        self.writebacks += o.writebacks;
+        self.latency_ns += o.latency_ns;
+    }
+}
 
 /// MESI state of a line in one core's private caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +181,37 @@ pub struct Stats {
     pub per_core_latency_ns: Vec<f64>,
 }
 
+impl Stats {
+    /// The totals of `counters` (a run's buckets), with per-core latencies.
+    pub fn from_counters<'a>(
+        counters: impl IntoIterator<Item = &'a Counters>,
+        per_core_latency_ns: Vec<f64>,
+    ) -> Stats {
+        let mut t = Counters::default();
+        for c in counters {
+            t.add(c);
+        }
+        Stats {
+            accesses: t.accesses,
+            reads: t.reads,
+            writes: t.writes,
+            l1_hits: t.l1_hits,
+            l2_hits: t.l2_hits,
+            l3_hits: t.l3_hits,
+            dram_local: t.dram_local,
+            dram_remote: t.dram_remote,
+            transfers_same_die: t.transfers_same_die,
+            transfers_cross_die: t.transfers_cross_die,
+            transfers_cross_socket: t.transfers_cross_socket,
+            upgrades: t.upgrades,
+            invalidations: t.invalidations,
+            writebacks: t.writebacks,
+            latency_ns: t.latency_ns,
+            per_core_latency_ns,
+        }
+    }
+}
+
 /// The coherence simulator for one machine.
 #[derive(Debug, Clone)]
 pub struct Coherence {
@@ -105,10 +220,19 @@ pub struct Coherence {
     l1: Vec<Cache>,
     l2: Vec<Cache>,
     l3: Vec<Cache>,
-    dir: HashMap<u64, Entry>,
-    page_home: HashMap<u64, u32>,
+    dir: LineMap<Entry>,
+    page_home: LineMap<u32>,
     bindings: Vec<(u64, u64, u32)>,
-    stats: Stats,
+    /// Counters per bucket (bucket 0 unless the caller sets others).
+    buckets: Vec<Counters>,
+    /// The bucket the current access is counted in.
+    bucket: usize,
+    per_core_latency_ns: Vec<f64>,
+    /// Per core: node, socket, die and L3 instance (precomputed).
+    core_node: Vec<u32>,
+    core_socket: Vec<u32>,
+    core_die: Vec<u32>,
+    core_l3: Vec<u32>,
     l1_ns: f64,
     l2_ns: f64,
     l3_ns: f64,
@@ -132,18 +256,32 @@ impl Coherence {
             (0..n).map(|_| Cache::new(level.geometry())).collect()
         };
         let cycles = |n: u32| n as f64 / machine.ghz;
+        let t = machine.topology;
+        let per_node = t.dies_per_socket * t.cores_per_die / t.nodes_per_socket;
+        let all = 0..cores as u32;
         Ok(Coherence {
             line_bits: c.l1d.line.trailing_zeros(),
             l1: build(cores, c.l1d)?,
             l2: build(cores, c.l2)?,
             l3: build(l3_instances, c.l3)?,
-            dir: HashMap::new(),
-            page_home: HashMap::new(),
+            dir: LineMap::default(),
+            page_home: LineMap::default(),
             bindings: Vec::new(),
-            stats: Stats {
-                per_core_latency_ns: vec![0.0; cores],
-                ..Stats::default()
-            },
+            buckets: vec![Counters::default()],
+            bucket: 0,
+            per_core_latency_ns: vec![0.0; cores],
+            core_node: all.clone().map(|c| c / per_node).collect(),
+            core_socket: all
+                .clone()
+                .map(|c| c / (t.dies_per_socket * t.cores_per_die))
+                .collect(),
+            core_die: all.clone().map(|c| c / t.cores_per_die).collect(),
+            core_l3: all
+                .map(|c| match machine.caches.l3.shared {
+                    Sharing::Socket => c / (t.dies_per_socket * t.cores_per_die),
+                    _ => c / t.cores_per_die,
+                })
+                .collect(),
             l1_ns: cycles(c.l1d.hit_cycles),
             l2_ns: cycles(c.l2.hit_cycles),
             l3_ns: cycles(c.l3.hit_cycles),
@@ -189,9 +327,59 @@ impl Coherence {
         Ok(true)
     }
 
-    /// The statistics so far.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    /// Gives page number `page` the home node `node`, replacing any home it
+    /// had (an object copied to another node: see
+    /// [`crate::placement::Placement::LiftOnExport`]).
+    pub fn rehome_page(&mut self, page: u64, node: u32) -> Result<(), Error> {
+        if node >= self.machine.nodes() {
+            return Err(invalid(format!(
+                "node {node} does not exist (the machine has {})",
+                self.machine.nodes()
+            )));
+        }
+        self.page_home.insert(page, node);
+        Ok(())
+    }
+
+    /// Drops the line containing `addr` from every cache and from the
+    /// directory, without counting invalidations or write-backs: its
+    /// memory was copied elsewhere and this copy is dead.
+    pub fn purge(&mut self, addr: u64) {
+        let line = addr >> self.line_bits;
+        if let Some(e) = self.dir.remove(&line) {
+            for c in e.owner.map(|(o, _)| o).into_iter().chain(e.sharers) {
+                self.l1[c as usize].invalidate_line(line);
+                self.l2[c as usize].invalidate_line(line);
+            }
+        }
+        for l3 in &mut self.l3 {
+            l3.invalidate_line(line);
+        }
+    }
+
+    /// Counts the following accesses in bucket `bucket` (0 until changed;
+    /// buckets are created as needed). [`Coherence::buckets`] gives each
+    /// bucket's counters and [`Coherence::stats`] their sum.
+    pub fn set_bucket(&mut self, bucket: usize) {
+        if bucket >= self.buckets.len() {
+            self.buckets.resize(bucket + 1, Counters::default());
+        }
+        self.bucket = bucket;
+    }
+
+    /// The counters of every bucket so far, by bucket number.
+    pub fn buckets(&self) -> &[Counters] {
+        &self.buckets
+    }
+
+    /// The statistics so far (the sum of all buckets).
+    pub fn stats(&self) -> Stats {
+        Stats::from_counters(&self.buckets, self.per_core_latency_ns.clone())
+    }
+
+    #[inline]
+    fn k(&mut self) -> &mut Counters {
+        &mut self.buckets[self.bucket]
     }
 
     /// The MESI state of the line containing `addr` in `core`'s caches.
@@ -247,49 +435,58 @@ impl Coherence {
         for line in first..=last {
             cost += self.access_line(core, line, write);
         }
-        self.stats.latency_ns += cost;
-        self.stats.per_core_latency_ns[core as usize] += cost;
+        self.k().latency_ns += cost;
+        self.per_core_latency_ns[core as usize] += cost;
         Ok(cost)
     }
 
+    #[inline]
     fn l3_of(&self, core: u32) -> usize {
-        let t = &self.machine.topology;
-        let die = core / t.cores_per_die;
-        match self.machine.caches.l3.shared {
-            Sharing::Socket => (die / t.dies_per_socket) as usize,
-            _ => die as usize,
-        }
+        self.core_l3[core as usize] as usize
     }
 
+    #[inline]
     fn node_of(&self, core: u32) -> u32 {
-        self.machine.node_of(core).unwrap_or(0)
+        self.core_node[core as usize]
+    }
+
+    /// Latency in ns between the caches of two (valid) cores.
+    #[inline]
+    fn distance_ns(&self, from: u32, to: u32) -> f64 {
+        let t = &self.machine.transfer;
+        if self.core_socket[from as usize] != self.core_socket[to as usize] {
+            t.cross_socket_ns
+        } else if self.core_die[from as usize] != self.core_die[to as usize] {
+            t.cross_die_ns
+        } else {
+            t.same_die_ns
+        }
     }
 
     /// Latency of a core-to-core transfer, counted by distance.
     fn transfer(&mut self, from: u32, to: u32) -> f64 {
-        let m = &self.machine;
-        let (same_socket, same_die) = (
-            m.socket_of(from) == m.socket_of(to),
-            m.die_of(from) == m.die_of(to),
-        );
-        if !same_socket {
-            self.stats.transfers_cross_socket += 1;
-        } else if !same_die {
-            self.stats.transfers_cross_die += 1;
+        let k = &mut self.buckets[self.bucket];
+        let t = &self.machine.transfer;
+        if self.core_socket[from as usize] != self.core_socket[to as usize] {
+            k.transfers_cross_socket += 1;
+            t.cross_socket_ns
+        } else if self.core_die[from as usize] != self.core_die[to as usize] {
+            k.transfers_cross_die += 1;
+            t.cross_die_ns
         } else {
-            self.stats.transfers_same_die += 1;
+            k.transfers_same_die += 1;
+            t.same_die_ns
         }
-        m.transfer_ns(from, to).unwrap_or(0.0)
     }
 
     fn private_hit(&mut self, core: u32, line: u64) -> f64 {
         let c = core as usize;
         if !self.l1[c].access_line(line) {
-            self.stats.l1_hits += 1;
+            self.k().l1_hits += 1;
             self.l1_ns
         } else {
             self.l2[c].access_line(line);
-            self.stats.l2_hits += 1;
+            self.k().l2_hits += 1;
             self.l2_ns
         }
     }
@@ -297,7 +494,7 @@ impl Coherence {
     fn invalidate_core(&mut self, core: u32, line: u64) {
         self.l1[core as usize].invalidate_line(line);
         self.l2[core as usize].invalidate_line(line);
-        self.stats.invalidations += 1;
+        self.k().invalidations += 1;
     }
 
     /// Invalidates every sharer of `line` except `core`; returns the
@@ -306,7 +503,7 @@ impl Coherence {
         let mut worst: f64 = 0.0;
         for &s in sharers.iter().filter(|&&s| s != core) {
             self.invalidate_core(s, line);
-            worst = worst.max(self.machine.transfer_ns(core, s).unwrap_or(0.0));
+            worst = worst.max(self.distance_ns(core, s));
         }
         worst
     }
@@ -327,11 +524,21 @@ impl Coherence {
     }
 
     fn access_line(&mut self, core: u32, line: u64, write: bool) -> f64 {
-        self.stats.accesses += 1;
+        // Fast path, no directory lookup: a read hitting the L1 (L1 lines
+        // are always in L2 and listed in the directory, so the core holds
+        // the line in M, E or S, and a read needs nothing more).
+        if !write && self.l1[core as usize].hit_line(line) {
+            let k = &mut self.buckets[self.bucket];
+            k.accesses += 1;
+            k.reads += 1;
+            k.l1_hits += 1;
+            return self.l1_ns;
+        }
+        self.k().accesses += 1;
         if write {
-            self.stats.writes += 1;
+            self.k().writes += 1;
         } else {
-            self.stats.reads += 1;
+            self.k().reads += 1;
         }
         match (self.line_state(core, line), write) {
             (State::Modified, _) | (State::Exclusive | State::Shared, false) => {
@@ -342,7 +549,7 @@ impl Coherence {
                 self.private_hit(core, line)
             }
             (State::Shared, true) => {
-                self.stats.upgrades += 1;
+                self.k().upgrades += 1;
                 let hit = self.private_hit(core, line);
                 let sharers = self
                     .dir
@@ -386,7 +593,7 @@ impl Coherence {
                 )
             } else {
                 if dirty {
-                    self.stats.writebacks += 1;
+                    self.k().writebacks += 1;
                     let l3o = self.l3_of(owner);
                     self.l3[l3o].access_line(line);
                 }
@@ -403,17 +610,15 @@ impl Coherence {
         } else if !entry.sharers.is_empty() {
             let fetch = if self.l3[l3].contains_line(line) {
                 self.l3[l3].access_line(line);
-                self.stats.l3_hits += 1;
+                self.k().l3_hits += 1;
                 self.l3_ns
             } else {
-                let m = &self.machine;
                 let nearest = entry
                     .sharers
                     .iter()
                     .copied()
                     .min_by(|&a, &b| {
-                        let da = m.transfer_ns(a, core).unwrap_or(f64::INFINITY);
-                        let db = m.transfer_ns(b, core).unwrap_or(f64::INFINITY);
+                        let (da, db) = (self.distance_ns(a, core), self.distance_ns(b, core));
                         da.total_cmp(&db).then(a.cmp(&b))
                     })
                     .unwrap_or(core);
@@ -443,14 +648,14 @@ impl Coherence {
             }
         } else {
             let cost = if !self.l3[l3].access_line(line) {
-                self.stats.l3_hits += 1;
+                self.k().l3_hits += 1;
                 self.l3_ns
             } else {
                 let (from, home) = (self.node_of(core), self.home_of(line, core));
                 if from == home {
-                    self.stats.dram_local += 1;
+                    self.k().dram_local += 1;
                 } else {
-                    self.stats.dram_remote += 1;
+                    self.k().dram_remote += 1;
                 }
                 self.machine.dram_ns(from, home).unwrap_or(0.0)
             };
@@ -498,7 +703,7 @@ impl Coherence {
             if o == core {
                 e.owner = None;
                 if dirty {
-                    self.stats.writebacks += 1;
+                    self.buckets[self.bucket].writebacks += 1;
                 }
             }
         }

@@ -50,6 +50,7 @@ pub mod machine;
 pub mod ordering;
 pub mod placement;
 pub mod replay;
+pub mod variant;
 pub mod workload;
 
 /// What went wrong.

@@ -37,6 +37,7 @@
 //! cross_socket_ns = 130.0
 //! [dram]
 //! latency_ns = [[85.0, 135.0], [135.0, 85.0]]
+//! copy_gbps = 10.0
 //! ```
 
 use crate::cache::Geometry;
@@ -159,6 +160,13 @@ pub struct Dram {
     /// `latency_ns[a][b]`: load latency in ns from a core on node `a` to
     /// memory on node `b`.
     pub latency_ns: Vec<Vec<f64>>,
+    /// Bandwidth in GB/s (bytes per ns) of one core copying an object
+    /// from one node's memory to another's, as `memcpy` does: the
+    /// "local heap, lift on export" placement charges a lift
+    /// `latency_ns[to][from] + bytes / copy_gbps` ns. Optional; required
+    /// only by that placement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_gbps: Option<f64>,
 }
 
 impl Machine {
@@ -243,6 +251,11 @@ impl Machine {
         }
         if let Some(v) = d.iter().flatten().find(|v| !(v.is_finite() && **v > 0.0)) {
             return bad(format!("dram.latency_ns entries must be positive, got {v}"));
+        }
+        if let Some(g) = self.dram.copy_gbps {
+            if !(g.is_finite() && g > 0.0) {
+                return bad(format!("dram.copy_gbps must be positive, got {g}"));
+            }
         }
         if let Some(o) = &self.ordering {
             o.validate()?;

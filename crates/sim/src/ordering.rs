@@ -43,9 +43,10 @@
 //! independently here; [`crate::replay`] moves them along the trace's
 //! acquire/release edges and can replay in simulated-time order.
 
-use crate::coherence::{Coherence, Stats, PAGE};
+use crate::coherence::{Coherence, Counters, Stats, PAGE};
 use crate::machine::Machine;
 use crate::placement::{page_node, Pinning, Placement};
+use crate::variant::{BarrierVariant, Filter};
 use crate::{Error, ErrorKind};
 use loci_trace::{Event, FenceKind};
 use serde::{Deserialize, Serialize};
@@ -202,6 +203,9 @@ pub struct ThreadStats {
     pub stores: u64,
     /// Barriers, acquires and releases replayed.
     pub barriers: u64,
+    /// Barriers of the trace that the barrier variant dropped (not
+    /// replayed, not in `barriers`).
+    pub barriers_dropped: u64,
     /// Base cost of those barriers, in ns.
     pub barrier_base_ns: f64,
     /// Time spent by barriers waiting for the store buffer, in ns.
@@ -214,6 +218,22 @@ pub struct ThreadStats {
     /// `Release`, a thread start for its parent), in ns: see
     /// [`crate::replay`].
     pub sync_wait_ns: f64,
+    /// Time spent copying objects lifted to this thread's node
+    /// ([`Placement::LiftOnExport`]), in ns.
+    pub lift_ns: f64,
+}
+
+/// A live heap block.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    end: u64,
+    thread: u32,
+    /// Its allocation site.
+    site: u32,
+    /// The counter bucket of its allocation site.
+    bucket: usize,
+    /// Lifted (or touched by another thread on the same node) already.
+    exported: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -221,6 +241,73 @@ struct Core {
     stats: ThreadStats,
     /// Completion times of buffered stores, oldest first (non-decreasing).
     buffer: VecDeque<f64>,
+    /// The address range `lo .. hi` last looked up and its bucket: a live
+    /// block (`block` true) or a gap between blocks (bucket 0).
+    memo: (u64, u64, usize, bool),
+}
+
+/// Objects lifted to their consumer's node ([`Placement::LiftOnExport`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LiftStats {
+    /// Blocks copied to another node.
+    pub lifts: u64,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// Time the copies cost their threads, in ns.
+    pub copy_ns: f64,
+}
+
+/// A concurrent GC marker: a thread of its own that, every `period_ns` of
+/// simulated time, reads one word of every line of every live heap block.
+///
+/// The marker runs on the core its thread id gets from the pinning, which
+/// must be no trace thread's core. Its clock starts a mark cycle at the
+/// first multiple of the period that the trace's threads have reached (the
+/// largest clock of any trace thread after each replayed event); a cycle
+/// reads the live blocks in address order, each line's latency advancing
+/// the marker's clock, and the next cycle starts a period later or when
+/// this one ends, whichever is later. Lines of pages no thread has touched
+/// yet are skipped (nothing initialised there to mark). The marker only
+/// loads, so it turns the owners' Modified lines into Shared ones (their
+/// next store pays an upgrade) and its loads land in the per-site counters
+/// of the blocks it reads; it never triggers a lift.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GcMarker {
+    /// Simulated time between the starts of two mark cycles, in ns.
+    pub period_ns: f64,
+    /// The marker's thread id (no trace thread may use it).
+    pub thread: u32,
+}
+
+/// What the GC marker did.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GcStats {
+    /// The marker's configuration.
+    #[serde(flatten)]
+    pub marker: GcMarker,
+    /// The marker's core.
+    pub core: u32,
+    /// Mark cycles run.
+    pub cycles: u64,
+    /// Lines read by the marker.
+    pub lines_read: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Gc {
+    stats: GcStats,
+    next_ns: f64,
+}
+
+/// The counters of one allocation site (or of all non-heap memory).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteStats {
+    /// The allocation site, or `None` for accesses outside live heap
+    /// blocks (globals, stacks, freed memory).
+    pub site: Option<u32>,
+    /// The counters of accesses to the site's blocks.
+    #[serde(flatten)]
+    pub counters: Counters,
 }
 
 /// The result of an ordering replay.
@@ -230,6 +317,8 @@ pub struct Report {
     pub machine: String,
     /// The barrier policy used.
     pub barrier: BarrierPolicy,
+    /// The barrier variant used (`as-traced`: every barrier of the trace).
+    pub barrier_variant: String,
     /// Store-buffer entries per core.
     pub store_buffer: u32,
     /// The heap placement policy used.
@@ -237,8 +326,15 @@ pub struct Report {
     /// Coherence statistics (flattened into the report in JSON).
     #[serde(flatten)]
     pub coherence: Stats,
-    /// Per-thread ordering statistics, by thread id.
+    /// Blocks lifted to another node (all zero unless `lift-on-export`).
+    pub lift: LiftStats,
+    /// The GC marker's work, when one ran.
+    pub gc: Option<GcStats>,
+    /// Per-thread ordering statistics, by thread id (the GC marker too).
     pub threads: Vec<ThreadStats>,
+    /// Per allocation site, by site; non-heap accesses (`site: null`)
+    /// first.
+    pub sites: Vec<SiteStats>,
 }
 
 /// Replays a trace with coherence, store buffers and barrier costs.
@@ -247,13 +343,21 @@ pub struct OrderingSim {
     coherence: Coherence,
     costs: OrderingCosts,
     machine: Machine,
-    cores: BTreeMap<u32, Core>,
+    /// Per thread id, once the thread has been seen.
+    cores: Vec<Option<Core>>,
     pinning: Pinning,
     placement: Placement,
     /// Allocation site -> the thread using it most (consumer placement).
     consumers: BTreeMap<u32, u32>,
-    /// Heap blocks ever allocated: start -> (end, allocating thread, site).
-    blocks: BTreeMap<u64, (u64, u32, u32)>,
+    /// Live heap blocks by start address.
+    blocks: BTreeMap<u64, Block>,
+    /// Allocation site -> counter bucket (bucket 0: non-heap).
+    site_bucket: BTreeMap<u32, usize>,
+    filter: Filter,
+    lift: LiftStats,
+    gc: Option<Gc>,
+    /// The largest clock of any trace thread so far (drives the GC marker).
+    now_ns: f64,
 }
 
 impl OrderingSim {
@@ -274,11 +378,16 @@ impl OrderingSim {
             coherence: Coherence::new(machine)?,
             costs,
             machine: machine.clone(),
-            cores: BTreeMap::new(),
+            cores: Vec::new(),
             pinning: Pinning::Compact,
             placement: Placement::FirstTouch,
             consumers: BTreeMap::new(),
             blocks: BTreeMap::new(),
+            site_bucket: BTreeMap::new(),
+            filter: Filter::default(),
+            lift: LiftStats::default(),
+            gc: None,
+            now_ns: 0.0,
         })
     }
 
@@ -297,6 +406,35 @@ impl OrderingSim {
         self
     }
 
+    /// Drops or merges barriers as `variant` says (before any event).
+    pub fn with_variant(mut self, variant: BarrierVariant) -> Self {
+        self.filter = Filter::new(variant);
+        self
+    }
+
+    /// Runs a concurrent GC marker (before any event); see [`GcMarker`].
+    /// Errors if the period is not positive or the marker has no core.
+    pub fn with_gc_marker(mut self, marker: GcMarker) -> Result<Self, Error> {
+        if !(marker.period_ns.is_finite() && marker.period_ns > 0.0) {
+            return Err(invalid(format!(
+                "the GC marker's period must be positive, got {} ns",
+                marker.period_ns
+            )));
+        }
+        let core = self.pinning.core_of(&self.machine, marker.thread)?;
+        self.gc = Some(Gc {
+            stats: GcStats {
+                marker,
+                core,
+                cycles: 0,
+                lines_read: 0,
+            },
+            next_ns: marker.period_ns,
+        });
+        self.core(marker.thread)?;
+        Ok(self)
+    }
+
     /// The coherence simulator underneath (to bind pages, say).
     pub fn coherence_mut(&mut self) -> &mut Coherence {
         &mut self.coherence
@@ -307,43 +445,104 @@ impl OrderingSim {
         &self.costs
     }
 
+    fn gc_thread(&self) -> Option<u32> {
+        self.gc.as_ref().map(|g| g.stats.marker.thread)
+    }
+
+    /// The state of `thread`, created (and pinned) at its first use.
+    #[inline]
     fn core(&mut self, thread: u32) -> Result<&mut Core, Error> {
-        if !self.cores.contains_key(&thread) {
-            let core = self.pinning.core_of(&self.machine, thread)?;
-            self.cores.insert(
-                thread,
-                Core {
-                    stats: ThreadStats {
-                        thread,
-                        core,
-                        ..ThreadStats::default()
-                    },
-                    buffer: VecDeque::new(),
-                },
-            );
+        let t = thread as usize;
+        if t >= self.cores.len() || self.cores[t].is_none() {
+            self.new_core(thread)?;
         }
-        Ok(self.cores.get_mut(&thread).expect("inserted above"))
+        match self.cores.get_mut(t) {
+            Some(Some(c)) => Ok(c),
+            _ => Err(invalid(format!("thread {thread} has no state"))),
+        }
+    }
+
+    #[cold]
+    fn new_core(&mut self, thread: u32) -> Result<(), Error> {
+        // Pinning gives every thread a core below `cores`, so thread ids
+        // are bounded by the machine (or the pinning list) before this
+        // vector grows.
+        let core = self.pinning.core_of(&self.machine, thread)?;
+        if let Some(gc) = &self.gc {
+            if gc.stats.marker.thread != thread && gc.stats.core == core {
+                return Err(invalid(format!(
+                    "thread {thread} runs on core {core}, which is the GC marker's core"
+                )));
+            }
+        }
+        let t = thread as usize;
+        if t >= self.cores.len() {
+            self.cores.resize(t + 1, None);
+        }
+        self.cores[t] = Some(Core {
+            stats: ThreadStats {
+                thread,
+                core,
+                ..ThreadStats::default()
+            },
+            buffer: VecDeque::new(),
+            memo: (0, 0, 0, false),
+        });
+        Ok(())
+    }
+
+    /// The live block containing `addr` (start and block) and the counter
+    /// bucket of `addr`, through `thread`'s one-entry memo.
+    #[inline]
+    fn lookup(&mut self, thread: u32, addr: u64) -> Result<(usize, Option<u64>), Error> {
+        let core = self.core(thread)?;
+        let (lo, hi, bucket, block) = core.memo;
+        if lo <= addr && addr < hi {
+            return Ok((bucket, block.then_some(lo)));
+        }
+        let memo = match self.blocks.range(..=addr).next_back() {
+            Some((&start, b)) if addr < b.end => (start, b.end, b.bucket, true),
+            before => {
+                let lo = before.map_or(0, |(_, b)| b.end);
+                let hi = self
+                    .blocks
+                    .range(addr.saturating_add(1)..)
+                    .next()
+                    .map_or(u64::MAX, |(&s, _)| s);
+                (lo, hi, 0, false)
+            }
+        };
+        self.core(thread)?.memo = memo;
+        Ok((memo.2, memo.3.then_some(memo.0)))
+    }
+
+    fn forget_memos(&mut self) {
+        for c in self.cores.iter_mut().flatten() {
+            c.memo = (0, 0, 0, false);
+        }
+    }
+
+    fn bucket_of_site(&mut self, site: u32) -> usize {
+        let next = self.site_bucket.len() + 1;
+        *self.site_bucket.entry(site).or_insert(next)
     }
 
     /// Gives the pages of `addr .. addr + size` that have no home yet the
     /// node the placement policy chooses for the block containing them.
     fn place(&mut self, addr: u64, size: u64) -> Result<(), Error> {
-        if self.placement == Placement::FirstTouch {
-            return Ok(());
-        }
         for page in crate::placement::pages(addr, size) {
             if self.coherence.page_home(page).is_some() {
                 continue;
             }
             let at = (page * PAGE).max(addr);
-            let Some((_, &(end, alloc_thread, site))) = self.blocks.range(..=at).next_back() else {
+            let Some((_, &b)) = self.blocks.range(..=at).next_back() else {
                 continue;
             };
-            if at >= end {
+            if at >= b.end {
                 continue;
             }
-            let alloc_core = self.core(alloc_thread)?.stats.core;
-            let consumer_core = match self.consumers.get(&site) {
+            let alloc_core = self.core(b.thread)?.stats.core;
+            let consumer_core = match self.consumers.get(&b.site) {
                 Some(&t) => Some(self.core(t)?.stats.core),
                 None => None,
             };
@@ -360,9 +559,61 @@ impl OrderingSim {
         Ok(())
     }
 
+    /// Lifts the block at `start` to `thread`'s node if it is the block's
+    /// first touch by another thread (see [`Placement::LiftOnExport`]).
+    fn maybe_lift(&mut self, thread: u32, start: u64) -> Result<(), Error> {
+        let Some(&b) = self.blocks.get(&start) else {
+            return Ok(());
+        };
+        if b.exported || b.thread == thread {
+            return Ok(());
+        }
+        if let Some(blk) = self.blocks.get_mut(&start) {
+            blk.exported = true;
+        }
+        let core = self.core(thread)?.stats.core;
+        let to = self.machine.node_of(core).unwrap_or(0);
+        let alloc_core = self.core(b.thread)?.stats.core;
+        let from = self
+            .coherence
+            .page_home(start / PAGE)
+            .or_else(|| self.machine.node_of(alloc_core))
+            .unwrap_or(0);
+        if from == to {
+            return Ok(());
+        }
+        let Some(gbps) = self.machine.dram.copy_gbps else {
+            return Err(invalid(format!(
+                "machine {:?} has no dram.copy_gbps, which the lift-on-export placement needs",
+                self.machine.name
+            )));
+        };
+        let bytes = b.end - start;
+        let cost = self.machine.dram_ns(to, from).unwrap_or(0.0) + bytes as f64 / gbps;
+        for page in crate::placement::pages(start, bytes) {
+            self.coherence.rehome_page(page, to)?;
+        }
+        let line = self.machine.caches.l1d.line as u64;
+        let mut a = start - start % line;
+        while a < b.end {
+            self.coherence.purge(a);
+            a += line;
+        }
+        self.lift.lifts += 1;
+        self.lift.bytes += bytes;
+        self.lift.copy_ns += cost;
+        let s = &mut self.core(thread)?.stats;
+        s.lift_ns += cost;
+        s.clock_ns += cost;
+        Ok(())
+    }
+
     /// The simulated clock of `thread`, in ns (0 before its first event).
     pub fn clock(&self, thread: u32) -> f64 {
-        self.cores.get(&thread).map_or(0.0, |c| c.stats.clock_ns)
+        match self.cores.get(thread as usize) {
+            Some(Some(c)) => c.stats.clock_ns,
+            _ => 0.0,
+        }
     }
 
     /// Makes `thread` wait until time `t` (ns) if its clock is earlier,
@@ -378,6 +629,16 @@ impl OrderingSim {
 
     /// Replays one event.
     pub fn on_event(&mut self, event: &Event) -> Result<(), Error> {
+        if !self.filter.keep(event) {
+            self.core(event.thread())?.stats.barriers_dropped += 1;
+            return Ok(());
+        }
+        let thread = event.thread();
+        if self.gc.is_some() && Some(thread) == self.gc_thread() {
+            return Err(invalid(format!(
+                "thread {thread} is the GC marker's thread id, but the trace uses it too"
+            )));
+        }
         match *event {
             Event::Access {
                 thread,
@@ -385,7 +646,7 @@ impl OrderingSim {
                 size,
                 write,
                 ..
-            } => self.access(thread, addr, size as u64, write),
+            } => self.access(thread, addr, size as u64, write)?,
             Event::Fence { thread, kind } => {
                 let c = &self.costs.fence_cycles;
                 let (cycles, wait) = match kind {
@@ -399,16 +660,16 @@ impl OrderingSim {
                     FenceKind::Lfence => (c.lfence, Wait::Never),
                     FenceKind::LockedRmw => (c.locked_rmw, Wait::Policy),
                 };
-                self.barrier(thread, cycles, wait)
+                self.barrier(thread, cycles, wait)?
             }
             Event::Acquire { thread, .. } => {
-                self.barrier(thread, self.costs.fence_cycles.ldar, Wait::Never)
+                self.barrier(thread, self.costs.fence_cycles.ldar, Wait::Never)?
             }
             Event::Release { thread, .. } => {
-                self.barrier(thread, self.costs.fence_cycles.stlr, Wait::Policy)
+                self.barrier(thread, self.costs.fence_cycles.stlr, Wait::Policy)?
             }
             Event::ThreadStart { thread, .. } | Event::ThreadExit { thread } => {
-                self.core(thread).map(|_| ())
+                self.core(thread)?;
             }
             Event::Alloc {
                 thread,
@@ -418,22 +679,114 @@ impl OrderingSim {
             } => {
                 self.core(thread)?;
                 if size > 0 {
-                    self.blocks
-                        .insert(addr, (addr.saturating_add(size), thread, site));
+                    let bucket = self.bucket_of_site(site);
+                    let end = addr.saturating_add(size);
+                    // A block allocated over live ones (a trace without
+                    // their frees) replaces them.
+                    let stale: Vec<u64> = self
+                        .blocks
+                        .range(..end)
+                        .rev()
+                        .take_while(|(_, b)| b.end > addr)
+                        .map(|(&s, _)| s)
+                        .collect();
+                    for s in stale {
+                        self.blocks.remove(&s);
+                    }
+                    self.blocks.insert(
+                        addr,
+                        Block {
+                            end,
+                            thread,
+                            site,
+                            bucket,
+                            exported: false,
+                        },
+                    );
+                    self.forget_memos();
                 }
-                Ok(())
             }
-            Event::Free { .. } => Ok(()),
+            Event::Free { thread, addr, .. } => {
+                self.core(thread)?;
+                if self.blocks.remove(&addr).is_some() {
+                    self.forget_memos();
+                }
+            }
         }
+        if self.gc.is_some() {
+            let c = self.clock(thread);
+            if c > self.now_ns {
+                self.now_ns = c;
+            }
+            self.run_gc()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the mark cycles due by `now_ns`.
+    fn run_gc(&mut self) -> Result<(), Error> {
+        let Some(gc) = &self.gc else {
+            return Ok(());
+        };
+        let (period, thread, core) = (
+            gc.stats.marker.period_ns,
+            gc.stats.marker.thread,
+            gc.stats.core,
+        );
+        let mut next = gc.next_ns;
+        let mut cycles = 0;
+        let mut lines_read = 0;
+        while self.now_ns >= next {
+            if self.blocks.is_empty() {
+                // Nothing to mark: skip to the next period after now.
+                next = ((self.now_ns / period).floor() + 1.0) * period;
+                break;
+            }
+            let start = next.max(self.clock(thread));
+            self.core(thread)?.stats.clock_ns = start;
+            let line = self.machine.caches.l1d.line as u64;
+            let blocks: Vec<(u64, Block)> = self.blocks.iter().map(|(&s, &b)| (s, b)).collect();
+            for (s, b) in blocks {
+                self.coherence.set_bucket(b.bucket);
+                let mut a = s - s % line;
+                while a < b.end {
+                    if self.coherence.page_home(a / PAGE).is_some() {
+                        let cost = self.coherence.access(core, a.max(s), 1, false)?;
+                        let st = &mut self.core(thread)?.stats;
+                        st.loads += 1;
+                        st.clock_ns += cost;
+                        lines_read += 1;
+                    }
+                    a += line;
+                }
+            }
+            cycles += 1;
+            next = (next + period).max(self.clock(thread));
+        }
+        if let Some(gc) = &mut self.gc {
+            gc.next_ns = next;
+            gc.stats.cycles += cycles;
+            gc.stats.lines_read += lines_read;
+        }
+        Ok(())
     }
 
     /// Simulates `thread` reading or writing `addr .. addr + size`.
     pub fn access(&mut self, thread: u32, addr: u64, size: u64, write: bool) -> Result<(), Error> {
-        let core_id = self.core(thread)?.stats.core;
-        self.place(addr, size)?;
-        let cost = self.coherence.access(core_id, addr, size, write)?;
+        let (bucket, block) = self.lookup(thread, addr)?;
+        if self.placement != Placement::FirstTouch {
+            if let (Placement::LiftOnExport, Some(start)) = (self.placement, block) {
+                self.maybe_lift(thread, start)?;
+            }
+            self.place(addr, size)?;
+        }
         let depth = self.costs.store_buffer as usize;
-        let core = self.core(thread)?;
+        let t = thread as usize;
+        let Some(Some(core)) = self.cores.get_mut(t) else {
+            return Err(invalid(format!("thread {thread} has no state")));
+        };
+        self.coherence.set_bucket(bucket);
+        let cost = self.coherence.access(core.stats.core, addr, size, write)?;
         let s = &mut core.stats;
         if !write {
             s.loads += 1;
@@ -486,13 +839,38 @@ impl OrderingSim {
 
     /// The statistics so far.
     pub fn report(&self) -> Report {
+        let buckets = self.coherence.buckets();
+        let mut sites = Vec::with_capacity(self.site_bucket.len() + 1);
+        sites.push(SiteStats {
+            site: None,
+            counters: buckets.first().copied().unwrap_or_default(),
+        });
+        for (&site, &b) in &self.site_bucket {
+            sites.push(SiteStats {
+                site: Some(site),
+                counters: buckets.get(b).copied().unwrap_or_default(),
+            });
+        }
         Report {
             machine: self.machine.name.clone(),
             barrier: self.costs.barrier,
+            barrier_variant: self.filter.variant().name().to_string(),
             store_buffer: self.costs.store_buffer,
             placement: self.placement,
-            coherence: self.coherence.stats().clone(),
-            threads: self.cores.values().map(|c| c.stats.clone()).collect(),
+            coherence: self.coherence.stats(),
+            lift: self.lift,
+            gc: self.gc.as_ref().map(|g| g.stats),
+            threads: self
+                .cores
+                .iter()
+                .flatten()
+                .map(|c| c.stats.clone())
+                .collect(),
+            sites,
         }
     }
+}
+
+fn invalid(m: String) -> Error {
+    Error::new(ErrorKind::Invalid(m))
 }

@@ -29,15 +29,27 @@ pub enum Placement {
     /// by a pass over the whole trace before the replay. Sites never
     /// accessed fall back to first-touch.
     Consumer,
+    /// "Local heap, lift on export" (MultiMLton): a block lives on its
+    /// allocating thread's node until another trace thread first touches
+    /// it; at that touch the block is copied to the toucher's node, which
+    /// stalls the toucher for the copy: `dram.latency_ns[to][from] + size /
+    /// dram.copy_gbps` ns. After the copy the block's pages are homed on
+    /// the new node and the old copy's lines are dropped from every cache
+    /// (the new copy starts uncached: a conservative simplification, a
+    /// real `memcpy` leaves the tail of the object in the copier's cache).
+    /// A block is lifted at most once; pages shared with other blocks move
+    /// with it; the GC marker's reads never lift.
+    LiftOnExport,
 }
 
 impl Placement {
     /// Every policy, with its command-line name.
-    pub const ALL: [(Placement, &'static str); 4] = [
+    pub const ALL: [(Placement, &'static str); 5] = [
         (Placement::FirstTouch, "first-touch"),
         (Placement::Interleave, "interleave"),
         (Placement::AllocNode, "alloc-node"),
         (Placement::Consumer, "consumer"),
+        (Placement::LiftOnExport, "lift-on-export"),
     ];
 
     /// The command-line name.
@@ -59,7 +71,7 @@ impl std::str::FromStr for Placement {
             .map(|(p, _)| *p)
             .ok_or_else(|| {
                 Error::new(ErrorKind::Parse(format!(
-                    "unknown placement {s:?}: expected first-touch, interleave, alloc-node or consumer"
+                    "unknown placement {s:?}: expected first-touch, interleave, alloc-node, consumer or lift-on-export"
                 )))
             })
     }
@@ -191,7 +203,7 @@ pub(crate) fn page_node(
     match policy {
         Placement::FirstTouch => None,
         Placement::Interleave => Some((page % machine.nodes() as u64) as u32),
-        Placement::AllocNode => machine.node_of(alloc_core),
+        Placement::AllocNode | Placement::LiftOnExport => machine.node_of(alloc_core),
         Placement::Consumer => consumer_core.and_then(|c| machine.node_of(c)),
     }
 }

@@ -173,7 +173,7 @@ fn same_trace_and_machine_give_byte_identical_json() {
             sim.on_event(&ev).unwrap();
         }
         sim.check_invariants().unwrap();
-        serde_json::to_string(sim.stats()).unwrap()
+        serde_json::to_string(&sim.stats()).unwrap()
     };
     let (a, b) = (run(), run());
     assert_eq!(a, b);
