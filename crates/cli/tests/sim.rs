@@ -224,3 +224,147 @@ fn timed_schedule_is_deterministic_and_syncs_clocks() {
     assert_eq!(threads[1]["core"], 16);
     assert_eq!(v["accesses"], 4 * 30);
 }
+
+#[test]
+fn compare_crosses_barrier_variants_with_drain_and_order() {
+    let m = preset("graviton2.toml");
+    let args = [
+        "--machine",
+        &m,
+        "--workload",
+        "publication",
+        "--iters",
+        "20",
+        "--object-size",
+        "128",
+        "--store-buffer",
+        "64",
+        "--compare",
+        "as-traced,drop-ishst-after-alloc,drain,order",
+        "--json",
+    ];
+    let (bytes, v) = ok_json(&args);
+    assert_eq!(bytes, ok_json(&args).0, "parallel runs, same bytes");
+    assert_eq!(v["baseline"], "drain/as-traced");
+    let runs = v["runs"].as_array().unwrap();
+    let labels: Vec<&str> = runs.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(
+        labels,
+        [
+            "drain/as-traced",
+            "drain/drop-ishst-after-alloc",
+            "order/as-traced",
+            "order/drop-ishst-after-alloc"
+        ]
+    );
+    // Thread 0 allocates 20 objects, each followed by one DMB ISHST.
+    let t0 = |i: usize| &runs[i]["report"]["threads"][0];
+    assert_eq!(t0(0)["barriers_dropped"], 0);
+    assert_eq!(t0(1)["barriers_dropped"], 20);
+    assert_eq!(t0(3)["barriers_dropped"], 20);
+    assert_eq!(
+        t0(0)["barriers"].as_u64().unwrap() - t0(1)["barriers"].as_u64().unwrap(),
+        20
+    );
+    assert_eq!(runs[1]["barrier_variant"], "drop-ishst-after-alloc");
+    assert_eq!(runs[2]["barrier"], "order");
+    // Under order no barrier waits, dropped or not.
+    assert_eq!(t0(2)["barrier_stall_ns"].as_f64().unwrap(), 0.0);
+    // Under drain the STLR right after each dropped DMB ISHST drains the
+    // same stores, so the stall moves rather than vanishes: it may only
+    // shrink.
+    let stall = |i: usize| t0(i)["barrier_stall_ns"].as_f64().unwrap();
+    assert!(stall(1) <= stall(0) && stall(0) > 0.0);
+    // The table has one column per run.
+    let out = loci(&args[..args.len() - 1]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("order/drop-ishst-after-alloc"), "{text}");
+    assert!(text.contains("barriers_dropped"), "{text}");
+}
+
+#[test]
+fn gc_marker_lift_on_export_and_sites() {
+    let m = preset("generic-2s.toml");
+    let args = [
+        "--machine",
+        &m,
+        "--workload",
+        "capture-by-ref",
+        "--iters",
+        "3",
+        "--pin",
+        "spread",
+        "--placement",
+        "lift-on-export",
+        "--gc-marker",
+        "1us",
+        "--json",
+    ];
+    let (bytes, v) = ok_json(&args);
+    assert_eq!(bytes, ok_json(&args).0);
+    // One 4 KiB block lifted to node 1: 135 ns + 4096 B / 10 GB/s.
+    assert_eq!(v["lift"]["lifts"], 1);
+    assert!((v["lift"]["copy_ns"].as_f64().unwrap() - 544.6).abs() < 1e-9);
+    // The marker is thread 2 (after the trace's threads 0 and 1), on the
+    // core spread pinning gives thread 2: core 1.
+    assert_eq!(v["gc"]["thread"], 2);
+    assert_eq!(v["gc"]["core"], 1);
+    assert_eq!(v["gc"]["period_ns"], 1000.0);
+    assert!(v["gc"]["cycles"].as_u64().unwrap() >= 1);
+    let sites = v["sites"].as_array().unwrap();
+    assert_eq!(sites[1]["site"], 1);
+    // Thread 1's 3 x 65 accesses, thread 0's header write and the
+    // marker's 64 reads per cycle all touch the block.
+    let cycles = v["gc"]["cycles"].as_u64().unwrap();
+    assert_eq!(sites[1]["accesses"].as_u64().unwrap(), 196 + 64 * cycles);
+    // The table shows the marker and the site breakdown.
+    let out = loci(&args[..args.len() - 1]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("(GC marker)") && text.contains("per allocation site"),
+        "{text}"
+    );
+    assert!(out.stderr.is_empty(), "no progress bar on a pipe");
+}
+
+#[test]
+fn bad_variant_gc_and_lift_inputs_are_refused_with_the_reason() {
+    let dir = std::env::temp_dir().join(format!("loci-sim-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let no_copy = dir.join("nocopy.toml");
+    let text = std::fs::read_to_string(preset("generic-2s.toml")).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("copy_gbps"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&no_copy, text).unwrap();
+    let nc = no_copy.display().to_string();
+    let m = preset("generic-2s.toml");
+    let w = ["--workload", "capture-by-ref", "--iters", "2"];
+    for (extra, needle) in [
+        (
+            vec!["--machine", &m, "--barrier-variant", "drop:dmb-x"],
+            "dmb-x",
+        ),
+        (vec!["--machine", &m, "--gc-marker", "0us"], "--gc-marker"),
+        (vec!["--machine", &m, "--gc-marker", "soon"], "--gc-marker"),
+        (
+            vec!["--machine", &m, "--compare", "first-touch,fastest"],
+            "fastest",
+        ),
+        (vec!["--machine", &m, "--compare", "drain"], "at least two"),
+        (
+            vec!["--machine", &nc, "--placement", "lift-on-export"],
+            "dram.copy_gbps",
+        ),
+    ] {
+        let mut args = extra.clone();
+        args.extend_from_slice(&w);
+        let out = loci(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

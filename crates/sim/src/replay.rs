@@ -62,6 +62,16 @@ type Point = (u32, usize);
 /// Replays `events` on `sim` in simulated-time order (see the module
 /// docs); returns the indices of the events in the order they ran.
 pub fn replay_timed(sim: &mut OrderingSim, events: &[Event]) -> Result<Vec<usize>, Error> {
+    replay_timed_progress(sim, events, &mut |_| {})
+}
+
+/// Like [`replay_timed`], calling `progress(n)` after every 65,536 events
+/// replayed (and once at the end) with the number replayed so far.
+pub fn replay_timed_progress(
+    sim: &mut OrderingSim,
+    events: &[Event],
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<usize>, Error> {
     let mut queues: BTreeMap<u32, Vec<(usize, Option<Point>)>> = BTreeMap::new();
     let mut last_release: HashMap<u64, Point> = HashMap::new();
     let mut needed: HashSet<Point> = HashSet::new();
@@ -127,6 +137,10 @@ pub fn replay_timed(sim: &mut OrderingSim, events: &[Event]) -> Result<Vec<usize
             at.insert((t, p + 1), sim.clock(t));
         }
         order.push(i);
+        if order.len() % (1 << 16) == 0 {
+            progress(order.len());
+        }
     }
+    progress(order.len());
     Ok(order)
 }

@@ -6,17 +6,22 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use loci_sim::cache::Geometry;
 use loci_sim::cachegrind::{CachegrindSim, Counts};
 use loci_sim::lackey::for_each_op;
 use loci_sim::machine::Machine;
-use loci_sim::ordering::{BarrierPolicy, OrderingCosts, OrderingSim, Report};
+use loci_sim::ordering::{BarrierPolicy, GcMarker, OrderingCosts, OrderingSim, Report};
 use loci_sim::placement::{main_consumers, Pinning, Placement};
-use loci_sim::replay::{replay_timed, InOrder};
+use loci_sim::replay::{replay_timed_progress, InOrder};
+use loci_sim::variant::BarrierVariant;
 use loci_sim::workload::{generate, Params, Workload};
-use std::io::{BufRead, BufReader, Write};
+use rayon::prelude::*;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Arguments of `loci sim`.
 #[derive(Args, Debug)]
@@ -32,7 +37,11 @@ Examples:
                                                    and barrier stalls per thread
   loci sim --machine presets/graviton2.toml --barrier order --store-buffer 16 run.locitrace
   loci sim --machine presets/generic-2s.toml --workload capture-by-ref --pin spread \
-           --compare first-touch,interleave,alloc-node,consumer
+           --compare first-touch,interleave,alloc-node,consumer,lift-on-export
+  loci sim --machine presets/graviton2.toml --workload publication \
+           --compare as-traced,drop-ishst-after-alloc,drain,order,no-gc,gc:2us
+                                                   one table: the cross product of the placements,
+                                                   barrier variants, drain/order and GC markers listed
   loci sim --workload false-sharing --threads 4 --iters 100 --emit-trace fs.locitrace
   loci sim --machine presets/xeon-gold-6242-2s.toml --schedule timed --pin 0,16 fs.locitrace
 
@@ -101,10 +110,32 @@ pub struct SimArgs {
     #[arg(long, value_name = "POLICY")]
     pub placement: Option<String>,
 
-    /// Compare placements, e.g. first-touch,consumer: one table, ratios
-    /// against the first.
-    #[arg(long, value_name = "P1,P2,...")]
+    /// Compare runs in one table, with ratios against the first run: a
+    /// list of placements (first-touch, consumer, lift-on-export, ...),
+    /// barrier variants (as-traced, drop-ishst-after-alloc, drop:KIND, ...),
+    /// barrier implementations (drain, order) and GC markers (no-gc,
+    /// gc:PERIOD); every combination is run, in parallel.
+    #[arg(long, value_name = "A,B,...")]
     pub compare: Option<String>,
+
+    /// Drop or merge barriers of the trace (mesi): as-traced (default),
+    /// drop-ishst-after-alloc, drop:KIND, drop-after-alloc:KIND, merge:KIND,
+    /// drop-after-site:S/S/..., joined by +. KIND: dmb-ish, dmb-ishst,
+    /// dmb-ishld, dmb-sy, dsb, mfence, sfence, lfence, locked-rmw.
+    #[arg(long, value_name = "VARIANT")]
+    pub barrier_variant: Option<String>,
+
+    /// Run a concurrent GC marker thread (mesi) that reads every live heap
+    /// object once per PERIOD of simulated time (like 2us, 500ns, 1ms; a
+    /// bare number is ns), on the core the pinning gives the thread after
+    /// the trace's last one.
+    #[arg(long, value_name = "PERIOD")]
+    pub gc_marker: Option<String>,
+
+    /// Never show a progress bar (it is shown on stderr only when stderr
+    /// is a terminal and the run has taken more than 2 s).
+    #[arg(long)]
+    pub no_progress: bool,
 
     /// Thread-to-core mapping: compact (thread N on core N, default),
     /// spread (round-robin over sockets) or a core list like 0,16,1.
@@ -190,8 +221,10 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
         || args.pin.is_some()
         || args.workload.is_some()
         || args.schedule.is_some()
+        || args.barrier_variant.is_some()
+        || args.gc_marker.is_some()
     {
-        bail!("--barrier, --store-buffer, --placement, --compare, --pin, --schedule and --workload belong to --cache-model mesi (with --machine)");
+        bail!("--barrier, --store-buffer, --placement, --compare, --pin, --schedule, --barrier-variant, --gc-marker and --workload belong to --cache-model mesi (with --machine)");
     }
     if args.machine.is_some() {
         bail!("--cache-model cachegrind takes its geometry from --I1/--D1/--LL, not --machine");
@@ -289,18 +322,94 @@ impl Source {
         Ok(Source::Memory(label, events))
     }
 
-    fn replay(&self, mut on: impl FnMut(&loci_trace::Event) -> Result<()>) -> Result<()> {
+    /// The amount of work `replay` reports progress in: events in memory,
+    /// bytes of a file (0 when unknown, as for stdin).
+    fn work(&self) -> u64 {
         match self {
-            Source::Memory(_, events) => events.iter().try_for_each(on),
-            Source::File(trace) => {
-                let label = trace.display().to_string();
-                let reader =
-                    loci_trace::Reader::new(open(trace)?).with_context(|| label.clone())?;
-                for ev in reader {
-                    on(&ev.with_context(|| label.clone())?)?;
+            Source::Memory(_, events) => events.len() as u64,
+            Source::File(p) if p.as_os_str() != "-" => {
+                std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+            }
+            Source::File(_) => 0,
+        }
+    }
+
+    /// Calls `on` for every event; `progress(n)` every 65,536 events with
+    /// the work done since the last call (see [`Source::work`]).
+    fn replay(
+        &self,
+        mut on: impl FnMut(&loci_trace::Event) -> Result<()>,
+        progress: &Progress,
+    ) -> Result<()> {
+        const STEP: usize = 1 << 16;
+        match self {
+            Source::Memory(_, events) => {
+                for chunk in events.chunks(STEP) {
+                    chunk.iter().try_for_each(&mut on)?;
+                    progress.inc(chunk.len() as u64);
                 }
                 Ok(())
             }
+            Source::File(trace) => {
+                let label = trace.display().to_string();
+                let mut reader =
+                    loci_trace::Reader::new(open(trace)?).with_context(|| label.clone())?;
+                let (mut n, mut reported) = (0usize, 0u64);
+                while let Some(ev) = reader.next() {
+                    on(&ev.with_context(|| label.clone())?)?;
+                    n += 1;
+                    if n % STEP == 0 {
+                        progress.inc(reader.offset() - reported);
+                        reported = reader.offset();
+                    }
+                }
+                progress.inc(reader.offset().saturating_sub(reported));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A progress bar on stderr that appears only when stderr is a terminal
+/// and the run has lasted more than 2 s (short runs and pipes never see
+/// it; stdout, where --json goes, never does). Shared by parallel runs.
+struct Progress {
+    bar: ProgressBar,
+    start: Instant,
+    enabled: bool,
+    shown: AtomicBool,
+}
+
+impl Progress {
+    fn new(total: u64, enabled: bool) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template(
+            "loci sim {bar:40} {percent:>3}% {elapsed_precise} (eta {eta})",
+        ) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            start: Instant::now(),
+            enabled: enabled && total > 0 && std::io::stderr().is_terminal(),
+            shown: AtomicBool::new(false),
+        }
+    }
+
+    fn inc(&self, n: u64) {
+        self.bar.inc(n);
+        if self.enabled
+            && !self.shown.load(Ordering::Relaxed)
+            && self.start.elapsed() > Duration::from_secs(2)
+            && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown.load(Ordering::Relaxed) {
+            self.bar.finish_and_clear();
         }
     }
 }
@@ -366,26 +475,177 @@ struct Setup {
     costs: OrderingCosts,
     pinning: Pinning,
     schedule: Schedule,
+    /// The GC marker's thread id: the trace's largest thread id plus one.
+    gc_thread: u32,
 }
 
-fn simulate(setup: &Setup, source: &Source, placement: Placement) -> Result<Report> {
-    let consumers = match (placement, source) {
+/// What differs between the runs of a comparison.
+#[derive(Clone, Debug)]
+struct Run {
+    placement: Placement,
+    barrier: BarrierPolicy,
+    variant: BarrierVariant,
+    /// The GC marker's period in ns, if one runs.
+    gc_ns: Option<f64>,
+    /// The names of this run's values along the compared dimensions.
+    label: String,
+}
+
+/// Parses a duration like `2us`, `500ns`, `1.5ms`, `1s` or `250` (ns).
+fn parse_period(s: &str) -> Result<f64> {
+    let t = s.trim();
+    let (num, scale) = [
+        ("ns", 1.0),
+        ("us", 1e3),
+        ("µs", 1e3),
+        ("ms", 1e6),
+        ("s", 1e9),
+    ]
+    .iter()
+    .find_map(|&(suffix, scale)| t.strip_suffix(suffix).map(|n| (n, scale)))
+    .unwrap_or((t, 1.0));
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
+        _ => bail!("bad period {s:?}: expected a positive duration like 2us, 500ns or 1ms"),
+    }
+}
+
+fn gc_name(gc: Option<f64>) -> String {
+    match gc {
+        None => "no-gc".into(),
+        Some(ns) => format!("gc:{ns}ns"),
+    }
+}
+
+/// The runs of `--compare LIST` (or the single run of the other flags):
+/// each item of LIST is a placement, a barrier variant, `drain`/`order` or
+/// `no-gc`/`gc:PERIOD`; every combination of the listed values runs, the
+/// GC setting varying slowest and the barrier variant fastest. Dimensions
+/// not listed take their value from the other flags.
+fn plan_runs(
+    compare: Option<&str>,
+    placement: Placement,
+    barrier: BarrierPolicy,
+    variant: BarrierVariant,
+    gc_ns: Option<f64>,
+) -> Result<Vec<Run>> {
+    let Some(list) = compare else {
+        return Ok(vec![Run {
+            placement,
+            barrier,
+            variant,
+            gc_ns,
+            label: placement.name().into(),
+        }]);
+    };
+    let (mut ps, mut bs, mut vs, mut gs) = (vec![], vec![], vec![], vec![]);
+    for item in list.split(',').map(str::trim) {
+        if let Ok(p) = item.parse::<Placement>() {
+            ps.push(p);
+        } else if let Ok(b) = item.parse::<BarrierPolicy>() {
+            bs.push(b);
+        } else if item == "no-gc" {
+            gs.push(None);
+        } else if let Some(period) = item.strip_prefix("gc:") {
+            gs.push(Some(parse_period(period).context("--compare")?));
+        } else if BarrierVariant::looks_like(item) {
+            vs.push(item.parse::<BarrierVariant>().context("--compare")?);
+        } else {
+            bail!(
+                "--compare: {item:?} is neither a placement (first-touch, interleave, alloc-node, consumer, \
+                 lift-on-export), a barrier variant (as-traced, drop-ishst-after-alloc, drop:KIND, ...), \
+                 drain/order nor no-gc/gc:PERIOD"
+            );
+        }
+    }
+    let varied = [ps.len() > 1, bs.len() > 1, vs.len() > 1, gs.len() > 1];
+    if ps.is_empty() {
+        ps.push(placement);
+    }
+    if bs.is_empty() {
+        bs.push(barrier);
+    }
+    if vs.is_empty() {
+        vs.push(variant);
+    }
+    if gs.is_empty() {
+        gs.push(gc_ns);
+    }
+    let mut runs = Vec::new();
+    for &g in &gs {
+        for &b in &bs {
+            for &p in &ps {
+                for v in &vs {
+                    let mut parts: Vec<String> = Vec::new();
+                    if varied[3] {
+                        parts.push(gc_name(g));
+                    }
+                    if varied[1] {
+                        parts.push(b.to_string());
+                    }
+                    if varied[0] {
+                        parts.push(p.name().into());
+                    }
+                    if varied[2] {
+                        parts.push(v.name().into());
+                    }
+                    if parts.is_empty() {
+                        parts.push(p.name().into());
+                    }
+                    runs.push(Run {
+                        placement: p,
+                        barrier: b,
+                        variant: v.clone(),
+                        gc_ns: g,
+                        label: parts.join("/"),
+                    });
+                }
+            }
+        }
+    }
+    if runs.len() < 2 {
+        bail!("--compare needs at least two runs, like first-touch,consumer or drain,order");
+    }
+    Ok(runs)
+}
+
+fn simulate(setup: &Setup, source: &Source, run: &Run, progress: &Progress) -> Result<Report> {
+    let consumers = match (run.placement, source) {
         (Placement::Consumer, Source::Memory(_, events)) => main_consumers(events),
         _ => Default::default(),
     };
-    let mut sim = OrderingSim::with_costs(&setup.machine, setup.costs)
+    let mut costs = setup.costs;
+    costs.barrier = run.barrier;
+    let mut sim = OrderingSim::with_costs(&setup.machine, costs)
         .context("--store-buffer")?
         .with_pinning(setup.pinning.clone())
-        .with_placement(placement, consumers);
+        .with_placement(run.placement, consumers)
+        .with_variant(run.variant.clone());
+    if let Some(period_ns) = run.gc_ns {
+        sim = sim
+            .with_gc_marker(GcMarker {
+                period_ns,
+                thread: setup.gc_thread,
+            })
+            .context("--gc-marker")?;
+    }
     let label = source.label();
     let context = || format!("{label} on {}", setup.machine.name);
     match (setup.schedule, source) {
         (Schedule::Timed, Source::Memory(_, events)) => {
-            replay_timed(&mut sim, events).with_context(context)?;
+            let mut done = 0;
+            replay_timed_progress(&mut sim, events, &mut |n| {
+                progress.inc((n - done) as u64);
+                done = n;
+            })
+            .with_context(context)?;
         }
         _ => {
             let mut in_order = InOrder::default();
-            source.replay(|ev| in_order.on_event(&mut sim, ev).with_context(context))?;
+            source.replay(
+                |ev| in_order.on_event(&mut sim, ev).with_context(context),
+                progress,
+            )?;
         }
     }
     Ok(sim.report())
@@ -427,8 +687,10 @@ fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
                 || args.compare.is_some()
                 || args.pin.is_some()
                 || args.schedule.is_some()
+                || args.barrier_variant.is_some()
+                || args.gc_marker.is_some()
             {
-                bail!("--placement, --compare, --pin and --schedule need a trace or --workload");
+                bail!("--placement, --compare, --pin, --schedule, --barrier-variant and --gc-marker need a trace or --workload");
             }
             if args.json {
                 serde_json::to_writer_pretty(&mut *out, &m)?;
@@ -450,45 +712,72 @@ fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
         Some(p) => p.parse().context("--pin")?,
         None => Pinning::Compact,
     };
-    let policies: Vec<Placement> = match (&args.compare, &args.placement) {
-        (Some(_), Some(_)) => bail!("give either --placement or --compare, not both"),
-        (Some(list), None) => {
-            let v = list
-                .split(',')
-                .map(|p| p.trim().parse::<Placement>())
-                .collect::<Result<Vec<_>, _>>()
-                .context("--compare")?;
-            if v.len() < 2 {
-                bail!("--compare needs at least two policies, like first-touch,consumer");
-            }
-            v
-        }
-        (None, p) => vec![match p {
-            Some(p) => p.parse().context("--placement")?,
-            None => Placement::FirstTouch,
-        }],
+    if args.compare.is_some() && args.placement.is_some() {
+        bail!("give either --placement or --compare, not both");
+    }
+    let placement = match &args.placement {
+        Some(p) => p.parse().context("--placement")?,
+        None => Placement::FirstTouch,
     };
+    let variant: BarrierVariant = match &args.barrier_variant {
+        Some(v) => v.parse().context("--barrier-variant")?,
+        None => BarrierVariant::default(),
+    };
+    let gc_ns = match &args.gc_marker {
+        Some(p) => Some(parse_period(p).context("--gc-marker")?),
+        None => None,
+    };
+    let runs = plan_runs(
+        args.compare.as_deref(),
+        placement,
+        costs.barrier,
+        variant,
+        gc_ns,
+    )?;
+    if runs.iter().any(|r| r.placement == Placement::LiftOnExport) && m.dram.copy_gbps.is_none() {
+        bail!(
+            "{}: the lift-on-export placement needs the key dram.copy_gbps (GB/s of one core copying between nodes)",
+            path.display()
+        );
+    }
     let schedule = args.schedule.unwrap_or(Schedule::Trace);
-    let source = if policies.len() > 1
-        || policies.contains(&Placement::Consumer)
+    let source = if runs.len() > 1
+        || runs
+            .iter()
+            .any(|r| r.placement == Placement::Consumer || r.gc_ns.is_some())
         || schedule == Schedule::Timed
     {
         source.into_memory()?
     } else {
         source
     };
+    let gc_thread = match &source {
+        Source::Memory(_, events) => events.iter().map(|e| e.thread()).max().map_or(0, |t| t + 1),
+        Source::File(_) => 0,
+    };
     let setup = Setup {
         machine: m,
         costs,
         pinning,
         schedule,
+        gc_thread,
     };
-    let reports = policies
-        .iter()
-        .map(|&p| simulate(&setup, &source, p))
-        .collect::<Result<Vec<_>>>()?;
+    let progress = Progress::new(source.work() * runs.len() as u64, !args.no_progress);
+    let reports = runs
+        .par_iter()
+        .map(|r| simulate(&setup, &source, r, &progress))
+        .collect::<Result<Vec<_>>>();
+    progress.finish();
+    let reports = reports?;
     if reports.len() > 1 {
-        print_comparison(out, args.json, &setup.machine, &source.label(), &reports)?;
+        print_comparison(
+            out,
+            args.json,
+            &setup.machine,
+            &source.label(),
+            &runs,
+            &reports,
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let report = &reports[0];
@@ -496,81 +785,171 @@ fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
     if args.json {
         serde_json::to_writer_pretty(&mut *out, report)?;
         writeln!(out)?;
-    } else {
-        writeln!(out, "{} : {}", setup.machine.name, source.label())?;
-        writeln!(out, "placement = {}", report.placement.name())?;
-        let rows: [(&str, u64); 14] = [
-            ("accesses", s.accesses),
-            ("reads", s.reads),
-            ("writes", s.writes),
-            ("l1_hits", s.l1_hits),
-            ("l2_hits", s.l2_hits),
-            ("l3_hits", s.l3_hits),
-            ("dram_local", s.dram_local),
-            ("dram_remote", s.dram_remote),
-            ("transfers_same_die", s.transfers_same_die),
-            ("transfers_cross_die", s.transfers_cross_die),
-            ("transfers_cross_socket", s.transfers_cross_socket),
-            ("upgrades", s.upgrades),
-            ("invalidations", s.invalidations),
-            ("writebacks", s.writebacks),
-        ];
-        for (name, v) in rows {
-            writeln!(out, "{name:<24} {v:>14}")?;
-        }
-        writeln!(out, "{:<24} {:>14.1}", "latency_ns", s.latency_ns)?;
-        writeln!(
-            out,
-            "\nbarrier = {}, store buffer = {} entries per core",
-            report.barrier, report.store_buffer
-        )?;
-        writeln!(
-            out,
-            "{:>6} {:>5} {:>10} {:>10} {:>9} {:>14} {:>14} {:>16} {:>14} {:>14}",
-            "thread",
-            "core",
-            "loads",
-            "stores",
-            "barriers",
-            "clock_ns",
-            "bar_stall_ns",
-            "bar_stall_cycles",
-            "sb_full_ns",
-            "sync_wait_ns"
-        )?;
-        for t in &report.threads {
-            writeln!(
-                out,
-                "{:>6} {:>5} {:>10} {:>10} {:>9} {:>14.1} {:>14.1} {:>16.1} {:>14.1} {:>14.1}",
-                t.thread,
-                t.core,
-                t.loads,
-                t.stores,
-                t.barriers,
-                t.clock_ns,
-                t.barrier_stall_ns,
-                t.barrier_stall_cycles,
-                t.store_buffer_full_stall_ns,
-                t.sync_wait_ns
-            )?;
-        }
+        return Ok(ExitCode::SUCCESS);
     }
+    writeln!(out, "{} : {}", setup.machine.name, source.label())?;
+    writeln!(out, "placement = {}", report.placement.name())?;
+    let rows: [(&str, u64); 14] = [
+        ("accesses", s.accesses),
+        ("reads", s.reads),
+        ("writes", s.writes),
+        ("l1_hits", s.l1_hits),
+        ("l2_hits", s.l2_hits),
+        ("l3_hits", s.l3_hits),
+        ("dram_local", s.dram_local),
+        ("dram_remote", s.dram_remote),
+        ("transfers_same_die", s.transfers_same_die),
+        ("transfers_cross_die", s.transfers_cross_die),
+        ("transfers_cross_socket", s.transfers_cross_socket),
+        ("upgrades", s.upgrades),
+        ("invalidations", s.invalidations),
+        ("writebacks", s.writebacks),
+    ];
+    for (name, v) in rows {
+        writeln!(out, "{name:<24} {v:>14}")?;
+    }
+    writeln!(out, "{:<24} {:>14.1}", "latency_ns", s.latency_ns)?;
+    if report.placement == Placement::LiftOnExport {
+        let l = &report.lift;
+        writeln!(
+            out,
+            "lifts: {} blocks, {} bytes copied, {:.1} ns of copying",
+            l.lifts, l.bytes, l.copy_ns
+        )?;
+    }
+    if let Some(gc) = &report.gc {
+        writeln!(
+            out,
+            "GC marker: thread {} on core {}, period {} ns: {} cycles, {} lines read",
+            gc.marker.thread, gc.core, gc.marker.period_ns, gc.cycles, gc.lines_read
+        )?;
+    }
+    writeln!(
+        out,
+        "\nbarrier = {}, barrier variant = {}, store buffer = {} entries per core",
+        report.barrier, report.barrier_variant, report.store_buffer
+    )?;
+    writeln!(
+        out,
+        "{:>6} {:>5} {:>10} {:>10} {:>9} {:>8} {:>14} {:>14} {:>16} {:>14} {:>14} {:>12}",
+        "thread",
+        "core",
+        "loads",
+        "stores",
+        "barriers",
+        "dropped",
+        "clock_ns",
+        "bar_stall_ns",
+        "bar_stall_cycles",
+        "sb_full_ns",
+        "sync_wait_ns",
+        "lift_ns"
+    )?;
+    for t in &report.threads {
+        writeln!(
+            out,
+            "{:>6} {:>5} {:>10} {:>10} {:>9} {:>8} {:>14.1} {:>14.1} {:>16.1} {:>14.1} {:>14.1} {:>12.1}{}",
+            t.thread,
+            t.core,
+            t.loads,
+            t.stores,
+            t.barriers,
+            t.barriers_dropped,
+            t.clock_ns,
+            t.barrier_stall_ns,
+            t.barrier_stall_cycles,
+            t.store_buffer_full_stall_ns,
+            t.sync_wait_ns,
+            t.lift_ns,
+            if report.gc.is_some_and(|g| g.marker.thread == t.thread) {
+                "  (GC marker)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    print_sites(out, report)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The figures compared across placements: (name, value).
+/// The per-allocation-site table.
+fn print_sites(out: &mut impl Write, report: &Report) -> Result<()> {
+    writeln!(out, "\nper allocation site (\"-\": outside heap blocks)")?;
+    writeln!(
+        out,
+        "{:>8} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9} {:>9} {:>9} {:>8} {:>8} {:>14}",
+        "site",
+        "accesses",
+        "l1_hits",
+        "l2_hits",
+        "l3_hits",
+        "dram_loc",
+        "dram_rem",
+        "xfer_die",
+        "xfer_xdie",
+        "xfer_sock",
+        "upgrades",
+        "invals",
+        "wbacks",
+        "latency_ns"
+    )?;
+    for site in &report.sites {
+        let c = &site.counters;
+        if site.site.is_none() && c.accesses == 0 {
+            continue;
+        }
+        let name = site.site.map_or("-".to_string(), |s| s.to_string());
+        writeln!(
+            out,
+            "{:>8} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9} {:>9} {:>9} {:>8} {:>8} {:>14.1}",
+            name,
+            c.accesses,
+            c.l1_hits,
+            c.l2_hits,
+            c.l3_hits,
+            c.dram_local,
+            c.dram_remote,
+            c.transfers_same_die,
+            c.transfers_cross_die,
+            c.transfers_cross_socket,
+            c.upgrades,
+            c.invalidations,
+            c.writebacks,
+            c.latency_ns
+        )?;
+    }
+    Ok(())
+}
+
+/// The figures compared across runs: (name, value). Thread figures leave
+/// out the GC marker.
 fn figures(r: &Report) -> Vec<(&'static str, f64)> {
     let s = &r.coherence;
-    let max_clock = r.threads.iter().map(|t| t.clock_ns).fold(0.0, f64::max);
+    let marker = r.gc.map(|g| g.marker.thread);
+    let threads = || r.threads.iter().filter(|t| Some(t.thread) != marker);
+    let max_clock = threads().map(|t| t.clock_ns).fold(0.0, f64::max);
     vec![
         ("latency_ns", s.latency_ns),
         ("max_thread_clock_ns", max_clock),
+        (
+            "barrier_stall_ns",
+            threads().map(|t| t.barrier_stall_ns).sum(),
+        ),
+        ("barriers", threads().map(|t| t.barriers as f64).sum()),
+        (
+            "barriers_dropped",
+            threads().map(|t| t.barriers_dropped as f64).sum(),
+        ),
         ("dram_local", s.dram_local as f64),
         ("dram_remote", s.dram_remote as f64),
         ("transfers_same_die", s.transfers_same_die as f64),
         ("transfers_cross_die", s.transfers_cross_die as f64),
         ("transfers_cross_socket", s.transfers_cross_socket as f64),
         ("l3_hits", s.l3_hits as f64),
+        ("upgrades", s.upgrades as f64),
+        ("invalidations", s.invalidations as f64),
+        ("lift_copy_ns", r.lift.copy_ns),
+        ("gc_lines_read", r.gc.map_or(0.0, |g| g.lines_read as f64)),
     ]
 }
 
@@ -583,20 +962,26 @@ fn print_comparison(
     json: bool,
     m: &Machine,
     label: &str,
+    runs: &[Run],
     reports: &[Report],
 ) -> Result<()> {
     let base = figures(&reports[0]);
     if json {
-        let runs: Vec<serde_json::Value> = reports
+        let items: Vec<serde_json::Value> = runs
             .iter()
-            .map(|r| {
+            .zip(reports)
+            .map(|(run, r)| {
                 let ratios: serde_json::Map<String, serde_json::Value> = figures(r)
                     .iter()
                     .zip(&base)
                     .map(|(&(n, v), &(_, b))| (n.to_string(), serde_json::json!(ratio(v, b))))
                     .collect();
                 serde_json::json!({
+                    "label": run.label,
                     "placement": r.placement,
+                    "barrier": r.barrier,
+                    "barrier_variant": r.barrier_variant,
+                    "gc_period_ns": run.gc_ns,
                     "ratio_to_baseline": ratios,
                     "report": r,
                 })
@@ -605,8 +990,8 @@ fn print_comparison(
         let v = serde_json::json!({
             "machine": m.name,
             "source": label,
-            "baseline": reports[0].placement,
-            "runs": runs,
+            "baseline": runs[0].label,
+            "runs": items,
         });
         serde_json::to_writer_pretty(&mut *out, &v)?;
         writeln!(out)?;
@@ -616,11 +1001,17 @@ fn print_comparison(
     writeln!(
         out,
         "baseline = {} (ratios are value / baseline)",
-        reports[0].placement.name()
+        runs[0].label
     )?;
+    let width = runs
+        .iter()
+        .map(|r| r.label.len())
+        .max()
+        .unwrap_or(0)
+        .max(24);
     write!(out, "{:<24}", "")?;
-    for r in reports {
-        write!(out, " {:>24}", r.placement.name())?;
+    for r in runs {
+        write!(out, " {:>width$}", r.label)?;
     }
     writeln!(out)?;
     let all: Vec<Vec<(&str, f64)>> = reports.iter().map(figures).collect();
@@ -633,7 +1024,7 @@ fn print_comparison(
                 None if v == 0.0 => "0.0 (=)".to_string(),
                 None => format!("{v:.1} (new)"),
             };
-            write!(out, " {cell:>24}")?;
+            write!(out, " {cell:>width$}")?;
         }
         writeln!(out)?;
     }
