@@ -58,7 +58,7 @@ pub(crate) fn malloc_in(target: Target, size: usize, align: usize) -> *mut u8 {
             }
             Target::Current => None,
         };
-        return segment::large_alloc(size, align, node);
+        return segment::large_alloc(size, align, node, false);
     };
     match target {
         Target::Current => {
@@ -89,17 +89,26 @@ pub(crate) fn malloc_in(target: Target, size: usize, align: usize) -> *mut u8 {
     }
 }
 
-/// Whether a request of this layout is served by a fresh `mmap` (and is
-/// therefore already zeroed, so `calloc` need not touch it).
-#[inline]
-pub(crate) fn is_fresh_mapping(size: usize, align: usize) -> bool {
-    class_for_layout(size, align).is_none()
+/// Allocate `size` zeroed bytes aligned to `align` from the calling
+/// thread's heap. Large objects are only cleared where a reused region
+/// was dirty: fresh mappings are zero, and not touching them keeps a big,
+/// sparsely used `calloc` out of the resident set.
+pub(crate) fn malloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    if class_for_layout(size, align).is_none() {
+        return segment::large_alloc(size, align, None, true);
+    }
+    let p = malloc_in(Target::Current, size, align);
+    if !p.is_null() {
+        // SAFETY: p holds at least `size` bytes.
+        unsafe { ptr::write_bytes(p, 0, size) };
+    }
+    p
 }
 
 /// `malloc(size)` from the calling thread's heap.
 #[inline]
 pub(crate) fn malloc(size: usize) -> *mut u8 {
-    if size <= MAX_SMALL {
+    if size <= MAX_PAGED {
         let h = heap::current();
         if h.is_null() {
             return ptr::null_mut();
@@ -107,14 +116,14 @@ pub(crate) fn malloc(size: usize) -> *mut u8 {
         // SAFETY: `current()` is owned by the calling thread.
         return unsafe { heap_malloc_small(h, class_of(size)) };
     }
-    segment::large_alloc(size, MIN_ALIGN, None)
+    segment::large_alloc(size, MIN_ALIGN, None, false)
 }
 
 /// Validate `p` and find its small page, or handle it as a large object.
 /// Aborts with a message on pointers that are not ours.
 ///
-/// Cost: segment map lookup (~4 instructions), one division for the
-/// interior-pointer check.
+/// Cost: segment map lookup (~4 instructions), a shift by the segment's
+/// page size, two multiplications for the interior-pointer check.
 #[inline(always)]
 unsafe fn lookup(p: *mut u8) -> Result<*mut Page, *mut Segment> {
     let seg = segment::segment_of(p);
@@ -129,12 +138,17 @@ unsafe fn lookup(p: *mut u8) -> Result<*mut Page, *mut Segment> {
         if (*seg).kind == SegmentKind::Large {
             return Err(seg);
         }
-        let idx = (p as usize - seg as usize) / PAGE_SIZE;
+        let idx = (p as usize - seg as usize) >> (*seg).page_shift;
         let page = ptr::addr_of_mut!((*seg).pages[idx]);
-        if idx == 0 || !(*page).in_use {
+        // Page 0 of a small segment (the header) is never in use.
+        if !(*page).in_use {
             os::fatal("free/realloc of a pointer into an unused page:", p as usize);
         }
-        if (p as usize - (*page).start as usize) % (*page).block_size != 0 {
+        if !is_block_start(
+            p as usize - (*page).start as usize,
+            (*page).block_size,
+            (*page).block_magic,
+        ) {
             os::fatal("free/realloc of an interior pointer:", p as usize);
         }
         Ok(page)
@@ -156,7 +170,7 @@ unsafe fn check_double_free(page: *mut Page, b: *mut Block) {
         };
         for mut cur in lists {
             let mut steps = 0;
-            while !cur.is_null() && steps <= PAGE_SIZE / MIN_ALIGN {
+            while !cur.is_null() && steps <= MEDIUM_PAGE_SIZE / MIN_ALIGN {
                 if cur == b {
                     os::fatal("double free of", b as usize);
                 }
@@ -167,29 +181,105 @@ unsafe fn check_double_free(page: *mut Page, b: *mut Block) {
     }
 }
 
-/// Free `p` (non-null).
+/// Free `p`.
 ///
-/// Cost, local free of a small block: lookup (~10 instructions + one
-/// division), two stores to link the block, a decrement, two compares.
-/// Remote free: the same lookup plus one CAS loop and one SeqCst load.
+/// Cost, local free of a small block (the inlined part): segment map
+/// lookup (~6 instructions), page index and interior-pointer check (~8),
+/// one TLS load, the double-free mark check, two stores to link the block,
+/// a decrement and two compares: about 30 instructions. Large objects,
+/// remote frees, shared pages and pages that become empty or were full go
+/// to out-of-line functions.
 ///
 /// # Safety
 /// `p` is null or was returned by this allocator and not freed since
 /// (violations that are cheap to detect abort with a message).
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn free(p: *mut u8) {
     if p.is_null() {
         return;
     }
-    // SAFETY: see lookup; page fields are accessed per the page contract.
+    // SAFETY: the map says whether `seg` is ours; page fields are accessed
+    // per the page contract (owner-only fields only when we own the page).
     unsafe {
-        let page = match lookup(p) {
-            Ok(page) => page,
-            Err(seg) => return segment::large_free(seg, p),
-        };
+        let seg = segment::segment_of(p);
+        if !segment::is_segment(seg) || (*seg).kind == SegmentKind::Large {
+            return free_not_paged(seg, p);
+        }
+        let idx = (p as usize - seg as usize) >> (*seg).page_shift;
+        let page = ptr::addr_of_mut!((*seg).pages[idx]);
+        // Page 0 of a small segment (the header) is never in use.
+        if !(*page).in_use
+            || !is_block_start(
+                p as usize - (*page).start as usize,
+                (*page).block_size,
+                (*page).block_magic,
+            )
+        {
+            bad_free(p);
+        }
+        let me = heap::current_or_null();
+        if (*page).heap != me || (*page).shared {
+            return free_other(page, p, me);
+        }
         let b = p as *mut Block;
         let mark = (b as *mut usize).add(1);
-        let me = heap::current_or_null();
+        if *mark == FREED_MARK ^ p as usize {
+            check_double_free(page, b);
+        }
+        *mark = FREED_MARK ^ p as usize;
+        (*b).next = (*page).local_free;
+        (*page).local_free = b;
+        (*page).used -= 1;
+        if (*page).used == 0 || (*page).full.load(Ordering::Relaxed) != PAGE_NOT_FULL {
+            page::free_slow(me, page);
+        }
+    }
+}
+
+/// `free` of a pointer that is not in a small or medium page: a large
+/// object, or not ours at all (abort).
+#[cold]
+#[inline(never)]
+unsafe fn free_not_paged(seg: *mut Segment, p: *mut u8) {
+    if !segment::is_segment(seg) {
+        os::fatal(
+            "free/realloc of a pointer not allocated by loci-alloc:",
+            p as usize,
+        );
+    }
+    // SAFETY: `seg` is a live large segment per the map.
+    unsafe { segment::large_free(seg, p) }
+}
+
+/// Abort on a pointer into an unused page or into the middle of a block.
+#[cold]
+#[inline(never)]
+fn bad_free(p: *mut u8) -> ! {
+    let seg = segment::segment_of(p);
+    // SAFETY: the caller found `seg` in the segment map.
+    let page = unsafe {
+        ptr::addr_of_mut!((*seg).pages[(p as usize - seg as usize) >> (*seg).page_shift])
+    };
+    // SAFETY: as above.
+    if unsafe { !(*page).in_use } {
+        os::fatal("free/realloc of a pointer into an unused page:", p as usize);
+    }
+    os::fatal("free/realloc of an interior pointer:", p as usize)
+}
+
+/// `free` of a block of a shared page (by its owner) or of another heap's
+/// page (a remote free).
+///
+/// # Safety
+/// `page` is the in-use page of the live block `p`; `me` is the calling
+/// thread's heap (or null).
+#[inline(never)]
+unsafe fn free_other(page: *mut Page, p: *mut u8, me: *mut Heap) {
+    // SAFETY: per the page contract: local_free of a shared page is
+    // owner-only, everything else here is atomic.
+    unsafe {
+        let b = p as *mut Block;
+        let mark = (b as *mut usize).add(1);
         if (*page).heap == me {
             if *mark == FREED_MARK ^ p as usize {
                 check_double_free(page, b);
@@ -197,16 +287,9 @@ pub(crate) unsafe fn free(p: *mut u8) {
             *mark = FREED_MARK ^ p as usize;
             (*b).next = (*page).local_free;
             (*page).local_free = b;
-            if !(*page).shared {
-                (*page).used -= 1;
-                if (*page).used == 0 || (*page).full.load(Ordering::Relaxed) != PAGE_NOT_FULL {
-                    page::free_slow(me, page);
-                }
-            } else {
-                (*page).local_free_count += 1;
-                if (*page).local_free_count >= SHARED_FLUSH_BATCH {
-                    page::flush_shared(page);
-                }
+            (*page).local_free_count += 1;
+            if (*page).local_free_count >= SHARED_FLUSH_BATCH {
+                page::flush_shared(page);
             }
         } else {
             *mark = FREED_MARK ^ p as usize;
@@ -279,9 +362,10 @@ pub(crate) unsafe fn usable_size(p: *mut u8) -> usize {
 }
 
 /// Resize `p` to `new_size` keeping alignment `align`. In place when the
-/// block still fits and is not more than twice as big as needed; otherwise
-/// allocate (from the calling thread's heap), copy and free. Null (and `p`
-/// untouched) on failure.
+/// block still fits and is not more than twice as big as needed, or when it
+/// is a large object whose capacity holds `new_size` (see
+/// `segment::large_alloc`); otherwise allocate (from the calling thread's
+/// heap), copy and free. Null (and `p` untouched) on failure.
 ///
 /// # Safety
 /// `p` is null or a live block of this allocator.
@@ -294,6 +378,13 @@ pub(crate) unsafe fn realloc(p: *mut u8, new_size: usize, align: usize) -> *mut 
         let usable = usable_size(p);
         if new_size <= usable && (new_size > usable / 2 || usable <= MIN_ALIGN) {
             return p;
+        }
+        if new_size > MAX_PAGED {
+            if let Err(seg) = lookup(p) {
+                if (p as usize) % align == 0 && segment::large_resize(seg, p, new_size) {
+                    return p;
+                }
+            }
         }
         let q = malloc_in(Target::Current, new_size, align);
         if !q.is_null() {

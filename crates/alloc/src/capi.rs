@@ -42,14 +42,7 @@ pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         os::set_enomem();
         return ptr::null_mut();
     };
-    let p = alloc::malloc(total);
-    if !p.is_null() && !alloc::is_fresh_mapping(total, MIN_ALIGN) {
-        // SAFETY: p holds at least `total` bytes. (Large objects come from
-        // a fresh mapping and are already zero: not touching them keeps a
-        // big, sparsely used calloc out of the resident set.)
-        unsafe { ptr::write_bytes(p, 0, total) };
-    }
-    nomem(p)
+    nomem(alloc::malloc_zeroed(total, MIN_ALIGN))
 }
 
 /// C `realloc` (glibc semantics: `realloc(p, 0)` frees `p` and returns null).

@@ -7,19 +7,12 @@
 //! locks. A heap is owned by at most one thread at a time; ownership moves
 //! only through the abandoned stack (whose lock orders the hand-over).
 
-use core::cell::{Cell, UnsafeCell};
+use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 use crate::os;
 use crate::types::*;
-
-std::thread_local! {
-    /// The calling thread's heap. A `const`-initialised `Cell` of a raw
-    /// pointer has no destructor, so std stores it in plain ELF TLS: no
-    /// allocation and no destructor registration (which would allocate).
-    static CURRENT: Cell<*mut Heap> = const { Cell::new(ptr::null_mut()) };
-}
 
 /// A global value guarded by a spin lock.
 struct Locked<T> {
@@ -126,6 +119,7 @@ fn heap_new(node: usize) -> *mut Heap {
             lock: SpinLock::new(),
             node,
             next_abandoned: UnsafeCell::new(ptr::null_mut()),
+            retained: UnsafeCell::new(0),
         });
         heap
     }
@@ -133,11 +127,10 @@ fn heap_new(node: usize) -> *mut Heap {
 
 /// The calling thread's heap if it has one (null otherwise).
 ///
-/// Cost: one TLS load (`mov %fs:..`, or a `__tls_get_addr` call in a
-/// dynamically loaded library).
+/// Cost: one initial-exec TLS load (see `tls.rs`).
 #[inline(always)]
 pub(crate) fn current_or_null() -> *mut Heap {
-    CURRENT.with(|c| c.get())
+    crate::tls::get()
 }
 
 /// The calling thread's heap, creating or adopting one on first use.
@@ -176,7 +169,7 @@ fn init_current() -> *mut Heap {
     if heap.is_null() {
         return heap;
     }
-    CURRENT.with(|c| c.set(heap));
+    crate::tls::set(heap);
     let key = THREAD_KEY.load(Ordering::Acquire);
     if key != usize::MAX {
         os::set_thread_value(key as libc::pthread_key_t, heap as *mut u8);
@@ -197,7 +190,7 @@ unsafe extern "C" fn on_thread_exit(value: *mut libc::c_void) {
         let _g = (*heap).lock.lock();
         let mut seg = *(*heap).segments.get();
         while !seg.is_null() {
-            for i in 1..PAGES_PER_SEGMENT {
+            for i in crate::segment::page_range((*seg).kind) {
                 let p = ptr::addr_of_mut!((*seg).pages[i]);
                 if (*p).in_use && (*p).shared && !(*p).local_free.is_null() {
                     let mut last = (*p).local_free;
@@ -214,10 +207,10 @@ unsafe extern "C" fn on_thread_exit(value: *mut libc::c_void) {
             seg = (*seg).next;
         }
     }
-    CURRENT.with(|c| c.set(ptr::null_mut()));
+    crate::tls::set(ptr::null_mut());
     let _g = ABANDONED.lock.lock();
     // SAFETY: the stack is guarded by its lock; from here on frees by this
-    // thread take the remote path because CURRENT is null.
+    // thread take the remote path because its TLS slot is null.
     unsafe {
         let list = &mut *ABANDONED.value.get();
         *(*heap).next_abandoned.get() = list.0;

@@ -40,17 +40,26 @@ assert_eq!(consumer.join().unwrap(), 42);
 
 * **block**: one object's memory slot inside a page; all blocks of a page
   have the same size (its *size class*).
-* **size class**: 16..128 bytes in steps of 16, then four classes per power
-  of two (×5/4, ×6/4, ×7/4, ×8/4) up to 16 KiB: 36 classes.
-* **page**: 64 KiB of blocks of one class, owned by one heap. (Not an OS
-  page, which is 4 KiB.) It has three free lists: `free` (allocate from),
+* **size class**: 16..128 bytes in steps of 16, then four classes per
+  power of two (×5/4, ×6/4, ×7/4, ×8/4) up to 128 KiB: 48 classes; the
+  *small* ones go up to 16 KiB, the *medium* ones above.
+* **page**: 64 KiB (small classes) or 512 KiB (medium classes) of blocks of
+  one class, owned by one heap. (Not an OS page, which is 4 KiB.) It has three free lists: `free` (allocate from),
   `local_free` (the owner's frees), `thread_free` (other threads' frees,
   pushed with CAS and collected by the owner in batches) — *free-list
   sharding*.
 * **segment**: 4 MiB of address space aligned to 4 MiB, from `mmap`. A
-  *small* segment has a header (page 0) and 63 pages; a *large* segment holds
-  one object bigger than 16 KiB (or one whose alignment no class satisfies).
-  Any object's segment header is at `(ptr - 1) & !(4 MiB - 1)`.
+  *small* segment has a header (page 0) and 63 pages of 64 KiB; a *medium*
+  segment has 8 pages of 512 KiB (the first one shortened by the 64 KiB
+  header); a *large* segment holds one object bigger than 128 KiB (or one
+  whose alignment no class satisfies), and the rest of its mapping is room
+  for `realloc` to grow in place. Any object's segment header is at
+  `(ptr - 1) & !(4 MiB - 1)`.
+* **region cache**: up to 64 freed 4 MiB regions kept for the next
+  segment or large object (up to 8 MiB of them still resident, the rest
+  decommitted), so that churn of large objects makes no system calls.
+* **retained page**: an empty page kept in its queue (up to 2 MiB per heap)
+  instead of being returned to the OS at once.
 * **segment map**: one bit per 4 MiB of address space, set for our segment
   headers; makes "is this pointer ours?" one load.
 * **heap**: per-thread set of pages (a queue per class plus a *direct* table
@@ -74,14 +83,21 @@ threads; `capi.rs` is the C ABI; `types.rs` holds the shared structures.
 # OS return policy
 
 A page that becomes empty (and is not the current page of its class) is
-released: `madvise(MADV_DONTNEED)` returns its memory while the segment
-keeps the address range. A segment whose last page is released is
-`munmap`ed. Large objects are `munmap`ed when freed.
+retained while its heap retains less than 2 MiB, else released:
+`madvise(MADV_DONTNEED)` returns its memory while the segment keeps the
+address range. A segment whose last page is released, and a freed large
+object of up to 4 MiB, goes to the region cache (decommitted beyond its
+8 MiB resident budget); beyond 64 cached regions they are `munmap`ed, as
+are bigger large objects.
 
 # Limitations
 
 * Linux only (x86-64 and other 64-bit targets with 47-bit user addresses).
-* Objects over 16 KiB always take an `mmap`/`munmap` round trip.
+* Objects over 4 MiB always take an `mmap`/`munmap` round trip; large
+  objects reuse cached regions only when not bound to a node.
+* Retained pages and resident cached regions are not returned after a
+  delay (mimalloc purges on a timer): a program that frees a lot and then
+  stays idle keeps up to 2 MiB per heap plus 8 MiB in the cache.
 * An abandoned heap's memory is only reused when a new thread adopts it.
 * A full or empty page whose blocks are all freed by *other* threads is
   reclaimed only when its owner next takes the slow path for that class.
@@ -92,8 +108,9 @@ keeps the address range. A segment whose last page is released is
   large objects are copied, not `mremap`ed.
 * No `pthread_atfork` handlers: a `fork` while another thread holds one of
   the allocator's spin locks can leave that lock held in the child.
-* In a library loaded with `dlopen` (rather than `LD_PRELOAD` or linked
-  in), the first TLS access of each thread may call `malloc` inside glibc.
+* The heap pointer is an initial-exec TLS variable (see `tls.rs`): a
+  library loaded with `dlopen` (rather than `LD_PRELOAD` or linked in)
+  takes it from glibc's static TLS surplus.
 
 # Cargo features
 
@@ -110,6 +127,7 @@ mod heap;
 mod os;
 mod page;
 mod segment;
+mod tls;
 mod types;
 
 use core::alloc::{GlobalAlloc, Layout};
@@ -275,13 +293,7 @@ unsafe impl GlobalAlloc for LociAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as alloc.
-        let p = unsafe { self.alloc(layout) };
-        if !p.is_null() && !alloc::is_fresh_mapping(layout.size(), layout.align()) {
-            // SAFETY: p holds layout.size() bytes.
-            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
-        }
-        p
+        alloc::malloc_zeroed(layout.size(), layout.align())
     }
 
     #[inline]

@@ -71,7 +71,7 @@ pub(crate) unsafe fn page_extend(page: *mut Page) {
     // SAFETY: blocks are carved inside the page's 64 KiB range.
     unsafe {
         let bs = (*page).block_size;
-        let room = (PAGE_SIZE - (*page).bump) / bs;
+        let room = ((*page).capacity - (*page).bump) / bs;
         if room == 0 {
             return;
         }
@@ -116,12 +116,18 @@ pub(crate) unsafe fn collect_thread_free(page: *mut Page) -> u32 {
 
 /// Owner: move `local_free` and `thread_free` into `free`.
 ///
+/// Cost: O(1) for `local_free` when `free` is empty (the usual case: the
+/// lists are swapped); a walk of `thread_free` (to count it).
+///
 /// # Safety
 /// The calling thread owns the (non-shared) page.
 pub(crate) unsafe fn page_collect(page: *mut Page) {
     // SAFETY: owner-only fields.
     unsafe {
-        if !(*page).local_free.is_null() {
+        if (*page).free.is_null() {
+            (*page).free = (*page).local_free;
+            (*page).local_free = ptr::null_mut();
+        } else if !(*page).local_free.is_null() {
             let mut last = (*page).local_free;
             while !(*last).next.is_null() {
                 last = (*last).next;
@@ -147,6 +153,21 @@ pub(crate) unsafe fn page_pop(page: *mut Page) -> *mut u8 {
         (*page).used += 1;
         *(b as *mut usize).add(1) = 0;
         b as *mut u8
+    }
+}
+
+/// Owner: `page` is about to be used again; stop counting it as retained.
+///
+/// # Safety
+/// The calling thread owns `heap` and `page`.
+#[inline]
+unsafe fn unretain(heap: *mut Heap, page: *mut Page) {
+    // SAFETY: owner-only fields.
+    unsafe {
+        if (*page).retained {
+            (*page).retained = false;
+            *(*heap).retained.get() -= (*page).capacity;
+        }
     }
 }
 
@@ -183,6 +204,14 @@ unsafe fn drain_delayed(heap: *mut Heap) {
 pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
     // SAFETY: owner-only structures of `heap`; segment work under its lock.
     unsafe {
+        // Usually the current page only needs its freed blocks collected.
+        let direct = (*(*heap).direct.get())[class];
+        if !direct.is_null() {
+            page_collect(direct);
+            if !(*direct).free.is_null() {
+                return page_pop(direct);
+            }
+        }
         drain_delayed(heap);
         let q = ptr::addr_of_mut!((*(*heap).queues.get())[class]);
         let mut page = (*q).first;
@@ -197,6 +226,7 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
                     queue_remove(q, page);
                     queue_push_front(q, page);
                 }
+                unretain(heap, page);
                 (*(*heap).direct.get())[class] = page;
                 return page_pop(page);
             }
@@ -259,6 +289,16 @@ pub(crate) unsafe fn free_slow(heap: *mut Heap, page: *mut Page) {
             queue_push_front(q, page);
         }
         if (*page).used == 0 && (*(*heap).direct.get())[class] != page {
+            let retained = (*heap).retained.get();
+            if (*page).retained {
+                return;
+            }
+            if *retained + (*page).capacity <= RETAIN_BYTES {
+                // Keep it for reuse; `unretain` uncounts it when it is used.
+                *retained += (*page).capacity;
+                (*page).retained = true;
+                return;
+            }
             queue_remove(q, page);
             // Blocks still sitting in thread_free would make used > 0, so
             // the page holds no live or pending block.

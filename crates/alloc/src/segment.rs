@@ -8,8 +8,11 @@
 //!
 //! OS return policy: a page that becomes empty and is released gets
 //! `madvise(MADV_DONTNEED)` (its address range stays in the segment); a
-//! segment whose last page is released is `munmap`ed. Large objects are
-//! `munmap`ed on free.
+//! segment whose last page is released, and a freed large object, is
+//! decommitted (`MADV_DONTNEED`) and kept in a small *region cache* of
+//! 4 MiB-aligned 4 MiB mappings (at most `CACHE_SLOTS`, address space only)
+//! for the next segment or large object; when the cache is full it is
+//! `munmap`ed.
 
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
@@ -68,34 +71,169 @@ pub(crate) fn segment_of(p: *const u8) -> *mut Segment {
     ((p as usize - 1) & !(SEGMENT_SIZE - 1)) as *mut Segment
 }
 
-/// Map and initialise a new small segment for `heap`, link it into the
-/// heap's list and the segment map.
+/// Number of 4 MiB regions kept for reuse.
+const CACHE_SLOTS: usize = 64;
+/// Bytes of cached regions that may stay resident (not decommitted), so
+/// that a large object freed and allocated again costs no page faults.
+const CACHE_DIRTY_MAX: usize = 8 << 20;
+
+/// Freed 4 MiB-aligned, 4 MiB-long regions, ready to reuse. Each slot is
+/// `(base, dirty)`: the first `dirty` bytes may hold old data (still
+/// resident), the rest is zero and decommitted.
+struct RegionCache {
+    lock: SpinLock,
+    len: core::cell::UnsafeCell<usize>,
+    dirty_total: core::cell::UnsafeCell<usize>,
+    slots: core::cell::UnsafeCell<[(usize, usize); CACHE_SLOTS]>,
+}
+
+// SAFETY: the cells are only accessed under `lock`.
+unsafe impl Sync for RegionCache {}
+
+static CACHE: RegionCache = RegionCache {
+    lock: SpinLock::new(),
+    len: core::cell::UnsafeCell::new(0),
+    dirty_total: core::cell::UnsafeCell::new(0),
+    slots: core::cell::UnsafeCell::new([(0, 0); CACHE_SLOTS]),
+};
+
+/// A 4 MiB region aligned to 4 MiB and the number of leading bytes that
+/// may be non-zero (0 for a fresh mapping): from the cache, else from the
+/// OS. With `clean`, the region is returned all zero (decommitted if it
+/// was dirty). `None` if out of memory.
+fn region_get(clean: bool) -> Option<(*mut u8, usize)> {
+    let cached = {
+        let _g = CACHE.lock.lock();
+        // SAFETY: guarded by the cache lock.
+        unsafe {
+            let len = &mut *CACHE.len.get();
+            let slots = &mut *CACHE.slots.get();
+            if *len > 0 {
+                // Prefer a clean slot for `clean`, a dirty one otherwise.
+                let pick = (0..*len)
+                    .rev()
+                    .find(|&i| (slots[i].1 == 0) == clean)
+                    .unwrap_or(*len - 1);
+                let r = slots[pick];
+                slots[pick] = slots[*len - 1];
+                *len -= 1;
+                *CACHE.dirty_total.get() -= r.1;
+                Some(r)
+            } else {
+                None
+            }
+        }
+    };
+    match cached {
+        Some((base, dirty)) => {
+            if clean && dirty > 0 {
+                // SAFETY: the region is ours now and holds nothing live.
+                unsafe { os::reset(base as *mut u8, dirty) };
+                return Some((base as *mut u8, 0));
+            }
+            Some((base as *mut u8, dirty))
+        }
+        None => {
+            let p = os::map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
+            (!p.is_null()).then_some((p, 0))
+        }
+    }
+}
+
+/// Give back a 4 MiB region whose first `touched` bytes may be non-zero:
+/// cache it (resident while the cache's dirty budget allows, decommitted
+/// otherwise), or unmap it when the cache is full.
+///
+/// # Safety
+/// `base` came from `region_get` and nothing references it any more.
+unsafe fn region_put(base: *mut u8, touched: usize) {
+    // SAFETY: per the contract the region is ours.
+    unsafe {
+        {
+            let _g = CACHE.lock.lock();
+            let len = &mut *CACHE.len.get();
+            let dirty_total = &mut *CACHE.dirty_total.get();
+            if *len < CACHE_SLOTS && *dirty_total + touched <= CACHE_DIRTY_MAX {
+                (*CACHE.slots.get())[*len] = (base as usize, touched);
+                *len += 1;
+                *dirty_total += touched;
+                return;
+            }
+        }
+        // Decommit before publishing: once cached, another thread may reuse it.
+        os::reset(base, touched);
+        {
+            let _g = CACHE.lock.lock();
+            let len = &mut *CACHE.len.get();
+            if *len < CACHE_SLOTS {
+                (*CACHE.slots.get())[*len] = (base as usize, 0);
+                *len += 1;
+                return;
+            }
+        }
+        os::unmap(base, SEGMENT_SIZE);
+    }
+}
+
+/// Indices of the page descriptors a segment of `kind` uses.
+#[inline]
+pub(crate) fn page_range(kind: SegmentKind) -> core::ops::Range<usize> {
+    match kind {
+        SegmentKind::Small => 1..PAGES_PER_SEGMENT,
+        SegmentKind::Medium => 0..SEGMENT_SIZE / MEDIUM_PAGE_SIZE,
+        SegmentKind::Large => 0..0,
+    }
+}
+
+/// Whether `class` is served from medium segments.
+#[inline]
+pub(crate) fn is_medium_class(class: usize) -> bool {
+    class >= FIRST_MEDIUM_CLASS
+}
+
+/// Map and initialise a new small or medium segment for `heap`, link it
+/// into the heap's list and the segment map.
 ///
 /// # Safety
 /// The caller holds `heap.lock`; `heap` is live.
-unsafe fn segment_new(heap: *mut Heap) -> *mut Segment {
-    let base = os::map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
-    if base.is_null() {
+unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
+    // Page memory may be reused dirty, but the header must start zeroed and
+    // `page_release` assumes memory past a page's `bump` was never touched.
+    let Some((base, _)) = region_get(true) else {
         return ptr::null_mut();
-    }
+    };
     let seg = base as *mut Segment;
     // SAFETY: the mapping is fresh, zeroed, aligned and large enough for the
     // header (checked by a unit test); all-zero bytes are a valid value for
     // every `Page` field, and we write the non-page fields explicitly.
     unsafe {
         let node = (*heap).node;
-        ptr::addr_of_mut!((*seg).kind).write(SegmentKind::Small);
+        ptr::addr_of_mut!((*seg).kind).write(kind);
+        let shift = if kind == SegmentKind::Medium {
+            MEDIUM_PAGE_SHIFT
+        } else {
+            PAGE_SHIFT
+        };
+        ptr::addr_of_mut!((*seg).page_shift).write(shift);
         ptr::addr_of_mut!((*seg).node).write(node);
         ptr::addr_of_mut!((*seg).map_base).write(base);
         ptr::addr_of_mut!((*seg).map_len).write(SEGMENT_SIZE);
         ptr::addr_of_mut!((*seg).large_usable).write(0);
+        ptr::addr_of_mut!((*seg).large_capacity).write(0);
         ptr::addr_of_mut!((*seg).large_obj).write(ptr::null_mut());
         ptr::addr_of_mut!((*seg).heap).write(heap);
         ptr::addr_of_mut!((*seg).used_pages).write(0);
         ptr::addr_of_mut!((*seg).prev).write(ptr::null_mut());
-        for i in 1..PAGES_PER_SEGMENT {
+        for i in page_range(kind) {
             let pg = ptr::addr_of_mut!((*seg).pages[i]);
-            ptr::addr_of_mut!((*pg).start).write(base.add(i * PAGE_SIZE));
+            // Page 0 of a medium segment starts after the header.
+            let (start, cap) = if i == 0 {
+                (base.add(PAGE_SIZE), MEDIUM_PAGE_SIZE - PAGE_SIZE)
+            } else {
+                (base.add(i << shift), 1 << shift)
+            };
+            ptr::addr_of_mut!((*pg).start).write(start);
+            ptr::addr_of_mut!((*pg).capacity).write(cap);
             ptr::addr_of_mut!((*pg).thread_free).write(AtomicPtr::new(ptr::null_mut()));
             ptr::addr_of_mut!((*pg).full).write(AtomicU8::new(PAGE_NOT_FULL));
         }
@@ -104,7 +242,7 @@ unsafe fn segment_new(heap: *mut Heap) -> *mut Segment {
             os::bind_to_node(base, SEGMENT_SIZE, node);
         }
         if !map_set(seg as usize, true) {
-            os::unmap(base, SEGMENT_SIZE);
+            region_put(base, SEGMENT_SIZE);
             return ptr::null_mut();
         }
         let head = *(*heap).segments.get();
@@ -126,17 +264,23 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
     // SAFETY: under the heap lock we own every segment in the list and the
     // `in_use`/`used_pages` fields of their pages.
     unsafe {
+        let kind = if is_medium_class(class) {
+            SegmentKind::Medium
+        } else {
+            SegmentKind::Small
+        };
+        let pages = page_range(kind);
         let mut seg = *(*heap).segments.get();
-        while !seg.is_null() && (*seg).used_pages >= PAGES_PER_SEGMENT - 1 {
+        while !seg.is_null() && ((*seg).kind != kind || (*seg).used_pages >= pages.len()) {
             seg = (*seg).next;
         }
         if seg.is_null() {
-            seg = segment_new(heap);
+            seg = segment_new(heap, kind);
             if seg.is_null() {
                 return ptr::null_mut();
             }
         }
-        for i in 1..PAGES_PER_SEGMENT {
+        for i in pages {
             let page = ptr::addr_of_mut!((*seg).pages[i]);
             if !(*page).in_use {
                 (*seg).used_pages += 1;
@@ -145,6 +289,7 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                 (*page).heap = heap;
                 (*page).class = class as u8;
                 (*page).block_size = CLASS_SIZE[class];
+                (*page).block_magic = block_magic(CLASS_SIZE[class]);
                 (*page).bump = 0;
                 (*page).free = ptr::null_mut();
                 (*page).local_free = ptr::null_mut();
@@ -156,11 +301,12 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                     .thread_free
                     .store(ptr::null_mut(), Ordering::Relaxed);
                 (*page).full.store(PAGE_NOT_FULL, Ordering::Relaxed);
+                (*page).retained = false;
                 return page;
             }
         }
     }
-    // used_pages < PAGES_PER_SEGMENT - 1 guarantees a free page above.
+    // used_pages < pages.len() guarantees a free page above.
     os::fatal("segment page table inconsistent at", 0)
 }
 
@@ -179,7 +325,8 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
         (*page).block_size = 0;
         (*page).free = ptr::null_mut();
         (*page).local_free = ptr::null_mut();
-        os::reset((*page).start, PAGE_SIZE);
+        // Only the carved part was ever touched.
+        os::reset((*page).start, (*page).bump.next_multiple_of(os::OS_PAGE));
         (*seg).used_pages -= 1;
         if (*seg).used_pages == 0 {
             let (prev, next) = ((*seg).prev, (*seg).next);
@@ -192,7 +339,8 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
                 (*next).prev = prev;
             }
             map_set(seg as usize, false);
-            os::unmap((*seg).map_base, (*seg).map_len);
+            // The pages are decommitted already; only the header is left.
+            region_put((*seg).map_base, PAGE_SIZE);
         }
     }
 }
@@ -200,48 +348,93 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
 /// Allocate a large object (or any object whose alignment no size class
 /// satisfies) in its own mapping, optionally bound to `node`.
 ///
-/// Layout: the mapping starts at a multiple of `max(SEGMENT_SIZE, align)`;
-/// the object starts `max(LARGE_HEADER, align)` bytes in; the header sits at
-/// the 4 MiB boundary just below the object, which is what `segment_of`
-/// computes.
-pub(crate) fn large_alloc(size: usize, align: usize, node: Option<usize>) -> *mut u8 {
+/// Layout: the mapping starts at a multiple of `max(SEGMENT_SIZE, align)`
+/// and its length is a multiple of `SEGMENT_SIZE`; the object starts
+/// `max(LARGE_HEADER, align)` bytes in; the header sits at the 4 MiB
+/// boundary just below the object, which is what `segment_of` computes.
+/// The address space after the object up to the end of the mapping is its
+/// *capacity*: `realloc` grows into it in place (it is never touched before
+/// that, so it costs no memory). Unbound objects that fit one 4 MiB region
+/// reuse cached regions (no system call).
+/// With `zero`, the object's bytes are zero (only a reused region's dirty
+/// part is cleared; fresh memory is zero already).
+pub(crate) fn large_alloc(size: usize, align: usize, node: Option<usize>, zero: bool) -> *mut u8 {
     let align = align.max(MIN_ALIGN);
     let offset = LARGE_HEADER.max(align);
     let map_align = SEGMENT_SIZE.max(align);
-    let Some(total) = offset
+    let Some((total, map_len)) = offset
         .checked_add(size)
-        .and_then(|t| t.checked_add(os::OS_PAGE - 1))
-        .map(|t| t & !(os::OS_PAGE - 1))
+        .and_then(|t| t.checked_add(SEGMENT_SIZE - 1))
+        .map(|t| {
+            let total = (offset + size).next_multiple_of(os::OS_PAGE);
+            (total, t & !(SEGMENT_SIZE - 1))
+        })
     else {
         return ptr::null_mut();
     };
-    if total > isize::MAX as usize / 2 {
+    if map_len > isize::MAX as usize / 2 {
         return ptr::null_mut();
     }
-    let base = os::map_aligned(total, map_align);
+    let cached = node.is_none() && map_len == SEGMENT_SIZE && map_align == SEGMENT_SIZE;
+    let (base, dirty) = if cached {
+        match region_get(false) {
+            Some(r) => r,
+            None => return ptr::null_mut(),
+        }
+    } else {
+        (os::map_aligned(map_len, map_align), 0)
+    };
     if base.is_null() {
         return ptr::null_mut();
     }
-    // SAFETY: offset < total, so obj and the header (which lies in
-    // [base, obj)) are inside the fresh mapping.
+    // SAFETY: offset < total <= map_len, so obj and the header (which lies
+    // in [base, obj)) are inside the (zeroed) mapping.
     unsafe {
         let obj = base.add(offset);
+        if zero && dirty > offset {
+            ptr::write_bytes(obj, 0, (dirty - offset).min(size));
+        }
         let seg = segment_of(obj);
         ptr::addr_of_mut!((*seg).kind).write(SegmentKind::Large);
+        ptr::addr_of_mut!((*seg).page_shift).write(PAGE_SHIFT);
         ptr::addr_of_mut!((*seg).node).write(node.unwrap_or(usize::MAX));
         ptr::addr_of_mut!((*seg).map_base).write(base);
-        ptr::addr_of_mut!((*seg).map_len).write(total);
+        ptr::addr_of_mut!((*seg).map_len).write(map_len);
         ptr::addr_of_mut!((*seg).large_usable).write(total - offset);
+        ptr::addr_of_mut!((*seg).large_capacity).write(map_len - offset);
         ptr::addr_of_mut!((*seg).large_obj).write(obj);
         ptr::addr_of_mut!((*seg).heap).write(ptr::null_mut());
         if let Some(n) = node {
-            os::bind_to_node(base, total, n);
+            os::bind_to_node(base, map_len, n);
         }
         if !map_set(seg as usize, true) {
-            os::unmap(base, total);
+            os::unmap(base, map_len);
             return ptr::null_mut();
         }
         obj
+    }
+}
+
+/// Resize the large object `p` in place to `new_size` bytes if its
+/// capacity allows (shrinking decommits the pages past the new end).
+/// Returns false (and changes nothing) if it does not fit.
+///
+/// # Safety
+/// `seg` is the live large segment of `p` and `p` is its object.
+pub(crate) unsafe fn large_resize(seg: *mut Segment, p: *mut u8, new_size: usize) -> bool {
+    // SAFETY: the object and its header are ours (the caller owns `p`).
+    unsafe {
+        if new_size > (*seg).large_capacity {
+            return false;
+        }
+        let offset = p as usize - (*seg).map_base as usize;
+        let usable = (offset + new_size).next_multiple_of(os::OS_PAGE) - offset;
+        let old = (*seg).large_usable;
+        if usable < old {
+            os::reset(p.add(usable), old - usable);
+        }
+        (*seg).large_usable = usable;
+        true
     }
 }
 
@@ -252,13 +445,19 @@ pub(crate) fn large_alloc(size: usize, align: usize, node: Option<usize>) -> *mu
 /// `p` is the pointer to free.
 pub(crate) unsafe fn large_free(seg: *mut Segment, p: *mut u8) {
     // SAFETY: seg is live per the contract; after the map bit is cleared
-    // nothing can find it any more, so unmapping is safe.
+    // nothing can find it any more, so unmapping (or caching) is safe.
     unsafe {
         if (*seg).large_obj != p {
             os::fatal("free of an interior pointer", p as usize);
         }
         let (base, len) = ((*seg).map_base, (*seg).map_len);
+        let touched = p as usize - base as usize + (*seg).large_usable;
+        let cached = (*seg).node == usize::MAX && len == SEGMENT_SIZE && base == seg as *mut u8;
         map_set(seg as usize, false);
-        os::unmap(base, len);
+        if cached {
+            region_put(base, touched);
+        } else {
+            os::unmap(base, len);
+        }
     }
 }

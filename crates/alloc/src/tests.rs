@@ -279,7 +279,9 @@ fn blocks_outlive_their_thread_and_heaps_are_adopted() {
 fn empty_pages_are_returned_to_the_os() {
     // Fill several pages of one class, free everything, and check that the
     // non-current pages were released from the segment.
-    let n = 4 * PAGE_SIZE / 1024;
+    // The heap keeps up to RETAIN_BYTES of empty pages; fill more than that.
+    let kept = RETAIN_BYTES / PAGE_SIZE;
+    let n = (kept + 4) * PAGE_SIZE / 1024;
     let ptrs: Vec<usize> = (0..n)
         .map(|_| allocate(layout(1024, 8)).unwrap().as_ptr() as usize)
         .collect();
@@ -287,7 +289,7 @@ fn empty_pages_are_returned_to_the_os() {
         .iter()
         .map(|&p| page_of(p as *mut u8) as usize)
         .collect();
-    assert!(pages.len() >= 4);
+    assert!(pages.len() >= kept + 4);
     for p in &ptrs {
         // SAFETY: live blocks.
         unsafe { dealloc(*p as *mut u8) };
@@ -302,7 +304,7 @@ fn empty_pages_are_returned_to_the_os() {
                 && unsafe { (*(pg as *mut Page)).in_use && (*(pg as *mut Page)).block_size == 1024 }
         })
         .count();
-    assert!(still_in_use <= 1, "{still_in_use} pages kept");
+    assert!(still_in_use <= kept + 1, "{still_in_use} pages kept");
 }
 
 #[test]

@@ -11,25 +11,42 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 /// Bytes per segment; segments are aligned to this, so `ptr & !(SEGMENT_SIZE-1)`
 /// (of `ptr - 1`, see `segment::segment_of`) finds the header.
 pub(crate) const SEGMENT_SIZE: usize = 4 << 20;
-/// Bytes per page inside a small segment.
+/// Bytes per page inside a small segment (log2: `PAGE_SHIFT`).
 pub(crate) const PAGE_SIZE: usize = 64 << 10;
-/// Pages per segment; page 0 holds the segment header and is never used for blocks.
+/// log2 of `PAGE_SIZE`.
+pub(crate) const PAGE_SHIFT: u32 = 16;
+/// Bytes per page inside a medium segment (log2: `MEDIUM_PAGE_SHIFT`).
+pub(crate) const MEDIUM_PAGE_SIZE: usize = 512 << 10;
+/// log2 of `MEDIUM_PAGE_SIZE`.
+pub(crate) const MEDIUM_PAGE_SHIFT: u32 = 19;
+/// Page descriptors per segment (a small segment uses all of them, page 0
+/// holding the header; a medium segment uses the first 8, page 0 starting
+/// after the 64 KiB header).
 pub(crate) const PAGES_PER_SEGMENT: usize = SEGMENT_SIZE / PAGE_SIZE;
-/// Largest size served from pages; bigger objects get their own mapping.
+/// Largest size served from small (64 KiB) pages.
 pub(crate) const MAX_SMALL: usize = 16 << 10;
+/// Largest size served from pages at all (medium pages of 512 KiB); bigger
+/// objects get their own mapping.
+pub(crate) const MAX_PAGED: usize = 128 << 10;
 /// Number of size classes.
-pub(crate) const NUM_CLASSES: usize = 8 + 7 * 4;
+pub(crate) const NUM_CLASSES: usize = 8 + 10 * 4;
+/// First medium class (block size > `MAX_SMALL`).
+pub(crate) const FIRST_MEDIUM_CLASS: usize = 8 + 7 * 4;
 /// Minimum alignment of every block (what `malloc` promises on x86-64).
 pub(crate) const MIN_ALIGN: usize = 16;
 /// Marker stored in the second word of a freed block (xor its address) so
 /// that a double free is cheap to suspect; confirmed by a list scan.
 pub(crate) const FREED_MARK: usize = 0x10c1_a110_cf4e_ed00;
+/// Bytes of empty pages a heap keeps (resident, in its class queues) rather
+/// than releasing them to the OS at once: a program that frees a batch and
+/// allocates it again does not pay `madvise` plus page faults each time.
+pub(crate) const RETAIN_BYTES: usize = 2 << 20;
 /// Number of owner frees into a shared page collected before they are handed
 /// back to the shared free list (one lock per batch).
 pub(crate) const SHARED_FLUSH_BATCH: u32 = 32;
 
 /// Block size of each class: 16..128 in steps of 16, then four classes per
-/// power of two (2^k * 5/4, 6/4, 7/4, 8/4) up to 16 KiB.
+/// power of two (2^k * 5/4, 6/4, 7/4, 8/4) up to 128 KiB.
 pub(crate) const CLASS_SIZE: [usize; NUM_CLASSES] = {
     let mut t = [0usize; NUM_CLASSES];
     let mut i = 0;
@@ -38,7 +55,7 @@ pub(crate) const CLASS_SIZE: [usize; NUM_CLASSES] = {
         i += 1;
     }
     let mut k = 7;
-    while k < 14 {
+    while k < 17 {
         let mut j = 1;
         while j <= 4 {
             t[8 + (k - 7) * 4 + (j - 1)] = (1 << k) + j * (1 << (k - 2));
@@ -49,14 +66,16 @@ pub(crate) const CLASS_SIZE: [usize; NUM_CLASSES] = {
     t
 };
 
-/// Size class of a request of `size <= MAX_SMALL` bytes.
-///
-/// Cost: about 6 instructions (one branch, a `lzcnt`, shifts).
+// The medium classes start right after the last small class.
+const _: () = assert!(CLASS_SIZE[FIRST_MEDIUM_CLASS - 1] == MAX_SMALL);
+
+/// Size class of a request of `size <= MAX_PAGED` bytes, by arithmetic.
 #[inline(always)]
-pub(crate) fn class_of(size: usize) -> usize {
+const fn class_of_computed(size: usize) -> usize {
     if size <= 128 {
         // size 0 behaves like 1.
-        return size.max(1).div_ceil(16) - 1;
+        let size = if size == 0 { 1 } else { size };
+        return size.div_ceil(16) - 1;
     }
     let k = (usize::BITS - 1 - (size - 1).leading_zeros()) as usize; // 2^k < size <= 2^(k+1)
     let step_shift = k - 2;
@@ -64,15 +83,64 @@ pub(crate) fn class_of(size: usize) -> usize {
     8 + (k - 7) * 4 + (j - 1)
 }
 
+/// Requests up to this size find their class in `SMALL_CLASS`.
+const SMALL_LOOKUP_MAX: usize = 1024;
+
+/// Class of each size `16 * i` (i.e. of sizes `16 * i - 15 ..= 16 * i`),
+/// for sizes up to `SMALL_LOOKUP_MAX`: the class boundaries there are all
+/// multiples of 16.
+const SMALL_CLASS: [u8; SMALL_LOOKUP_MAX / 16 + 1] = {
+    let mut t = [0u8; SMALL_LOOKUP_MAX / 16 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = class_of_computed(i * 16) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Size class of a request of `size <= MAX_PAGED` bytes.
+///
+/// Cost: 3 instructions (add, shift, byte load) up to 1 KiB; about 10
+/// (`lzcnt`, shifts) above.
+#[inline(always)]
+pub(crate) fn class_of(size: usize) -> usize {
+    if size <= SMALL_LOOKUP_MAX {
+        return SMALL_CLASS[size.div_ceil(16)] as usize;
+    }
+    class_of_computed(size)
+}
+
+/// Multiplier that turns division by a block size into a multiplication:
+/// for every offset `off < 2^20` inside a page, `(off * m) >> 40 ==
+/// off / block_size` with `m = block_magic(block_size)` (the rounding error
+/// `off / 2^40` stays below `1 / block_size` because `block_size <= 2^17`).
+pub(crate) const fn block_magic(block_size: usize) -> u64 {
+    (1u64 << 40).div_ceil(block_size as u64)
+}
+
+/// Whether `off` (an offset from a page's start, `< 2^20`) is a multiple of
+/// the block size whose magic is `magic` (see [`block_magic`]).
+///
+/// Cost: two multiplications and a compare (instead of a 64-bit `div`).
+#[inline(always)]
+pub(crate) fn is_block_start(off: usize, block_size: usize, magic: u64) -> bool {
+    let q = ((off as u64).wrapping_mul(magic) >> 40) as usize;
+    q * block_size == off
+}
+
 /// Smallest class whose blocks hold `size` bytes and are all aligned to
-/// `align` (blocks start at 64 KiB-aligned page starts, so a block size that
-/// is a multiple of `align` suffices). `None` if no class fits.
+/// `align` (blocks start at 64 KiB-aligned page starts, so for `align <=
+/// 64 KiB` a block size that is a multiple of `align` suffices). `None` if
+/// no class fits.
 pub(crate) fn class_for_layout(size: usize, align: usize) -> Option<usize> {
     if align <= MIN_ALIGN {
-        return (size <= MAX_SMALL).then(|| class_of(size));
+        return (size <= MAX_PAGED).then(|| class_of(size));
     }
     let need = size.max(align);
-    if need > MAX_SMALL {
+    // Page starts are only 64 KiB aligned (a medium segment's page 0 starts
+    // after the header), so bigger alignments go to large objects.
+    if need > MAX_PAGED || align > PAGE_SIZE {
         return None;
     }
     let mut c = class_of(need);
@@ -113,10 +181,15 @@ pub(crate) struct Page {
     pub(crate) local_free_count: u32,
     /// Block size in bytes (0 while the page is unused).
     pub(crate) block_size: usize,
+    /// `block_magic(block_size)`, for the interior-pointer check in `free`.
+    pub(crate) block_magic: u64,
     /// Offset of the first never-carved byte. Owner (lock for shared pages).
     pub(crate) bump: usize,
     /// Start of the page's memory.
     pub(crate) start: *mut u8,
+    /// Bytes of block memory from `start` (64 KiB, or up to 512 KiB in a
+    /// medium segment).
+    pub(crate) capacity: usize,
     /// Owning heap; set when the page is taken from its segment (under lock).
     pub(crate) heap: *mut Heap,
     /// Next/previous page in the owner's class queue (or shared list).
@@ -133,6 +206,8 @@ pub(crate) struct Page {
     pub(crate) shared: bool,
     /// One of `PAGE_NOT_FULL`, `PAGE_FULL`, `PAGE_DELAYED`. Atomic.
     pub(crate) full: AtomicU8,
+    /// Empty and counted in `Heap::retained`. Owner.
+    pub(crate) retained: bool,
 }
 
 /// Kind of a segment.
@@ -143,21 +218,30 @@ pub(crate) enum SegmentKind {
     Small = 1,
     /// One large object in its own mapping.
     Large = 2,
+    /// 8 pages of 512 KiB for medium blocks (16..128 KiB).
+    Medium = 3,
 }
 
 /// Header at the start of every segment (4 MiB aligned).
 #[repr(C)]
 pub(crate) struct Segment {
-    /// Small or Large.
+    /// Small, Medium or Large.
     pub(crate) kind: SegmentKind,
+    /// log2 of the page size (`PAGE_SHIFT` or `MEDIUM_PAGE_SHIFT`): the
+    /// page of a block is `pages[(p - segment) >> page_shift]`.
+    pub(crate) page_shift: u32,
     /// NUMA node the segment is bound to, or `usize::MAX` if unbound.
     pub(crate) node: usize,
     /// Start and length of the whole mapping (for `munmap`).
     pub(crate) map_base: *mut u8,
     /// See `map_base`.
     pub(crate) map_len: usize,
-    /// Large: usable bytes from the object pointer to the end of the mapping.
+    /// Large: usable bytes from the object pointer (the requested size
+    /// rounded up to OS pages).
     pub(crate) large_usable: usize,
+    /// Large: bytes from the object pointer to the end of the mapping (what
+    /// `realloc` may grow to in place; untouched address space costs no RSS).
+    pub(crate) large_capacity: usize,
     /// Large: the object pointer handed out (anything else is an invalid free).
     pub(crate) large_obj: *mut u8,
     /// Small: owning heap. Lock.
@@ -251,6 +335,9 @@ pub struct Heap {
     pub(crate) node: usize,
     /// Link in the abandoned-heap stack (guarded by its lock).
     pub(crate) next_abandoned: UnsafeCell<*mut Heap>,
+    /// Bytes of empty pages kept in the class queues instead of being
+    /// released (at most `RETAIN_BYTES`). Owner.
+    pub(crate) retained: UnsafeCell<usize>,
 }
 
 #[cfg(test)]
@@ -265,12 +352,13 @@ mod tests {
                 assert!(CLASS_SIZE[c] > CLASS_SIZE[c - 1]);
             }
         }
-        assert_eq!(CLASS_SIZE[NUM_CLASSES - 1], MAX_SMALL);
+        assert_eq!(CLASS_SIZE[NUM_CLASSES - 1], MAX_PAGED);
+        assert_eq!(CLASS_SIZE[FIRST_MEDIUM_CLASS - 1], MAX_SMALL);
     }
 
     #[test]
     fn class_of_is_the_smallest_fitting_class() {
-        for size in 0..=MAX_SMALL {
+        for size in 0..=MAX_PAGED {
             let c = class_of(size);
             assert!(CLASS_SIZE[c] >= size, "size {size} class {c}");
             if c > 0 {
@@ -280,16 +368,37 @@ mod tests {
     }
 
     #[test]
+    fn class_lookup_table_agrees_with_the_formula() {
+        for size in 0..=MAX_PAGED {
+            assert_eq!(class_of(size), class_of_computed(size), "size {size}");
+        }
+    }
+
+    #[test]
+    fn block_magic_divides_exactly_on_every_page_offset() {
+        for &bs in CLASS_SIZE.iter() {
+            let m = block_magic(bs);
+            for off in 0..MEDIUM_PAGE_SIZE {
+                assert_eq!(
+                    is_block_start(off, bs, m),
+                    off % bs == 0,
+                    "bs {bs} off {off}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn aligned_classes_are_multiples_of_the_alignment() {
         let mut align = 32;
-        while align <= MAX_SMALL {
+        while align <= MAX_PAGED {
             for size in [1, align / 2, align, align + 1, 3 * align] {
                 match class_for_layout(size, align) {
                     Some(c) => {
                         assert_eq!(CLASS_SIZE[c] % align, 0);
                         assert!(CLASS_SIZE[c] >= size);
                     }
-                    None => assert!(size.max(align) > MAX_SMALL),
+                    None => assert!(size.max(align) > MAX_PAGED || align > PAGE_SIZE),
                 }
             }
             align *= 2;
