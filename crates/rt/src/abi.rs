@@ -3,87 +3,209 @@
 //! function entry/exit, vptr accesses, bulk memory operations and the
 //! atomic operations on 1-, 2-, 4- and 8-byte integers.
 //!
-//! Every access costs one lock of the object table (see [`crate::state`]).
-//! Atomic operations are performed for real, with the requested memory
-//! order, before (loads) or as (RMWs) they are counted.
+//! Every access costs one lock of the object table (see [`crate::state`]):
+//! it is counted against its heap object and checked for races by the
+//! happens-before detector ([`crate::race`]). The access hooks are naked
+//! trampolines that pass their return address (the accessing instruction)
+//! on, for frame `#0` of race reports. Atomic operations are performed for
+//! real, with the requested memory order, inside the table's critical
+//! section, so the detector sees them in the order they took effect.
 //!
 //! Not provided (a program that uses them fails to link): the 16-byte
 //! atomics `__tsan_atomic128_*`.
 
+use crate::race::Access;
 use crate::state::{self, Guard, Kind, FINISHED};
 use core::ffi::c_void;
 use std::sync::atomic::{self, Ordering};
 
-/// Count one access of `kind` at `addr` by the current thread.
+/// Count one access of `kind` (`range`: one per object overlapped) and
+/// check it for races. `pc` is the accessing instruction.
 #[inline]
-fn record(addr: usize, kind: Kind) {
-    if FINISHED.load(Ordering::Relaxed) {
-        return;
-    }
-    let Some(g) = Guard::enter() else { return };
-    let tid = state::current_tid(&g);
-    state::table().access(addr, tid, kind);
-}
-
-/// Count one access of `kind` to each object overlapping the range.
-#[inline]
-fn record_range(addr: usize, size: usize, kind: Kind) {
+fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: bool) {
     if size == 0 || FINISHED.load(Ordering::Relaxed) {
         return;
     }
     let Some(g) = Guard::enter() else { return };
     let tid = state::current_tid(&g);
-    state::table().access_range(addr, size, tid, kind);
+    let mut t = state::table();
+    if range {
+        t.access_range(addr, size, tid, kind);
+    } else {
+        t.access(addr, tid, kind);
+    }
+    if t.races_on {
+        let stack = state::stack_node(&mut t);
+        let a = Access {
+            addr,
+            size,
+            write: kind == Kind::Write,
+            atomic: false,
+            pc,
+            stack,
+        };
+        if let Some(r) = t.hb.access(tid, &a) {
+            crate::race_report::report(&t, &r);
+        }
+    }
+}
+
+/// The implementations behind the access trampolines: the hook's
+/// arguments plus the return address.
+mod imp {
+    use super::*;
+
+    macro_rules! fixed {
+        ($($name:ident, $size:expr, $kind:expr;)*) => {$(
+            pub(super) extern "C" fn $name(addr: *const c_void, pc: usize) {
+                access(addr as usize, $size, $kind, pc, false)
+            }
+        )*};
+    }
+
+    fixed!(
+        __tsan_read1, 1, Kind::Read;
+        __tsan_read2, 2, Kind::Read;
+        __tsan_read4, 4, Kind::Read;
+        __tsan_read8, 8, Kind::Read;
+        __tsan_read16, 16, Kind::Read;
+        __tsan_write1, 1, Kind::Write;
+        __tsan_write2, 2, Kind::Write;
+        __tsan_write4, 4, Kind::Write;
+        __tsan_write8, 8, Kind::Write;
+        __tsan_write16, 16, Kind::Write;
+    );
+
+    pub(super) extern "C" fn __tsan_read_range(addr: *const c_void, size: usize, pc: usize) {
+        access(addr as usize, size, Kind::Read, pc, true)
+    }
+
+    pub(super) extern "C" fn __tsan_write_range(addr: *const c_void, size: usize, pc: usize) {
+        access(addr as usize, size, Kind::Write, pc, true)
+    }
+
+    pub(super) extern "C" fn __tsan_vptr_update(
+        vptr_p: *mut *mut c_void,
+        _new_val: *mut c_void,
+        pc: usize,
+    ) {
+        access(
+            vptr_p as usize,
+            core::mem::size_of::<usize>(),
+            Kind::Write,
+            pc,
+            false,
+        )
+    }
+
+    pub(super) extern "C" fn __tsan_vptr_read(vptr_p: *mut *mut c_void, pc: usize) {
+        access(
+            vptr_p as usize,
+            core::mem::size_of::<usize>(),
+            Kind::Read,
+            pc,
+            false,
+        )
+    }
+
+    pub(super) unsafe extern "C" fn __tsan_memcpy(
+        dst: *mut c_void,
+        src: *const c_void,
+        n: usize,
+        pc: usize,
+    ) -> *mut c_void {
+        access(src as usize, n, Kind::Read, pc, true);
+        access(dst as usize, n, Kind::Write, pc, true);
+        // SAFETY: the caller guarantees memcpy's contract.
+        unsafe { crate::sys::real_memcpy(dst, src, n) }
+    }
+
+    pub(super) unsafe extern "C" fn __tsan_memmove(
+        dst: *mut c_void,
+        src: *const c_void,
+        n: usize,
+        pc: usize,
+    ) -> *mut c_void {
+        access(src as usize, n, Kind::Read, pc, true);
+        access(dst as usize, n, Kind::Write, pc, true);
+        // SAFETY: the caller guarantees memmove's contract.
+        unsafe { crate::sys::real_memmove(dst, src, n) }
+    }
+
+    pub(super) unsafe extern "C" fn __tsan_memset(
+        dst: *mut c_void,
+        c: i32,
+        n: usize,
+        pc: usize,
+    ) -> *mut c_void {
+        access(dst as usize, n, Kind::Write, pc, true);
+        // SAFETY: the caller guarantees memset's contract.
+        unsafe { crate::sys::real_memset(dst, c, n) }
+    }
 }
 
 macro_rules! access_fns {
-    ($kind:expr => $($name:ident),*) => {
-        $(
-            /// Instrumented access: counted against the object at `addr`.
-            #[no_mangle]
-            pub extern "C" fn $name(addr: *const c_void) {
-                record(addr as usize, $kind)
-            }
-        )*
-    };
+    ($($name:ident, $alias:ident;)*) => {$(
+        trampoline!(
+            /// Instrumented access: counted against the object at `addr`
+            /// and checked for races.
+            $name(addr: *const c_void) => imp::$alias, "rsi", "x1");
+    )*};
 }
 
-access_fns!(Kind::Read =>
-    __tsan_read1, __tsan_read2, __tsan_read4, __tsan_read8, __tsan_read16,
-    __tsan_unaligned_read2, __tsan_unaligned_read4, __tsan_unaligned_read8,
-    __tsan_unaligned_read16,
-    __tsan_volatile_read1, __tsan_volatile_read2, __tsan_volatile_read4,
-    __tsan_volatile_read8, __tsan_volatile_read16);
-access_fns!(Kind::Write =>
-    __tsan_write1, __tsan_write2, __tsan_write4, __tsan_write8, __tsan_write16,
-    __tsan_unaligned_write2, __tsan_unaligned_write4, __tsan_unaligned_write8,
-    __tsan_unaligned_write16,
-    __tsan_volatile_write1, __tsan_volatile_write2, __tsan_volatile_write4,
-    __tsan_volatile_write8, __tsan_volatile_write16);
+access_fns!(
+    __tsan_read1, __tsan_read1;
+    __tsan_read2, __tsan_read2;
+    __tsan_read4, __tsan_read4;
+    __tsan_read8, __tsan_read8;
+    __tsan_read16, __tsan_read16;
+    __tsan_unaligned_read2, __tsan_read2;
+    __tsan_unaligned_read4, __tsan_read4;
+    __tsan_unaligned_read8, __tsan_read8;
+    __tsan_unaligned_read16, __tsan_read16;
+    __tsan_volatile_read1, __tsan_read1;
+    __tsan_volatile_read2, __tsan_read2;
+    __tsan_volatile_read4, __tsan_read4;
+    __tsan_volatile_read8, __tsan_read8;
+    __tsan_volatile_read16, __tsan_read16;
+    __tsan_write1, __tsan_write1;
+    __tsan_write2, __tsan_write2;
+    __tsan_write4, __tsan_write4;
+    __tsan_write8, __tsan_write8;
+    __tsan_write16, __tsan_write16;
+    __tsan_unaligned_write2, __tsan_write2;
+    __tsan_unaligned_write4, __tsan_write4;
+    __tsan_unaligned_write8, __tsan_write8;
+    __tsan_unaligned_write16, __tsan_write16;
+    __tsan_volatile_write1, __tsan_write1;
+    __tsan_volatile_write2, __tsan_write2;
+    __tsan_volatile_write4, __tsan_write4;
+    __tsan_volatile_write8, __tsan_write8;
+    __tsan_volatile_write16, __tsan_write16;
+);
 
-/// Instrumented read of `size` bytes: one read per object it overlaps.
-#[no_mangle]
-pub extern "C" fn __tsan_read_range(addr: *const c_void, size: usize) {
-    record_range(addr as usize, size, Kind::Read)
-}
-
-/// Instrumented write of `size` bytes: one write per object it overlaps.
-#[no_mangle]
-pub extern "C" fn __tsan_write_range(addr: *const c_void, size: usize) {
-    record_range(addr as usize, size, Kind::Write)
-}
-
-/// A C++ object's vtable pointer is written (counted as a write).
-#[no_mangle]
-pub extern "C" fn __tsan_vptr_update(vptr_p: *mut *mut c_void, _new_val: *mut c_void) {
-    record(vptr_p as usize, Kind::Write)
-}
-
-/// A C++ object's vtable pointer is read (counted as a read).
-#[no_mangle]
-pub extern "C" fn __tsan_vptr_read(vptr_p: *mut *mut c_void) {
-    record(vptr_p as usize, Kind::Read)
-}
+trampoline!(
+    /// Instrumented read of `size` bytes: one read per object it overlaps.
+    __tsan_read_range(addr: *const c_void, size: usize) => imp::__tsan_read_range, "rdx", "x2");
+trampoline!(
+    /// Instrumented write of `size` bytes: one write per object it overlaps.
+    __tsan_write_range(addr: *const c_void, size: usize) => imp::__tsan_write_range, "rdx", "x2");
+trampoline!(
+    /// A C++ object's vtable pointer is written (counted as a write).
+    __tsan_vptr_update(vptr_p: *mut *mut c_void, new_val: *mut c_void) => imp::__tsan_vptr_update, "rdx", "x2");
+trampoline!(
+    /// A C++ object's vtable pointer is read (counted as a read).
+    __tsan_vptr_read(vptr_p: *mut *mut c_void) => imp::__tsan_vptr_read, "rsi", "x1");
+trampoline!(
+    /// Instrumented `memcpy`: one read of `src` and one write of `dst` per
+    /// object overlapped (checked for races), then the copy.
+    __tsan_memcpy(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void => imp::__tsan_memcpy, "rcx", "x3");
+trampoline!(
+    /// Instrumented `memmove`.
+    __tsan_memmove(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void => imp::__tsan_memmove, "rcx", "x3");
+trampoline!(
+    /// Instrumented `memset`.
+    __tsan_memset(dst: *mut c_void, c: i32, n: usize) -> *mut c_void => imp::__tsan_memset, "rcx", "x3");
 
 /// An instrumented function is entered; `pc` is its return address. Pushed
 /// on the thread's shadow stack, whose top names the caller of an
@@ -99,48 +221,48 @@ pub extern "C" fn __tsan_func_exit() {
     state::func_exit()
 }
 
-/// Instrumented `memcpy`: one read of `src` and one write of `dst` per
-/// object overlapped, then the copy.
-///
-/// # Safety
-/// As for `memcpy`.
-#[no_mangle]
-pub unsafe extern "C" fn __tsan_memcpy(
-    dst: *mut c_void,
-    src: *const c_void,
-    n: usize,
-) -> *mut c_void {
-    record_range(src as usize, n, Kind::Read);
-    record_range(dst as usize, n, Kind::Write);
-    // SAFETY: the caller guarantees memcpy's contract.
-    unsafe { libc::memcpy(dst, src, n) }
-}
-
-/// Instrumented `memmove`.
-///
-/// # Safety
-/// As for `memmove`.
-#[no_mangle]
-pub unsafe extern "C" fn __tsan_memmove(
-    dst: *mut c_void,
-    src: *const c_void,
-    n: usize,
-) -> *mut c_void {
-    record_range(src as usize, n, Kind::Read);
-    record_range(dst as usize, n, Kind::Write);
-    // SAFETY: the caller guarantees memmove's contract.
-    unsafe { libc::memmove(dst, src, n) }
-}
-
-/// Instrumented `memset`.
-///
-/// # Safety
-/// As for `memset`.
-#[no_mangle]
-pub unsafe extern "C" fn __tsan_memset(dst: *mut c_void, c: i32, n: usize) -> *mut c_void {
-    record_range(dst as usize, n, Kind::Write);
-    // SAFETY: the caller guarantees memset's contract.
-    unsafe { libc::memset(dst, c, n) }
+/// Perform atomic operation `op` on `addr` inside the table's critical
+/// section, then count it and apply its happens-before effect. `op`
+/// returns its result, the memory order that applied (the failure order
+/// of a failed compare-exchange), and whether it read and wrote.
+#[inline]
+fn atomic_op<R>(
+    addr: usize,
+    size: usize,
+    pc: usize,
+    op: impl FnOnce() -> (R, i32, bool, bool),
+) -> R {
+    if FINISHED.load(Ordering::Relaxed) {
+        return op().0;
+    }
+    let Some(g) = Guard::enter() else {
+        return op().0;
+    };
+    let tid = state::current_tid(&g);
+    let mut t = state::table();
+    let (r, mo, reads, writes) = op();
+    t.access(addr, tid, Kind::Atomic);
+    if t.races_on {
+        if reads {
+            t.hb.atomic_read_side(tid, addr, mo);
+        }
+        let stack = state::stack_node(&mut t);
+        let a = Access {
+            addr,
+            size,
+            write: writes,
+            atomic: true,
+            pc,
+            stack,
+        };
+        if let Some(race) = t.hb.access(tid, &a) {
+            crate::race_report::report(&t, &race);
+        }
+        if writes {
+            t.hb.atomic_write_side(tid, addr, mo, reads);
+        }
+    }
+    r
 }
 
 /// Decode a C11 `memory_order` as the instrumentation passes it. gcc may
@@ -187,106 +309,151 @@ pub(crate) fn failure_order(mo: i32) -> Ordering {
 }
 
 macro_rules! atomic_fns {
-    ($t:ty, $at:ty, $load:ident, $store:ident, $xchg:ident, $add:ident, $sub:ident,
+    ($m:ident, $t:ty, $at:ty, $load:ident, $store:ident, $xchg:ident, $add:ident, $sub:ident,
      $and:ident, $or:ident, $xor:ident, $nand:ident, $cas_s:ident, $cas_w:ident, $cas_v:ident) => {
-        /// Atomic load with the given memory order.
-        ///
-        /// # Safety
-        /// `a` must be valid and naturally aligned for atomic access.
-        #[no_mangle]
-        pub unsafe extern "C" fn $load(a: *const $t, mo: i32) -> $t {
-            record(a as usize, Kind::Atomic);
-            // SAFETY: the caller passes an aligned pointer to a live atomic object.
-            unsafe { <$at>::from_ptr(a as *mut $t) }.load(load_order(mo))
-        }
+        /// The implementations behind this width's trampolines (the
+        /// hook's arguments plus the return address).
+        mod $m {
+            use super::*;
 
-        /// Atomic store with the given memory order.
-        ///
-        /// # Safety
-        /// `a` must be valid and naturally aligned for atomic access.
-        #[no_mangle]
-        pub unsafe extern "C" fn $store(a: *mut $t, v: $t, mo: i32) {
-            record(a as usize, Kind::Atomic);
-            // SAFETY: as for the load.
-            unsafe { <$at>::from_ptr(a) }.store(v, store_order(mo))
-        }
+            pub(super) unsafe extern "C" fn $load(a: *const $t, mo: i32, pc: usize) -> $t {
+                // SAFETY: the caller passes an aligned pointer to a live atomic object.
+                let at = unsafe { <$at>::from_ptr(a as *mut $t) };
+                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+                    (at.load(load_order(mo)), mo, true, false)
+                })
+            }
 
-        atomic_fns!(@rmw $t, $at, $xchg, swap);
-        atomic_fns!(@rmw $t, $at, $add, fetch_add);
-        atomic_fns!(@rmw $t, $at, $sub, fetch_sub);
-        atomic_fns!(@rmw $t, $at, $and, fetch_and);
-        atomic_fns!(@rmw $t, $at, $or, fetch_or);
-        atomic_fns!(@rmw $t, $at, $xor, fetch_xor);
-        atomic_fns!(@rmw $t, $at, $nand, fetch_nand);
+            pub(super) unsafe extern "C" fn $store(a: *mut $t, v: $t, mo: i32, pc: usize) {
+                // SAFETY: as for the load.
+                let at = unsafe { <$at>::from_ptr(a) };
+                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+                    (at.store(v, store_order(mo)), mo, false, true)
+                })
+            }
 
-        /// Strong compare-exchange: on failure stores the current value in
-        /// `*c`; returns 1 on success, 0 on failure.
-        ///
-        /// # Safety
-        /// `a` must be valid and aligned for atomic access, `c` valid.
-        #[no_mangle]
-        pub unsafe extern "C" fn $cas_s(a: *mut $t, c: *mut $t, v: $t, mo: i32, fmo: i32) -> i32 {
-            record(a as usize, Kind::Atomic);
-            // SAFETY: as for the load; `c` is a valid pointer by contract.
-            let (at, expected) = unsafe { (<$at>::from_ptr(a), *c) };
-            match at.compare_exchange(expected, v, order(mo), failure_order(fmo)) {
-                Ok(_) => 1,
-                Err(cur) => {
-                    // SAFETY: `c` is valid by contract.
-                    unsafe { *c = cur };
-                    0
+            atomic_fns!(@rmw $t, $at, $xchg, swap);
+            atomic_fns!(@rmw $t, $at, $add, fetch_add);
+            atomic_fns!(@rmw $t, $at, $sub, fetch_sub);
+            atomic_fns!(@rmw $t, $at, $and, fetch_and);
+            atomic_fns!(@rmw $t, $at, $or, fetch_or);
+            atomic_fns!(@rmw $t, $at, $xor, fetch_xor);
+            atomic_fns!(@rmw $t, $at, $nand, fetch_nand);
+
+            /// Compare-exchange; `Err(current)` on failure.
+            unsafe fn cas(
+                a: *mut $t,
+                expected: $t,
+                v: $t,
+                mo: i32,
+                fmo: i32,
+                weak: bool,
+                pc: usize,
+            ) -> Result<$t, $t> {
+                // SAFETY: the caller passes an aligned pointer to a live atomic object.
+                let at = unsafe { <$at>::from_ptr(a) };
+                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+                    let r = if weak {
+                        at.compare_exchange_weak(expected, v, order(mo), failure_order(fmo))
+                    } else {
+                        at.compare_exchange(expected, v, order(mo), failure_order(fmo))
+                    };
+                    match r {
+                        Ok(old) => (Ok(old), mo, true, true),
+                        Err(cur) => (Err(cur), fmo, true, false),
+                    }
+                })
+            }
+
+            pub(super) unsafe extern "C" fn $cas_s(
+                a: *mut $t, c: *mut $t, v: $t, mo: i32, fmo: i32, pc: usize,
+            ) -> i32 {
+                // SAFETY: `c` is a valid pointer by contract; `a` as for the load.
+                match unsafe { cas(a, *c, v, mo, fmo, false, pc) } {
+                    Ok(_) => 1,
+                    Err(cur) => {
+                        // SAFETY: `c` is valid by contract.
+                        unsafe { *c = cur };
+                        0
+                    }
+                }
+            }
+
+            pub(super) unsafe extern "C" fn $cas_w(
+                a: *mut $t, c: *mut $t, v: $t, mo: i32, fmo: i32, pc: usize,
+            ) -> i32 {
+                // SAFETY: as for the strong form.
+                match unsafe { cas(a, *c, v, mo, fmo, true, pc) } {
+                    Ok(_) => 1,
+                    Err(cur) => {
+                        // SAFETY: `c` is valid by contract.
+                        unsafe { *c = cur };
+                        0
+                    }
+                }
+            }
+
+            pub(super) unsafe extern "C" fn $cas_v(
+                a: *mut $t, c: $t, v: $t, mo: i32, fmo: i32, pc: usize,
+            ) -> $t {
+                // SAFETY: as for the load.
+                match unsafe { cas(a, c, v, mo, fmo, false, pc) } {
+                    Ok(old) | Err(old) => old,
                 }
             }
         }
 
-        /// Weak compare-exchange (may fail spuriously), as the strong one.
-        ///
-        /// # Safety
-        /// `a` must be valid and aligned for atomic access, `c` valid.
-        #[no_mangle]
-        pub unsafe extern "C" fn $cas_w(a: *mut $t, c: *mut $t, v: $t, mo: i32, fmo: i32) -> i32 {
-            record(a as usize, Kind::Atomic);
-            // SAFETY: as for the strong form.
-            let (at, expected) = unsafe { (<$at>::from_ptr(a), *c) };
-            match at.compare_exchange_weak(expected, v, order(mo), failure_order(fmo)) {
-                Ok(_) => 1,
-                Err(cur) => {
-                    // SAFETY: `c` is valid by contract.
-                    unsafe { *c = cur };
-                    0
-                }
-            }
-        }
-
-        /// Compare-exchange returning the previous value.
-        ///
-        /// # Safety
-        /// `a` must be valid and aligned for atomic access.
-        #[no_mangle]
-        pub unsafe extern "C" fn $cas_v(a: *mut $t, c: $t, v: $t, mo: i32, fmo: i32) -> $t {
-            record(a as usize, Kind::Atomic);
-            // SAFETY: as for the load.
-            match unsafe { <$at>::from_ptr(a) }.compare_exchange(c, v, order(mo), failure_order(fmo)) {
-                Ok(old) | Err(old) => old,
-            }
-        }
+        trampoline!(
+            /// Atomic load with the given memory order.
+            $load(a: *const $t, mo: i32) -> $t => $m::$load, "rdx", "x2");
+        trampoline!(
+            /// Atomic store with the given memory order.
+            $store(a: *mut $t, v: $t, mo: i32) => $m::$store, "rcx", "x3");
+        trampoline!(
+            /// Atomic exchange; returns the previous value.
+            $xchg(a: *mut $t, v: $t, mo: i32) -> $t => $m::$xchg, "rcx", "x3");
+        trampoline!(
+            /// Atomic fetch-and-add; returns the previous value.
+            $add(a: *mut $t, v: $t, mo: i32) -> $t => $m::$add, "rcx", "x3");
+        trampoline!(
+            /// Atomic fetch-and-subtract; returns the previous value.
+            $sub(a: *mut $t, v: $t, mo: i32) -> $t => $m::$sub, "rcx", "x3");
+        trampoline!(
+            /// Atomic fetch-and-and; returns the previous value.
+            $and(a: *mut $t, v: $t, mo: i32) -> $t => $m::$and, "rcx", "x3");
+        trampoline!(
+            /// Atomic fetch-and-or; returns the previous value.
+            $or(a: *mut $t, v: $t, mo: i32) -> $t => $m::$or, "rcx", "x3");
+        trampoline!(
+            /// Atomic fetch-and-xor; returns the previous value.
+            $xor(a: *mut $t, v: $t, mo: i32) -> $t => $m::$xor, "rcx", "x3");
+        trampoline!(
+            /// Atomic fetch-and-nand; returns the previous value.
+            $nand(a: *mut $t, v: $t, mo: i32) -> $t => $m::$nand, "rcx", "x3");
+        trampoline!(
+            /// Strong compare-exchange: on failure stores the current value
+            /// in `*c`; returns 1 on success, 0 on failure.
+            $cas_s(a: *mut $t, c: *mut $t, v: $t, mo: i32, fmo: i32) -> i32 => $m::$cas_s, "r9", "x5");
+        trampoline!(
+            /// Weak compare-exchange (may fail spuriously), as the strong one.
+            $cas_w(a: *mut $t, c: *mut $t, v: $t, mo: i32, fmo: i32) -> i32 => $m::$cas_w, "r9", "x5");
+        trampoline!(
+            /// Compare-exchange returning the previous value.
+            $cas_v(a: *mut $t, c: $t, v: $t, mo: i32, fmo: i32) -> $t => $m::$cas_v, "r9", "x5");
     };
     (@rmw $t:ty, $at:ty, $name:ident, $op:ident) => {
-        /// Atomic read-modify-write with the given memory order; returns
-        /// the previous value.
-        ///
-        /// # Safety
-        /// `a` must be valid and naturally aligned for atomic access.
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(a: *mut $t, v: $t, mo: i32) -> $t {
-            record(a as usize, Kind::Atomic);
-            // SAFETY: as for the load.
-            unsafe { <$at>::from_ptr(a) }.$op(v, order(mo))
+        pub(super) unsafe extern "C" fn $name(a: *mut $t, v: $t, mo: i32, pc: usize) -> $t {
+            // SAFETY: the caller passes an aligned pointer to a live atomic object.
+            let at = unsafe { <$at>::from_ptr(a) };
+            atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+                (at.$op(v, order(mo)), mo, true, true)
+            })
         }
     };
 }
 
 atomic_fns!(
+    imp8,
     u8,
     atomic::AtomicU8,
     __tsan_atomic8_load,
@@ -303,6 +470,7 @@ atomic_fns!(
     __tsan_atomic8_compare_exchange_val
 );
 atomic_fns!(
+    imp16,
     u16,
     atomic::AtomicU16,
     __tsan_atomic16_load,
@@ -319,6 +487,7 @@ atomic_fns!(
     __tsan_atomic16_compare_exchange_val
 );
 atomic_fns!(
+    imp32,
     u32,
     atomic::AtomicU32,
     __tsan_atomic32_load,
@@ -335,6 +504,7 @@ atomic_fns!(
     __tsan_atomic32_compare_exchange_val
 );
 atomic_fns!(
+    imp64,
     u64,
     atomic::AtomicU64,
     __tsan_atomic64_load,
@@ -351,13 +521,15 @@ atomic_fns!(
     __tsan_atomic64_compare_exchange_val
 );
 
-/// `atomic_thread_fence(mo)`: a real fence (relaxed is no fence in C11).
+/// `atomic_thread_fence(mo)`: a real fence (relaxed is no fence in C11),
+/// and its happens-before effect (see [`crate::race`]).
 #[no_mangle]
 pub extern "C" fn __tsan_atomic_thread_fence(mo: i32) {
     match order(mo) {
         Ordering::Relaxed => {}
         o => atomic::fence(o),
     }
+    state::with_hb(|t, tid| t.hb.fence(tid, mo));
 }
 
 /// `atomic_signal_fence(mo)`: a compiler fence.
@@ -376,7 +548,13 @@ pub extern "C" fn __tsan_atomic_signal_fence(mo: i32) {
 pub extern "C" fn __tsan_init() {
     crate::sys::ensure_resolved();
     if let Some(g) = Guard::enter() {
-        state::current_tid(&g);
+        let tid = state::current_tid(&g);
+        let off = std::env::var_os("LOCI_RACES").is_some_and(|v| v == "0");
+        let mut t = state::table();
+        t.hb.thread(tid);
+        if off {
+            t.races_on = false;
+        }
     }
     state::install_fork_handlers();
     crate::report::install_at_exit();

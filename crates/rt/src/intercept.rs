@@ -1,6 +1,7 @@
 //! Interposed libc functions: the malloc family and `pthread_create` /
-//! `pthread_join`. Each forwards to the real function found with
-//! `dlsym(RTLD_NEXT, ..)` (see [`crate::sys`]).
+//! `pthread_join` (which also order the threads for the race detector).
+//! Each forwards to the real function found with `dlsym(RTLD_NEXT, ..)`
+//! (see [`crate::sys`]).
 //!
 //! The allocation functions are tiny naked trampolines that pass their
 //! return address (the allocation site) as one extra argument to the Rust
@@ -12,36 +13,11 @@
 //! hands it out, so a concurrent reuse of the same address can never be
 //! confused with the old object.
 
-use crate::state::{self, Guard, FINISHED};
+use crate::state::{self, AllocFn, Guard, FINISHED};
 use crate::sys::{self, real, StartFn};
 use core::ffi::{c_int, c_void};
 use core::ptr::null_mut;
 use std::sync::atomic::Ordering;
-
-macro_rules! trampoline {
-    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => $imp:ident, $x86reg:literal, $a64reg:literal) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// As for the libc function of the same name.
-        #[no_mangle]
-        #[unsafe(naked)]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            core::arch::naked_asm!(
-                concat!("mov ", $x86reg, ", qword ptr [rsp]"),
-                "jmp {imp}",
-                imp = sym $imp,
-            );
-            #[cfg(target_arch = "aarch64")]
-            core::arch::naked_asm!(
-                concat!("mov ", $a64reg, ", x30"),
-                "b {imp}",
-                imp = sym $imp,
-            );
-        }
-    };
-}
 
 trampoline!(
     /// Interposed `malloc`: records the block and its call site.
@@ -73,14 +49,19 @@ trampoline!(
     pvalloc(size: usize) -> *mut c_void => pvalloc_impl, "rsi", "x1");
 
 /// Record a block the real allocator just returned.
-fn note_alloc(p: *mut c_void, size: usize, site: usize) {
+fn note_alloc(p: *mut c_void, size: usize, site: usize, func: AllocFn) {
     if p.is_null() || sys::is_boot(p) || FINISHED.load(Ordering::Relaxed) {
         return;
     }
     let Some(g) = Guard::enter() else { return };
     let tid = state::current_tid(&g);
     let caller = state::shadow_top();
-    state::table().alloc(p as usize, size, tid, site, caller);
+    let mut t = state::table();
+    let stack = state::stack_node(&mut t);
+    t.alloc(p as usize, size, tid, site, caller, stack);
+    if let Some(o) = t.live.get_mut(&(p as usize)) {
+        o.func = func;
+    }
 }
 
 /// Retire the record of a block about to be freed.
@@ -108,7 +89,7 @@ unsafe extern "C" fn malloc_impl(size: usize, site: usize) -> *mut c_void {
         Some(f) => unsafe { f(size) },
         None => sys::boot_alloc(size, 16),
     };
-    note_alloc(p, size, site);
+    note_alloc(p, size, site, AllocFn::Malloc);
     p
 }
 
@@ -121,7 +102,7 @@ unsafe extern "C" fn calloc_impl(n: usize, size: usize, site: usize) -> *mut c_v
             None => null_mut(),
         },
     };
-    note_alloc(p, n.saturating_mul(size), site);
+    note_alloc(p, n.saturating_mul(size), site, AllocFn::Calloc);
     p
 }
 
@@ -164,7 +145,7 @@ unsafe extern "C" fn realloc_impl(p: *mut c_void, size: usize, site: usize) -> *
             }
         }
     }
-    note_alloc(q, size, site);
+    note_alloc(q, size, site, AllocFn::Realloc);
     q
 }
 
@@ -197,7 +178,7 @@ unsafe extern "C" fn posix_memalign_impl(
             let rc = unsafe { f(out, align, size) };
             if rc == 0 {
                 // SAFETY: on success the real function stored the block in *out.
-                note_alloc(unsafe { *out }, size, site);
+                note_alloc(unsafe { *out }, size, site, AllocFn::PosixMemalign);
             }
             rc
         }
@@ -219,7 +200,7 @@ unsafe extern "C" fn aligned_alloc_impl(align: usize, size: usize, site: usize) 
         Some(f) => unsafe { f(align, size) },
         None => sys::boot_alloc(size, align),
     };
-    note_alloc(p, size, site);
+    note_alloc(p, size, site, AllocFn::AlignedAlloc);
     p
 }
 
@@ -229,7 +210,7 @@ unsafe extern "C" fn memalign_impl(align: usize, size: usize, site: usize) -> *m
         Some(f) => unsafe { f(align, size) },
         None => sys::boot_alloc(size, align),
     };
-    note_alloc(p, size, site);
+    note_alloc(p, size, site, AllocFn::Memalign);
     p
 }
 
@@ -239,7 +220,7 @@ unsafe extern "C" fn valloc_impl(size: usize, site: usize) -> *mut c_void {
         Some(f) => unsafe { f(size) },
         None => sys::boot_alloc(size, page_size()),
     };
-    note_alloc(p, size, site);
+    note_alloc(p, size, site, AllocFn::Valloc);
     p
 }
 
@@ -251,7 +232,7 @@ unsafe extern "C" fn pvalloc_impl(size: usize, site: usize) -> *mut c_void {
         Some(f) => unsafe { f(size) },
         None => sys::boot_alloc(rounded, page),
     };
-    note_alloc(p, rounded, site);
+    note_alloc(p, rounded, site, AllocFn::Pvalloc);
     p
 }
 
@@ -302,36 +283,50 @@ unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
         // to exactly this thread.
         let start = unsafe { Box::from_raw(p as *mut Start) };
         state::set_current_tid(start.tid);
-        // SAFETY: pthread_self has no preconditions.
-        let me = unsafe { libc::pthread_self() };
-        state::table().thread_mut(start.tid).pthread = Some(me);
+        // SAFETY: pthread_self and gettid have no preconditions.
+        let (me, os_tid) = unsafe { (libc::pthread_self(), libc::gettid()) };
+        let mut t = state::table();
+        let info = t.thread_mut(start.tid);
+        info.pthread = Some(me);
+        info.os_tid = os_tid as i64;
         (start.routine, start.arg)
     };
     // SAFETY: calling the user's start routine with its argument, as the
     // real pthread_create would have.
-    unsafe { routine(arg) }
+    let ret = unsafe { routine(arg) };
+    if let Some(g) = Guard::enter() {
+        let me = state::current_tid(&g);
+        state::table().thread_mut(me).finished = true;
+    }
+    ret
 }
 
-/// Interposed `pthread_create`: gives the new thread the next id and
-/// records its parent and start routine.
-///
-/// # Safety
-/// As for libc's `pthread_create`.
-#[no_mangle]
-pub unsafe extern "C" fn pthread_create(
+trampoline!(
+    /// Interposed `pthread_create`: gives the new thread the next id,
+    /// records its parent, start routine and creation site, and starts it
+    /// with the parent's vector clock.
+    pthread_create(
+        thread: *mut libc::pthread_t,
+        attr: *const libc::pthread_attr_t,
+        routine: StartFn,
+        arg: *mut c_void
+    ) -> c_int => pthread_create_impl, "r8", "x4");
+
+unsafe extern "C" fn pthread_create_impl(
     thread: *mut libc::pthread_t,
     attr: *const libc::pthread_attr_t,
     routine: StartFn,
     arg: *mut c_void,
+    pc: usize,
 ) -> c_int {
     let Some(real_create) = real::pthread_create() else {
-        return libc::EAGAIN;
+        sys::missing("pthread_create")
     };
     let Some(g) = Guard::enter() else {
         // SAFETY: forwarding (only reachable from inside the runtime).
         return unsafe { real_create(thread, attr, routine, arg) };
     };
-    let tid = state::new_thread(&g, routine as usize);
+    let tid = state::new_thread(&g, routine as usize, pc);
     let start = Box::into_raw(Box::new(Start { routine, arg, tid }));
     drop(g);
     // SAFETY: forwarding the caller's arguments, with our start routine and
@@ -345,14 +340,15 @@ pub unsafe extern "C" fn pthread_create(
     rc
 }
 
-/// Interposed `pthread_join`: records which thread joined which.
+/// Interposed `pthread_join`: records which thread joined which; the
+/// joiner acquires the finished thread's clock.
 ///
 /// # Safety
 /// As for libc's `pthread_join`.
 #[no_mangle]
 pub unsafe extern "C" fn pthread_join(thread: libc::pthread_t, ret: *mut *mut c_void) -> c_int {
     let Some(real_join) = real::pthread_join() else {
-        return libc::ESRCH;
+        sys::missing("pthread_join")
     };
     // SAFETY: forwarding the caller's arguments.
     let rc = unsafe { real_join(thread, ret) };
@@ -361,13 +357,15 @@ pub unsafe extern "C" fn pthread_join(thread: libc::pthread_t, ret: *mut *mut c_
             let me = state::current_tid(&g);
             let mut t = state::table();
             // The most recent thread with this handle (handles are reused).
-            if let Some(info) = t
+            if let Some(child) = t
                 .threads
-                .iter_mut()
-                .rev()
-                .find(|i| i.pthread == Some(thread) && i.joined_by.is_none())
+                .iter()
+                .rposition(|i| i.pthread == Some(thread) && i.joined_by.is_none())
             {
+                let info = &mut t.threads[child];
                 info.joined_by = Some(me);
+                info.finished = true;
+                t.hb.thread_joined(me, child as u32);
             }
         }
     }

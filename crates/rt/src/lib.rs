@@ -8,6 +8,12 @@ library instead of `libtsan` (see `loci cc`), those calls count, for every
 heap object, how many reads, writes and atomic operations each thread made;
 at exit a JSON profile is written (see `loci profile`).
 
+The same calls, with the interposed thread and synchronisation functions
+(mutexes, rwlocks, spinlocks, condition variables, barriers, once,
+semaphores), drive a happens-before data-race detector (module `race`):
+races are reported on stderr in ThreadSanitizer's format and the process
+then exits with status 66, as under ThreadSanitizer.
+
 # Glossary
 
 - *object*: one block returned by the malloc family, `[base, base+size)`.
@@ -27,6 +33,7 @@ at exit a JSON profile is written (see `loci profile`).
 
 - `LOCI_PROFILE_OUT`: where the JSON profile is written
   (default `loci-profile.json` in the working directory).
+- `LOCI_RACES=0`: no race detection (profiling only).
 
 # Limitations
 
@@ -34,9 +41,9 @@ at exit a JSON profile is written (see `loci profile`).
   `_exit`, `abort` or a signal writes none.
 - One global lock per access (correctness first): expect large slowdowns
   on access-heavy multi-threaded code.
-- x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics; no race
-  detection, no false-sharing analysis, no interception of mutexes,
-  `mmap` or libc's bulk memory functions yet.
+- x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics; no
+  false-sharing analysis yet. The race detector's model and limits are
+  documented in its module (`src/race.rs`).
 - A forked child records nothing and writes no profile; the profile is
   the parent's.
 - C++ `operator new` is attributed to its `malloc` call inside libstdc++.
@@ -52,12 +59,47 @@ loci_rt::abi::__tsan_func_exit();
 */
 #![deny(missing_docs)]
 
+/// A naked trampoline `$name` that passes its return address (the call
+/// site in instrumented code) as one extra argument to `$imp`: on x86-64 it
+/// is read from `[rsp]`, on AArch64 it is in `x30`. `$x86reg`/`$a64reg`
+/// name the register of that extra argument (the next integer argument
+/// register after the function's own).
+macro_rules! trampoline {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? => $imp:path, $x86reg:literal, $a64reg:literal) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// As for the C function of the same name (pointers valid for the
+        /// access).
+        #[no_mangle]
+        #[unsafe(naked)]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $x86reg, ", qword ptr [rsp]"),
+                "jmp {imp}",
+                imp = sym $imp,
+            );
+            #[cfg(target_arch = "aarch64")]
+            core::arch::naked_asm!(
+                concat!("mov ", $a64reg, ", x30"),
+                "b {imp}",
+                imp = sym $imp,
+            );
+        }
+    };
+}
+
 pub mod abi;
 #[cfg(not(test))]
 pub mod intercept;
 mod lock;
+mod race;
+mod race_report;
 mod report;
 #[cfg_attr(test, allow(dead_code))]
 mod state;
+#[cfg(not(test))]
+pub mod sync;
 #[cfg_attr(test, allow(dead_code))]
 mod sys;

@@ -1,5 +1,7 @@
 //! The exit report: symbolises allocation sites and writes JSON to the
-//! file named by `LOCI_PROFILE_OUT` (default `loci-profile.json`).
+//! file named by `LOCI_PROFILE_OUT` (default `loci-profile.json`). When
+//! races were reported it then ends the process with status 66, as
+//! ThreadSanitizer does (after flushing stdio, so no output is lost).
 //!
 //! Symbolisation reads the DWARF of the module containing each pc with the
 //! `addr2line` crate; the module and its load bias come from
@@ -31,6 +33,7 @@ extern "C" fn at_exit() {
     }
     t.retire_all();
     let json = render(&t, &mut Symbolizer::new());
+    let races = t.hb.races;
     drop(t);
     let path = std::env::var_os("LOCI_PROFILE_OUT").unwrap_or_else(|| "loci-profile.json".into());
     if let Err(e) = std::fs::write(&path, json) {
@@ -40,7 +43,21 @@ extern "C" fn at_exit() {
             path.to_string_lossy()
         );
     }
+    if races > 0 {
+        crate::sys::say(&format!("ThreadSanitizer: reported {races} warnings\n"));
+        // SAFETY: fflush(NULL) flushes every open output stream; _exit
+        // ends the process (as TSan's exit code 66) without running the
+        // remaining handlers again.
+        unsafe {
+            libc::fflush(core::ptr::null_mut());
+            libc::_exit(RACE_EXIT_CODE);
+        }
+    }
 }
+
+/// The exit status of a process in which races were reported
+/// (ThreadSanitizer's default `exitcode`).
+pub(crate) const RACE_EXIT_CODE: i32 = 66;
 
 /// A source location.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -115,19 +132,52 @@ impl Symbolizer {
         }
     }
 
+    /// The module containing `pc` (re-reading the module list once when
+    /// none does: a library may have been loaded since).
+    fn module_index(&mut self, pc: usize) -> Option<usize> {
+        let find = |mods: &[Module]| {
+            mods.iter()
+                .position(|m| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&pc)))
+        };
+        if let Some(i) = find(&self.modules) {
+            return Some(i);
+        }
+        self.modules = Symbolizer::new().modules;
+        find(&self.modules)
+    }
+
+    /// `(file name of the module, offset of pc in it)`, for reports.
+    pub(crate) fn module_offset(&mut self, pc: usize) -> Option<(String, usize)> {
+        let i = self.module_index(pc)?;
+        let m = &self.modules[i];
+        let name = m.path.rsplit('/').next().unwrap_or(&m.path).to_owned();
+        Some((name, pc - m.bias))
+    }
+
+    /// The ELF symbol containing `addr` (functions and data), demangled.
+    pub(crate) fn symbol(&mut self, addr: usize) -> Option<String> {
+        let i = self.module_index(addr)?;
+        let (path, bias) = (self.modules[i].path.clone(), self.modules[i].bias);
+        let loader = self
+            .loaders
+            .entry(path.clone())
+            .or_insert_with(|| addr2line::Loader::new(&path).ok())
+            .as_ref()?;
+        loader
+            .find_symbol((addr - bias) as u64)
+            .map(|n| addr2line::demangle_auto(n.into(), None).into_owned())
+    }
+
     /// Locate a return address (the call instruction is just before it).
     pub(crate) fn locate_return(&mut self, ret: usize) -> Loc {
         if ret == 0 {
             return Loc::default();
         }
         let pc = ret - 1;
-        let Some(m) = self
-            .modules
-            .iter()
-            .find(|m| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&pc)))
-        else {
+        let Some(i) = self.module_index(pc) else {
             return Loc::default();
         };
+        let m = &self.modules[i];
         let probe = (pc - m.bias) as u64;
         let loader = self
             .loaders
@@ -304,14 +354,20 @@ pub(crate) fn render(t: &state::Table, sym: &mut Symbolizer) -> String {
         }
         let _ = write!(
             out,
+            ", \"acquires\": {}, \"releases\": {}",
+            t.hb.threads.get(i).map_or(0, |c| c.acquires),
+            t.hb.threads.get(i).map_or(0, |c| c.releases)
+        );
+        let _ = write!(
+            out,
             ", \"allocations\": {}, \"heap\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}}, \"unattributed\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}}}}",
             th.allocs, th.heap[0], th.heap[1], th.heap[2], th.unattributed[0], th.unattributed[1], th.unattributed[2]
         );
     }
     let _ = write!(
         out,
-        "\n  ],\n  \"unattributed\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}}\n}}\n",
-        un[0], un[1], un[2]
+        "\n  ],\n  \"unattributed\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}},\n  \"races\": {}\n}}\n",
+        un[0], un[1], un[2], t.hb.races
     );
     out
 }

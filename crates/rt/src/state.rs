@@ -12,8 +12,12 @@
 //! Everything here runs with the thread's [`Guard`] held, so that any
 //! allocation the runtime makes (maps, vectors) goes straight to the real
 //! allocator without being recorded.
+//!
+//! The happens-before state of the race detector ([`crate::race`]) lives
+//! in the same table, so one lock covers counting and race checking.
 
 use crate::lock::{Lock, LockGuard};
+use crate::race::Detector;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -37,6 +41,9 @@ thread_local! {
     static IN_RT: Cell<bool> = const { Cell::new(false) };
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     static SHADOW: [Cell<usize>; SHADOW_DEPTH] = const { [const { Cell::new(0) }; SHADOW_DEPTH] };
+    /// `NODE[k]`: the interned stack of `SHADOW[..k]` (valid for `k <= VALID`).
+    static NODE: [Cell<u32>; SHADOW_DEPTH + 1] = const { [const { Cell::new(0) }; SHADOW_DEPTH + 1] };
+    static VALID: Cell<usize> = const { Cell::new(0) };
 }
 
 static NEXT_TID: AtomicU32 = AtomicU32::new(0);
@@ -81,19 +88,39 @@ pub(crate) fn current_tid(_g: &Guard) -> u32 {
     t
 }
 
+/// Run `f` on the table with the current thread's id, for a
+/// happens-before event (a lock, an unlock, a fence ...). Nothing happens
+/// inside the runtime itself, after the report, or with `LOCI_RACES=0`.
+pub(crate) fn with_hb(f: impl FnOnce(&mut Table, u32)) {
+    if FINISHED.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(g) = Guard::enter() else { return };
+    let tid = current_tid(&g);
+    let mut t = table();
+    if t.races_on {
+        f(&mut t, tid);
+    }
+}
+
 /// Give the current thread id `tid` (called first thing in a new thread).
 pub(crate) fn set_current_tid(tid: u32) {
     TID.with(|c| c.set(tid));
 }
 
-/// Reserve an id for a thread about to be created by `parent`.
-pub(crate) fn new_thread(g: &Guard, start_routine: usize) -> u32 {
+/// Reserve an id for a thread about to be created by `parent` with
+/// `pthread_create` called at `pc`; the child inherits the parent's clock.
+pub(crate) fn new_thread(g: &Guard, start_routine: usize, pc: usize) -> u32 {
     let parent = current_tid(g);
     let t = NEXT_TID.fetch_add(1, Ordering::Relaxed);
     let mut tab = table();
+    let stack = stack_node(&mut tab);
+    tab.hb.thread_created(parent, t);
     let info = tab.thread_mut(t);
     info.parent = Some(parent);
     info.start_routine = start_routine;
+    info.created_pc = pc;
+    info.created_stack = stack;
     t
 }
 
@@ -107,7 +134,27 @@ pub(crate) fn func_entry(pc: usize) {
     });
     if d < SHADOW_DEPTH {
         SHADOW.with(|s| s[d].set(pc));
+        VALID.with(|v| v.set(v.get().min(d)));
     }
+}
+
+/// The current thread's call stack as a node of the detector's stack trie.
+/// Cost: nothing when no function was entered since the last call,
+/// otherwise one hash lookup per newly entered frame.
+pub(crate) fn stack_node(t: &mut Table) -> u32 {
+    let d = DEPTH.with(|d| d.get()).min(SHADOW_DEPTH);
+    let v = VALID.with(|v| v.get()).min(d);
+    NODE.with(|nodes| {
+        let mut node = nodes[v].get();
+        SHADOW.with(|s| {
+            for i in v..d {
+                node = t.hb.stacks.push(node, s[i].get());
+                nodes[i + 1].set(node);
+            }
+        });
+        VALID.with(|x| x.set(d));
+        node
+    })
 }
 
 /// `__tsan_func_exit`: pop (saturating: a thread may leave frames that it
@@ -133,11 +180,53 @@ pub(crate) type Counts = [u64; 3];
 /// A live heap object.
 #[derive(Debug)]
 pub(crate) struct Object {
+    pub(crate) base: usize,
     pub(crate) size: usize,
+    /// The call stack of the allocation (a node of the detector's trie).
+    pub(crate) stack: u32,
+    /// The allocating function.
+    pub(crate) func: AllocFn,
     pub(crate) site: usize,
     pub(crate) alloc_tid: u32,
     /// `(thread, counts)`, in order of first access.
     pub(crate) per_thread: Vec<(u32, Counts)>,
+}
+
+/// The function of the malloc family that allocated an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AllocFn {
+    /// `malloc`
+    Malloc,
+    /// `calloc`
+    Calloc,
+    /// `realloc` or `reallocarray`
+    Realloc,
+    /// `posix_memalign`
+    PosixMemalign,
+    /// `aligned_alloc`
+    AlignedAlloc,
+    /// `memalign`
+    Memalign,
+    /// `valloc`
+    Valloc,
+    /// `pvalloc`
+    Pvalloc,
+}
+
+impl AllocFn {
+    /// The C name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            AllocFn::Malloc => "malloc",
+            AllocFn::Calloc => "calloc",
+            AllocFn::Realloc => "realloc",
+            AllocFn::PosixMemalign => "posix_memalign",
+            AllocFn::AlignedAlloc => "aligned_alloc",
+            AllocFn::Memalign => "memalign",
+            AllocFn::Valloc => "valloc",
+            AllocFn::Pvalloc => "pvalloc",
+        }
+    }
 }
 
 /// How an object was used, see [`classify`].
@@ -234,6 +323,14 @@ pub(crate) struct ThreadInfo {
     pub(crate) unattributed: Counts,
     /// Objects this thread allocated.
     pub(crate) allocs: u64,
+    /// The kernel's id of the thread (`gettid`), once it ran.
+    pub(crate) os_tid: i64,
+    /// Where `pthread_create` was called (return address) and the stack.
+    pub(crate) created_pc: usize,
+    /// The creator's call stack (a node of the detector's trie).
+    pub(crate) created_stack: u32,
+    /// Has the thread's start routine returned?
+    pub(crate) finished: bool,
 }
 
 /// All shared state.
@@ -244,14 +341,27 @@ pub(crate) struct Table {
     pub(crate) sites: Vec<Site>,
     site_index: BTreeMap<(usize, usize), usize>,
     pub(crate) threads: Vec<ThreadInfo>,
+    /// Happens-before state and shadow memory of the race detector.
+    pub(crate) hb: Detector,
+    /// Is race detection on (`LOCI_RACES` is not `0`)?
+    pub(crate) races_on: bool,
 }
 
-static TABLE: Lock<Table> = Lock::new(Table {
-    live: BTreeMap::new(),
-    sites: Vec::new(),
-    site_index: BTreeMap::new(),
-    threads: Vec::new(),
-});
+impl Table {
+    /// An empty table.
+    pub(crate) const fn new() -> Table {
+        Table {
+            live: BTreeMap::new(),
+            sites: Vec::new(),
+            site_index: BTreeMap::new(),
+            threads: Vec::new(),
+            hb: Detector::new(),
+            races_on: true,
+        }
+    }
+}
+
+static TABLE: Lock<Table> = Lock::new(Table::new());
 
 /// Lock the table.
 pub(crate) fn table() -> LockGuard<'static, Table> {
@@ -378,7 +488,15 @@ impl Table {
 
     /// Record a new object `[base, base+size)` allocated by `tid` at call
     /// pc `pc` from a function called at `caller`.
-    pub(crate) fn alloc(&mut self, base: usize, size: usize, tid: u32, pc: usize, caller: usize) {
+    pub(crate) fn alloc(
+        &mut self,
+        base: usize,
+        size: usize,
+        tid: u32,
+        pc: usize,
+        caller: usize,
+        stack: u32,
+    ) {
         let next = self.sites.len();
         let site = *self.site_index.entry((pc, caller)).or_insert(next);
         if site == next {
@@ -397,7 +515,10 @@ impl Table {
         self.live.insert(
             base,
             Object {
+                base,
                 size,
+                stack,
+                func: AllocFn::Malloc,
                 site,
                 alloc_tid: tid,
                 per_thread: Vec::new(),
@@ -420,8 +541,10 @@ impl Table {
         }
     }
 
-    /// Fold a dead object into its site.
+    /// Fold a dead object into its site and forget its shadow (the memory
+    /// goes back to the allocator).
     pub(crate) fn retire(&mut self, obj: Object) {
+        self.hb.forget_range(obj.base, obj.size);
         let class = classify(obj.alloc_tid, &obj.per_thread);
         let accesses: u64 = obj
             .per_thread
@@ -472,14 +595,9 @@ mod tests {
 
     #[test]
     fn table_attributes_by_interval() {
-        let mut t = Table {
-            live: BTreeMap::new(),
-            sites: Vec::new(),
-            site_index: BTreeMap::new(),
-            threads: Vec::new(),
-        };
-        t.alloc(1000, 16, 0, 0x10, 0);
-        t.alloc(1016, 8, 0, 0x10, 0);
+        let mut t = Table::new();
+        t.alloc(1000, 16, 0, 0x10, 0, 0);
+        t.alloc(1016, 8, 0, 0x10, 0, 0);
         t.access(1000, 1, Kind::Write);
         t.access(1015, 1, Kind::Read);
         t.access(1016, 0, Kind::Atomic);

@@ -120,6 +120,114 @@ real_fns! {
     malloc_usable_size: unsafe extern "C" fn(*mut c_void) -> usize;
     pthread_create: unsafe extern "C" fn(*mut libc::pthread_t, *const libc::pthread_attr_t, StartFn, *mut c_void) -> c_int;
     pthread_join: unsafe extern "C" fn(libc::pthread_t, *mut *mut c_void) -> c_int;
+    pthread_mutex_lock: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
+    pthread_mutex_trylock: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
+    pthread_mutex_timedlock: unsafe extern "C" fn(*mut libc::pthread_mutex_t, *const libc::timespec) -> c_int;
+    pthread_mutex_unlock: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
+    pthread_mutex_init: unsafe extern "C" fn(*mut libc::pthread_mutex_t, *const libc::pthread_mutexattr_t) -> c_int;
+    pthread_mutex_destroy: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
+    pthread_rwlock_rdlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_tryrdlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_timedrdlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t, *const libc::timespec) -> c_int;
+    pthread_rwlock_wrlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_trywrlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_timedwrlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t, *const libc::timespec) -> c_int;
+    pthread_rwlock_unlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_destroy: unsafe extern "C" fn(*mut libc::pthread_rwlock_t) -> c_int;
+    pthread_spin_lock: unsafe extern "C" fn(*mut libc::pthread_spinlock_t) -> c_int;
+    pthread_spin_trylock: unsafe extern "C" fn(*mut libc::pthread_spinlock_t) -> c_int;
+    pthread_spin_unlock: unsafe extern "C" fn(*mut libc::pthread_spinlock_t) -> c_int;
+    pthread_spin_destroy: unsafe extern "C" fn(*mut libc::pthread_spinlock_t) -> c_int;
+    pthread_barrier_wait: unsafe extern "C" fn(*mut libc::pthread_barrier_t) -> c_int;
+    pthread_barrier_destroy: unsafe extern "C" fn(*mut libc::pthread_barrier_t) -> c_int;
+    pthread_once: unsafe extern "C" fn(*mut libc::pthread_once_t, unsafe extern "C" fn()) -> c_int;
+    sem_post: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
+    sem_wait: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
+    sem_trywait: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
+    sem_timedwait: unsafe extern "C" fn(*mut libc::sem_t, *const libc::timespec) -> c_int;
+    sem_destroy: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
+}
+
+/// The condition-variable functions, resolved by version: glibc keeps a
+/// pre-2.3.2 `pthread_cond_*` with another layout, and plain `dlsym` may
+/// return that one (ThreadSanitizer asks for `GLIBC_2.3.2` for the same
+/// reason). On targets without that version the default symbol is used.
+pub(crate) mod cond {
+    use super::*;
+    use core::sync::atomic::AtomicUsize;
+
+    static WAIT: AtomicUsize = AtomicUsize::new(0);
+    static TIMEDWAIT: AtomicUsize = AtomicUsize::new(0);
+
+    fn lookup(slot: &AtomicUsize, name: &'static str) -> usize {
+        let p = slot.load(Ordering::Acquire);
+        if p != 0 {
+            return p;
+        }
+        // SAFETY: NUL-terminated names; dlvsym/dlsym have no other
+        // preconditions.
+        let mut q = unsafe {
+            libc::dlvsym(
+                libc::RTLD_NEXT,
+                name.as_ptr() as *const c_char,
+                c"GLIBC_2.3.2".as_ptr(),
+            )
+        } as usize;
+        if q == 0 {
+            // SAFETY: as above.
+            q = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr() as *const c_char) } as usize;
+        }
+        slot.store(q, Ordering::Release);
+        q
+    }
+
+    /// `pthread_cond_wait`'s prototype.
+    pub(crate) type WaitFn =
+        unsafe extern "C" fn(*mut libc::pthread_cond_t, *mut libc::pthread_mutex_t) -> c_int;
+    /// `pthread_cond_timedwait`'s prototype.
+    pub(crate) type TimedWaitFn = unsafe extern "C" fn(
+        *mut libc::pthread_cond_t,
+        *mut libc::pthread_mutex_t,
+        *const libc::timespec,
+    ) -> c_int;
+
+    /// The real `pthread_cond_wait`.
+    pub(crate) fn wait() -> Option<WaitFn> {
+        let p = lookup(&WAIT, "pthread_cond_wait\0");
+        // SAFETY: `p` is the address of pthread_cond_wait, of type WaitFn.
+        (p != 0).then(|| unsafe { core::mem::transmute::<usize, WaitFn>(p) })
+    }
+
+    /// The real `pthread_cond_timedwait`.
+    pub(crate) fn timedwait() -> Option<TimedWaitFn> {
+        let p = lookup(&TIMEDWAIT, "pthread_cond_timedwait\0");
+        // SAFETY: `p` is the address of pthread_cond_timedwait.
+        (p != 0).then(|| unsafe { core::mem::transmute::<usize, TimedWaitFn>(p) })
+    }
+}
+
+/// Write `msg` to stderr (fd 2) with `write(2)`, bypassing stdio buffers.
+pub(crate) fn say(msg: &str) {
+    let mut b = msg.as_bytes();
+    while !b.is_empty() {
+        // SAFETY: `b` is a valid buffer of `b.len()` bytes.
+        let n = unsafe { libc::write(2, b.as_ptr() as *const c_void, b.len()) };
+        if n <= 0 {
+            return;
+        }
+        b = &b[n as usize..];
+    }
+}
+
+/// A libc function the runtime must forward to is missing: say so, naming
+/// it, and abort (never a silent no-op).
+#[cold]
+pub(crate) fn missing(name: &str) -> ! {
+    say("loci-rt: cannot find the real ");
+    say(name);
+    say(" (dlsym RTLD_NEXT); aborting\n");
+    // SAFETY: abort has no preconditions.
+    unsafe { libc::abort() }
 }
 
 /// Resolve the real functions once. Re-entrant calls (dlsym calling
@@ -142,4 +250,34 @@ fn resolve_slow() {
         resolve_all();
         STATE.store(RESOLVED, Ordering::Release);
     }
+}
+
+/// libc's `memcpy` (the runtime's own copies never reach the hooks).
+///
+/// # Safety
+/// As for `memcpy`.
+#[inline]
+pub(crate) unsafe fn real_memcpy(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
+    // SAFETY: the caller upholds memcpy's contract.
+    unsafe { libc::memcpy(d, s, n) }
+}
+
+/// libc's `memmove`.
+///
+/// # Safety
+/// As for `memmove`.
+#[inline]
+pub(crate) unsafe fn real_memmove(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
+    // SAFETY: the caller upholds memmove's contract.
+    unsafe { libc::memmove(d, s, n) }
+}
+
+/// libc's `memset`.
+///
+/// # Safety
+/// As for `memset`.
+#[inline]
+pub(crate) unsafe fn real_memset(d: *mut c_void, c: c_int, n: usize) -> *mut c_void {
+    // SAFETY: the caller upholds memset's contract.
+    unsafe { libc::memset(d, c, n) }
 }

@@ -1,0 +1,787 @@
+//! Happens-before data-race detection on the runtime's shadow state.
+//!
+//! # Model
+//!
+//! The detector is a vector-clock happens-before detector in the style of
+//! FastTrack (C. Flanagan and S. N. Freund, *FastTrack: Efficient and
+//! Precise Dynamic Race Detection*, PLDI 2009) with the shadow-cell layout
+//! of ThreadSanitizer v2 (K. Serebryany and T. Iskhodzhanov, *ThreadSanitizer
+//! – data race detection in practice*, WBIA 2009; compiler-rt's `tsan`):
+//!
+//! - Every thread `t` has a vector clock `C_t`; its own entry `C_t[t]` is
+//!   its current *epoch*. Every thread starts at epoch 1; the epoch
+//!   advances after each release, so accesses made after a release are not
+//!   covered by it.
+//! - Memory is shadowed in 8-byte *granules*. A granule keeps up to
+//!   [`CELLS`] *cells*, each an access `(thread, epoch, byte mask, read or
+//!   write, atomic or plain, pc, stack)`. An access by `u` races with a
+//!   cell of another thread `t` when their byte masks overlap, at least one
+//!   is a write, not both are atomic, and the cell's epoch `e` is not
+//!   covered: `e > C_u[t]`.
+//! - After the check the access is stored, and every cell it makes
+//!   redundant is dropped: a cell that happens before the access, whose
+//!   bytes the access covers, and that is a read or the access is a write
+//!   (and a plain cell is only dropped by a plain access). This is
+//!   FastTrack's epoch rule generalised to byte masks: a later access
+//!   racing with a dropped cell necessarily races with the access that
+//!   dropped it, so no race goes unreported, though the *previous* access
+//!   named in the report may be the newer one.
+//! - Sync objects (mutexes, rwlocks, spinlocks, barriers, once controls,
+//!   semaphores, atomic variables) have a clock `S`. *Release* joins the
+//!   thread's clock into it (`S := S ⊔ C_t`, then `C_t[t] += 1`),
+//!   *release-store* assigns it (`S := C_t`; plain release stores, as in
+//!   TSan, so that a later relaxed-to-release store does not forward an
+//!   older release), *acquire* joins it into the thread (`C_t := C_t ⊔ S`).
+//! - Sources of happens-before: `pthread_create` (the child starts with
+//!   the parent's clock), `pthread_join` (the joiner acquires the child's
+//!   final clock), mutex and spinlock unlock → lock, rwlock write-unlock →
+//!   any lock and read-unlock → write-lock (two clocks per rwlock, so two
+//!   readers do not synchronise with each other), condition variables
+//!   through their mutex (wait releases and re-acquires it), barriers (each
+//!   waiter releases before and acquires after), `pthread_once` (the
+//!   initialiser's end releases, every return acquires), `sem_post` →
+//!   successful `sem_wait`/`sem_trywait`/`sem_timedwait`, and atomics:
+//!   acquire (or stronger) loads and RMWs acquire from the variable,
+//!   release (or stronger) stores release-store and RMWs release (joining,
+//!   which keeps release sequences of RMWs intact).
+//! - Fences, conservatively (never a race where C11 has none): a release
+//!   fence remembers the thread's clock, which relaxed stores and RMWs
+//!   then release; relaxed loads and RMWs collect the clocks of the
+//!   variables they read, which an acquire fence acquires (the C11 fence
+//!   rules, as Miri implements them). `seq_cst` fences are also totally
+//!   ordered among themselves (each acquires and releases one global
+//!   clock), which over-approximates the SC-fence axioms.
+//!
+//! # Limits
+//!
+//! - Like TSan, only races that *happen* in the observed execution are
+//!   found (and only between instrumented accesses and the intercepted
+//!   libc functions); schedules not taken are not explored.
+//! - A granule holds at most [`CELLS`] cells; when all are needed the
+//!   oldest-looking one is evicted, so a race with the evicted access can
+//!   be missed (TSan has the same bound of 4 cells).
+//! - Barriers synchronise as in TSan: a fast thread's release for the next
+//!   round can reach a slow thread still leaving the current round (fewer
+//!   races, never more).
+//! - `malloc` does not count as a write and `free` forgets the block's
+//!   shadow instead of checking it: races with allocation or deallocation
+//!   (TSan's "heap-use-after-free" data races) are not reported.
+//! - Memory reused as another thread's stack keeps its shadow; stacks of
+//!   detached threads reused without synchronisation could in principle
+//!   produce a spurious report.
+//! - Vector clocks have one entry per thread ever created (TSan reuses
+//!   slots of finished threads): programs that create very many threads
+//!   pay memory proportional to threads × live sync objects.
+//!
+//! Concurrency contract: everything here is plain data inside the
+//! runtime's [`crate::state::Table`], behind its lock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Cells per 8-byte granule (as in TSan).
+pub(crate) const CELLS: usize = 4;
+
+/// A multiply-xorshift hasher for addresses (the keys are already well
+/// spread; SipHash would cost more than the lookup). One multiply per word.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64)
+    }
+}
+
+type Build = BuildHasherDefault<AddrHasher>;
+
+/// A vector clock: entry `t` is the latest epoch of thread `t` known.
+/// Missing entries are 0.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Vc(Vec<u32>);
+
+impl Vc {
+    /// Entry `t`.
+    #[inline]
+    pub(crate) fn get(&self, t: u32) -> u32 {
+        self.0.get(t as usize).copied().unwrap_or(0)
+    }
+
+    /// Set entry `t`.
+    pub(crate) fn set(&mut self, t: u32, v: u32) {
+        let i = t as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] = v;
+    }
+
+    /// `self := self ⊔ o`.
+    pub(crate) fn join(&mut self, o: &Vc) {
+        if self.0.len() < o.0.len() {
+            self.0.resize(o.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(o.0.iter()) {
+            *a = (*a).max(*b);
+        }
+    }
+
+    /// Is every entry of `self` at most that of `o`?
+    #[cfg(test)]
+    pub(crate) fn le(&self, o: &Vc) -> bool {
+        self.0
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v <= o.get(i as u32))
+    }
+}
+
+/// Happens-before state of one thread.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ThreadClock {
+    /// The thread's vector clock.
+    pub(crate) vc: Vc,
+    /// The clock at the last release fence (released by relaxed stores).
+    fence_rel: Vc,
+    /// Clocks read by relaxed loads (acquired by the next acquire fence).
+    fence_acq: Vc,
+    /// Acquire operations performed (locks, waits, acquire atomics).
+    pub(crate) acquires: u64,
+    /// Release operations performed.
+    pub(crate) releases: u64,
+}
+
+/// Clock(s) of one sync object.
+#[derive(Clone, Debug, Default)]
+struct SyncVar {
+    /// Released by unlocks, posts, release stores, ...
+    vc: Vc,
+    /// rwlocks only: released by read-unlocks, acquired by write-locks.
+    read_vc: Vc,
+    /// rwlocks only: the thread holding it for writing.
+    writer: Option<u32>,
+}
+
+/// One remembered access in a granule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cell {
+    /// Accessing thread.
+    pub(crate) tid: u32,
+    /// Its epoch at the access.
+    pub(crate) epoch: u32,
+    /// Bytes of the granule accessed (bit i = byte i).
+    pub(crate) mask: u8,
+    /// A write (or an atomic store/RMW)?
+    pub(crate) write: bool,
+    /// An atomic access?
+    pub(crate) atomic: bool,
+    /// Size in bytes of the whole access (for the report).
+    pub(crate) size: u32,
+    /// Address of the whole access (for the report).
+    pub(crate) addr: usize,
+    /// The instruction making the access (a return address into it).
+    pub(crate) pc: usize,
+    /// The call stack at the access (a [`Stacks`] node).
+    pub(crate) stack: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Granule {
+    cells: [Option<Cell>; CELLS],
+}
+
+/// An access to check and record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Access {
+    /// First byte.
+    pub(crate) addr: usize,
+    /// Size in bytes (at least 1).
+    pub(crate) size: usize,
+    /// A write?
+    pub(crate) write: bool,
+    /// Atomic?
+    pub(crate) atomic: bool,
+    /// The accessing instruction (return address of the hook).
+    pub(crate) pc: usize,
+    /// The call stack (node of [`Stacks`]).
+    pub(crate) stack: u32,
+}
+
+/// A detected race: the current access and the earlier conflicting one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Race {
+    /// The access being made.
+    pub(crate) cur: Cell,
+    /// The earlier access it races with.
+    pub(crate) prev: Cell,
+}
+
+/// Call stacks as a trie: node 0 is the empty stack; node `n` is
+/// `(parent, pc)`, the stack of its parent with one more (inner) frame.
+#[derive(Debug, Default)]
+pub(crate) struct Stacks {
+    nodes: Vec<(u32, usize)>,
+    index: HashMap<(u32, usize), u32, Build>,
+}
+
+impl Stacks {
+    /// The node for `parent` extended by the inner frame `pc`.
+    pub(crate) fn push(&mut self, parent: u32, pc: usize) -> u32 {
+        if self.nodes.is_empty() {
+            self.nodes.push((0, 0));
+        }
+        let next = self.nodes.len() as u32;
+        let id = *self.index.entry((parent, pc)).or_insert(next);
+        if id == next {
+            self.nodes.push((parent, pc));
+        }
+        id
+    }
+
+    /// The frames of `node`, innermost first.
+    pub(crate) fn frames(&self, mut node: u32) -> Vec<usize> {
+        let mut out = Vec::new();
+        while node != 0 {
+            let Some(&(parent, pc)) = self.nodes.get(node as usize) else {
+                break;
+            };
+            out.push(pc);
+            node = parent;
+        }
+        out
+    }
+}
+
+/// `(acquires, releases)` for a C11 memory order as the instrumentation
+/// passes it (high flag bits masked; out of range is `seq_cst`).
+fn split(mo: i32) -> (bool, bool) {
+    match mo & 0x7fff {
+        0 => (false, false),
+        1 | 2 => (true, false),
+        3 => (false, true),
+        _ => (true, true),
+    }
+}
+
+/// The detector: threads' clocks, sync objects, shadow memory.
+#[derive(Debug, Default)]
+pub(crate) struct Detector {
+    /// Per-thread clocks, indexed by thread id.
+    pub(crate) threads: Vec<ThreadClock>,
+    sync: BTreeMap<usize, SyncVar>,
+    shadow: HashMap<usize, Granule, Build>,
+    /// Call stacks referenced by cells and objects.
+    pub(crate) stacks: Stacks,
+    /// The clock that orders `seq_cst` fences.
+    sc_fence: Vc,
+    /// Pairs of pcs already reported (each race is reported once).
+    reported: HashSet<(usize, usize), Build>,
+    /// Races reported so far.
+    pub(crate) races: u64,
+    /// Set when shadow state could not grow (then checking stops).
+    pub(crate) degraded: bool,
+}
+
+/// Shadow granules beyond which the detector stops growing its shadow
+/// (about 3 GiB of shadow); past it, it says so once and only keeps
+/// checking granules it already has.
+const MAX_GRANULES: usize = 24 << 20;
+
+impl Detector {
+    /// An empty detector (usable in a `static`).
+    pub(crate) const fn new() -> Detector {
+        Detector {
+            threads: Vec::new(),
+            sync: BTreeMap::new(),
+            shadow: HashMap::with_hasher(BuildHasherDefault::new()),
+            stacks: Stacks {
+                nodes: Vec::new(),
+                index: HashMap::with_hasher(BuildHasherDefault::new()),
+            },
+            sc_fence: Vc(Vec::new()),
+            reported: HashSet::with_hasher(BuildHasherDefault::new()),
+            races: 0,
+            degraded: false,
+        }
+    }
+
+    /// The clock state of thread `t`, creating it (at epoch 1) if new.
+    pub(crate) fn thread(&mut self, t: u32) -> &mut ThreadClock {
+        let i = t as usize;
+        if self.threads.len() <= i {
+            self.threads.resize(i + 1, ThreadClock::default());
+        }
+        let th = &mut self.threads[i];
+        if th.vc.get(t) == 0 {
+            th.vc.set(t, 1);
+        }
+        th
+    }
+
+    fn tick(&mut self, t: u32) {
+        let th = self.thread(t);
+        let e = th.vc.get(t);
+        th.vc.set(t, e + 1);
+        th.releases += 1;
+    }
+
+    /// `parent` creates `child`: the child starts with the parent's clock.
+    pub(crate) fn thread_created(&mut self, parent: u32, child: u32) {
+        let mut vc = self.thread(parent).vc.clone();
+        vc.set(child, 1);
+        self.thread(child).vc = vc;
+        self.tick(parent);
+    }
+
+    /// `joiner` joined `child`, which has finished: acquire its clock.
+    pub(crate) fn thread_joined(&mut self, joiner: u32, child: u32) {
+        let vc = self.thread(child).vc.clone();
+        let th = self.thread(joiner);
+        th.vc.join(&vc);
+        th.acquires += 1;
+    }
+
+    /// `t` acquires sync object `addr`.
+    pub(crate) fn acquire(&mut self, t: u32, addr: usize) {
+        let th = self.thread(t);
+        th.acquires += 1;
+        if let Some(s) = self.sync.get(&addr) {
+            let th = &mut self.threads[t as usize];
+            th.vc.join(&s.vc);
+        }
+    }
+
+    /// `t` releases sync object `addr` (joining).
+    pub(crate) fn release(&mut self, t: u32, addr: usize) {
+        let vc = self.thread(t).vc.clone();
+        self.sync.entry(addr).or_default().vc.join(&vc);
+        self.tick(t);
+    }
+
+    /// `t` took rwlock `addr` for reading.
+    pub(crate) fn rwlock_read_locked(&mut self, t: u32, addr: usize) {
+        self.acquire(t, addr);
+    }
+
+    /// `t` took rwlock `addr` for writing: acquires the write-unlocks and
+    /// the read-unlocks.
+    pub(crate) fn rwlock_write_locked(&mut self, t: u32, addr: usize) {
+        let th = self.thread(t);
+        th.acquires += 1;
+        let s = self.sync.entry(addr).or_default();
+        s.writer = Some(t);
+        let (vc, rvc) = (s.vc.clone(), s.read_vc.clone());
+        let th = &mut self.threads[t as usize];
+        th.vc.join(&vc);
+        th.vc.join(&rvc);
+    }
+
+    /// `t` is about to unlock rwlock `addr` (as writer if it holds it so).
+    pub(crate) fn rwlock_unlock(&mut self, t: u32, addr: usize) {
+        let vc = self.thread(t).vc.clone();
+        let s = self.sync.entry(addr).or_default();
+        if s.writer == Some(t) {
+            s.writer = None;
+            s.vc.join(&vc);
+        } else {
+            s.read_vc.join(&vc);
+        }
+        self.tick(t);
+    }
+
+    /// Forget the sync objects in `[addr, addr+size)` (destroyed or freed).
+    pub(crate) fn forget_sync(&mut self, addr: usize, size: usize) {
+        let end = addr.saturating_add(size.max(1));
+        let keys: Vec<usize> = self.sync.range(addr..end).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.sync.remove(&k);
+        }
+    }
+
+    /// An atomic operation by `t` on `addr` with C11 order `mo` (0 relaxed,
+    /// 1 consume, 2 acquire, 3 release, 4 acq_rel, 5 seq_cst), reading
+    /// and/or writing: [`Detector::atomic_read_side`] then
+    /// [`Detector::atomic_write_side`].
+    #[cfg(test)]
+    pub(crate) fn atomic(&mut self, t: u32, addr: usize, mo: i32, reads: bool, writes: bool) {
+        if reads {
+            self.atomic_read_side(t, addr, mo);
+        }
+        if writes {
+            self.atomic_write_side(t, addr, mo, reads);
+        }
+    }
+
+    /// The read half of an atomic operation (after the value was read):
+    /// acquire orders acquire from the variable, weaker ones collect its
+    /// clock for a later acquire fence.
+    pub(crate) fn atomic_read_side(&mut self, t: u32, addr: usize, mo: i32) {
+        let (acq, _) = split(mo);
+        self.thread(t);
+        if let Some(s) = self.sync.get(&addr) {
+            let th = &mut self.threads[t as usize];
+            if acq {
+                th.vc.join(&s.vc);
+                th.acquires += 1;
+            } else {
+                th.fence_acq.join(&s.vc);
+            }
+        }
+    }
+
+    /// The write half of an atomic operation (before the value is
+    /// visible to any other thread's read half): a release store assigns
+    /// the variable's clock, a release RMW joins it (release sequences); a
+    /// relaxed store or RMW releases the clock of the last release fence.
+    pub(crate) fn atomic_write_side(&mut self, t: u32, addr: usize, mo: i32, rmw: bool) {
+        let (_, rel) = split(mo);
+        let th = self.thread(t);
+        if rel {
+            let vc = th.vc.clone();
+            let s = self.sync.entry(addr).or_default();
+            if rmw {
+                s.vc.join(&vc);
+            } else {
+                s.vc = vc;
+            }
+            self.tick(t);
+        } else if th.fence_rel != Vc::default() {
+            let vc = th.fence_rel.clone();
+            self.sync.entry(addr).or_default().vc.join(&vc);
+        }
+    }
+
+    /// `atomic_thread_fence(mo)` by `t`.
+    pub(crate) fn fence(&mut self, t: u32, mo: i32) {
+        let m = mo & 0x7fff;
+        let (acq, rel) = split(mo);
+        let th = self.thread(t);
+        if acq {
+            let fa = th.fence_acq.clone();
+            th.vc.join(&fa);
+            th.acquires += 1;
+        }
+        if m >= 5 {
+            let sc = self.sc_fence.clone();
+            let th = &mut self.threads[t as usize];
+            th.vc.join(&sc);
+            self.sc_fence.join(&th.vc.clone());
+        }
+        if rel {
+            let th = &mut self.threads[t as usize];
+            th.fence_rel = th.vc.clone();
+            self.tick(t);
+        }
+    }
+
+    /// Forget the shadow of `[addr, addr+size)` (freed or unmapped memory).
+    pub(crate) fn forget_range(&mut self, addr: usize, size: usize) {
+        if size == 0 {
+            return;
+        }
+        let first = addr / 8;
+        let last = (addr + size - 1) / 8;
+        let n = last - first + 1;
+        if n > self.shadow.len() {
+            self.shadow.retain(|g, _| *g < first || *g > last);
+        } else {
+            for g in first..=last {
+                self.shadow.remove(&g);
+            }
+        }
+        self.forget_sync(addr, size);
+    }
+
+    /// Check access `a` by thread `t` against the shadow and record it.
+    /// Returns the first race found that was not reported before (the
+    /// caller reports it).
+    pub(crate) fn access(&mut self, t: u32, a: &Access) -> Option<Race> {
+        if a.size == 0 {
+            return None;
+        }
+        self.thread(t);
+        let th = &self.threads[t as usize];
+        let epoch = th.vc.get(t);
+        let mut found: Option<Race> = None;
+        let first = a.addr / 8;
+        let last = (a.addr + a.size - 1) / 8;
+        for g in first..=last {
+            let lo = if g == first { a.addr % 8 } else { 0 };
+            let hi = if g == last {
+                (a.addr + a.size - 1) % 8
+            } else {
+                7
+            };
+            let mask = ((0xffu16 << lo) & (0xffu16 >> (7 - hi))) as u8;
+            let cur = Cell {
+                tid: t,
+                epoch,
+                mask,
+                write: a.write,
+                atomic: a.atomic,
+                size: a.size.min(u32::MAX as usize) as u32,
+                addr: a.addr,
+                pc: a.pc,
+                stack: a.stack,
+            };
+            let gran = match self.shadow.get_mut(&g) {
+                Some(x) => x,
+                None => {
+                    if self.shadow.len() >= MAX_GRANULES {
+                        if !self.degraded {
+                            self.degraded = true;
+                            crate::sys::say(
+                                "loci-rt: shadow memory limit reached; race detection continues only on memory already shadowed\n",
+                            );
+                        }
+                        continue;
+                    }
+                    self.shadow.entry(g).or_default()
+                }
+            };
+            let vc = &self.threads[t as usize].vc;
+            let mut free_slot = None;
+            for (i, slot) in gran.cells.iter_mut().enumerate() {
+                let Some(c) = *slot else {
+                    free_slot.get_or_insert(i);
+                    continue;
+                };
+                let hb = c.tid == t || c.epoch <= vc.get(c.tid);
+                if !hb
+                    && c.mask & mask != 0
+                    && (c.write || a.write)
+                    && !(c.atomic && a.atomic)
+                    && found.is_none()
+                {
+                    found = Some(Race { cur, prev: c });
+                }
+                if hb && c.mask & !mask == 0 && (a.write || !c.write) && (c.atomic || !a.atomic) {
+                    *slot = None;
+                    free_slot.get_or_insert(i);
+                }
+            }
+            // Evict when full: a cell of this thread if any, else one chosen
+            // by the epoch (cheap pseudo-randomness, as TSan's).
+            let i = free_slot.unwrap_or_else(|| {
+                gran.cells
+                    .iter()
+                    .position(|c| c.is_some_and(|c| c.tid == t))
+                    .unwrap_or(epoch as usize % CELLS)
+            });
+            gran.cells[i] = Some(cur);
+        }
+        let race = found?;
+        let key = if race.cur.pc <= race.prev.pc {
+            (race.cur.pc, race.prev.pc)
+        } else {
+            (race.prev.pc, race.cur.pc)
+        };
+        if self.reported.insert(key) {
+            self.races += 1;
+            Some(race)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(addr: usize, size: usize, write: bool, atomic: bool, pc: usize) -> Access {
+        Access {
+            addr,
+            size,
+            write,
+            atomic,
+            pc,
+            stack: 0,
+        }
+    }
+
+    #[test]
+    fn vector_clock_join_and_order() {
+        let mut a = Vc::default();
+        a.set(0, 3);
+        let mut b = Vc::default();
+        b.set(2, 5);
+        assert!(!a.le(&b));
+        b.join(&a);
+        assert_eq!(b, Vc(vec![3, 0, 5]));
+        assert!(a.le(&b));
+        assert_eq!(b.get(7), 0);
+    }
+
+    #[test]
+    fn unordered_write_read_races_once_per_pc_pair() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        assert!(d.access(1, &acc(0x1000, 4, true, false, 10)).is_none());
+        let r = d.access(0, &acc(0x1000, 4, false, false, 20)).unwrap();
+        assert_eq!(
+            (r.cur.tid, r.prev.tid, r.prev.pc, r.prev.write),
+            (0, 1, 10, true)
+        );
+        // Same pair again: not reported twice.
+        assert!(d.access(0, &acc(0x1000, 4, false, false, 20)).is_none());
+        assert_eq!(d.races, 1);
+    }
+
+    #[test]
+    fn create_join_and_mutex_order_accesses() {
+        let mut d = Detector::new();
+        d.thread(0);
+        assert!(d.access(0, &acc(0x100, 8, true, false, 1)).is_none());
+        d.thread_created(0, 1);
+        // Child sees the parent's write before create.
+        assert!(d.access(1, &acc(0x100, 8, true, false, 2)).is_none());
+        // Mutex: thread 1 unlocks, thread 2 (created before) locks.
+        d.thread_created(0, 2);
+        d.release(1, 0xaaa);
+        d.acquire(2, 0xaaa);
+        assert!(d.access(2, &acc(0x100, 4, false, false, 3)).is_none());
+        // Join orders thread 2's read before main's write.
+        d.thread_joined(0, 2);
+        d.thread_joined(0, 1);
+        assert!(d.access(0, &acc(0x104, 4, true, false, 4)).is_none());
+        assert!(d.access(0, &acc(0x100, 4, true, false, 5)).is_none());
+        assert_eq!(d.races, 0);
+    }
+
+    #[test]
+    fn disjoint_bytes_and_two_reads_do_not_race() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        assert!(d.access(1, &acc(0x200, 4, true, false, 1)).is_none());
+        assert!(d.access(0, &acc(0x204, 4, true, false, 2)).is_none());
+        assert!(d.access(0, &acc(0x300, 2, false, false, 3)).is_none());
+        assert!(d.access(1, &acc(0x300, 2, false, false, 4)).is_none());
+        // A 16-byte access spanning granules overlaps the 4-byte write.
+        assert!(d.access(0, &acc(0x1f8, 16, false, false, 5)).is_some());
+    }
+
+    #[test]
+    fn atomics_race_only_with_plain_accesses() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        d.atomic(1, 0x400, 0, false, true);
+        assert!(d.access(1, &acc(0x400, 4, true, true, 1)).is_none());
+        assert!(d.access(0, &acc(0x400, 4, false, true, 2)).is_none());
+        assert!(d.access(0, &acc(0x400, 4, false, false, 3)).is_some());
+    }
+
+    #[test]
+    fn release_acquire_atomics_publish() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        // t1: data = 1; flag.store(1, release)
+        assert!(d.access(1, &acc(0x500, 4, true, false, 1)).is_none());
+        d.atomic(1, 0x600, 3, false, true);
+        // t0: flag.load(acquire) == 1; read data
+        d.atomic(0, 0x600, 2, true, false);
+        assert!(d.access(0, &acc(0x500, 4, false, false, 2)).is_none());
+        // With relaxed orders the same shape races.
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        assert!(d.access(1, &acc(0x500, 4, true, false, 1)).is_none());
+        d.atomic(1, 0x600, 0, false, true);
+        d.atomic(0, 0x600, 0, true, false);
+        assert!(d.access(0, &acc(0x500, 4, false, false, 2)).is_some());
+    }
+
+    #[test]
+    fn fences_pair_with_relaxed_atomics() {
+        for acquire_fence in [false, true] {
+            let mut d = Detector::new();
+            d.thread(0);
+            d.thread_created(0, 1);
+            // t1: data = 1; fence(release); flag.store(1, relaxed)
+            assert!(d.access(1, &acc(0x500, 4, true, false, 1)).is_none());
+            d.fence(1, 3);
+            d.atomic(1, 0x600, 0, false, true);
+            // t0: flag.load(relaxed); [fence(acquire)]; read data
+            d.atomic(0, 0x600, 0, true, false);
+            if acquire_fence {
+                d.fence(0, 2);
+            }
+            let race = d.access(0, &acc(0x500, 4, false, false, 2));
+            assert_eq!(race.is_some(), !acquire_fence);
+        }
+    }
+
+    #[test]
+    fn seq_cst_fences_are_ordered() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        assert!(d.access(1, &acc(0x500, 4, true, false, 1)).is_none());
+        d.fence(1, 5);
+        d.fence(0, 5);
+        assert!(d.access(0, &acc(0x500, 4, false, false, 2)).is_none());
+    }
+
+    #[test]
+    fn rwlock_readers_do_not_order_each_other() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        d.thread_created(0, 2);
+        d.rwlock_read_locked(1, 0x700);
+        assert!(d.access(1, &acc(0x800, 4, true, false, 1)).is_none());
+        d.rwlock_unlock(1, 0x700);
+        d.rwlock_read_locked(2, 0x700);
+        assert!(d.access(2, &acc(0x800, 4, true, false, 2)).is_some());
+        d.rwlock_unlock(2, 0x700);
+        // A writer is ordered after both readers.
+        d.rwlock_write_locked(0, 0x700);
+        assert!(d.access(0, &acc(0x800, 4, true, false, 3)).is_none());
+        d.rwlock_unlock(0, 0x700);
+        d.rwlock_read_locked(1, 0x700);
+        assert!(d.access(1, &acc(0x800, 4, false, false, 4)).is_none());
+    }
+
+    #[test]
+    fn freed_memory_is_forgotten() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        assert!(d.access(1, &acc(0x900, 8, true, false, 1)).is_none());
+        d.forget_range(0x900, 64);
+        assert!(d.access(0, &acc(0x900, 8, true, false, 2)).is_none());
+    }
+
+    #[test]
+    fn stacks_are_interned() {
+        let mut s = Stacks::default();
+        let a = s.push(0, 0x10);
+        let b = s.push(a, 0x20);
+        assert_eq!(s.push(0, 0x10), a);
+        assert_eq!(s.frames(b), vec![0x20, 0x10]);
+        assert_eq!(s.frames(0), Vec::<usize>::new());
+    }
+}

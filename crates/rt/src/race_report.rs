@@ -1,0 +1,207 @@
+//! Race reports in ThreadSanitizer's text format, written to stderr when a
+//! race is found, so that scripts grepping for `WARNING: ThreadSanitizer:
+//! data race` or `SUMMARY: ThreadSanitizer` keep working:
+//!
+//! ```text
+//! ==================
+//! WARNING: ThreadSanitizer: data race (pid=17940)
+//!   Read of size 4 at 0x7b0400000000 by main thread:
+//!     #0 main /tmp/race1.c:14 (race1+0x1297)
+//!
+//!   Previous write of size 4 at 0x7b0400000000 by thread T1:
+//!     #0 bump /tmp/race1.c:6 (race1+0x121a)
+//!
+//!   Location is heap block of size 4 at 0x7b0400000000 allocated by main thread:
+//!     #0 malloc <null> (loci-rt)
+//!     #1 main /tmp/race1.c:10 (race1+0x1252)
+//!
+//!   Thread T1 (tid=17942, finished) created by main thread at:
+//!     #0 pthread_create <null> (loci-rt)
+//!     #1 main /tmp/race1.c:13 (race1+0x128b)
+//!
+//! SUMMARY: ThreadSanitizer: data race /tmp/race1.c:14 in main
+//! ==================
+//! ```
+//!
+//! Differences from TSan: the runtime's own frames read `<null> (loci-rt)`;
+//! held mutexes are not listed; a global is named without its size.
+
+use crate::lock::Lock;
+use crate::race::{Cell, Race};
+use crate::report::Symbolizer;
+use crate::state::Table;
+use std::fmt::Write as _;
+
+/// The symbolizer, kept between reports (its debug info is loaded once).
+struct Sym(Option<Symbolizer>);
+
+// SAFETY: the symbolizer is only reached through `SYM`'s lock, so one
+// thread at a time uses it; it holds no thread-affine resources (file
+// maps and parsed DWARF only).
+unsafe impl Send for Sym {}
+
+static SYM: Lock<Sym> = Lock::new(Sym(None));
+
+fn thread_name(t: u32) -> String {
+    if t == 0 {
+        "main thread".to_string()
+    } else {
+        format!("thread T{t}")
+    }
+}
+
+fn frame(out: &mut String, sym: &mut Symbolizer, n: usize, ret: usize) {
+    let loc = sym.locate_return(ret);
+    let func = loc.function.as_deref().unwrap_or("<null>");
+    let _ = write!(out, "    #{n} {func} ");
+    match (&loc.file, loc.line) {
+        (Some(f), Some(l)) => {
+            let _ = write!(out, "{f}:{l}");
+        }
+        (Some(f), None) => out.push_str(f),
+        _ => out.push_str("<null>"),
+    }
+    match sym.module_offset(ret.saturating_sub(1)) {
+        Some((m, off)) => {
+            let _ = writeln!(out, " ({m}+{off:#x})");
+        }
+        None => out.push('\n'),
+    }
+}
+
+/// Frames of a stack node, innermost first, without the outermost one
+/// (the call into the thread's first instrumented function, made from
+/// libc or from the runtime, which TSan does not show either).
+fn stack_frames(t: &Table, node: u32) -> Vec<usize> {
+    let mut f = t.hb.stacks.frames(node);
+    f.pop();
+    f
+}
+
+fn access_block(out: &mut String, t: &Table, sym: &mut Symbolizer, c: &Cell, previous: bool) {
+    let kind = match (c.atomic, c.write) {
+        (false, false) => "read",
+        (false, true) => "write",
+        (true, false) => "atomic read",
+        (true, true) => "atomic write",
+    };
+    let kind = if previous {
+        format!("Previous {kind}")
+    } else {
+        let mut k = kind.to_string();
+        k[..1].make_ascii_uppercase();
+        k
+    };
+    let _ = writeln!(
+        out,
+        "  {kind} of size {} at {:#x} by {}:",
+        c.size,
+        c.addr,
+        thread_name(c.tid)
+    );
+    let mut n = 0;
+    if c.pc != 0 {
+        frame(out, sym, n, c.pc);
+        n += 1;
+    }
+    for pc in stack_frames(t, c.stack) {
+        frame(out, sym, n, pc);
+        n += 1;
+    }
+    out.push('\n');
+}
+
+/// Format the report of `race` (with the table for objects and threads).
+pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
+    let mut out = String::from("==================\n");
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let _ = writeln!(out, "WARNING: ThreadSanitizer: data race (pid={pid})");
+    access_block(&mut out, t, sym, &race.cur, false);
+    access_block(&mut out, t, sym, &race.prev, true);
+    let addr = race.cur.addr.max(race.prev.addr);
+    let obj = t
+        .live
+        .range(..=addr)
+        .next_back()
+        .filter(|(&b, o)| addr < b + o.size.max(1));
+    if let Some((&base, o)) = obj {
+        let _ = writeln!(
+            out,
+            "  Location is heap block of size {} at {base:#x} allocated by {}:",
+            o.size,
+            thread_name(o.alloc_tid)
+        );
+        let _ = writeln!(out, "    #0 {} <null> (loci-rt)", o.func.name());
+        let site = &t.sites[o.site];
+        frame(&mut out, sym, 1, site.pc);
+        for (i, pc) in stack_frames(t, o.stack).into_iter().enumerate() {
+            frame(&mut out, sym, i + 2, pc);
+        }
+        out.push('\n');
+    } else if let Some(name) = sym.symbol(addr) {
+        let _ = write!(out, "  Location is global '{name}' at {addr:#x}");
+        match sym.module_offset(addr) {
+            Some((m, off)) => {
+                let _ = writeln!(out, " ({m}+{off:#x})\n");
+            }
+            None => out.push_str("\n\n"),
+        }
+    }
+    let mut tids = vec![race.cur.tid, race.prev.tid];
+    tids.sort_unstable();
+    tids.dedup();
+    for tid in tids.into_iter().filter(|&x| x != 0) {
+        let Some(info) = t.threads.get(tid as usize) else {
+            continue;
+        };
+        let state = if info.finished { "finished" } else { "running" };
+        let creator = info
+            .parent
+            .map_or("unknown thread".to_string(), thread_name);
+        let _ = writeln!(
+            out,
+            "  Thread T{tid} (tid={}, {state}) created by {creator} at:",
+            info.os_tid
+        );
+        out.push_str("    #0 pthread_create <null> (loci-rt)\n");
+        let mut n = 1;
+        if info.created_pc != 0 {
+            frame(&mut out, sym, n, info.created_pc);
+            n += 1;
+        }
+        for pc in stack_frames(t, info.created_stack) {
+            frame(&mut out, sym, n, pc);
+            n += 1;
+        }
+        out.push('\n');
+    }
+    let loc = if race.cur.pc != 0 {
+        sym.locate_return(race.cur.pc)
+    } else {
+        stack_frames(t, race.cur.stack)
+            .first()
+            .map(|&pc| sym.locate_return(pc))
+            .unwrap_or_default()
+    };
+    let _ = write!(out, "SUMMARY: ThreadSanitizer: data race");
+    if let (Some(f), Some(l)) = (&loc.file, loc.line) {
+        let _ = write!(out, " {f}:{l}");
+    }
+    if let Some(func) = &loc.function {
+        let _ = write!(out, " in {func}");
+    }
+    out.push_str("\n==================\n");
+    out
+}
+
+/// Write the report of `race` to stderr (one `write` per report line
+/// group, so reports of concurrent threads do not interleave: the caller
+/// holds the table lock).
+pub(crate) fn report(t: &Table, race: &Race) {
+    let mut s = SYM.lock();
+    let sym = s.0.get_or_insert_with(Symbolizer::new);
+    let text = format(t, sym, race);
+    drop(s);
+    crate::sys::say(&text);
+}

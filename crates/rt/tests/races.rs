@@ -1,0 +1,302 @@
+//! Ground truth for the race detector: every C program in
+//! `examples/races/` is compiled once with `gcc -O1 -g -fsanitize=thread`
+//! and the object linked three ways: with gcc's ThreadSanitizer runtime
+//! (libtsan), with loci's runtime, and (compiled again) without any
+//! instrumentation. All three are run; loci's verdict (a `WARNING:
+//! ThreadSanitizer: data race` report and exit status 66, or neither) must
+//! equal ThreadSanitizer's, and loci's stdout and (race-free) stderr and
+//! exit status must equal the uninstrumented program's.
+//!
+//! Each program's first comment states the expected verdict
+//! (`loci-race-test: race` or `loci-race-test: no race`); a line
+//! `tsan: ...` records where ThreadSanitizer is known to differ (it does
+//! not model fences), which the test checks as well.
+//!
+//! Needs gcc with ThreadSanitizer (libtsan); skips with a notice otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The static library cargo built for this test run, next to the test
+/// binary (`<target>/<profile>/deps` or its parent), newest first; or
+/// `$LOCI_RT_LIB`.
+fn runtime_lib() -> PathBuf {
+    if let Some(p) = std::env::var_os("LOCI_RT_LIB") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let mut found: Vec<PathBuf> = [deps, deps.parent().unwrap()]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with("libloci_rt") && n.ends_with(".a")
+        })
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.metadata().and_then(|m| m.modified()).ok()));
+    found
+        .into_iter()
+        .next()
+        .expect("libloci_rt.a not found next to the test binary")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("loci-races-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run_ok(cmd: &mut Command) {
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Can gcc build *and link* a ThreadSanitizer program here?
+fn have_libtsan(dir: &Path) -> bool {
+    let src = dir.join("probe.c");
+    std::fs::write(&src, "int main(void){return 0;}\n").unwrap();
+    Command::new("gcc")
+        .args(["-fsanitize=thread", "-o"])
+        .arg(dir.join("probe"))
+        .arg(&src)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/races");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `(loci's expected verdict, TSan's expected verdict)` from the header.
+fn expectations(src: &str) -> (bool, bool) {
+    let verdict = |key: &str| {
+        src.lines().take(12).find_map(|l| {
+            let rest = l.split(key).nth(1)?.trim();
+            if rest.starts_with("no race") {
+                Some(false)
+            } else if rest.starts_with("race") {
+                Some(true)
+            } else {
+                None
+            }
+        })
+    };
+    let loci = verdict("loci-race-test:").expect("no `loci-race-test:` line");
+    (loci, verdict("tsan:").unwrap_or(loci))
+}
+
+struct Built {
+    tsan: PathBuf,
+    loci: PathBuf,
+    plain: PathBuf,
+}
+
+fn build(dir: &Path, src: &Path) -> Built {
+    let name = src.file_stem().unwrap().to_string_lossy().into_owned();
+    let obj = dir.join(format!("{name}.o"));
+    run_ok(
+        Command::new("gcc")
+            .args(["-O1", "-g", "-fsanitize=thread", "-Wno-tsan", "-c", "-o"])
+            .arg(&obj)
+            .arg(src),
+    );
+    let b = Built {
+        tsan: dir.join(format!("{name}-tsan")),
+        loci: dir.join(format!("{name}-loci")),
+        plain: dir.join(format!("{name}-plain")),
+    };
+    run_ok(
+        Command::new("gcc")
+            .args(["-fsanitize=thread", "-o"])
+            .arg(&b.tsan)
+            .arg(&obj)
+            .arg("-lpthread"),
+    );
+    run_ok(
+        Command::new("gcc")
+            .arg("-o")
+            .arg(&b.loci)
+            .arg(&obj)
+            .arg(runtime_lib())
+            .args(["-lpthread", "-ldl", "-lm"]),
+    );
+    run_ok(
+        Command::new("gcc")
+            .args(["-O1", "-g", "-o"])
+            .arg(&b.plain)
+            .arg(src)
+            .arg("-lpthread"),
+    );
+    b
+}
+
+fn run(exe: &Path, dir: &Path) -> Output {
+    Command::new("timeout")
+        .arg("120")
+        .arg(exe)
+        .current_dir(dir)
+        .env("LOCI_PROFILE_OUT", dir.join("profile.json"))
+        .output()
+        .unwrap()
+}
+
+/// Did this run report a race, ThreadSanitizer-style?
+fn reported(o: &Output) -> bool {
+    let err = String::from_utf8_lossy(&o.stderr);
+    let warned = err.contains("WARNING: ThreadSanitizer: data race (pid=")
+        && err.contains("SUMMARY: ThreadSanitizer: data race");
+    warned && o.status.code() == Some(66)
+}
+
+#[test]
+fn verdicts_match_thread_sanitizer_on_the_corpus() {
+    let dir = tmpdir("corpus");
+    if !have_libtsan(&dir) {
+        eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
+        return;
+    }
+    let programs = corpus();
+    assert!(programs.len() >= 20, "corpus too small: {programs:?}");
+    let mut table = String::new();
+    let mut failures = Vec::new();
+    let (mut racy, mut agree) = (0, 0);
+    for src in &programs {
+        let name = src.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(src).unwrap();
+        let (want_loci, want_tsan) = expectations(&text);
+        let b = build(&dir, src);
+        let (t, l, p) = (run(&b.tsan, &dir), run(&b.loci, &dir), run(&b.plain, &dir));
+        let (vt, vl) = (reported(&t), reported(&l));
+        racy += want_loci as u32;
+        agree += (vt == vl) as u32;
+        table.push_str(&format!(
+            "{name:<28} tsan={:<8} loci={:<8} (exit {:?} / {:?})\n",
+            if vt { "race" } else { "no-race" },
+            if vl { "race" } else { "no-race" },
+            t.status.code(),
+            l.status.code()
+        ));
+        if vl != want_loci {
+            failures.push(format!("{name}: loci says race={vl}, expected {want_loci}"));
+        }
+        if vt != want_tsan {
+            failures.push(format!("{name}: tsan says race={vt}, expected {want_tsan}"));
+        }
+        if l.stdout != p.stdout {
+            failures.push(format!(
+                "{name}: stdout differs from the uninstrumented build:\n{}\nvs\n{}",
+                String::from_utf8_lossy(&l.stdout),
+                String::from_utf8_lossy(&p.stdout)
+            ));
+        }
+        if !vl && (l.stderr != p.stderr || l.status.code() != p.status.code()) {
+            failures.push(format!(
+                "{name}: stderr/exit differ from the uninstrumented build: {:?} {}",
+                l.status.code(),
+                String::from_utf8_lossy(&l.stderr)
+            ));
+        }
+        if vl && !String::from_utf8_lossy(&l.stderr).contains("ThreadSanitizer: reported ") {
+            failures.push(format!("{name}: no `reported N warnings` line"));
+        }
+    }
+    eprintln!("{table}");
+    eprintln!(
+        "{} programs ({racy} racy): loci and ThreadSanitizer agree on {agree}",
+        programs.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The report itself: same access lines, frames and SUMMARY as
+/// ThreadSanitizer's on a program whose race has a fixed order (the
+/// writer's store always precedes main's load).
+#[test]
+fn report_matches_thread_sanitizer_format() {
+    let dir = tmpdir("format");
+    if !have_libtsan(&dir) {
+        eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
+        return;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/races/racy_flag.c");
+    let src = src.canonicalize().unwrap();
+    let b = build(&dir, &src);
+    let (t, l) = (run(&b.tsan, &dir), run(&b.loci, &dir));
+    let (t, l) = (
+        String::from_utf8_lossy(&t.stderr).into_owned(),
+        String::from_utf8_lossy(&l.stderr).into_owned(),
+    );
+    // Addresses, pids, thread ids and module offsets differ between the
+    // runtimes; mask them.
+    let norm = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|line| {
+                line.split(' ')
+                    .map(|w| {
+                        if w.starts_with("0x") {
+                            "ADDR".to_string()
+                        } else if w.starts_with("(pid=") {
+                            "(pid=N)".to_string()
+                        } else if w.starts_with("(tid=") {
+                            "(tid=N,".to_string()
+                        } else if w.starts_with('(') && w.contains("+0x") {
+                            "(MODULE+OFF)".to_string()
+                        } else {
+                            w.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    let (nt, nl) = (norm(&t), norm(&l));
+    let text = std::fs::read_to_string(&src).unwrap();
+    let line_of = |m: &str| text.lines().position(|l| l.contains(m)).unwrap() + 1;
+    let path = src.display().to_string();
+    let want = [
+        "==================".to_string(),
+        "WARNING: ThreadSanitizer: data race (pid=N)".to_string(),
+        "  Read of size 4 at ADDR by main thread:".to_string(),
+        format!("    #0 main {path}:{} (MODULE+OFF)", line_of("/* RACE */")),
+        String::new(),
+        "  Previous write of size 4 at ADDR by thread T1:".to_string(),
+        format!(
+            "    #0 writer {path}:{} (MODULE+OFF)",
+            line_of("data = 42;")
+        ),
+        String::new(),
+    ];
+    assert_eq!(nl[..want.len()], want[..], "loci:\n{l}");
+    assert_eq!(nt[..want.len()], want[..], "tsan:\n{t}");
+    let summary = |v: &[String]| v.iter().find(|l| l.starts_with("SUMMARY:")).cloned();
+    assert_eq!(summary(&nl), summary(&nt));
+    assert_eq!(
+        summary(&nl).unwrap(),
+        format!(
+            "SUMMARY: ThreadSanitizer: data race {path}:{} in main",
+            line_of("/* RACE */")
+        )
+    );
+    assert!(
+        nl.contains(&"  Thread T1 (tid=N, finished) created by main thread at:".to_string()),
+        "{l}"
+    );
+    assert_eq!(nl.last().unwrap(), "ThreadSanitizer: reported 1 warnings");
+    assert_eq!(nt.last().unwrap(), "ThreadSanitizer: reported 1 warnings");
+}
