@@ -22,7 +22,7 @@ use std::sync::atomic::{self, Ordering};
 /// Count one access of `kind` (`range`: one per object overlapped) and
 /// check it for races. `pc` is the accessing instruction.
 #[inline]
-fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: bool) {
+pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: bool) {
     if size == 0 || FINISHED.load(Ordering::Relaxed) {
         return;
     }

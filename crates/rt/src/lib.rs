@@ -92,6 +92,8 @@ macro_rules! trampoline {
 
 pub mod abi;
 #[cfg(not(test))]
+pub mod bulk;
+#[cfg(not(test))]
 pub mod intercept;
 mod lock;
 mod race;

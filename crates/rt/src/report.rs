@@ -354,9 +354,12 @@ pub(crate) fn render(t: &state::Table, sym: &mut Symbolizer) -> String {
         }
         let _ = write!(
             out,
-            ", \"acquires\": {}, \"releases\": {}",
+            ", \"acquires\": {}, \"releases\": {}, \"mmaps\": {}, \"mapped_bytes\": {}, \"munmaps\": {}",
             t.hb.threads.get(i).map_or(0, |c| c.acquires),
-            t.hb.threads.get(i).map_or(0, |c| c.releases)
+            t.hb.threads.get(i).map_or(0, |c| c.releases),
+            th.mmaps,
+            th.mapped_bytes,
+            th.munmaps
         );
         let _ = write!(
             out,

@@ -103,6 +103,32 @@ pub(crate) fn with_hb(f: impl FnOnce(&mut Table, u32)) {
     }
 }
 
+/// Would an access by this thread be recorded now (not inside the
+/// runtime, report not yet written)?
+#[inline]
+pub(crate) fn recording() -> bool {
+    !FINISHED.load(Ordering::Relaxed) && !IN_RT.with(|g| g.get())
+}
+
+/// `mmap` (`mapped`) or `munmap` of `[addr, addr+len)` by this thread:
+/// counted, and the range's race-detector shadow is forgotten.
+pub(crate) fn note_mapping(addr: usize, len: usize, mapped: bool) {
+    if FINISHED.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(g) = Guard::enter() else { return };
+    let tid = current_tid(&g);
+    let mut t = table();
+    t.hb.forget_range(addr, len);
+    let info = t.thread_mut(tid);
+    if mapped {
+        info.mmaps += 1;
+        info.mapped_bytes += len as u64;
+    } else {
+        info.munmaps += 1;
+    }
+}
+
 /// Give the current thread id `tid` (called first thing in a new thread).
 pub(crate) fn set_current_tid(tid: u32) {
     TID.with(|c| c.set(tid));
@@ -331,6 +357,12 @@ pub(crate) struct ThreadInfo {
     pub(crate) created_stack: u32,
     /// Has the thread's start routine returned?
     pub(crate) finished: bool,
+    /// `mmap` calls (successful) and the bytes they mapped.
+    pub(crate) mmaps: u64,
+    /// Bytes mapped by `mmap`.
+    pub(crate) mapped_bytes: u64,
+    /// `munmap` calls.
+    pub(crate) munmaps: u64,
 }
 
 /// All shared state.

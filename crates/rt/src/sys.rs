@@ -146,6 +146,20 @@ real_fns! {
     sem_trywait: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
     sem_timedwait: unsafe extern "C" fn(*mut libc::sem_t, *const libc::timespec) -> c_int;
     sem_destroy: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
+    memcpy: unsafe extern "C" fn(*mut c_void, *const c_void, usize) -> *mut c_void;
+    memmove: unsafe extern "C" fn(*mut c_void, *const c_void, usize) -> *mut c_void;
+    memset: unsafe extern "C" fn(*mut c_void, c_int, usize) -> *mut c_void;
+    memcmp: unsafe extern "C" fn(*const c_void, *const c_void, usize) -> c_int;
+    memchr: unsafe extern "C" fn(*const c_void, c_int, usize) -> *mut c_void;
+    strlen: unsafe extern "C" fn(*const c_char) -> usize;
+    strnlen: unsafe extern "C" fn(*const c_char, usize) -> usize;
+    strncpy: unsafe extern "C" fn(*mut c_char, *const c_char, usize) -> *mut c_char;
+    strcmp: unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
+    strncmp: unsafe extern "C" fn(*const c_char, *const c_char, usize) -> c_int;
+    strchr: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_char;
+    strrchr: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_char;
+    mmap: unsafe extern "C" fn(*mut c_void, usize, c_int, c_int, c_int, libc::off_t) -> *mut c_void;
+    munmap: unsafe extern "C" fn(*mut c_void, usize) -> c_int;
 }
 
 /// The condition-variable functions, resolved by version: glibc keeps a
@@ -252,32 +266,136 @@ fn resolve_slow() {
     }
 }
 
-/// libc's `memcpy` (the runtime's own copies never reach the hooks).
+/// libc's `memcpy`, or a byte loop while it is not resolved yet.
 ///
 /// # Safety
 /// As for `memcpy`.
 #[inline]
 pub(crate) unsafe fn real_memcpy(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
-    // SAFETY: the caller upholds memcpy's contract.
-    unsafe { libc::memcpy(d, s, n) }
+    match real::memcpy() {
+        // SAFETY: the caller upholds memcpy's contract.
+        Some(f) => unsafe { f(d, s, n) },
+        // SAFETY: as above; memmove also copies non-overlapping blocks.
+        None => unsafe { fallback::memmove(d, s, n) },
+    }
 }
 
-/// libc's `memmove`.
+/// libc's `memmove`, or a byte loop while it is not resolved yet.
 ///
 /// # Safety
 /// As for `memmove`.
 #[inline]
 pub(crate) unsafe fn real_memmove(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
-    // SAFETY: the caller upholds memmove's contract.
-    unsafe { libc::memmove(d, s, n) }
+    match real::memmove() {
+        // SAFETY: the caller upholds memmove's contract.
+        Some(f) => unsafe { f(d, s, n) },
+        // SAFETY: as above.
+        None => unsafe { fallback::memmove(d, s, n) },
+    }
 }
 
-/// libc's `memset`.
+/// libc's `memset`, or a byte loop while it is not resolved yet.
 ///
 /// # Safety
 /// As for `memset`.
 #[inline]
 pub(crate) unsafe fn real_memset(d: *mut c_void, c: c_int, n: usize) -> *mut c_void {
-    // SAFETY: the caller upholds memset's contract.
-    unsafe { libc::memset(d, c, n) }
+    match real::memset() {
+        // SAFETY: the caller upholds memset's contract.
+        Some(f) => unsafe { f(d, c, n) },
+        // SAFETY: as above.
+        None => unsafe { fallback::memset(d, c, n) },
+    }
+}
+
+/// Byte-at-a-time versions of the bulk functions, used only while the
+/// real ones are being resolved (`dlsym` running on this or another
+/// thread). Volatile accesses keep the compiler from turning the loops
+/// back into calls of the very functions they stand in for.
+pub(crate) mod fallback {
+    use core::ffi::{c_int, c_void};
+
+    /// `memmove` (handles overlap in both directions).
+    ///
+    /// # Safety
+    /// As for `memmove`.
+    pub(crate) unsafe fn memmove(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
+        let (dp, sp) = (d as *mut u8, s as *const u8);
+        if (dp as usize) <= (sp as usize) {
+            for i in 0..n {
+                // SAFETY: both ranges are valid for n bytes (caller).
+                unsafe { dp.add(i).write_volatile(sp.add(i).read_volatile()) };
+            }
+        } else {
+            for i in (0..n).rev() {
+                // SAFETY: as above.
+                unsafe { dp.add(i).write_volatile(sp.add(i).read_volatile()) };
+            }
+        }
+        d
+    }
+
+    /// `memset`.
+    ///
+    /// # Safety
+    /// As for `memset`.
+    pub(crate) unsafe fn memset(d: *mut c_void, c: c_int, n: usize) -> *mut c_void {
+        let dp = d as *mut u8;
+        for i in 0..n {
+            // SAFETY: the range is valid for n bytes (caller).
+            unsafe { dp.add(i).write_volatile(c as u8) };
+        }
+        d
+    }
+
+    /// `strnlen` (`usize::MAX` for `strlen`).
+    ///
+    /// # Safety
+    /// `s` is readable up to its NUL or `max` bytes.
+    pub(crate) unsafe fn strnlen(s: *const u8, max: usize) -> usize {
+        let mut i = 0;
+        // SAFETY: reading up to the terminator or max bytes (caller).
+        while i < max && unsafe { s.add(i).read_volatile() } != 0 {
+            i += 1;
+        }
+        i
+    }
+
+    /// `memcmp`/`strncmp`: compare up to `n` bytes, stopping at a NUL
+    /// when `strings`.
+    ///
+    /// # Safety
+    /// Both are readable for the bytes compared.
+    pub(crate) unsafe fn compare(a: *const u8, b: *const u8, n: usize, strings: bool) -> c_int {
+        for i in 0..n {
+            // SAFETY: within the compared prefix (caller).
+            let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
+            if x != y {
+                return x as c_int - y as c_int;
+            }
+            if strings && x == 0 {
+                return 0;
+            }
+        }
+        0
+    }
+
+    /// `memchr`/`strchr`/`strrchr`: offset of the first (or last) `c` in
+    /// the first `n` bytes.
+    ///
+    /// # Safety
+    /// `s` is readable for `n` bytes.
+    pub(crate) unsafe fn find(s: *const u8, c: u8, n: usize, last: bool) -> Option<usize> {
+        let mut hit = None;
+        for i in 0..n {
+            // SAFETY: within the n bytes (caller).
+            if unsafe { s.add(i).read_volatile() } == c {
+                hit = Some(i);
+                if !last {
+                    break;
+                }
+            }
+        }
+        hit
+    }
 }

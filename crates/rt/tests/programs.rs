@@ -497,3 +497,46 @@ fn atomics_are_atomic_and_counted() {
         assert_eq!(*t, (i as u64 + 1, 0, 0, 20000));
     }
 }
+
+const BULK: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+int main(int argc, char **argv) {
+    (void)argv;
+    size_t n = 100 + (size_t)argc; /* a run-time size: real libc calls */
+    char *a = malloc(n); /* A */
+    char *b = malloc(n); /* B */
+    memset(a, 'x', n - 1);
+    a[n - 1] = 0;
+    memcpy(b, a, n);
+    size_t len = strlen(b);
+    int c = strcmp(a, b);
+    void *m = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(m, 1 << 16);
+    printf("%zu %d\n", len, c);
+    free(a);
+    free(b);
+    return 0;
+}
+"#;
+
+#[test]
+fn libc_bulk_operations_and_mappings_are_counted() {
+    let Some(r) = build_and_run("bulk", BULK) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(String::from_utf8_lossy(&r.instrumented.stdout), "100 0\n");
+    // a: memset and a[n-1] write it, memcpy and strcmp read it.
+    let a = site_at(&r.profile, line_of(BULK, "/* A */"));
+    assert_eq!(per_thread(a), vec![(0, 2, 2, 0)]);
+    // b: memcpy writes it, strlen and strcmp read it.
+    let b = site_at(&r.profile, line_of(BULK, "/* B */"));
+    assert_eq!(per_thread(b), vec![(0, 2, 1, 0)]);
+    let main = &r.profile["threads"][0];
+    assert_eq!(main["mmaps"], 1);
+    assert_eq!(main["mapped_bytes"], 65536);
+    assert_eq!(main["munmaps"], 1);
+    assert_eq!(r.profile["races"], 0);
+}
