@@ -92,6 +92,24 @@ impl std::fmt::Display for Geometry {
     }
 }
 
+/// Moves way `i` of a set to the front (most recently used), shifting the
+/// more recent ones down by one: a hit. A hit on the MRU way (the common
+/// case) moves nothing; a short loop beats the general `rotate_right` for
+/// sets of a few ways.
+#[inline]
+fn promote(ways: &mut [u64], i: usize) {
+    if i == 0 {
+        return;
+    }
+    let tag = ways[i];
+    let mut j = i;
+    while j > 0 {
+        ways[j] = ways[j - 1];
+        j -= 1;
+    }
+    ways[0] = tag;
+}
+
 /// Tag value of an empty way; no line number reaches it.
 const EMPTY: u64 = u64::MAX;
 
@@ -155,11 +173,12 @@ impl Cache {
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
-                ways[..=i].rotate_right(1);
+                promote(ways, i);
                 false
             }
             None => {
-                ways.rotate_right(1);
+                let last = ways.len() - 1;
+                promote(ways, last);
                 ways[0] = block;
                 true
             }
@@ -174,7 +193,7 @@ impl Cache {
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
-                ways[..=i].rotate_right(1);
+                promote(ways, i);
                 true
             }
             None => false,
@@ -188,11 +207,12 @@ impl Cache {
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
-                ways[..=i].rotate_right(1);
+                promote(ways, i);
                 (false, None)
             }
             None => {
-                ways.rotate_right(1);
+                let last = ways.len() - 1;
+                promote(ways, last);
                 let victim = std::mem::replace(&mut ways[0], block);
                 (true, (victim != EMPTY).then_some(victim))
             }
@@ -206,7 +226,9 @@ impl Cache {
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
-                ways[i..].rotate_left(1);
+                for j in i..ways.len() - 1 {
+                    ways[j] = ways[j + 1];
+                }
                 if let Some(last) = ways.last_mut() {
                     *last = EMPTY;
                 }

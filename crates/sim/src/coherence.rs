@@ -233,6 +233,8 @@ pub struct Coherence {
     core_socket: Vec<u32>,
     core_die: Vec<u32>,
     core_l3: Vec<u32>,
+    /// Number of cores.
+    cores: u32,
     l1_ns: f64,
     l2_ns: f64,
     l3_ns: f64,
@@ -282,6 +284,7 @@ impl Coherence {
                     _ => c / t.cores_per_die,
                 })
                 .collect(),
+            cores: cores as u32,
             l1_ns: cycles(c.l1d.hit_cycles),
             l2_ns: cycles(c.l2.hit_cycles),
             l3_ns: cycles(c.l3.hit_cycles),
@@ -423,7 +426,7 @@ impl Coherence {
     /// Simulates `core` reading or writing `addr .. addr + size` (a size of
     /// 0 counts as 1); returns the latency in ns.
     pub fn access(&mut self, core: u32, addr: u64, size: u64, write: bool) -> Result<f64, Error> {
-        if core >= self.machine.cores() {
+        if core >= self.cores {
             return Err(invalid(format!(
                 "core {core} does not exist (the machine has {} cores)",
                 self.machine.cores()
@@ -431,9 +434,11 @@ impl Coherence {
         }
         let first = addr >> self.line_bits;
         let last = addr.saturating_add(size.max(1) - 1) >> self.line_bits;
-        let mut cost = 0.0;
-        for line in first..=last {
-            cost += self.access_line(core, line, write);
+        let mut cost = self.access_line(core, first, write);
+        if last != first {
+            for line in first + 1..=last {
+                cost += self.access_line(core, line, write);
+            }
         }
         self.k().latency_ns += cost;
         self.per_core_latency_ns[core as usize] += cost;

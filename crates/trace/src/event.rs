@@ -233,46 +233,52 @@ impl Event {
     }
 
     /// Decodes one event from the front of `buf`, returning it and the number
-    /// of bytes it used, or a description of what is wrong.
+    /// of bytes it used, or a description of what is wrong. The length of
+    /// the event is known from its tag, so the buffer is checked once.
+    #[inline]
     pub(crate) fn decode(buf: &[u8]) -> Result<(Event, usize), String> {
-        let mut c = Cursor { buf, pos: 0 };
-        let tag = c.u8()?;
+        let Some(&tag) = buf.first() else {
+            return Err(ENDS_INSIDE.into());
+        };
+        let need = match tag {
+            TAG_THREAD_START => 10,
+            TAG_THREAD_EXIT => 5,
+            TAG_ACCESS => 22,
+            TAG_ALLOC | TAG_FREE => 25,
+            TAG_FENCE => 6,
+            TAG_ACQUIRE | TAG_RELEASE => 13,
+            t => return Err(format!("unknown event tag {t:#04x}")),
+        };
+        let Some(b) = buf.get(..need) else {
+            return Err(ENDS_INSIDE.into());
+        };
+        let thread = le32(b, 1);
         let ev = match tag {
             TAG_THREAD_START => {
-                let thread = c.u32()?;
-                let has = c.u8()?;
-                let parent = c.u32()?;
-                let parent = match has {
+                let parent = match b[5] {
                     0 => None,
-                    1 => Some(parent),
-                    b => return Err(format!("ThreadStart has_parent byte {b} is not 0 or 1")),
+                    1 => Some(le32(b, 6)),
+                    x => return Err(format!("ThreadStart has_parent byte {x} is not 0 or 1")),
                 };
                 Event::ThreadStart { thread, parent }
             }
-            TAG_THREAD_EXIT => Event::ThreadExit { thread: c.u32()? },
+            TAG_THREAD_EXIT => Event::ThreadExit { thread },
             TAG_ACCESS => {
-                let thread = c.u32()?;
-                let addr = c.u64()?;
-                let size = c.u32()?;
-                let flags = c.u8()?;
-                let site = c.u32()?;
+                let flags = b[17];
                 if flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) != 0 {
                     return Err(format!("Access flags {flags:#04x} has unknown bits"));
                 }
                 Event::Access {
                     thread,
-                    addr,
-                    size,
+                    addr: le64(b, 5),
+                    size: le32(b, 13),
                     write: flags & FLAG_WRITE != 0,
                     atomic: flags & FLAG_ATOMIC != 0,
-                    site: (flags & FLAG_SITE != 0).then_some(site),
+                    site: (flags & FLAG_SITE != 0).then(|| le32(b, 18)),
                 }
             }
             TAG_ALLOC | TAG_FREE => {
-                let thread = c.u32()?;
-                let addr = c.u64()?;
-                let size = c.u64()?;
-                let site = c.u32()?;
+                let (addr, size, site) = (le64(b, 5), le64(b, 13), le32(b, 21));
                 if tag == TAG_ALLOC {
                     Event::Alloc {
                         thread,
@@ -290,51 +296,38 @@ impl Event {
                 }
             }
             TAG_FENCE => {
-                let thread = c.u32()?;
-                let code = c.u8()?;
+                let code = b[5];
                 let kind = FenceKind::from_code(code)
                     .ok_or_else(|| format!("unknown fence kind {code}"))?;
                 Event::Fence { thread, kind }
             }
-            TAG_ACQUIRE | TAG_RELEASE => {
-                let thread = c.u32()?;
-                let object = c.u64()?;
+            _ => {
+                let object = le64(b, 5);
                 if tag == TAG_ACQUIRE {
                     Event::Acquire { thread, object }
                 } else {
                     Event::Release { thread, object }
                 }
             }
-            t => return Err(format!("unknown event tag {t:#04x}")),
         };
-        Ok((ev, c.pos))
+        Ok((ev, need))
     }
 }
 
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
+const ENDS_INSIDE: &str = "payload ends inside an event";
+
+/// The little-endian `u32` at `b[i..i + 4]` (the caller checked the length).
+#[inline]
+fn le32(b: &[u8], i: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[i..i + 4]);
+    u32::from_le_bytes(a)
 }
 
-impl Cursor<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let end = self.pos + N;
-        let bytes = self
-            .buf
-            .get(self.pos..end)
-            .ok_or_else(|| "payload ends inside an event".to_string())?;
-        self.pos = end;
-        let mut a = [0u8; N];
-        a.copy_from_slice(bytes);
-        Ok(a)
-    }
-    fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take::<1>()?[0])
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take()?))
-    }
-    fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take()?))
-    }
+/// The little-endian `u64` at `b[i..i + 8]` (the caller checked the length).
+#[inline]
+fn le64(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(a)
 }

@@ -4,7 +4,6 @@
 use crate::{
     crc32, Error, ErrorKind, Event, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MAX_BLOCK_LEN, VERSION,
 };
-use std::collections::VecDeque;
 use std::io::{ErrorKind as IoKind, Read};
 
 /// Reads events from any [`Read`]. It is an iterator of
@@ -13,7 +12,9 @@ use std::io::{ErrorKind as IoKind, Read};
 pub struct Reader<R: Read> {
     input: R,
     offset: u64,
-    pending: VecDeque<Event>,
+    /// The events of the current block, handed out from `next`.
+    pending: Vec<Event>,
+    next: usize,
     payload: Vec<u8>,
     done: bool,
 }
@@ -67,7 +68,8 @@ impl<R: Read> Reader<R> {
         Ok(Reader {
             input,
             offset: HEADER_LEN as u64,
-            pending: VecDeque::new(),
+            pending: Vec::new(),
+            next: 0,
             payload: Vec::new(),
             done: false,
         })
@@ -110,11 +112,16 @@ impl<R: Read> Reader<R> {
             return Err(err(ErrorKind::Checksum { stored, computed }));
         }
         let mut pos = 0;
-        let mut events = VecDeque::new();
+        self.pending.clear();
+        self.next = 0;
+        // At least 5 bytes per event: a count beyond that is corruption
+        // (and must not reserve memory).
+        self.pending
+            .reserve((count as usize).min(self.payload.len() / 5));
         for i in 0..count {
             let (ev, used) = Event::decode(&self.payload[pos..])
                 .map_err(|m| err(ErrorKind::BadEvent(format!("event {i} of the block: {m}"))))?;
-            events.push_back(ev);
+            self.pending.push(ev);
             pos += used;
         }
         if pos != self.payload.len() {
@@ -124,7 +131,6 @@ impl<R: Read> Reader<R> {
             ))));
         }
         self.offset += (BLOCK_HEADER_LEN + len as usize) as u64;
-        self.pending = events;
         Ok(true)
     }
 }
@@ -134,7 +140,8 @@ impl<R: Read> Iterator for Reader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(ev) = self.pending.pop_front() {
+            if let Some(&ev) = self.pending.get(self.next) {
+                self.next += 1;
                 return Some(Ok(ev));
             }
             if self.done {
@@ -147,6 +154,9 @@ impl<R: Read> Iterator for Reader<R> {
                     return None;
                 }
                 Err(e) => {
+                    // Nothing of a damaged block is handed out.
+                    self.pending.clear();
+                    self.next = 0;
                     self.done = true;
                     return Some(Err(e));
                 }

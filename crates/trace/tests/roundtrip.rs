@@ -196,3 +196,33 @@ fn encoding_matches_documented_layout() {
     assert_eq!(&bytes[12..20], &[6, 0, 0, 0, 1, 0, 0, 0]);
     assert_eq!(&bytes[24..], &[0x06, 0x04, 0x03, 0x02, 0x01, 5]);
 }
+
+#[test]
+fn a_bad_event_in_a_block_with_a_valid_checksum_hands_out_nothing_of_it() {
+    // Block 1: sample()[..2]; block 2: sample()[2..4], whose second event
+    // gets an unknown tag (and a recomputed checksum).
+    let events = sample();
+    let first = encode(&events[..2], 1 << 20);
+    let second = encode(&events[2..4], 1 << 20);
+    let mut bytes = first.clone();
+    let at = bytes.len();
+    bytes.extend_from_slice(&second[HEADER_LEN..]);
+    let payload = at + 12;
+    let mut probe = Vec::new();
+    let probe_bytes = encode(&events[2..3], 1 << 20);
+    probe.extend_from_slice(&probe_bytes[HEADER_LEN + 12..]);
+    bytes[payload + probe.len()] = 0x7f;
+    let crc = loci_trace::crc32(&bytes[payload..]);
+    bytes[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
+    let s = read_salvage(&bytes);
+    assert_eq!(s.events, events[..2]);
+    let err = s.error.unwrap();
+    assert_eq!(err.offset, at as u64);
+    assert!(err.to_string().contains("unknown event tag 0x7f"), "{err}");
+    // Streaming: the same two events, then the error, then nothing.
+    let mut r = loci_trace::Reader::new(&bytes[..]).unwrap();
+    assert_eq!(r.next().unwrap().unwrap(), events[0]);
+    assert_eq!(r.next().unwrap().unwrap(), events[1]);
+    assert!(r.next().unwrap().is_err());
+    assert!(r.next().is_none());
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Events per second of `loci sim` replaying large loci traces, single-
+# threaded, end to end (file read, checksum, decode, MESI + NUMA + store
+# buffer replay), then the replay alone (the loci-sim `replay` bench, traces
+# generated in memory). See benches/README.md.
+#
+# Environment:
+#   RUNS=N        timed runs per trace (default 5)
+#   MACHINE=FILE  machine preset (default presets/xeon-gold-6242-2s.toml)
+#   LOCI=PATH     time this loci binary instead of building one
+#   NO_REPLAY_BENCH=1   skip `cargo bench -p loci-sim --bench replay`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs="${RUNS:-5}"
+machine="${MACHINE:-presets/xeon-gold-6242-2s.toml}"
+die() { echo "benches/sim.sh: $*" >&2; exit 1; }
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
+[ -f "$machine" ] || die "no machine file $machine"
+
+if [ -n "${LOCI:-}" ]; then
+  loci="$LOCI"
+else
+  echo "== cargo build --release -p loci"
+  cargo build --release -p loci
+  loci="${CARGO_TARGET_DIR:-target}/release/loci"
+fi
+[ -x "$loci" ] || die "$loci is not an executable"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# name, then `loci sim --workload` arguments: about 10 M events each.
+traces=(
+  "capture-by-ref|--workload capture-by-ref --threads 4 --iters 50000 --object-size 4096"
+  "producer-consumer|--workload producer-consumer --threads 4 --iters 1000000"
+  "false-sharing|--workload false-sharing --threads 4 --iters 2500000"
+  "publication|--workload publication --threads 4 --iters 200000 --object-size 256"
+)
+
+echo "== $loci, machine $machine, $runs runs per trace, $(nproc) cores ($(uname -m))"
+printf '%-20s %11s %9s %12s %12s %12s\n' trace events MB "median s" "min s" "Mevents/s"
+for t in "${traces[@]}"; do
+  name="${t%%|*}"
+  # shellcheck disable=SC2086 # the workload arguments are a word list
+  "$loci" sim ${t#*|} --emit-trace "$tmp/$name.locitrace" --json >"$tmp/emit.json"
+  events=$(sed -n 's/.*"events": \([0-9]*\).*/\1/p' "$tmp/emit.json")
+  mb=$(( $(stat -c %s "$tmp/$name.locitrace") / 1000000 ))
+  : >"$tmp/times"
+  for ((i = 1; i <= runs; i++)); do
+    start=$(date +%s.%N)
+    "$loci" sim --machine "$machine" --pin spread "$tmp/$name.locitrace" --json >"$tmp/out.json"
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f\n", b - a }' >>"$tmp/times"
+  done
+  read -r med min < <(sort -g "$tmp/times" | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1] }')
+  printf '%-20s %11d %9d %12.3f %12.3f %12.1f\n' "$name" "$events" "$mb" "$med" "$min" \
+    "$(awk -v e="$events" -v m="$med" 'BEGIN { print (m > 0) ? e / m / 1e6 : 0 }')"
+done
+
+if [ -z "${NO_REPLAY_BENCH:-}" ]; then
+  echo
+  echo "== replay alone (cargo bench -p loci-sim --bench replay -- $runs)"
+  cargo bench -q -p loci-sim --bench replay -- "$runs"
+fi
