@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Compile and link like `cc`, instrumented for loci's runtime (gcc -fsanitize=thread ABI).
     Cc(cmd::cc::CcArgs),
+    /// Find redundant, mergeable and over-strong barriers in AArch64/x86-64 assembly; rewrite them soundly.
+    Fences(cmd::fences::FencesArgs),
     /// Run litmus tests (herd7 syntax) under a memory model, with herd7's output.
     Litmus(cmd::litmus::LitmusArgs),
     /// Run a program built with `loci cc` and show per-site, per-thread heap access counts.
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(herd_style_args());
     let result = match cli.command {
         Command::Cc(args) => cmd::cc::run(args),
+        Command::Fences(args) => cmd::fences::run(args),
         Command::Litmus(args) => cmd::litmus::run(args),
         Command::Profile(args) => cmd::profile::run(args),
         Command::Sim(args) => cmd::sim::run(args),

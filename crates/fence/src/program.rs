@@ -1,0 +1,649 @@
+//! From statements to functions and control-flow graphs.
+//!
+//! A function starts at every non-local label in a code section (`.L…`
+//! and numeric labels are local) and runs to the next one. Blocks start at
+//! labels and after branches. An instruction is an *entry* — reachable from
+//! code loci cannot see, so nothing is known on the way in — when it starts
+//! a function, carries a label that is referenced other than by a direct
+//! branch of its own function (jump tables, `adr`, exception tables,
+//! branches from other functions), or has no visible predecessor (landing
+//! pads). In `objdump -d` input every instruction of a function with an
+//! indirect jump is an entry.
+//!
+//! Functions containing conditional or repeated assembly (`.if`, `.rept`,
+//! `.irp`, …) are not analysed: the text is not what runs.
+
+use crate::arch::Arch;
+use crate::effect::{Effect, Flow};
+use crate::source::{is_ident_char, Source, StmtKind};
+use std::collections::HashMap;
+
+/// One instruction of a function.
+#[derive(Clone, Debug)]
+pub struct Insn {
+    /// Index of its statement in [`Source::stmts`] (the mnemonic).
+    pub stmt: usize,
+    /// A standalone prefix statement before it (`lock;`), if any.
+    pub prefix_stmt: Option<usize>,
+    /// What it does.
+    pub effect: Effect,
+    /// Reachable from unseen code: nothing is known on the way in.
+    pub entry: bool,
+}
+
+/// A basic block: instructions `start..end` of its function.
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// First instruction.
+    pub start: usize,
+    /// One past the last instruction.
+    pub end: usize,
+    /// Successor blocks.
+    pub succs: Vec<usize>,
+    /// Predecessor blocks.
+    pub preds: Vec<usize>,
+    /// Control may leave the function from the end of this block; `Some(true)`
+    /// when it does so by returning to the caller.
+    pub exit: Option<bool>,
+}
+
+/// One function.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// Its name (the label).
+    pub name: String,
+    /// 0-based line of its label.
+    pub line: u32,
+    /// Its address (objdump input).
+    pub addr: Option<u64>,
+    /// Its instructions.
+    pub insns: Vec<Insn>,
+    /// Its blocks, in order.
+    pub blocks: Vec<Block>,
+    /// Why it is not analysed, if it is not.
+    pub skipped: Option<String>,
+}
+
+/// A note about the input (line is 0-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// 0-based line.
+    pub line: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A whole input file, ready for analysis.
+#[derive(Debug)]
+pub struct Program<'a> {
+    /// Its architecture.
+    pub arch: Arch,
+    /// Whether it is `objdump -d` output (never rewritten).
+    pub objdump: bool,
+    /// Its text, split.
+    pub source: Source<'a>,
+    /// Its functions.
+    pub functions: Vec<Function>,
+    /// Notes (unparseable statements, skipped functions).
+    pub notes: Vec<Note>,
+}
+
+fn is_local_label(name: &str) -> bool {
+    name.starts_with(".L") || name.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_code_section(name: &str, flags: &str) -> bool {
+    name.starts_with(".text")
+        || name.starts_with(".init")
+        || name.starts_with(".fini")
+        || flags.contains('x')
+}
+
+/// Builds the program of a split source.
+pub fn build<'a>(source: Source<'a>, arch: Arch, objdump: bool) -> Program<'a> {
+    let mut p = Program {
+        arch,
+        objdump,
+        source,
+        functions: Vec::new(),
+        notes: Vec::new(),
+    };
+    if objdump {
+        build_objdump(&mut p);
+    } else {
+        build_gas(&mut p);
+    }
+    p
+}
+
+/// Unique name of a numeric label definition.
+fn numeric_name(name: &str, stmt: usize) -> String {
+    format!("{name}@{stmt}")
+}
+
+fn build_gas(p: &mut Program<'_>) {
+    let stmts = &p.source.stmts;
+    // Numeric labels: definitions by name, in order.
+    let mut numeric: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in stmts.iter().enumerate() {
+        if let StmtKind::Label(l) = s.kind {
+            if l.bytes().all(|b| b.is_ascii_digit()) {
+                numeric.entry(l).or_default().push(i);
+            }
+        }
+    }
+    let resolve = |t: &str, at: usize| -> String {
+        let t = t.trim();
+        if t.len() >= 2 {
+            let (n, d) = t.split_at(t.len() - 1);
+            if n.bytes().all(|b| b.is_ascii_digit()) && (d == "b" || d == "f") {
+                if let Some(defs) = numeric.get(n) {
+                    let found = if d == "b" {
+                        defs.iter().rev().find(|&&k| k < at)
+                    } else {
+                        defs.iter().find(|&&k| k > at)
+                    };
+                    if let Some(&k) = found {
+                        return numeric_name(n, k);
+                    }
+                }
+                return format!("{t}@unresolved");
+            }
+        }
+        t.to_string()
+    };
+
+    let mut in_code = true;
+    let mut section_stack: Vec<(bool, bool, bool)> = Vec::new();
+    let mut prev_code = true;
+    // References from debug sections (`.LVL…` location lists) are not
+    // control flow.
+    let mut in_debug = false;
+    let mut prev_debug = false;
+    let mut macro_depth = 0u32;
+    let mut cur: Option<Function> = None;
+    let mut pending_labels: Vec<String> = Vec::new();
+    // label → (function index, instruction index it precedes)
+    let mut label_at: HashMap<String, (usize, usize)> = HashMap::new();
+    // References other than direct branches: label → referencing function
+    // (usize::MAX: from data or directives).
+    let mut other_refs: Vec<(String, usize)> = Vec::new();
+    let mut branch_refs: Vec<(String, usize)> = Vec::new();
+    let mut pending_prefix: Option<usize> = None;
+    let mut funcs: Vec<Function> = Vec::new();
+    let mut notes = Vec::new();
+
+    let finish = |cur: &mut Option<Function>, funcs: &mut Vec<Function>| {
+        if let Some(f) = cur.take() {
+            funcs.push(f);
+        }
+    };
+
+    for (i, s) in stmts.iter().enumerate() {
+        match s.kind {
+            StmtKind::Directive(d, args) => {
+                let d = d.to_ascii_lowercase();
+                if d == ".macro" {
+                    macro_depth += 1;
+                    continue;
+                }
+                if d == ".endm" {
+                    macro_depth = macro_depth.saturating_sub(1);
+                    continue;
+                }
+                if macro_depth > 0 {
+                    continue;
+                }
+                if !in_debug && !d.starts_with(".cfi") && d != ".loc" && d != ".file" {
+                    collect_refs(args, usize::MAX, &mut other_refs, &resolve, i);
+                }
+                match d.as_str() {
+                    ".text" => {
+                        prev_code = in_code;
+                        prev_debug = in_debug;
+                        in_code = true;
+                        in_debug = false;
+                    }
+                    ".data" | ".bss" | ".rodata" => {
+                        prev_code = in_code;
+                        prev_debug = in_debug;
+                        in_code = false;
+                        in_debug = false;
+                    }
+                    ".section" | ".pushsection" => {
+                        let mut parts = args.splitn(2, ',');
+                        let name = parts.next().unwrap_or("").trim();
+                        let flags = parts.next().unwrap_or("");
+                        let flags = flags
+                            .split(',')
+                            .next()
+                            .unwrap_or("")
+                            .trim()
+                            .trim_matches('"');
+                        if d == ".pushsection" {
+                            section_stack.push((in_code, prev_code, in_debug));
+                        }
+                        prev_code = in_code;
+                        prev_debug = in_debug;
+                        in_code = is_code_section(name, flags);
+                        in_debug = name.starts_with(".debug");
+                    }
+                    ".popsection" => {
+                        if let Some((c, pc, dbg)) = section_stack.pop() {
+                            in_code = c;
+                            prev_code = pc;
+                            in_debug = dbg;
+                        }
+                    }
+                    ".previous" => {
+                        std::mem::swap(&mut in_code, &mut prev_code);
+                        std::mem::swap(&mut in_debug, &mut prev_debug);
+                    }
+                    ".if" | ".ifdef" | ".ifndef" | ".ifc" | ".ifnc" | ".ifeq" | ".ifne"
+                    | ".ifb" | ".ifnb" | ".ifeqs" | ".ifnes" | ".ifge" | ".ifgt" | ".ifle"
+                    | ".iflt" | ".else" | ".elseif" | ".endif" | ".rept" | ".irp" | ".irpc"
+                    | ".endr" => {
+                        if let Some(f) = cur.as_mut() {
+                            if f.skipped.is_none() {
+                                f.skipped = Some(format!(
+                                    "uses `{d}` (conditional or repeated assembly): the text is not what runs"
+                                ));
+                            }
+                        }
+                    }
+                    ".inst" | ".word" | ".long" | ".4byte" | ".hword" | ".short" | ".byte"
+                    | ".quad" | ".8byte" | ".xword" | ".dword"
+                        if in_code =>
+                    {
+                        // Raw bytes in code: may be any instruction.
+                        if let Some(f) = cur.as_mut() {
+                            attach_labels(&mut pending_labels, &mut label_at, funcs.len(), f);
+                            f.insns.push(Insn {
+                                stmt: i,
+                                prefix_stmt: None,
+                                effect: Effect::unknown(),
+                                entry: false,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ if macro_depth > 0 => {}
+            StmtKind::Label(l) if in_code => {
+                if is_local_label(l) {
+                    let name = if l.bytes().all(|b| b.is_ascii_digit()) {
+                        numeric_name(l, i)
+                    } else {
+                        l.to_string()
+                    };
+                    if cur.is_none() {
+                        cur = Some(new_function("(top of file)", s.line, None));
+                    }
+                    pending_labels.push(name);
+                } else {
+                    finish(&mut cur, &mut funcs);
+                    pending_labels.clear();
+                    cur = Some(new_function(l, s.line, None));
+                    pending_labels.push(l.to_string());
+                }
+            }
+            StmtKind::Label(_) => {}
+            StmtKind::Insn(m, ops) if in_code => {
+                if arch_is_x86(p.arch) && crate::x86::is_prefix(m) && ops.is_empty() {
+                    pending_prefix = Some(i);
+                    continue;
+                }
+                let f = cur.get_or_insert_with(|| new_function("(top of file)", s.line, None));
+                attach_labels(&mut pending_labels, &mut label_at, funcs.len(), f);
+                let valid = m.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                    && m.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+                let prefix = pending_prefix.take();
+                let effect = if !valid {
+                    notes.push(Note {
+                        line: s.line,
+                        message: format!(
+                            "cannot parse `{}`: kept verbatim, treated as an unknown instruction",
+                            &p.source.lines[s.line as usize][s.start as usize..s.end as usize]
+                        ),
+                    });
+                    Effect::unknown()
+                } else {
+                    match p.arch {
+                        Arch::Aarch64 => crate::aarch64::classify(m, ops),
+                        Arch::X86_64 => crate::x86::classify(
+                            m,
+                            ops,
+                            prefix.map(|k| match stmts[k].kind {
+                                StmtKind::Insn(pm, _) => pm,
+                                _ => "",
+                            }),
+                        ),
+                    }
+                };
+                let fi = funcs.len();
+                match &effect.flow {
+                    Flow::Jump(t) | Flow::CondJump(t) => branch_refs.push((resolve(t, i), fi)),
+                    Flow::Call(Some(t)) => other_refs.push((resolve(t, i), fi)),
+                    _ => collect_refs(ops, fi, &mut other_refs, &resolve, i),
+                }
+                f.insns.push(Insn {
+                    stmt: i,
+                    prefix_stmt: prefix,
+                    effect,
+                    entry: false,
+                });
+            }
+            StmtKind::Insn(_, ops) => collect_refs(ops, usize::MAX, &mut other_refs, &resolve, i),
+        }
+    }
+    finish(&mut cur, &mut funcs);
+
+    // Entries: labels whose address is taken (jump tables, `adr`,
+    // exception tables) or that other functions branch to.
+    let mut entries: Vec<(usize, usize)> = Vec::new();
+    for (name, _) in &other_refs {
+        if let Some(&(fi, ii)) = label_at.get(name) {
+            entries.push((fi, ii));
+        }
+    }
+    for (name, from) in &branch_refs {
+        if let Some(&(fi, ii)) = label_at.get(name) {
+            if *from != fi {
+                entries.push((fi, ii));
+            }
+        }
+    }
+    for (fi, ii) in entries {
+        if let Some(insn) = funcs[fi].insns.get_mut(ii) {
+            insn.entry = true;
+        }
+    }
+    for (fi, f) in funcs.iter_mut().enumerate() {
+        let targets = |t: &str, at: usize| -> Result<Option<usize>, String> {
+            let name = resolve(t, at);
+            if name.ends_with("@unresolved") {
+                return Err(format!("branch to unresolved numeric label `{t}`"));
+            }
+            match label_at.get(&name) {
+                Some(&(g, ii)) if g == fi => Ok(Some(ii)),
+                Some(_) => Ok(None),
+                None => {
+                    let computed = name.starts_with(".+")
+                        || name.starts_with(".-")
+                        || name == "."
+                        || name.contains(['+', '-'])
+                            && label_at.contains_key(name.split(['+', '-']).next().unwrap_or(""));
+                    if computed {
+                        Err(format!("branch to computed address `{t}`"))
+                    } else {
+                        Ok(None)
+                    }
+                }
+            }
+        };
+        let stmt_of: Vec<usize> = f.insns.iter().map(|x| x.stmt).collect();
+        let r = build_blocks(f, |ii, t| targets(t, stmt_of[ii]));
+        if let Err(e) = r {
+            if f.skipped.is_none() {
+                f.skipped = Some(e);
+            }
+        }
+        if let Some(reason) = &f.skipped {
+            notes.push(Note {
+                line: f.line,
+                message: format!("function `{}` not analysed: {reason}", f.name),
+            });
+        }
+    }
+    p.functions = funcs;
+    p.notes.extend(notes);
+}
+
+fn arch_is_x86(a: Arch) -> bool {
+    a == Arch::X86_64
+}
+
+fn new_function(name: &str, line: u32, addr: Option<u64>) -> Function {
+    Function {
+        name: name.to_string(),
+        line,
+        addr,
+        insns: Vec::new(),
+        blocks: Vec::new(),
+        skipped: None,
+    }
+}
+
+fn attach_labels(
+    pending: &mut Vec<String>,
+    label_at: &mut HashMap<String, (usize, usize)>,
+    fi: usize,
+    f: &Function,
+) {
+    for l in pending.drain(..) {
+        label_at.entry(l).or_insert((fi, f.insns.len()));
+    }
+}
+
+/// Every symbol-like token of `text` counts as a reference.
+fn collect_refs(
+    text: &str,
+    from: usize,
+    out: &mut Vec<(String, usize)>,
+    resolve: &dyn Fn(&str, usize) -> String,
+    at: usize,
+) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if is_ident_char(b[i]) {
+            let s = i;
+            while i < b.len() && is_ident_char(b[i]) {
+                i += 1;
+            }
+            let tok = &text[s..i];
+            let first = tok.as_bytes()[0];
+            if first.is_ascii_alphabetic() || first == b'.' || first == b'_' {
+                out.push((tok.to_string(), from));
+            } else if tok.ends_with('b') || tok.ends_with('f') {
+                let r = resolve(tok, at);
+                if r.contains('@') {
+                    out.push((r, from));
+                }
+            }
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Splits `f` into blocks; `target(insn, label)` resolves a direct branch
+/// to an instruction index of `f` (`None`: leaves the function).
+fn build_blocks(
+    f: &mut Function,
+    target: impl Fn(usize, &str) -> Result<Option<usize>, String>,
+) -> Result<(), String> {
+    let n = f.insns.len();
+    if n == 0 {
+        return Ok(());
+    }
+    let mut leader = vec![false; n + 1];
+    leader[0] = true;
+    let mut jump_to: Vec<Option<usize>> = vec![None; n];
+    for i in 0..n {
+        match &f.insns[i].effect.flow {
+            Flow::Jump(t) | Flow::CondJump(t) => {
+                let t = t.clone();
+                jump_to[i] = target(i, &t)?;
+                if let Some(k) = jump_to[i] {
+                    leader[k] = true;
+                }
+                leader[i + 1] = true;
+            }
+            Flow::Return | Flow::IndirectJump | Flow::Stop => leader[i + 1] = true,
+            Flow::Next | Flow::Call(_) => {}
+        }
+        if f.insns[i].entry {
+            leader[i] = true;
+        }
+    }
+    // Labels start blocks too: any instruction that is a branch target or
+    // entry is already a leader; other labels do not change the graph.
+    let mut block_of = vec![0usize; n + 1];
+    let mut blocks: Vec<Block> = Vec::new();
+    for i in 0..n {
+        if leader[i] {
+            blocks.push(Block {
+                start: i,
+                end: i,
+                succs: Vec::new(),
+                preds: Vec::new(),
+                exit: None,
+            });
+        }
+        let b = blocks.len() - 1;
+        blocks[b].end = i + 1;
+        block_of[i] = b;
+    }
+    let nb = blocks.len();
+    #[allow(clippy::needless_range_loop)] // blocks[b] is written in the loop
+    for b in 0..nb {
+        let last = blocks[b].end - 1;
+        let fall = if b + 1 < nb { Some(b + 1) } else { None };
+        let mut succ = Vec::new();
+        let mut exit = None;
+        let mut add = |t: Option<usize>, ret: bool, succ: &mut Vec<usize>| match t {
+            Some(k) => succ.push(k),
+            None => {
+                exit = Some(exit.unwrap_or(true) && ret);
+            }
+        };
+        match &f.insns[last].effect.flow {
+            Flow::Next | Flow::Call(_) => add(fall, false, &mut succ),
+            Flow::Jump(_) => add(jump_to[last].map(|k| block_of[k]), false, &mut succ),
+            Flow::CondJump(_) => {
+                add(jump_to[last].map(|k| block_of[k]), false, &mut succ);
+                add(fall, false, &mut succ);
+            }
+            Flow::Return => add(None, true, &mut succ),
+            Flow::IndirectJump | Flow::Stop => add(None, false, &mut succ),
+        }
+        succ.dedup();
+        blocks[b].succs = succ;
+        blocks[b].exit = exit;
+    }
+    for b in 0..nb {
+        for s in blocks[b].succs.clone() {
+            blocks[s].preds.push(b);
+        }
+    }
+    // The function start, and blocks nothing visible reaches, are entries.
+    f.insns[0].entry = true;
+    for blk in &blocks {
+        if blk.preds.is_empty() {
+            f.insns[blk.start].entry = true;
+        }
+    }
+    f.blocks = blocks;
+    Ok(())
+}
+
+fn build_objdump(p: &mut Program<'_>) {
+    let stmts = &p.source.stmts;
+    let mut funcs: Vec<Function> = Vec::new();
+    let mut notes = Vec::new();
+    for (i, s) in stmts.iter().enumerate() {
+        match s.kind {
+            StmtKind::Label(l) => funcs.push(new_function(l, s.line, s.addr)),
+            StmtKind::Insn(m, ops) => {
+                if funcs.is_empty() {
+                    funcs.push(new_function("(top of file)", s.line, s.addr));
+                }
+                let effect = if m == "(bad)" {
+                    notes.push(Note {
+                        line: s.line,
+                        message: "objdump could not decode this instruction: treated as unknown"
+                            .into(),
+                    });
+                    Effect::unknown()
+                } else {
+                    match p.arch {
+                        Arch::Aarch64 => crate::aarch64::classify(m, ops),
+                        Arch::X86_64 => crate::x86::classify(m, ops, None),
+                    }
+                };
+                let f = funcs.last_mut().expect("pushed above");
+                f.insns.push(Insn {
+                    stmt: i,
+                    prefix_stmt: None,
+                    effect,
+                    entry: false,
+                });
+            }
+            StmtKind::Directive(..) => {}
+        }
+    }
+    // Address → (function, instruction).
+    let mut at: HashMap<u64, (usize, usize)> = HashMap::new();
+    for (fi, f) in funcs.iter().enumerate() {
+        for (ii, insn) in f.insns.iter().enumerate() {
+            if let Some(a) = stmts[insn.stmt].addr {
+                at.insert(a, (fi, ii));
+            }
+        }
+    }
+    let hex = |t: &str| -> Option<u64> {
+        let w = t.split_whitespace().next()?;
+        u64::from_str_radix(w.trim_start_matches("0x"), 16).ok()
+    };
+    // Branches and calls into the middle of another function are entries.
+    let mut entries = Vec::new();
+    for (fi, f) in funcs.iter().enumerate() {
+        for insn in &f.insns {
+            let t = match &insn.effect.flow {
+                Flow::Jump(t) | Flow::CondJump(t) | Flow::Call(Some(t)) => t,
+                _ => continue,
+            };
+            if let Some(&(g, ii)) = hex(t).and_then(|a| at.get(&a)) {
+                let call = matches!(insn.effect.flow, Flow::Call(_));
+                if g != fi || call {
+                    entries.push((g, ii));
+                }
+            }
+        }
+    }
+    for (g, ii) in entries {
+        funcs[g].insns[ii].entry = true;
+    }
+    for (fi, f) in funcs.iter_mut().enumerate() {
+        if f.insns.iter().any(|x| x.effect.flow == Flow::IndirectJump) {
+            // Jump-table targets are invisible: anything may be entered.
+            for x in &mut f.insns {
+                x.entry = true;
+            }
+        }
+        let r = build_blocks(f, |_, t| match hex(t).and_then(|a| at.get(&a)) {
+            Some(&(g, ii)) if g == fi => Ok(Some(ii)),
+            _ => Ok(None),
+        });
+        if let Err(e) = r {
+            f.skipped = Some(e);
+        }
+    }
+    p.functions = funcs;
+    p.notes.extend(notes);
+}
+
+/// Maps a function name to its index (first definition wins).
+pub fn function_index(p: &Program<'_>) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for (i, f) in p.functions.iter().enumerate() {
+        m.entry(f.name.clone()).or_insert(i);
+        if let Some(a) = f.addr {
+            m.entry(format!("{a:x}")).or_insert(i);
+        }
+    }
+    m
+}
