@@ -17,6 +17,7 @@
 use crate::race::Access;
 use crate::state::{self, Guard, Kind, FINISHED};
 use core::ffi::c_void;
+use loci_trace::Event;
 use std::sync::atomic::{self, Ordering};
 
 /// Count one access of `kind` (`range`: one per object overlapped) and
@@ -29,10 +30,20 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: boo
     let Some(g) = Guard::enter() else { return };
     let tid = state::current_tid(&g);
     let mut t = state::table();
-    if range {
-        t.access_range(addr, size, tid, kind);
+    let site = if range {
+        t.access_range(addr, size, tid, kind)
     } else {
-        t.access(addr, tid, kind);
+        t.access(addr, tid, kind)
+    };
+    if t.trace.is_some() {
+        t.emit(Event::Access {
+            thread: tid,
+            addr: addr as u64,
+            size: size.min(u32::MAX as usize) as u32,
+            write: kind == Kind::Write,
+            atomic: false,
+            site,
+        });
     }
     if t.races_on {
         let stack = state::stack_node(&mut t);
@@ -221,6 +232,48 @@ pub extern "C" fn __tsan_func_exit() {
     state::func_exit()
 }
 
+/// The trace events of an atomic operation (see [`crate::trace`]).
+#[allow(clippy::too_many_arguments)]
+fn atomic_events(
+    t: &mut state::Table,
+    tid: u32,
+    addr: usize,
+    size: usize,
+    mo: i32,
+    reads: bool,
+    writes: bool,
+    site: Option<u32>,
+) {
+    let m = mo & 0x7fff;
+    let (acq, rel) = (matches!(m, 1 | 2) || m >= 4, m >= 3);
+    if reads && acq {
+        t.emit(Event::Acquire {
+            thread: tid,
+            object: addr as u64,
+        });
+    }
+    t.emit(Event::Access {
+        thread: tid,
+        addr: addr as u64,
+        size: size as u32,
+        write: writes,
+        atomic: true,
+        site,
+    });
+    if crate::trace::locked(mo, reads, writes) {
+        t.emit(Event::Fence {
+            thread: tid,
+            kind: loci_trace::FenceKind::LockedRmw,
+        });
+    }
+    if writes && rel {
+        t.emit(Event::Release {
+            thread: tid,
+            object: addr as u64,
+        });
+    }
+}
+
 /// Perform atomic operation `op` on `addr` inside the table's critical
 /// section, then count it and apply its happens-before effect. `op`
 /// returns its result, the memory order that applied (the failure order
@@ -241,7 +294,10 @@ fn atomic_op<R>(
     let tid = state::current_tid(&g);
     let mut t = state::table();
     let (r, mo, reads, writes) = op();
-    t.access(addr, tid, Kind::Atomic);
+    let site = t.access(addr, tid, Kind::Atomic);
+    if t.trace.is_some() {
+        atomic_events(&mut t, tid, addr, size, mo, reads, writes, site);
+    }
     if t.races_on {
         if reads {
             t.hb.atomic_read_side(tid, addr, mo);
@@ -529,7 +585,7 @@ pub extern "C" fn __tsan_atomic_thread_fence(mo: i32) {
         Ordering::Relaxed => {}
         o => atomic::fence(o),
     }
-    state::with_hb(|t, tid| t.hb.fence(tid, mo));
+    state::with_hb(|t, tid| t.fence(tid, mo));
 }
 
 /// `atomic_signal_fence(mo)`: a compiler fence.
@@ -550,10 +606,20 @@ pub extern "C" fn __tsan_init() {
     if let Some(g) = Guard::enter() {
         let tid = state::current_tid(&g);
         let off = std::env::var_os("LOCI_RACES").is_some_and(|v| v == "0");
+        let trace = std::env::var_os("LOCI_TRACE_OUT");
         let mut t = state::table();
         t.hb.thread(tid);
         if off {
             t.races_on = false;
+        }
+        if t.trace.is_none() {
+            if let Some(path) = trace {
+                t.trace = crate::trace::Tracer::create(&path);
+                t.emit(Event::ThreadStart {
+                    thread: tid,
+                    parent: None,
+                });
+            }
         }
     }
     state::install_fork_handlers();

@@ -15,8 +15,10 @@
 
 use crate::state::{self, AllocFn, Guard, FINISHED};
 use crate::sys::{self, real, StartFn};
+use crate::trace;
 use core::ffi::{c_int, c_void};
 use core::ptr::null_mut;
+use loci_trace::Event;
 use std::sync::atomic::Ordering;
 
 trampoline!(
@@ -69,8 +71,9 @@ fn note_free(p: *mut c_void) {
     if p.is_null() || sys::is_boot(p) {
         return;
     }
-    let Some(_g) = Guard::enter() else { return };
-    state::table().free(p as usize);
+    let Some(g) = Guard::enter() else { return };
+    let tid = state::current_tid(&g);
+    state::table().free(p as usize, tid);
 }
 
 fn page_size() -> usize {
@@ -135,12 +138,14 @@ unsafe extern "C" fn realloc_impl(p: *mut c_void, size: usize, site: usize) -> *
     // SAFETY: forwarding the caller's arguments to the real realloc.
     let q = unsafe { f(p, size) };
     if let Some(obj) = old {
-        if let Some(_g) = Guard::enter() {
+        if let Some(g) = Guard::enter() {
+            let tid = state::current_tid(&g);
             let mut t = state::table();
             if q.is_null() && size != 0 {
                 // Failed: the old block is still live.
                 t.put_back(p as usize, obj);
             } else {
+                t.emit_free(tid, &obj);
                 t.retire(obj);
             }
         }
@@ -289,6 +294,15 @@ unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
         let info = t.thread_mut(start.tid);
         info.pthread = Some(me);
         info.os_tid = os_tid as i64;
+        let parent = info.parent;
+        t.emit(Event::ThreadStart {
+            thread: start.tid,
+            parent,
+        });
+        t.emit(Event::Acquire {
+            thread: start.tid,
+            object: trace::CREATE_OBJ | start.tid as u64,
+        });
         (start.routine, start.arg)
     };
     // SAFETY: calling the user's start routine with its argument, as the
@@ -296,7 +310,13 @@ unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
     let ret = unsafe { routine(arg) };
     if let Some(g) = Guard::enter() {
         let me = state::current_tid(&g);
-        state::table().thread_mut(me).finished = true;
+        let mut t = state::table();
+        t.thread_mut(me).finished = true;
+        t.emit(Event::Release {
+            thread: me,
+            object: trace::EXIT_OBJ | me as u64,
+        });
+        t.emit(Event::ThreadExit { thread: me });
     }
     ret
 }
@@ -366,6 +386,10 @@ pub unsafe extern "C" fn pthread_join(thread: libc::pthread_t, ret: *mut *mut c_
                 info.joined_by = Some(me);
                 info.finished = true;
                 t.hb.thread_joined(me, child as u32);
+                t.emit(Event::Acquire {
+                    thread: me,
+                    object: trace::EXIT_OBJ | child as u64,
+                });
             }
         }
     }

@@ -34,6 +34,9 @@ then exits with status 66, as under ThreadSanitizer.
 - `LOCI_PROFILE_OUT`: where the JSON profile is written
   (default `loci-profile.json` in the working directory).
 - `LOCI_RACES=0`: no race detection (profiling only).
+- `LOCI_TRACE_OUT`: also stream every event (accesses, allocations,
+  frees, atomics, fences, synchronisation, thread start/exit) to this file
+  in the loci-trace format, for `loci sim` (module `trace`).
 
 # Limitations
 
@@ -105,3 +108,5 @@ mod state;
 pub mod sync;
 #[cfg_attr(test, allow(dead_code))]
 mod sys;
+#[cfg_attr(test, allow(dead_code))]
+mod trace;

@@ -31,6 +31,17 @@ extern "C" fn at_exit() {
     if FINISHED.swap(true, Ordering::AcqRel) {
         return;
     }
+    if let Some(tr) = t.trace.take() {
+        let mut tr = Some(tr);
+        if let Some(w) = tr.as_mut() {
+            if !w.write(&loci_trace::Event::ThreadExit { thread: 0 }) {
+                tr = None;
+            }
+        }
+        if let Some(w) = tr {
+            w.finish();
+        }
+    }
     t.retire_all();
     let json = render(&t, &mut Symbolizer::new());
     let races = t.hb.races;

@@ -18,6 +18,8 @@
 
 use crate::lock::{Lock, LockGuard};
 use crate::race::Detector;
+use crate::trace::{self, Tracer};
+use loci_trace::Event;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -89,8 +91,8 @@ pub(crate) fn current_tid(_g: &Guard) -> u32 {
 }
 
 /// Run `f` on the table with the current thread's id, for a
-/// happens-before event (a lock, an unlock, a fence ...). Nothing happens
-/// inside the runtime itself, after the report, or with `LOCI_RACES=0`.
+/// synchronisation event (a lock, an unlock, a fence ...). Nothing
+/// happens inside the runtime itself or after the report.
 pub(crate) fn with_hb(f: impl FnOnce(&mut Table, u32)) {
     if FINISHED.load(Ordering::Relaxed) {
         return;
@@ -98,9 +100,7 @@ pub(crate) fn with_hb(f: impl FnOnce(&mut Table, u32)) {
     let Some(g) = Guard::enter() else { return };
     let tid = current_tid(&g);
     let mut t = table();
-    if t.races_on {
-        f(&mut t, tid);
-    }
+    f(&mut t, tid);
 }
 
 /// Would an access by this thread be recorded now (not inside the
@@ -142,6 +142,10 @@ pub(crate) fn new_thread(g: &Guard, start_routine: usize, pc: usize) -> u32 {
     let mut tab = table();
     let stack = stack_node(&mut tab);
     tab.hb.thread_created(parent, t);
+    tab.emit(Event::Release {
+        thread: parent,
+        object: trace::CREATE_OBJ | t as u64,
+    });
     let info = tab.thread_mut(t);
     info.parent = Some(parent);
     info.start_routine = start_routine;
@@ -377,6 +381,8 @@ pub(crate) struct Table {
     pub(crate) hb: Detector,
     /// Is race detection on (`LOCI_RACES` is not `0`)?
     pub(crate) races_on: bool,
+    /// The trace being written (`LOCI_TRACE_OUT`), if any.
+    pub(crate) trace: Option<Tracer>,
 }
 
 impl Table {
@@ -389,7 +395,94 @@ impl Table {
             threads: Vec::new(),
             hb: Detector::new(),
             races_on: true,
+            trace: None,
         }
+    }
+
+    /// Append `e` to the trace, if one is being written (a failed write
+    /// stops tracing).
+    #[inline]
+    pub(crate) fn emit(&mut self, e: Event) {
+        if let Some(t) = &mut self.trace {
+            if !t.write(&e) {
+                self.trace = None;
+            }
+        }
+    }
+
+    /// `tid` acquired sync object `addr` (lock, successful wait, ...).
+    pub(crate) fn acquire(&mut self, tid: u32, addr: usize) {
+        if self.races_on {
+            self.hb.acquire(tid, addr);
+        }
+        self.emit(Event::Acquire {
+            thread: tid,
+            object: addr as u64,
+        });
+    }
+
+    /// `tid` releases sync object `addr` (unlock, post, ...).
+    pub(crate) fn release(&mut self, tid: u32, addr: usize) {
+        if self.races_on {
+            self.hb.release(tid, addr);
+        }
+        self.emit(Event::Release {
+            thread: tid,
+            object: addr as u64,
+        });
+    }
+
+    /// `tid` took rwlock `addr` for reading.
+    pub(crate) fn rwlock_read_locked(&mut self, tid: u32, addr: usize) {
+        if self.races_on {
+            self.hb.rwlock_read_locked(tid, addr);
+        }
+        self.emit(Event::Acquire {
+            thread: tid,
+            object: addr as u64,
+        });
+    }
+
+    /// `tid` took rwlock `addr` for writing.
+    pub(crate) fn rwlock_write_locked(&mut self, tid: u32, addr: usize) {
+        if self.races_on {
+            self.hb.rwlock_write_locked(tid, addr);
+        }
+        self.emit(Event::Acquire {
+            thread: tid,
+            object: addr as u64,
+        });
+    }
+
+    /// `tid` is about to unlock rwlock `addr`.
+    pub(crate) fn rwlock_unlock(&mut self, tid: u32, addr: usize) {
+        if self.races_on {
+            self.hb.rwlock_unlock(tid, addr);
+        }
+        self.emit(Event::Release {
+            thread: tid,
+            object: addr as u64,
+        });
+    }
+
+    /// `atomic_thread_fence(mo)` by `tid`.
+    pub(crate) fn fence(&mut self, tid: u32, mo: i32) {
+        if self.races_on {
+            self.hb.fence(tid, mo);
+        }
+        if let Some(kind) = trace::fence_kind(mo) {
+            self.emit(Event::Fence { thread: tid, kind });
+        }
+    }
+
+    /// Record the `Free` of `obj` by `tid` in the trace.
+    pub(crate) fn emit_free(&mut self, tid: u32, obj: &Object) {
+        self.emit(Event::Free {
+            thread: tid,
+            addr: obj.base as u64,
+            size: obj.size as u64,
+            site: obj.site as u32,
+        });
     }
 }
 
@@ -449,10 +542,11 @@ impl Table {
         &mut self.threads[i]
     }
 
-    /// Record an access of `kind` by `tid` at `addr`. Cost: one ordered-map
+    /// Record an access of `kind` by `tid` at `addr`; returns the site
+    /// index of the heap object accessed, if any. Cost: one ordered-map
     /// lookup plus a scan of the threads that touched the object.
     #[inline]
-    pub(crate) fn access(&mut self, addr: usize, tid: u32, kind: Kind) {
+    pub(crate) fn access(&mut self, addr: usize, tid: u32, kind: Kind) -> Option<u32> {
         let k = kind as usize;
         let hit = match self.live.range_mut(..=addr).next_back() {
             Some((&base, obj)) if addr < base + obj.size.max(1) => {
@@ -464,27 +558,36 @@ impl Table {
                         obj.per_thread.push((tid, c));
                     }
                 }
-                true
+                Some(obj.site as u32)
             }
-            _ => false,
+            _ => None,
         };
         let info = self.thread_mut(tid);
-        if hit {
+        if hit.is_some() {
             info.heap[k] += 1;
         } else {
             info.unattributed[k] += 1;
         }
+        hit
     }
 
     /// Record one access of `kind` by `tid` to every live object that
-    /// overlaps `[addr, addr+size)`, or one unattributed access if none does.
-    pub(crate) fn access_range(&mut self, addr: usize, size: usize, tid: u32, kind: Kind) {
+    /// overlaps `[addr, addr+size)`, or one unattributed access if none
+    /// does; returns the site index of the (lowest) object hit, if any.
+    pub(crate) fn access_range(
+        &mut self,
+        addr: usize,
+        size: usize,
+        tid: u32,
+        kind: Kind,
+    ) -> Option<u32> {
         if size == 0 {
-            return;
+            return None;
         }
         let end = addr.saturating_add(size);
         let k = kind as usize;
         let mut hits = 0u64;
+        let mut site = None;
         for (&base, obj) in self.live.range_mut(..end).rev() {
             if base + obj.size.max(1) <= addr {
                 break;
@@ -498,6 +601,7 @@ impl Table {
                 }
             }
             hits += 1;
+            site = Some(obj.site as u32);
         }
         let info = self.thread_mut(tid);
         if hits > 0 {
@@ -505,6 +609,7 @@ impl Table {
         } else {
             info.unattributed[k] += 1;
         }
+        site
     }
 
     /// Take the live object at `base` out of the table (to be put back with
@@ -556,11 +661,18 @@ impl Table {
                 per_thread: Vec::new(),
             },
         );
+        self.emit(Event::Alloc {
+            thread: tid,
+            addr: base as u64,
+            size: size as u64,
+            site: site as u32,
+        });
     }
 
-    /// Forget the object at `base` (if any), folding it into its site.
-    pub(crate) fn free(&mut self, base: usize) {
+    /// `tid` frees the object at `base` (if any): folded into its site.
+    pub(crate) fn free(&mut self, base: usize, tid: u32) {
         if let Some(obj) = self.live.remove(&base) {
+            self.emit_free(tid, &obj);
             self.retire(obj);
         }
     }
@@ -635,7 +747,7 @@ mod tests {
         t.access(1016, 0, Kind::Atomic);
         t.access(1024, 0, Kind::Read);
         t.access(999, 0, Kind::Read);
-        t.free(1000);
+        t.free(1000, 0);
         t.retire_all();
         assert_eq!(t.sites.len(), 1);
         let s = &t.sites[0];

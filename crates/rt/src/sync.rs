@@ -34,12 +34,12 @@ use std::cell::Cell;
 
 /// Acquire sync object `addr` for the current thread.
 fn acquire(addr: usize) {
-    state::with_hb(|t, tid| t.hb.acquire(tid, addr));
+    state::with_hb(|t, tid| t.acquire(tid, addr));
 }
 
 /// Release sync object `addr` from the current thread.
 fn release(addr: usize) {
-    state::with_hb(|t, tid| t.hb.release(tid, addr));
+    state::with_hb(|t, tid| t.release(tid, addr));
 }
 
 /// Forget the clock of the sync object at `addr` (`size` bytes).
@@ -75,7 +75,7 @@ macro_rules! lock_fn {
             let rc = unsafe { f($p $(, $a)*) };
             if taken(rc) {
                 let addr = $p as usize;
-                state::with_hb(|t, tid| $effect(&mut t.hb, tid, addr));
+                state::with_hb(|t, tid| $effect(t, tid, addr));
             }
             rc
         }
@@ -92,7 +92,7 @@ macro_rules! unlock_fn {
         pub unsafe extern "C" fn $name($p: *mut $ty) -> c_int {
             let f = real_or_abort!($name);
             let addr = $p as usize;
-            state::with_hb(|t, tid| $effect(&mut t.hb, tid, addr));
+            state::with_hb(|t, tid| $effect(t, tid, addr));
             // SAFETY: forwarding the caller's argument.
             unsafe { f($p) }
         }
@@ -115,20 +115,20 @@ macro_rules! destroy_fn {
     };
 }
 
-use crate::race::Detector;
+use crate::state::Table;
 
 lock_fn!(
     /// Interposed `pthread_mutex_lock`: acquires the mutex's clock.
-    pthread_mutex_lock(m: libc::pthread_mutex_t) => Detector::acquire);
+    pthread_mutex_lock(m: libc::pthread_mutex_t) => Table::acquire);
 lock_fn!(
     /// Interposed `pthread_mutex_trylock`: acquires on success.
-    pthread_mutex_trylock(m: libc::pthread_mutex_t) => Detector::acquire);
+    pthread_mutex_trylock(m: libc::pthread_mutex_t) => Table::acquire);
 lock_fn!(
     /// Interposed `pthread_mutex_timedlock`: acquires on success.
-    pthread_mutex_timedlock(m: libc::pthread_mutex_t, ts: *const libc::timespec) => Detector::acquire);
+    pthread_mutex_timedlock(m: libc::pthread_mutex_t, ts: *const libc::timespec) => Table::acquire);
 unlock_fn!(
     /// Interposed `pthread_mutex_unlock`: releases into the mutex's clock.
-    pthread_mutex_unlock(m: libc::pthread_mutex_t) => Detector::release);
+    pthread_mutex_unlock(m: libc::pthread_mutex_t) => Table::release);
 destroy_fn!(
     /// Interposed `pthread_mutex_destroy`: forgets the mutex's clock.
     pthread_mutex_destroy(m: libc::pthread_mutex_t));
@@ -151,38 +151,38 @@ pub unsafe extern "C" fn pthread_mutex_init(
 
 lock_fn!(
     /// Interposed `pthread_spin_lock`: acquires the lock's clock.
-    pthread_spin_lock(s: libc::pthread_spinlock_t) => Detector::acquire);
+    pthread_spin_lock(s: libc::pthread_spinlock_t) => Table::acquire);
 lock_fn!(
     /// Interposed `pthread_spin_trylock`: acquires on success.
-    pthread_spin_trylock(s: libc::pthread_spinlock_t) => Detector::acquire);
+    pthread_spin_trylock(s: libc::pthread_spinlock_t) => Table::acquire);
 unlock_fn!(
     /// Interposed `pthread_spin_unlock`: releases into the lock's clock.
-    pthread_spin_unlock(s: libc::pthread_spinlock_t) => Detector::release);
+    pthread_spin_unlock(s: libc::pthread_spinlock_t) => Table::release);
 destroy_fn!(
     /// Interposed `pthread_spin_destroy`: forgets the lock's clock.
     pthread_spin_destroy(s: libc::pthread_spinlock_t));
 
 lock_fn!(
     /// Interposed `pthread_rwlock_rdlock`: acquires the write-unlocks.
-    pthread_rwlock_rdlock(l: libc::pthread_rwlock_t) => Detector::rwlock_read_locked);
+    pthread_rwlock_rdlock(l: libc::pthread_rwlock_t) => Table::rwlock_read_locked);
 lock_fn!(
     /// Interposed `pthread_rwlock_tryrdlock`: as `rdlock` on success.
-    pthread_rwlock_tryrdlock(l: libc::pthread_rwlock_t) => Detector::rwlock_read_locked);
+    pthread_rwlock_tryrdlock(l: libc::pthread_rwlock_t) => Table::rwlock_read_locked);
 lock_fn!(
     /// Interposed `pthread_rwlock_timedrdlock`: as `rdlock` on success.
-    pthread_rwlock_timedrdlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => Detector::rwlock_read_locked);
+    pthread_rwlock_timedrdlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => Table::rwlock_read_locked);
 lock_fn!(
     /// Interposed `pthread_rwlock_wrlock`: acquires write- and read-unlocks.
-    pthread_rwlock_wrlock(l: libc::pthread_rwlock_t) => Detector::rwlock_write_locked);
+    pthread_rwlock_wrlock(l: libc::pthread_rwlock_t) => Table::rwlock_write_locked);
 lock_fn!(
     /// Interposed `pthread_rwlock_trywrlock`: as `wrlock` on success.
-    pthread_rwlock_trywrlock(l: libc::pthread_rwlock_t) => Detector::rwlock_write_locked);
+    pthread_rwlock_trywrlock(l: libc::pthread_rwlock_t) => Table::rwlock_write_locked);
 lock_fn!(
     /// Interposed `pthread_rwlock_timedwrlock`: as `wrlock` on success.
-    pthread_rwlock_timedwrlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => Detector::rwlock_write_locked);
+    pthread_rwlock_timedwrlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => Table::rwlock_write_locked);
 unlock_fn!(
     /// Interposed `pthread_rwlock_unlock`: releases as writer or reader.
-    pthread_rwlock_unlock(l: libc::pthread_rwlock_t) => Detector::rwlock_unlock);
+    pthread_rwlock_unlock(l: libc::pthread_rwlock_t) => Table::rwlock_unlock);
 destroy_fn!(
     /// Interposed `pthread_rwlock_destroy`: forgets the lock's clocks.
     pthread_rwlock_destroy(l: libc::pthread_rwlock_t));

@@ -540,3 +540,95 @@ fn libc_bulk_operations_and_mappings_are_counted() {
     assert_eq!(main["munmaps"], 1);
     assert_eq!(r.profile["races"], 0);
 }
+
+#[test]
+fn trace_of_capture_by_reference() {
+    let Some(r) = build_and_run("capture-trace", CAPTURE) else {
+        return;
+    };
+    same_behaviour(&r);
+    let dir = std::env::temp_dir().join(format!("loci-rt-{}-capture-trace", std::process::id()));
+    let out = dir.join("t.locitrace");
+    let o = Command::new(dir.join("capture-trace"))
+        .env("LOCI_PROFILE_OUT", dir.join("p2.json"))
+        .env("LOCI_TRACE_OUT", &out)
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, r.plain.stdout);
+    use loci_trace::Event;
+    let ev = loci_trace::read_all(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        ev[0],
+        Event::ThreadStart {
+            thread: 0,
+            parent: None
+        }
+    );
+    assert_eq!(*ev.last().unwrap(), Event::ThreadExit { thread: 0 });
+    let allocs: Vec<(u64, u64, u32)> = ev
+        .iter()
+        .filter_map(|e| match *e {
+            Event::Alloc {
+                thread: 0,
+                addr,
+                size: 4,
+                site,
+            } => Some((addr, 4, site)),
+            _ => None,
+        })
+        .collect();
+    // The counter is the only 4-byte block main allocates.
+    assert_eq!(allocs.len(), 1, "{allocs:?}");
+    let (addr, _, site) = allocs[0];
+    let count = |thread: u32, write: bool| {
+        ev.iter()
+            .filter(|e| {
+                **e == Event::Access {
+                    thread,
+                    addr,
+                    size: 4,
+                    write,
+                    atomic: false,
+                    site: Some(site),
+                }
+            })
+            .count()
+    };
+    assert_eq!((count(1, false), count(1, true)), (1000, 1000));
+    assert_eq!((count(0, false), count(0, true)), (1, 1));
+    let pos = |e: Event| ev.iter().position(|x| *x == e).unwrap_or(usize::MAX);
+    const CREATE: u64 = 1 << 63;
+    const EXIT: u64 = 1 << 62;
+    let created = pos(Event::Release {
+        thread: 0,
+        object: CREATE | 1,
+    });
+    let started = pos(Event::ThreadStart {
+        thread: 1,
+        parent: Some(0),
+    });
+    let acquired = pos(Event::Acquire {
+        thread: 1,
+        object: CREATE | 1,
+    });
+    let exited = pos(Event::ThreadExit { thread: 1 });
+    let joined = pos(Event::Acquire {
+        thread: 0,
+        object: EXIT | 1,
+    });
+    let freed = pos(Event::Free {
+        thread: 0,
+        addr,
+        size: 4,
+        site,
+    });
+    assert!(
+        created < started
+            && started < acquired
+            && acquired < exited
+            && exited < joined
+            && joined < freed
+            && freed < ev.len(),
+        "{created} {started} {acquired} {exited} {joined} {freed}"
+    );
+}
