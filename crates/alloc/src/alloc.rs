@@ -58,7 +58,7 @@ pub(crate) fn malloc_in(target: Target, size: usize, align: usize) -> *mut u8 {
             }
             Target::Current => None,
         };
-        return segment::large_alloc(size, align, node, false);
+        return segment::large_alloc(size, align, node, false, false);
     };
     match target {
         Target::Current => {
@@ -89,13 +89,58 @@ pub(crate) fn malloc_in(target: Target, size: usize, align: usize) -> *mut u8 {
     }
 }
 
+/// Allocate `size` bytes aligned to `align` without touching them: from
+/// the consumer pool (never-used blocks are not written), or a fresh
+/// mapping for large objects. Null if out of memory.
+pub(crate) fn malloc_untouched(size: usize, align: usize) -> *mut u8 {
+    match class_for_layout(size, align) {
+        None => segment::large_alloc(size, align, None, false, true),
+        Some(class) => {
+            let h = heap::consumer_pool();
+            if h.is_null() {
+                return ptr::null_mut();
+            }
+            // SAFETY: `h` is the consumer pool.
+            unsafe { page::malloc_untouched(h, class) }
+        }
+    }
+}
+
+/// Allocate `size` bytes (16-aligned) as placement `policy` says (see
+/// `plan.rs`); zeroed with `zero`. Null if out of memory.
+#[cfg(feature = "c-abi")]
+#[cold]
+#[inline(never)]
+pub(crate) fn malloc_placed(policy: crate::plan::Policy, size: usize, zero: bool) -> *mut u8 {
+    use crate::plan::Policy;
+    let p = match policy {
+        Policy::Node(n) => malloc_in(Target::Node(n), size, MIN_ALIGN),
+        Policy::Interleave => {
+            let n = crate::placement::interleave_node(heap::node_count());
+            malloc_in(Target::Node(n), size, MIN_ALIGN)
+        }
+        Policy::Consumer => {
+            if class_for_layout(size, MIN_ALIGN).is_none() {
+                return segment::large_alloc(size, MIN_ALIGN, None, zero, true);
+            }
+            malloc_untouched(size, MIN_ALIGN)
+        }
+    };
+    if zero && !p.is_null() {
+        // SAFETY: p holds at least `size` bytes. (This touches it: calloc
+        // from a `consumer` site gives up first-touch placement.)
+        unsafe { ptr::write_bytes(p, 0, size) };
+    }
+    p
+}
+
 /// Allocate `size` zeroed bytes aligned to `align` from the calling
 /// thread's heap. Large objects are only cleared where a reused region
 /// was dirty: fresh mappings are zero, and not touching them keeps a big,
 /// sparsely used `calloc` out of the resident set.
 pub(crate) fn malloc_zeroed(size: usize, align: usize) -> *mut u8 {
     if class_for_layout(size, align).is_none() {
-        return segment::large_alloc(size, align, None, true);
+        return segment::large_alloc(size, align, None, true, false);
     }
     let p = malloc_in(Target::Current, size, align);
     if !p.is_null() {
@@ -116,7 +161,7 @@ pub(crate) fn malloc(size: usize) -> *mut u8 {
         // SAFETY: `current()` is owned by the calling thread.
         return unsafe { heap_malloc_small(h, class_of(size)) };
     }
-    segment::large_alloc(size, MIN_ALIGN, None, false)
+    segment::large_alloc(size, MIN_ALIGN, None, false, false)
 }
 
 /// Validate `p` and find its small page, or handle it as a large object.
@@ -338,6 +383,21 @@ unsafe fn free_remote(page: *mut Page, b: *mut Block) {
                     Err(t) => top = t,
                 }
             }
+        }
+    }
+}
+
+/// The heap owning the live block `p` (non-null); null for large objects.
+///
+/// # Safety
+/// As for [`free`].
+#[cfg(feature = "c-abi")]
+pub(crate) unsafe fn heap_of(p: *mut u8) -> *mut Heap {
+    // SAFETY: see lookup.
+    unsafe {
+        match lookup(p) {
+            Ok(page) => (*page).heap,
+            Err(_) => ptr::null_mut(),
         }
     }
 }

@@ -9,6 +9,7 @@ use core::ptr;
 
 use crate::alloc::{self, Target};
 use crate::os;
+use crate::placement;
 use crate::types::MIN_ALIGN;
 use crate::{Heap, HeapHandle};
 
@@ -19,9 +20,38 @@ fn nomem(p: *mut u8) -> *mut c_void {
     p as *mut c_void
 }
 
-/// C `malloc`.
+/// C `malloc`. On x86-64 a trampoline that passes its return address on
+/// to `malloc_from` (see `placement.rs`): two instructions.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
 #[no_mangle]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
+    // At entry (%rsp) holds the return address; it becomes the second
+    // argument (%rsi) and the tail jump keeps the stack as the caller left it.
+    core::arch::naked_asm!(
+        "mov rsi, qword ptr [rsp]",
+        "jmp {imp}",
+        imp = sym malloc_from,
+    )
+}
+
+/// C `malloc` (without return-address placement on this architecture).
+#[cfg(not(target_arch = "x86_64"))]
+#[no_mangle]
+pub extern "C" fn malloc(size: usize) -> *mut c_void {
+    malloc_from(size, 0)
+}
+
+/// `malloc(size)` called from return address `ret`: applies the placement
+/// plan's policy if `ret` is one of its sites.
+///
+/// Cost without a plan: one load and a branch more than the allocator's
+/// fast path.
+#[inline(always)]
+extern "C" fn malloc_from(size: usize, ret: usize) -> *mut c_void {
+    if let Some(policy) = placement::policy_for(ret) {
+        return nomem(alloc::malloc_placed(policy, size, false));
+    }
     nomem(alloc::malloc(size))
 }
 
@@ -35,13 +65,36 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     unsafe { alloc::free(p as *mut u8) }
 }
 
-/// C `calloc`: overflow-checked, zeroed.
+/// C `calloc`: overflow-checked, zeroed. On x86-64 a trampoline like
+/// [`malloc`]'s.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
 #[no_mangle]
 pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+    // The return address becomes the third argument (%rdx).
+    core::arch::naked_asm!(
+        "mov rdx, qword ptr [rsp]",
+        "jmp {imp}",
+        imp = sym calloc_from,
+    )
+}
+
+/// C `calloc` (without return-address placement on this architecture).
+#[cfg(not(target_arch = "x86_64"))]
+#[no_mangle]
+pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+    calloc_from(n, size, 0)
+}
+
+/// `calloc(n, size)` called from return address `ret`.
+extern "C" fn calloc_from(n: usize, size: usize, ret: usize) -> *mut c_void {
     let Some(total) = n.checked_mul(size) else {
         os::set_enomem();
         return ptr::null_mut();
     };
+    if let Some(policy) = placement::policy_for(ret) {
+        return nomem(alloc::malloc_placed(policy, total, true));
+    }
     nomem(alloc::malloc_zeroed(total, MIN_ALIGN))
 }
 
@@ -191,3 +244,62 @@ pub extern "C" fn loci_malloc_on_node(node: c_int, size: usize) -> *mut c_void {
 pub extern "C" fn loci_numa_node_count() -> c_int {
     crate::numa_node_count() as c_int
 }
+
+/// The heap that owns the block `p` (a thread heap, a node heap or the
+/// consumer pool, see [`loci_consumer_pool`]), or null for a large object
+/// (which belongs to no heap) and for null.
+///
+/// # Safety
+/// `p` is null or a live pointer from this allocator.
+#[no_mangle]
+pub unsafe extern "C" fn loci_heap_of(p: *mut c_void) -> *mut c_void {
+    if p.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: per the contract.
+    unsafe { alloc::heap_of(p as *mut u8) as *mut c_void }
+}
+
+/// The consumer pool: the heap that serves the `consumer` placement policy
+/// (blocks handed out untouched so that their consumer's first write
+/// places them). Null if out of memory.
+#[no_mangle]
+pub extern "C" fn loci_consumer_pool() -> *mut c_void {
+    crate::heap::consumer_pool() as *mut c_void
+}
+
+/// The NUMA node backing the (touched) byte at `p`, or -1 if the kernel
+/// cannot tell.
+///
+/// # Safety
+/// `p` points into mapped memory.
+#[no_mangle]
+pub unsafe extern "C" fn loci_node_of(p: *const c_void) -> c_int {
+    // SAFETY: per the contract.
+    match unsafe { crate::node_of(p as *const u8) } {
+        Some(n) => n as c_int,
+        None => -1,
+    }
+}
+
+/// Whether the OS page holding `p` is resident (1), not yet touched (0), or
+/// unknown (-1), from `mincore`. Shows whether a `consumer` block was left
+/// untouched by its allocating thread.
+#[no_mangle]
+pub extern "C" fn loci_is_resident(p: *const c_void) -> c_int {
+    match os::is_resident(p as *const u8) {
+        Some(true) => 1,
+        Some(false) => 0,
+        None => -1,
+    }
+}
+
+/// Runs when the library is loaded (an ELF constructor): reads the
+/// placement plan named by `LOCI_PLACEMENT`, if any.
+extern "C" fn load_placement_plan() {
+    placement::init_from_env();
+}
+
+#[used]
+#[link_section = ".init_array"]
+static LOAD_PLACEMENT_PLAN: extern "C" fn() = load_placement_plan;

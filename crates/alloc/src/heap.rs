@@ -90,7 +90,7 @@ pub(crate) fn node_count() -> usize {
 }
 
 /// Allocate and initialise a heap in the global arena (null if out of memory).
-fn heap_new(node: usize) -> *mut Heap {
+fn heap_new(node: usize, untouched: bool) -> *mut Heap {
     let size = core::mem::size_of::<Heap>();
     let align = core::mem::align_of::<Heap>();
     let _g = ARENA.lock.lock();
@@ -118,6 +118,7 @@ fn heap_new(node: usize) -> *mut Heap {
             delayed: AtomicPtr::new(ptr::null_mut()),
             lock: SpinLock::new(),
             node,
+            untouched,
             next_abandoned: UnsafeCell::new(ptr::null_mut()),
             retained: UnsafeCell::new(0),
         });
@@ -162,7 +163,7 @@ fn init_current() -> *mut Heap {
         }
     };
     let heap = if adopted.is_null() {
-        heap_new(usize::MAX)
+        heap_new(usize::MAX, false)
     } else {
         adopted
     };
@@ -231,7 +232,30 @@ pub(crate) fn node_heap(node: usize) -> *mut Heap {
     if !h.is_null() {
         return h;
     }
-    let h = heap_new(node);
+    let h = heap_new(node, false);
     NODE_HEAPS[node].store(h, Ordering::Release);
+    h
+}
+
+static CONSUMER_POOL: AtomicPtr<Heap> = AtomicPtr::new(ptr::null_mut());
+
+/// The consumer pool: a heap owned by no thread whose never-used blocks
+/// are handed out without being written (see `page::malloc_untouched`), so
+/// that the first thread to write a block — its consumer — places its OS
+/// pages by first touch. Serves the `consumer` placement policy. Its
+/// segments are not bound to a node. Null if out of memory.
+pub(crate) fn consumer_pool() -> *mut Heap {
+    let h = CONSUMER_POOL.load(Ordering::Acquire);
+    if !h.is_null() {
+        return h;
+    }
+    let _g = NODE_HEAPS_LOCK.lock();
+    let h = CONSUMER_POOL.load(Ordering::Acquire);
+    if !h.is_null() {
+        return h;
+    }
+    global_init();
+    let h = heap_new(usize::MAX, true);
+    CONSUMER_POOL.store(h, Ordering::Release);
     h
 }

@@ -7,13 +7,31 @@ It works three ways:
 * as Rust's global allocator: `#[global_allocator] static A: LociAlloc = LociAlloc;`
 * through a Rust API: [`Heap::of_current_thread`] gives a [`HeapHandle`] that
   any thread may use with [`alloc_for`]; [`alloc_on_node`] binds memory to a
-  NUMA node; [`dealloc`] frees either;
+  NUMA node; [`alloc_untouched`] leaves placement to the consumer's first
+  touch; [`dealloc`] frees any of them;
 * as a C library: `cargo build --release -p loci-alloc` produces
   `libloci_alloc.so`, which exports `malloc`, `free`, `calloc`, `realloc`,
   `reallocarray`, `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`,
   `pvalloc`, `malloc_usable_size` and `loci_heap_current`,
-  `loci_malloc_for`, `loci_malloc_on_node`, `loci_numa_node_count`, so
-  `LD_PRELOAD=target/release/libloci_alloc.so program` runs any program on it.
+  `loci_malloc_for`, `loci_malloc_on_node`, `loci_numa_node_count`,
+  `loci_heap_of`, `loci_consumer_pool`, `loci_node_of`,
+  `loci_is_resident`, so `LD_PRELOAD=target/release/libloci_alloc.so
+  program` runs any program on it;
+* with a placement plan, without recompiling: `LOCI_PLACEMENT=plan.json`
+  maps allocation sites (functions, or single calls by return-address
+  offset) to a policy (`consumer`, `node:N`, `interleave`); the format is
+  in [`plan`], how it is applied (the return address of each `malloc`
+  call, read by a two-instruction trampoline) in `placement.rs`.
+  [`plan::plan_json_from_profile`] writes a plan from a `loci profile
+  --json` report.
+
+# Environment
+
+* `LOCI_PLACEMENT=FILE`: the placement plan, read once when the library
+  is loaded. A malformed plan is reported once on stderr as
+  `loci-alloc: LOCI_PLACEMENT: FILE:LINE:COL: what is wrong; the plan is
+  ignored`; sites naming no loaded function are reported and skipped.
+* `LOCI_PLACEMENT_VERBOSE=1`: also list the resolved address ranges.
 
 ```
 use std::alloc::Layout;
@@ -68,6 +86,9 @@ assert_eq!(consumer.join().unwrap(), 42);
   *H*'s lock) via [`alloc_for`]; *H*'s own frees to it are still local.
 * **node heap**: a heap owned by no thread, whose segments are bound to one
   NUMA node (`mbind`); it serves [`alloc_on_node`].
+* **consumer pool**: a heap owned by no thread that hands out never-used
+  blocks without writing to them (see [`alloc_untouched`]); it serves the
+  `consumer` placement policy.
 * **abandoned heap**: the heap of a thread that exited. Its pages keep
   accepting frees (through `thread_free`); the next new thread adopts it.
 * **full page**: a page with no free block, taken off its queue; a remote
@@ -76,9 +97,13 @@ assert_eq!(consumer.join().unwrap(), 42);
 # Layers (files)
 
 `alloc.rs` fast path → `page.rs` generic path and page operations →
-`segment.rs` segments, large objects and the segment map → `os.rs` the
-kernel (`mmap`, `munmap`, `madvise`, `mbind`). `heap.rs` manages heaps and
-threads; `capi.rs` is the C ABI; `types.rs` holds the shared structures.
+`segment.rs` segments, large objects, the region cache and the segment map
+→ `os.rs` the kernel (`mmap`, `munmap`, `madvise`, `mbind`, `mincore`,
+`dl_iterate_phdr`). `heap.rs` manages heaps and threads; `tls.rs` holds the
+thread's heap pointer; `capi.rs` is the C ABI; `types.rs` holds the shared
+structures. Placement plans: `json.rs` (reader with positions), `plan.rs`
+(format, parser, profile conversion), `elf.rs` (symbol lookup),
+`placement.rs` (resolution at start-up, lookup by return address).
 
 # OS return policy
 
@@ -123,9 +148,15 @@ are bigger large objects.
 mod alloc;
 #[cfg(feature = "c-abi")]
 pub mod capi;
+#[cfg(feature = "c-abi")]
+mod elf;
 mod heap;
+mod json;
 mod os;
 mod page;
+#[cfg(feature = "c-abi")]
+mod placement;
+pub mod plan;
 mod segment;
 mod tls;
 mod types;
@@ -133,6 +164,7 @@ mod types;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 
+pub use json::Pos;
 pub use types::Heap;
 
 /// A reference to a thread's heap that can be sent to and used from any
@@ -200,6 +232,18 @@ pub fn alloc_on_node(node: usize, layout: Layout) -> Option<NonNull<u8>> {
         layout.size(),
         layout.align(),
     ))
+}
+
+/// Allocate `layout` for a consumer that is not known yet: the block comes
+/// from the *consumer pool* and, if it was never used before, is returned
+/// without the allocator (or anything else) having written to it, so the
+/// first thread that writes it places its OS pages on its own NUMA node by
+/// first touch. This is the `consumer` policy of placement plans. Useful
+/// when the producer only passes the pointer on and the consumer fills the
+/// object; blocks smaller than an OS page share pages with neighbours, and
+/// the first writer of a page places all of them. `None` if out of memory.
+pub fn alloc_untouched(layout: Layout) -> Option<NonNull<u8>> {
+    NonNull::new(alloc::malloc_untouched(layout.size(), layout.align()))
 }
 
 /// Allocate `layout` from the calling thread's heap. `None` if out of memory.

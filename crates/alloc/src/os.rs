@@ -235,12 +235,84 @@ pub(crate) fn fatal(msg: &str, addr: usize) -> ! {
     unsafe { libc::abort() }
 }
 
+#[cfg(feature = "c-abi")]
 /// Set `errno` to `ENOMEM`.
 pub(crate) fn set_enomem() {
     // SAFETY: __errno_location returns the calling thread's errno slot.
     unsafe {
         *libc::__errno_location() = libc::ENOMEM;
     }
+}
+
+#[cfg(feature = "c-abi")]
+/// A loaded ELF object: its path (the executable's is read from
+/// `/proc/self/exe`) and load bias (what to add to its symbol values).
+#[derive(Clone, Debug)]
+pub(crate) struct LoadedObject {
+    pub(crate) path: String,
+    pub(crate) bias: usize,
+}
+
+#[cfg(feature = "c-abi")]
+unsafe extern "C" fn collect_object(
+    info: *mut libc::dl_phdr_info,
+    _size: libc::size_t,
+    data: *mut libc::c_void,
+) -> libc::c_int {
+    // SAFETY: dl_iterate_phdr passes a valid `info` for the duration of
+    // the call and `data` is the Vec we passed in `loaded_objects`.
+    unsafe {
+        let out = &mut *(data as *mut Vec<LoadedObject>);
+        let name = (*info).dlpi_name;
+        let path = if name.is_null() || *name == 0 {
+            if out.is_empty() {
+                // The first object with an empty name is the executable.
+                std::fs::read_link("/proc/self/exe")
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                String::new() // the vDSO
+            }
+        } else {
+            core::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        };
+        if !path.is_empty() {
+            out.push(LoadedObject {
+                path,
+                bias: (*info).dlpi_addr as usize,
+            });
+        }
+    }
+    0
+}
+
+#[cfg(feature = "c-abi")]
+/// The ELF objects loaded now, the executable first (`dl_iterate_phdr`).
+/// Allocates (through `malloc`): call it only where that is allowed.
+pub(crate) fn loaded_objects() -> Vec<LoadedObject> {
+    let mut out: Vec<LoadedObject> = Vec::new();
+    // SAFETY: the callback only reads what it is given and pushes to `out`.
+    unsafe {
+        libc::dl_iterate_phdr(
+            Some(collect_object),
+            &mut out as *mut Vec<LoadedObject> as *mut libc::c_void,
+        );
+    }
+    out
+}
+
+#[cfg(feature = "c-abi")]
+/// Whether the OS page holding `p` is resident (`mincore`); `None` if the
+/// kernel cannot tell (e.g. `p` is not mapped).
+pub(crate) fn is_resident(p: *const u8) -> Option<bool> {
+    let page = (p as usize) & !(OS_PAGE - 1);
+    let mut vec = 0u8;
+    // SAFETY: mincore writes one byte per page of the one-page range into
+    // `vec`; an unmapped range is reported as ENOMEM, not a fault.
+    let r = unsafe { libc::mincore(page as *mut libc::c_void, OS_PAGE, &mut vec) };
+    (r == 0).then_some(vec & 1 != 0)
 }
 
 /// A pthread key whose destructor runs `dtor(value)` at thread exit.

@@ -380,3 +380,55 @@ pub(crate) unsafe fn flush_shared(page: *mut Page) {
         }
     }
 }
+
+/// Allocate from the consumer pool `heap` without writing to a never-used
+/// block: recycled blocks (freed by their consumers, hence placed already)
+/// are popped from the free list as usual, but a fresh block is taken from
+/// the page's bump area and returned untouched, so the first write to it is
+/// the consumer's. (Only the page descriptor, in the segment header, is
+/// written.)
+///
+/// # Safety
+/// `heap` is the consumer pool. Takes its lock.
+pub(crate) unsafe fn malloc_untouched(heap: *mut Heap, class: usize) -> *mut u8 {
+    // SAFETY: the pool's pages are shared pages, guarded by its lock.
+    unsafe {
+        let _g = (*heap).lock.lock();
+        let q = ptr::addr_of_mut!((*(*heap).shared.get())[class]);
+        let mut page = (*q).first;
+        while !page.is_null() {
+            collect_thread_free(page);
+            if !(*page).free.is_null() {
+                return page_pop(page);
+            }
+            if let Some(b) = bump_untouched(page) {
+                return b;
+            }
+            page = (*page).next;
+        }
+        let page = segment::page_acquire(heap, class, true);
+        if page.is_null() {
+            return ptr::null_mut();
+        }
+        queue_push_front(q, page);
+        bump_untouched(page).unwrap_or(ptr::null_mut())
+    }
+}
+
+/// Take the next never-used block of `page` without touching it.
+///
+/// # Safety
+/// The caller holds the page's heap lock.
+unsafe fn bump_untouched(page: *mut Page) -> Option<*mut u8> {
+    // SAFETY: bump/used are lock-guarded for shared pages.
+    unsafe {
+        let bs = (*page).block_size;
+        if (*page).bump + bs > (*page).capacity {
+            return None;
+        }
+        let b = (*page).start.add((*page).bump);
+        (*page).bump += bs;
+        (*page).used += 1;
+        Some(b)
+    }
+}

@@ -357,8 +357,15 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
 /// that, so it costs no memory). Unbound objects that fit one 4 MiB region
 /// reuse cached regions (no system call).
 /// With `zero`, the object's bytes are zero (only a reused region's dirty
-/// part is cleared; fresh memory is zero already).
-pub(crate) fn large_alloc(size: usize, align: usize, node: Option<usize>, zero: bool) -> *mut u8 {
+/// part is cleared; fresh memory is zero already). With `fresh`, the
+/// mapping is new, never touched by anyone (for the `consumer` policy).
+pub(crate) fn large_alloc(
+    size: usize,
+    align: usize,
+    node: Option<usize>,
+    zero: bool,
+    fresh: bool,
+) -> *mut u8 {
     let align = align.max(MIN_ALIGN);
     let offset = LARGE_HEADER.max(align);
     let map_align = SEGMENT_SIZE.max(align);
@@ -375,7 +382,7 @@ pub(crate) fn large_alloc(size: usize, align: usize, node: Option<usize>, zero: 
     if map_len > isize::MAX as usize / 2 {
         return ptr::null_mut();
     }
-    let cached = node.is_none() && map_len == SEGMENT_SIZE && map_align == SEGMENT_SIZE;
+    let cached = !fresh && node.is_none() && map_len == SEGMENT_SIZE && map_align == SEGMENT_SIZE;
     let (base, dirty) = if cached {
         match region_get(false) {
             Some(r) => r,

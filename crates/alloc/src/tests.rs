@@ -413,3 +413,36 @@ fn zeroed_allocations_are_zero_even_when_recycled() {
         }
     }
 }
+
+#[cfg(feature = "c-abi")]
+#[test]
+fn untouched_blocks_are_not_resident_until_written() {
+    // 4 KiB blocks are OS-page aligned in their 64 KiB pages, so a fresh
+    // one is a whole untouched OS page.
+    let mut ptrs = Vec::new();
+    for _ in 0..8 {
+        let p = alloc_untouched(layout(4096, 16)).unwrap().as_ptr();
+        assert_eq!(os::is_resident(p), Some(false), "block {p:?} was touched");
+        ptrs.push(p);
+    }
+    for &p in &ptrs {
+        // SAFETY: a live 4096-byte block.
+        unsafe { *p = 1 };
+        assert_eq!(os::is_resident(p), Some(true));
+        // SAFETY: the block belongs to the pool (not to this thread's heap).
+        assert_eq!(unsafe { alloc::heap_of(p) }, heap::consumer_pool());
+    }
+    // Freed (a remote free into the pool) and reallocated: the recycled
+    // block is handed out again, and it is resident: it was placed already.
+    // SAFETY: live block.
+    unsafe { dealloc(ptrs[0]) };
+    let again = alloc_untouched(layout(4096, 16)).unwrap().as_ptr();
+    assert_eq!(again, ptrs[0]);
+    // Large objects: a fresh mapping, untouched.
+    let big = alloc_untouched(layout(1 << 20, 16)).unwrap().as_ptr();
+    assert_eq!(os::is_resident(big), Some(false));
+    for p in ptrs.into_iter().skip(1).chain([again, big]) {
+        // SAFETY: live blocks.
+        unsafe { dealloc(p) };
+    }
+}

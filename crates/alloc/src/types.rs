@@ -333,6 +333,9 @@ pub struct Heap {
     pub(crate) lock: SpinLock,
     /// NUMA node for node heaps; `usize::MAX` for thread heaps.
     pub(crate) node: usize,
+    /// The consumer pool (see `heap::consumer_pool`): blocks are handed out
+    /// without being written.
+    pub(crate) untouched: bool,
     /// Link in the abandoned-heap stack (guarded by its lock).
     pub(crate) next_abandoned: UnsafeCell<*mut Heap>,
     /// Bytes of empty pages kept in the class queues instead of being
