@@ -9,7 +9,7 @@
 
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 use crate::os;
 use crate::types::*;
@@ -41,6 +41,13 @@ static ARENA: Locked<Arena> = Locked {
         cursor: ptr::null_mut(),
         end: ptr::null_mut(),
     }),
+};
+
+/// Every heap ever created (linked through `next_all`), guarded by the
+/// arena lock: the `fork` handlers walk it.
+static ALL_HEAPS: Locked<HeapList> = Locked {
+    lock: SpinLock::new(),
+    value: UnsafeCell::new(HeapList(ptr::null_mut())),
 };
 
 static ABANDONED: Locked<HeapList> = Locked {
@@ -120,8 +127,13 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
             node,
             untouched,
             next_abandoned: UnsafeCell::new(ptr::null_mut()),
+            next_all: ptr::null_mut(),
             retained: UnsafeCell::new(0),
         });
+        let _all = ALL_HEAPS.lock.lock();
+        let all = &mut *ALL_HEAPS.value.get();
+        (*heap).next_all = all.0;
+        all.0 = heap;
         heap
     }
 }
@@ -175,7 +187,53 @@ fn init_current() -> *mut Heap {
     if key != usize::MAX {
         os::set_thread_value(key as libc::pthread_key_t, heap as *mut u8);
     }
+    // Registered here, not in `global_init`: glibc's pthread_atfork may
+    // call malloc, which must find this thread's heap already set.
+    if !ATFORK.swap(true, Ordering::AcqRel) {
+        os::register_atfork(fork_prepare, fork_release, fork_release);
+    }
     heap
+}
+
+static ATFORK: AtomicBool = AtomicBool::new(false);
+
+/// Before `fork`: take every allocator lock, in the one order no other
+/// path contradicts (node-heap table → abandoned stack → arena → heap list
+/// → every heap → region cache), so that no lock is held by a thread that
+/// will not exist in the child.
+extern "C" fn fork_prepare() {
+    NODE_HEAPS_LOCK.lock_raw();
+    ABANDONED.lock.lock_raw();
+    ARENA.lock.lock_raw();
+    ALL_HEAPS.lock.lock_raw();
+    // SAFETY: the list is guarded by its lock, held; heaps are never freed.
+    unsafe {
+        let mut h = (*ALL_HEAPS.value.get()).0;
+        while !h.is_null() {
+            (*h).lock.lock_raw();
+            h = (*h).next_all;
+        }
+    }
+    crate::segment::cache_lock().lock_raw();
+}
+
+/// After `fork`, in the parent and in the child: release what
+/// `fork_prepare` took. (In the child the other threads' heaps stay
+/// orphaned: their blocks can still be freed, remotely.)
+extern "C" fn fork_release() {
+    crate::segment::cache_lock().force_unlock();
+    // SAFETY: as in fork_prepare; the list lock is still held.
+    unsafe {
+        let mut h = (*ALL_HEAPS.value.get()).0;
+        while !h.is_null() {
+            (*h).lock.force_unlock();
+            h = (*h).next_all;
+        }
+    }
+    ALL_HEAPS.lock.force_unlock();
+    ARENA.lock.force_unlock();
+    ABANDONED.lock.force_unlock();
+    NODE_HEAPS_LOCK.force_unlock();
 }
 
 /// pthread key destructor: abandon the exiting thread's heap.

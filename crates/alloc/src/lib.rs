@@ -131,8 +131,11 @@ are bigger large objects.
   lock; many full shared pages make that walk long.
 * `realloc` that has to move a block moves it to the calling thread's heap;
   large objects are copied, not `mremap`ed.
-* No `pthread_atfork` handlers: a `fork` while another thread holds one of
-  the allocator's spin locks can leave that lock held in the child.
+* `fork`: `pthread_atfork` handlers (registered when the first thread
+  gets its heap) take every allocator lock before the fork and release
+  them after it in parent and child, so the child never finds a lock held
+  by a thread it does not have. The other threads' heaps stay orphaned in
+  the child (their blocks can be freed, their free memory is not reused).
 * The heap pointer is an initial-exec TLS variable (see `tls.rs`): a
   library loaded with `dlopen` (rather than `LD_PRELOAD` or linked in)
   takes it from glibc's static TLS surplus.

@@ -315,6 +315,20 @@ pub(crate) fn is_resident(p: *const u8) -> Option<bool> {
     (r == 0).then_some(vec & 1 != 0)
 }
 
+/// Register `fork` handlers (`pthread_atfork`): `prepare` runs in the
+/// parent before the fork, `parent` and `child` after it. Returns false if
+/// registration failed (then a fork while another thread holds an
+/// allocator lock can leave it held in the child).
+pub(crate) fn register_atfork(
+    prepare: extern "C" fn(),
+    parent: extern "C" fn(),
+    child: extern "C" fn(),
+) -> bool {
+    // SAFETY: the handlers are plain functions that live for the whole
+    // program.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
+}
+
 /// A pthread key whose destructor runs `dtor(value)` at thread exit.
 /// Returns `None` if the key could not be created.
 pub(crate) fn create_thread_key(

@@ -97,6 +97,11 @@ static CACHE: RegionCache = RegionCache {
     slots: core::cell::UnsafeCell::new([(0, 0); CACHE_SLOTS]),
 };
 
+/// The region cache's lock (for the `fork` handlers in `heap.rs`).
+pub(crate) fn cache_lock() -> &'static SpinLock {
+    &CACHE.lock
+}
+
 /// A 4 MiB region aligned to 4 MiB and the number of leading bytes that
 /// may be non-zero (0 for a fresh mapping): from the cache, else from the
 /// OS. With `clean`, the region is returned all zero (decommitted if it

@@ -302,6 +302,18 @@ impl SpinLock {
             }
         }
     }
+
+    /// Take the lock without a guard (for the `fork` handlers, which lock
+    /// in one callback and unlock in another). Pair with [`Self::force_unlock`].
+    pub(crate) fn lock_raw(&self) {
+        core::mem::forget(self.lock());
+    }
+
+    /// Release a lock taken with [`Self::lock_raw`] (by this thread, or by
+    /// the parent thread before `fork`, in the child).
+    pub(crate) fn force_unlock(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
 }
 
 /// Releases the lock when dropped.
@@ -338,6 +350,8 @@ pub struct Heap {
     pub(crate) untouched: bool,
     /// Link in the abandoned-heap stack (guarded by its lock).
     pub(crate) next_abandoned: UnsafeCell<*mut Heap>,
+    /// Link in the list of all heaps (written once, under the arena lock).
+    pub(crate) next_all: *mut Heap,
     /// Bytes of empty pages kept in the class queues instead of being
     /// released (at most `RETAIN_BYTES`). Owner.
     pub(crate) retained: UnsafeCell<usize>,
