@@ -373,10 +373,28 @@ const PURE: &[&str] = &[
     "sqxtn2",
 ];
 
+fn pure_set() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| PURE.iter().copied().collect())
+}
+
 /// Classifies one AArch64 instruction.
 pub fn classify(mnemonic: &str, ops: &str) -> Effect {
-    let m = mnemonic.to_ascii_lowercase();
-    let m = m.as_str();
+    let mut buf = [0u8; 32];
+    let lower;
+    let m: &str =
+        if mnemonic.len() <= buf.len() && !mnemonic.bytes().any(|b| b.is_ascii_uppercase()) {
+            mnemonic
+        } else if mnemonic.len() <= buf.len() {
+            for (d, s) in buf.iter_mut().zip(mnemonic.bytes()) {
+                *d = s.to_ascii_lowercase();
+            }
+            std::str::from_utf8(&buf[..mnemonic.len()]).unwrap_or(mnemonic)
+        } else {
+            lower = mnemonic.to_ascii_lowercase();
+            lower.as_str()
+        };
     match m {
         "dmb" | "dsb" => {
             return match dmb_option(ops) {
@@ -436,7 +454,7 @@ pub fn classify(mnemonic: &str, ops: &str) -> Effect {
     if m.len() == 3 && m.starts_with('b') && CONDS.contains(&&m[1..]) {
         return branch(ops, &m[1..] != "al");
     }
-    if PURE.contains(&m) || is_fp(m) {
+    if pure_set().contains(m) || is_fp(m) {
         return Effect::none();
     }
     if let Some(e) = atomic(m) {

@@ -181,6 +181,10 @@ pub fn analyse(p: &Program<'_>, opts: &Options) -> Report {
             }
         }
     }
+    let mut called = vec![false; nf];
+    for c in callees.iter().flatten().flatten() {
+        called[*c] = true;
+    }
     let mut summaries: Vec<Option<Summary>> = vec![None; nf];
     let mut done = vec![false; nf];
     let mut findings = Vec::new();
@@ -223,7 +227,7 @@ pub fn analyse(p: &Program<'_>, opts: &Options) -> Report {
             findings: Vec::new(),
         };
         fa.run(opts);
-        if opts.interprocedural {
+        if opts.interprocedural && called[fi] {
             summaries[fi] = State {
                 f,
                 barriers: &fa.barriers,

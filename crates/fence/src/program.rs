@@ -167,7 +167,7 @@ fn build_gas(p: &mut Program<'_>) {
     let mut label_at: HashMap<String, (usize, usize)> = HashMap::new();
     // References other than direct branches: label → referencing function
     // (usize::MAX: from data or directives).
-    let mut other_refs: Vec<(String, usize)> = Vec::new();
+    let mut other_refs: Vec<(std::borrow::Cow<'_, str>, usize)> = Vec::new();
     let mut branch_refs: Vec<(String, usize)> = Vec::new();
     let mut pending_prefix: Option<usize> = None;
     let mut funcs: Vec<Function> = Vec::new();
@@ -325,7 +325,7 @@ fn build_gas(p: &mut Program<'_>) {
                 let fi = funcs.len();
                 match &effect.flow {
                     Flow::Jump(t) | Flow::CondJump(t) => branch_refs.push((resolve(t, i), fi)),
-                    Flow::Call(Some(t)) => other_refs.push((resolve(t, i), fi)),
+                    Flow::Call(Some(t)) => other_refs.push((resolve(t, i).into(), fi)),
                     _ => collect_refs(ops, fi, &mut other_refs, &resolve, i),
                 }
                 f.insns.push(Insn {
@@ -344,7 +344,7 @@ fn build_gas(p: &mut Program<'_>) {
     // exception tables) or that other functions branch to.
     let mut entries: Vec<(usize, usize)> = Vec::new();
     for (name, _) in &other_refs {
-        if let Some(&(fi, ii)) = label_at.get(name) {
+        if let Some(&(fi, ii)) = label_at.get(name.as_ref()) {
             entries.push((fi, ii));
         }
     }
@@ -428,10 +428,10 @@ fn attach_labels(
 }
 
 /// Every symbol-like token of `text` counts as a reference.
-fn collect_refs(
-    text: &str,
+fn collect_refs<'a>(
+    text: &'a str,
     from: usize,
-    out: &mut Vec<(String, usize)>,
+    out: &mut Vec<(std::borrow::Cow<'a, str>, usize)>,
     resolve: &dyn Fn(&str, usize) -> String,
     at: usize,
 ) {
@@ -446,11 +446,11 @@ fn collect_refs(
             let tok = &text[s..i];
             let first = tok.as_bytes()[0];
             if first.is_ascii_alphabetic() || first == b'.' || first == b'_' {
-                out.push((tok.to_string(), from));
+                out.push((tok.into(), from));
             } else if tok.ends_with('b') || tok.ends_with('f') {
                 let r = resolve(tok, at);
                 if r.contains('@') {
-                    out.push((r, from));
+                    out.push((r.into(), from));
                 }
             }
         } else {

@@ -36,7 +36,8 @@ pub struct FencesArgs {
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,
 
-    /// Write the rewritten assembly to OUT (`-`: stdout); one input only.
+    /// Write the rewritten assembly to OUT (`-`: stdout, the report then
+    /// goes to stderr); one input only.
     #[arg(long, value_name = "OUT")]
     pub fix: Option<PathBuf>,
 
@@ -133,6 +134,9 @@ pub fn run(args: FencesArgs) -> Result<ExitCode> {
                 v["file"] = json!(name);
                 json_findings.push(v);
             }
+        } else if args.fix.as_deref().is_some_and(|f| f.as_os_str() == "-") {
+            // The rewritten file goes to stdout: the report to stderr.
+            eprint!("{}", human(&name, &report));
         } else {
             write!(out, "{}", human(&name, &report))?;
         }
@@ -152,6 +156,11 @@ pub fn run(args: FencesArgs) -> Result<ExitCode> {
                 );
             }
         }
+        // Freeing millions of small allocations of a large file costs
+        // more than the process exit does.
+        std::mem::forget(program);
+        std::mem::forget(report);
+        std::mem::forget(text);
     }
     if args.json {
         let v = json!({
