@@ -99,9 +99,13 @@ impl<R: Read> Reader<R> {
         if len > MAX_BLOCK_LEN {
             return Err(err(ErrorKind::BlockTooLarge(len)));
         }
+        // Read what is there rather than reserving `len` bytes first: a
+        // damaged length in a short file must not cost 16 MiB of zeroing.
         self.payload.clear();
-        self.payload.resize(len as usize, 0);
-        let n = read_full(&mut self.input, &mut self.payload).map_err(|e| err(e.into()))?;
+        let n = (&mut self.input)
+            .take(len as u64)
+            .read_to_end(&mut self.payload)
+            .map_err(|e| err(e.into()))?;
         if n < len as usize {
             return Err(err(ErrorKind::Truncated {
                 what: "block payload",

@@ -922,35 +922,58 @@ fn print_sites(out: &mut impl Write, report: &Report) -> Result<()> {
 }
 
 /// The figures compared across runs: (name, value). Thread figures leave
-/// out the GC marker.
-fn figures(r: &Report) -> Vec<(&'static str, f64)> {
+/// out the GC marker; each trace thread's clock has a row of its own.
+fn figures(r: &Report) -> Vec<(String, f64)> {
     let s = &r.coherence;
     let marker = r.gc.map(|g| g.marker.thread);
     let threads = || r.threads.iter().filter(|t| Some(t.thread) != marker);
     let max_clock = threads().map(|t| t.clock_ns).fold(0.0, f64::max);
-    vec![
-        ("latency_ns", s.latency_ns),
-        ("max_thread_clock_ns", max_clock),
+    let mut v: Vec<(String, f64)> = vec![
+        ("latency_ns".into(), s.latency_ns),
+        ("max_thread_clock_ns".into(), max_clock),
+    ];
+    v.extend(threads().map(|t| (format!("thread_{}_clock_ns", t.thread), t.clock_ns)));
+    v.extend([
         (
-            "barrier_stall_ns",
+            "barrier_stall_ns".into(),
             threads().map(|t| t.barrier_stall_ns).sum(),
         ),
-        ("barriers", threads().map(|t| t.barriers as f64).sum()),
         (
-            "barriers_dropped",
+            "sb_full_stall_ns".into(),
+            threads().map(|t| t.store_buffer_full_stall_ns).sum(),
+        ),
+        (
+            "barriers".into(),
+            threads().map(|t| t.barriers as f64).sum(),
+        ),
+        (
+            "barriers_dropped".into(),
             threads().map(|t| t.barriers_dropped as f64).sum(),
         ),
-        ("dram_local", s.dram_local as f64),
-        ("dram_remote", s.dram_remote as f64),
-        ("transfers_same_die", s.transfers_same_die as f64),
-        ("transfers_cross_die", s.transfers_cross_die as f64),
-        ("transfers_cross_socket", s.transfers_cross_socket as f64),
-        ("l3_hits", s.l3_hits as f64),
-        ("upgrades", s.upgrades as f64),
-        ("invalidations", s.invalidations as f64),
-        ("lift_copy_ns", r.lift.copy_ns),
-        ("gc_lines_read", r.gc.map_or(0.0, |g| g.lines_read as f64)),
-    ]
+        ("dram_local".into(), s.dram_local as f64),
+        ("dram_remote".into(), s.dram_remote as f64),
+        ("transfers_same_die".into(), s.transfers_same_die as f64),
+        ("transfers_cross_die".into(), s.transfers_cross_die as f64),
+        (
+            "transfers_cross_socket".into(),
+            s.transfers_cross_socket as f64,
+        ),
+        ("l3_hits".into(), s.l3_hits as f64),
+        ("upgrades".into(), s.upgrades as f64),
+        ("invalidations".into(), s.invalidations as f64),
+        ("lift_copy_ns".into(), r.lift.copy_ns),
+        (
+            "gc_lines_read".into(),
+            r.gc.map_or(0.0, |g| g.lines_read as f64),
+        ),
+    ]);
+    v
+}
+
+/// The value of figure `name` in `figs`, if it has one (runs may differ
+/// in their threads).
+fn figure(figs: &[(String, f64)], name: &str) -> Option<f64> {
+    figs.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
 }
 
 fn ratio(v: f64, base: f64) -> Option<f64> {
@@ -971,10 +994,13 @@ fn print_comparison(
             .iter()
             .zip(reports)
             .map(|(run, r)| {
-                let ratios: serde_json::Map<String, serde_json::Value> = figures(r)
+                let figs = figures(r);
+                let ratios: serde_json::Map<String, serde_json::Value> = base
                     .iter()
-                    .zip(&base)
-                    .map(|(&(n, v), &(_, b))| (n.to_string(), serde_json::json!(ratio(v, b))))
+                    .filter_map(|(n, b)| {
+                        let v = figure(&figs, n)?;
+                        Some((n.clone(), serde_json::json!(ratio(v, *b))))
+                    })
                     .collect();
                 serde_json::json!({
                     "label": run.label,
@@ -1014,11 +1040,15 @@ fn print_comparison(
         write!(out, " {:>width$}", r.label)?;
     }
     writeln!(out)?;
-    let all: Vec<Vec<(&str, f64)>> = reports.iter().map(figures).collect();
-    for (i, &(name, b)) in base.iter().enumerate() {
+    let all: Vec<Vec<(String, f64)>> = reports.iter().map(figures).collect();
+    for (name, b) in &base {
+        let b = *b;
         write!(out, "{name:<24}")?;
         for f in &all {
-            let v = f[i].1;
+            let Some(v) = figure(f, name) else {
+                write!(out, " {:>width$}", "-")?;
+                continue;
+            };
             let cell = match ratio(v, b) {
                 Some(x) => format!("{v:.1} ({x:.3}x)"),
                 None if v == 0.0 => "0.0 (=)".to_string(),
