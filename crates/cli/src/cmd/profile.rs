@@ -1,6 +1,9 @@
 //! `loci profile`: run a program built with `loci cc` and show, per
 //! allocation site, which threads read, wrote and atomically accessed its
 //! heap objects (most accessed first), or the runtime's JSON with `--json`.
+//! Data races found on the way are reported by the runtime on stderr in
+//! ThreadSanitizer's format (exit status 66); `--trace FILE` also writes
+//! the run's events in the loci-trace format for `loci sim`.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -17,8 +20,11 @@ Examples:
   loci cc -O1 -o prog prog.c
   loci profile -- ./prog ARGS...            table of allocation sites, most accessed first
   loci profile -o run.json --json -- ./prog print (and keep) the JSON profile
+  loci profile --trace run.locitrace -- ./prog   also write a trace for `loci sim`
+  loci profile --no-races -- ./prog         profile only, no race detection
 
-The exit status is the program's (128+N if it was killed by signal N).")]
+The exit status is the program's (128+N if it was killed by signal N); 66
+when data races were reported, as under ThreadSanitizer.")]
 pub struct ProfileArgs {
     /// Where the runtime writes the JSON profile (passed as LOCI_PROFILE_OUT).
     #[arg(short = 'o', long = "output", default_value = "loci-profile.json")]
@@ -27,6 +33,17 @@ pub struct ProfileArgs {
     /// Print the JSON profile instead of the table.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write every access, allocation, free, atomic, fence and
+    /// synchronisation event to FILE in the loci-trace format (passed as
+    /// LOCI_TRACE_OUT).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
+    /// Do not detect data races (passes LOCI_RACES=0): faster, and the
+    /// exit status stays the program's.
+    #[arg(long)]
+    pub no_races: bool,
 
     /// The program (built with `loci cc`) and its arguments, after `--`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
@@ -93,6 +110,15 @@ pub fn table(p: &Value) -> String {
         n(&u["atomics"]),
         p["threads"].as_array().map_or(0, Vec::len)
     ));
+    if let Some(r) = p["races"].as_u64() {
+        if r > 0 {
+            out.push_str(&format!(
+                "data races: {r} (reported on stderr in ThreadSanitizer's format)\n"
+            ));
+        } else {
+            out.push_str("data races: none\n");
+        }
+    }
     out
 }
 
@@ -100,9 +126,16 @@ pub fn table(p: &Value) -> String {
 pub fn run(args: ProfileArgs) -> Result<ExitCode> {
     let (prog, rest) = args.command.split_first().context("no program given")?;
     let _ = std::fs::remove_file(&args.output);
-    let status = Command::new(prog)
-        .args(rest)
-        .env("LOCI_PROFILE_OUT", &args.output)
+    let mut cmd = Command::new(prog);
+    cmd.args(rest).env("LOCI_PROFILE_OUT", &args.output);
+    if let Some(t) = &args.trace {
+        let _ = std::fs::remove_file(t);
+        cmd.env("LOCI_TRACE_OUT", t);
+    }
+    if args.no_races {
+        cmd.env("LOCI_RACES", "0");
+    }
+    let status = cmd
         .status()
         .with_context(|| format!("running {}", prog.to_string_lossy()))?;
     let code = match status.code() {
@@ -155,5 +188,18 @@ mod tests {
             lines[2],
             "unattributed (not heap): 3 reads, 2 writes, 1 atomics; 2 threads"
         );
+    }
+
+    #[test]
+    fn table_states_races() {
+        let mut p: Value = serde_json::from_str(
+            r#"{"sites": [], "threads": [{}], "unattributed": {}, "races": 2}"#,
+        )
+        .unwrap();
+        assert!(
+            table(&p).ends_with("data races: 2 (reported on stderr in ThreadSanitizer's format)\n")
+        );
+        p["races"] = 0.into();
+        assert!(table(&p).ends_with("data races: none\n"));
     }
 }

@@ -1,0 +1,158 @@
+//! `loci cc` + `loci profile` end to end: build programs from
+//! `examples/races/` with `loci cc`, run them under `loci profile`, and
+//! check the exit status (66 on a race, as ThreadSanitizer), the race
+//! report on stderr, the table, and the trace written with `--trace`.
+//!
+//! Needs gcc with `-fsanitize=thread` and the runtime library
+//! (`libloci_rt.a` beside the `loci` binary, as `cargo build --release
+//! --workspace` leaves it, or `$LOCI_RT_LIB`); skips with a notice
+//! otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn loci() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loci"))
+}
+
+fn runtime_available() -> bool {
+    let beside = Path::new(env!("CARGO_BIN_EXE_loci"))
+        .parent()
+        .unwrap()
+        .join("libloci_rt.a");
+    let ok = std::env::var_os("LOCI_RT_LIB").is_some() || beside.is_file();
+    let gcc = Command::new("gcc")
+        .args(["-fsanitize=thread", "-x", "c", "-c", "-o", "/dev/null", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !(ok && gcc) {
+        eprintln!(
+            "notice: skipping: needs gcc -fsanitize=thread and {} (cargo build --release -p loci-rt) or LOCI_RT_LIB",
+            beside.display()
+        );
+    }
+    ok && gcc
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("loci-cli-profile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/races")
+        .join(name)
+}
+
+fn cc(dir: &Path, src: &Path, out: &str) -> PathBuf {
+    let exe = dir.join(out);
+    let o = loci()
+        .arg("cc")
+        .args(["-O1", "-o"])
+        .arg(&exe)
+        .arg(src)
+        .arg("-lpthread")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "loci cc failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    exe
+}
+
+fn profile(dir: &Path, exe: &Path, extra: &[&str]) -> Output {
+    loci()
+        .arg("profile")
+        .arg("-o")
+        .arg(dir.join("p.json"))
+        .args(extra)
+        .arg("--")
+        .arg(exe)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn racy_program_exits_66_with_a_tsan_report_and_a_trace() {
+    if !runtime_available() {
+        return;
+    }
+    let dir = tmpdir("racy");
+    let exe = cc(&dir, &example("racy_flag.c"), "racy");
+    let trace = dir.join("t.locitrace");
+    let o = profile(&dir, &exe, &["--trace", trace.to_str().unwrap()]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(66), "{err}");
+    assert!(
+        err.starts_with("==================\nWARNING: ThreadSanitizer: data race (pid="),
+        "{err}"
+    );
+    assert!(
+        err.contains("SUMMARY: ThreadSanitizer: data race "),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("ThreadSanitizer: reported 1 warnings\n"),
+        "{err}"
+    );
+    // The program's own output comes first, then the table.
+    assert!(out.starts_with("42\n"), "{out}");
+    assert!(
+        out.ends_with("data races: 1 (reported on stderr in ThreadSanitizer's format)\n"),
+        "{out}"
+    );
+    let events = loci_trace::read_all(&std::fs::read(&trace).unwrap()).unwrap();
+    use loci_trace::Event;
+    assert_eq!(
+        events.first(),
+        Some(&Event::ThreadStart {
+            thread: 0,
+            parent: None
+        })
+    );
+    assert_eq!(events.last(), Some(&Event::ThreadExit { thread: 0 }));
+    // main spins on the flag with relaxed atomic loads: at least one.
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Access {
+            thread: 0,
+            atomic: true,
+            write: false,
+            size: 4,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn race_free_program_keeps_its_exit_status() {
+    if !runtime_available() {
+        return;
+    }
+    let dir = tmpdir("ok");
+    let exe = cc(&dir, &example("ok_condvar.c"), "ok");
+    let o = profile(&dir, &exe, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("4950\n"), "{out}");
+    assert!(out.ends_with("data races: none\n"), "{out}");
+    // --no-races: a racy program runs with its own exit status, no report.
+    let racy = cc(&dir, &example("racy_counter.c"), "racy");
+    let o = profile(&dir, &racy, &["--no-races"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    assert_eq!(p["races"], 0);
+}
