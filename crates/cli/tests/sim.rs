@@ -368,3 +368,78 @@ fn bad_variant_gc_and_lift_inputs_are_refused_with_the_reason() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn damaged_traces_and_machines_name_the_offset_key_and_file() {
+    let dir = std::env::temp_dir().join(format!("loci-sim-damage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = preset("generic-2s.toml");
+    // A trace of more than one block (64 KiB blocks), cut inside the second.
+    let file = dir.join("pub.locitrace");
+    let f = file.display().to_string();
+    let gen = [
+        "--workload",
+        "publication",
+        "--iters",
+        "200",
+        "--object-size",
+        "512",
+        "--emit-trace",
+        &f,
+    ];
+    assert!(loci(&gen).status.success());
+    let bytes = std::fs::read(&file).unwrap();
+    let first_block = 12 + 12 + u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    assert!(bytes.len() > first_block + 100);
+    let cut = dir.join("cut.locitrace");
+    std::fs::write(&cut, &bytes[..first_block + 100]).unwrap();
+    let out = loci(&["--machine", &m, &cut.display().to_string(), "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no report from a damaged trace");
+    assert!(
+        err.contains(&format!("byte offset {first_block}")) && err.contains("cut.locitrace"),
+        "{err}"
+    );
+    // A flipped payload byte: a checksum error at the same block.
+    let mut flipped = bytes.clone();
+    flipped[first_block + 50] ^= 0x40;
+    let bad = dir.join("flip.locitrace");
+    std::fs::write(&bad, &flipped).unwrap();
+    let out = loci(&["--machine", &m, &bad.display().to_string()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("byte offset {first_block}")) && err.contains("checksum"),
+        "{err}"
+    );
+    // Machines: an unknown key, an impossible cache, a core on no node.
+    let text = std::fs::read_to_string(&m).unwrap();
+    for (name, edit, needles) in [
+        (
+            "key.toml",
+            ("ghz = 2.5", "ghz = 2.5\nturbo = 3\n#"),
+            vec!["turbo", "key.toml"],
+        ),
+        (
+            "assoc.toml",
+            ("size = 32768 ", "size = 32000 "),
+            vec!["caches.l1d", "32000", "assoc.toml"],
+        ),
+        (
+            "nodes.toml",
+            ("nodes_per_socket = 1 ", "nodes_per_socket = 3 "),
+            vec!["topology.nodes_per_socket", "nodes.toml"],
+        ),
+    ] {
+        assert!(text.contains(edit.0), "{name}");
+        let p = dir.join(name);
+        std::fs::write(&p, text.replacen(edit.0, edit.1, 1)).unwrap();
+        let out = loci(&["--machine", &p.display().to_string()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}");
+        for n in needles {
+            assert!(err.contains(n), "{name}: {n} missing in {err}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

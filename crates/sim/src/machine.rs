@@ -205,8 +205,8 @@ impl Machine {
         let per_socket = t.dies_per_socket as u64 * t.cores_per_die as u64;
         if per_socket % t.nodes_per_socket as u64 != 0 {
             return bad(format!(
-                "{per_socket} cores per socket cannot be split evenly into {} NUMA nodes: some core would be on no node",
-                t.nodes_per_socket
+                "topology.nodes_per_socket = {}: {per_socket} cores per socket cannot be split evenly into {} NUMA nodes, so some core would be on no node",
+                t.nodes_per_socket, t.nodes_per_socket
             ));
         }
         if self.cores() > 1 << 20 {
@@ -218,7 +218,11 @@ impl Machine {
         let c = &self.caches;
         for (name, level) in [("l1d", c.l1d), ("l2", c.l2), ("l3", c.l3)] {
             level.geometry().validate().map_err(|e| {
-                Error::new(ErrorKind::Invalid(format!("caches.{name}: {}", e.kind)))
+                let why = match e.kind {
+                    ErrorKind::Invalid(m) => m,
+                    other => other.to_string(),
+                };
+                Error::new(ErrorKind::Invalid(format!("caches.{name}: {why}")))
             })?;
             if level.line != c.l1d.line {
                 return bad(format!(
