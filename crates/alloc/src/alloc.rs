@@ -70,21 +70,25 @@ pub(crate) fn malloc_in(target: Target, size: usize, align: usize) -> *mut u8 {
             unsafe { heap_malloc_small(h, class) }
         }
         Target::Heap(h) => {
-            if h == heap::current_or_null() {
+            let me = heap::current();
+            if h == me {
                 // SAFETY: as above.
                 unsafe { heap_malloc_small(h, class) }
+            } else if me.is_null() {
+                ptr::null_mut()
             } else {
-                // SAFETY: heaps are never freed; shared pages use the lock.
-                unsafe { page::malloc_shared(h, class) }
+                // SAFETY: heaps are never freed; `me` is ours.
+                unsafe { page::malloc_claimed(me, h, class) }
             }
         }
         Target::Node(n) => {
             let h = heap::node_heap(n);
-            if h.is_null() {
+            let me = heap::current();
+            if h.is_null() || me.is_null() {
                 return ptr::null_mut();
             }
-            // SAFETY: node heaps are never owned by a thread; lock inside.
-            unsafe { page::malloc_shared(h, class) }
+            // SAFETY: node heaps are never owned by a thread; `me` is ours.
+            unsafe { page::malloc_claimed(me, h, class) }
         }
     }
 }

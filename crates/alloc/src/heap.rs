@@ -128,6 +128,7 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
             untouched,
             next_abandoned: UnsafeCell::new(ptr::null_mut()),
             next_all: ptr::null_mut(),
+            claims: UnsafeCell::new([Claim::EMPTY; CLAIM_SLOTS]),
             retained: UnsafeCell::new(0),
         });
         let _all = ALL_HEAPS.lock.lock();
@@ -245,22 +246,16 @@ unsafe extern "C" fn on_thread_exit(value: *mut libc::c_void) {
     // SAFETY: the exiting thread still owns `heap`; shared pages and the
     // segment list are read under the heap lock.
     unsafe {
-        // Give owner-freed blocks of shared pages back to foreign allocators.
+        // Give up this thread's claims on other heaps' pages.
+        crate::page::release_claims(heap);
+        // Give owner-freed blocks of shared pages back to their allocators.
         let _g = (*heap).lock.lock();
         let mut seg = *(*heap).segments.get();
         while !seg.is_null() {
             for i in crate::segment::page_range((*seg).kind) {
                 let p = ptr::addr_of_mut!((*seg).pages[i]);
-                if (*p).in_use && (*p).shared && !(*p).local_free.is_null() {
-                    let mut last = (*p).local_free;
-                    while !(*last).next.is_null() {
-                        last = (*last).next;
-                    }
-                    (*last).next = (*p).free;
-                    (*p).free = (*p).local_free;
-                    (*p).local_free = ptr::null_mut();
-                    (*p).used -= (*p).local_free_count;
-                    (*p).local_free_count = 0;
+                if (*p).in_use && (*p).shared {
+                    crate::page::flush_shared(p);
                 }
             }
             seg = (*seg).next;

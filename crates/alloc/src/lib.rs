@@ -82,8 +82,12 @@ assert_eq!(consumer.join().unwrap(), 42);
   headers; makes "is this pointer ours?" one load.
 * **heap**: per-thread set of pages (a queue per class plus a *direct* table
   of the current page per class). Heaps are never freed.
-* **shared page**: a page of heap *H* that other threads allocate from (under
-  *H*'s lock) via [`alloc_for`]; *H*'s own frees to it are still local.
+* **shared page**: a page of heap *H* that other threads allocate from via
+  [`alloc_for`]; *H*'s own frees to it are still local (plain stores, handed
+  back 32 at a time with one CAS).
+* **claim**: a thread that allocates for heap *H* takes one of *H*'s shared
+  pages per class for itself (under *H*'s lock) and then allocates from it
+  with no lock and no atomic, like from its own pages, until it is used up.
 * **node heap**: a heap owned by no thread, whose segments are bound to one
   NUMA node (`mbind`); it serves [`alloc_on_node`].
 * **consumer pool**: a heap owned by no thread that hands out never-used
@@ -126,9 +130,12 @@ are bigger large objects.
 * An abandoned heap's memory is only reused when a new thread adopts it.
 * A full or empty page whose blocks are all freed by *other* threads is
   reclaimed only when its owner next takes the slow path for that class.
-* Foreign allocations into a heap's shared pages (`alloc_for` from another
-  thread, node heaps) walk that heap's shared pages of the class under its
-  lock; many full shared pages make that walk long.
+* Claiming a page (`alloc_for` from another thread, node heaps) walks the
+  target heap's shared pages of the class under its lock; many exhausted
+  shared pages make that walk long. Shared pages are reused but not
+  returned to the OS while their heap lives.
+* A claim cache has 64 slots per heap: a thread that allocates for many
+  (heap, class) pairs in turn claims and releases pages often.
 * `realloc` that has to move a block moves it to the calling thread's heap;
   large objects are copied, not `mremap`ed.
 * `fork`: `pthread_atfork` handlers (registered when the first thread
@@ -213,9 +220,10 @@ impl Heap {
 
 /// Allocate `layout` from the heap behind `handle`, from any thread. Called
 /// by the heap's own thread it is the normal fast path; called by another
-/// thread it takes a block from the heap's shared pages under the heap's
-/// lock. Either way the block belongs to that heap, so when its thread frees
-/// it the free is local (plain stores). Objects over 16 KiB are not
+/// thread it takes a block from a shared page of that heap that the calling
+/// thread has claimed (no lock, no atomic, except when claiming a new
+/// page). Either way the block belongs to that heap, so when its thread
+/// frees it the free is local (plain stores). Objects over 128 KiB are not
 /// heap-specific (they get their own mapping). `None` if out of memory.
 pub fn alloc_for(handle: HeapHandle, layout: Layout) -> Option<NonNull<u8>> {
     NonNull::new(alloc::malloc_in(

@@ -3,8 +3,12 @@
 //! Concurrency contract: a page of a thread heap is changed only by its
 //! owner, except `thread_free` (any thread, CAS push / owner swap) and
 //! `full` (see below). Shared pages (used by `alloc_for` from other threads
-//! and by node heaps) are changed under the heap lock, except `local_free`
-//! which only the owner touches.
+//! and by node heaps): `claimed` changes under the heap lock; the
+//! allocation side (`free`, `bump`, `used`) belongs to the claiming thread
+//! while the page is claimed and to the lock holder while it is not;
+//! `local_free` belongs to the heap's owner, who hands it over through
+//! `thread_free`. The consumer pool's pages are never claimed: all their
+//! allocation is under the pool's lock.
 //!
 //! The *full* protocol lets remote frees revive a page the owner has stopped
 //! looking at, without a scan: when the owner finds a page with no free block
@@ -308,74 +312,167 @@ pub(crate) unsafe fn free_slow(heap: *mut Heap, page: *mut Page) {
     }
 }
 
-/// Allocate from `heap`'s shared pages of `class` (for `alloc_for` from a
-/// foreign thread and for node heaps).
+/// Slot of the claim cache for (`target`, `class`).
+#[inline(always)]
+fn claim_slot(target: *mut Heap, class: usize) -> usize {
+    let t = target as usize;
+    ((t >> 6) ^ (t >> 14) ^ class.wrapping_mul(0x9e37_79b9)) % CLAIM_SLOTS
+}
+
+/// Pop a block from a page the calling thread has claimed (collecting
+/// remote frees and carving fresh blocks as needed); `None` if the page is
+/// exhausted.
 ///
 /// # Safety
-/// `heap` is a live heap. Takes its lock.
-pub(crate) unsafe fn malloc_shared(heap: *mut Heap, class: usize) -> *mut u8 {
-    // SAFETY: shared pages' allocation side is guarded by the heap lock.
+/// The calling thread's heap has claimed `page`.
+#[inline(always)]
+unsafe fn claimed_pop(page: *mut Page) -> Option<*mut u8> {
+    // SAFETY: a claimed page's allocation side belongs to its claimer.
     unsafe {
-        let _g = (*heap).lock.lock();
-        let q = ptr::addr_of_mut!((*(*heap).shared.get())[class]);
-        let mut page = (*q).first;
-        while !page.is_null() {
+        if (*page).free.is_null() {
             collect_thread_free(page);
             if (*page).free.is_null() {
                 page_extend(page);
-            }
-            if !(*page).free.is_null() {
-                if (*q).first != page {
-                    queue_remove(q, page);
-                    queue_push_front(q, page);
+                if (*page).free.is_null() {
+                    return None;
                 }
-                return page_pop(page);
             }
-            page = (*page).next;
         }
-        let page = segment::page_acquire(heap, class, true);
-        if page.is_null() {
-            return ptr::null_mut();
-        }
-        queue_push_front(q, page);
-        page_extend(page);
-        page_pop(page)
+        Some(page_pop(page))
     }
 }
 
-/// Owner: hand the blocks it freed into a shared page back to the shared
-/// free list (one lock per `SHARED_FLUSH_BATCH` frees), releasing the page
-/// if it became empty and is not the class's first shared page.
+/// Allocate a block of `class` from `target`'s shared pages on behalf of
+/// the calling thread (heap `me`, not `target`'s owner): for `alloc_for`
+/// from another thread and for node heaps.
+///
+/// The calling thread *claims* one shared page of `target` per class (under
+/// `target`'s lock) and then allocates from it with no lock and no atomic
+/// until it is exhausted: the same pop as the owner's fast path, after a
+/// lookup in `me`'s claim cache. Frees into the page (by the owner in
+/// batches, by anyone else one by one) arrive on its `thread_free` list,
+/// which the claimer collects.
+///
+/// Cost (hit): a hash of (target, class), two compares, the pop.
+///
+/// # Safety
+/// `me` is the calling thread's heap, `target` a live heap other than `me`.
+pub(crate) unsafe fn malloc_claimed(me: *mut Heap, target: *mut Heap, class: usize) -> *mut u8 {
+    // SAFETY: the claim cache is owner-only; claimed pages are ours.
+    unsafe {
+        let slot = ptr::addr_of_mut!((*(*me).claims.get())[claim_slot(target, class)]);
+        let page = (*slot).page;
+        if !page.is_null() && (*slot).target == target && (*page).class as usize == class {
+            if let Some(b) = claimed_pop(page) {
+                return b;
+            }
+        }
+        claim_new(me, target, class, slot)
+    }
+}
+
+/// Give up the claim in `slot` (if any).
+///
+/// # Safety
+/// `slot` belongs to the calling thread's heap.
+unsafe fn unclaim(slot: *mut Claim) {
+    // SAFETY: the claimer releases its page under the target's lock.
+    unsafe {
+        let page = (*slot).page;
+        if page.is_null() {
+            return;
+        }
+        let _g = (*(*slot).target).lock.lock();
+        (*page).claimed = ptr::null_mut();
+        *slot = Claim::EMPTY;
+    }
+}
+
+/// Slow path of [`malloc_claimed`]: release the slot's old claim, claim a
+/// shared page of `target` with a free block (or a new one) and allocate.
+#[cold]
+#[inline(never)]
+unsafe fn claim_new(me: *mut Heap, target: *mut Heap, class: usize, slot: *mut Claim) -> *mut u8 {
+    // SAFETY: shared pages change owner-of-allocation-side under the lock.
+    unsafe {
+        unclaim(slot);
+        let page = {
+            let _g = (*target).lock.lock();
+            let q = ptr::addr_of_mut!((*(*target).shared.get())[class]);
+            let mut page = (*q).first;
+            while !page.is_null() {
+                if (*page).claimed.is_null() {
+                    collect_thread_free(page);
+                    if !(*page).free.is_null()
+                        || (*page).bump + (*page).block_size <= (*page).capacity
+                    {
+                        break;
+                    }
+                }
+                page = (*page).next;
+            }
+            if page.is_null() {
+                page = segment::page_acquire(target, class, true);
+                if page.is_null() {
+                    return ptr::null_mut();
+                }
+            } else {
+                queue_remove(q, page);
+            }
+            // Claimed pages sit at the front; exhausted ones drift back.
+            queue_push_front(q, page);
+            (*page).claimed = me;
+            page
+        };
+        *slot = Claim { target, page };
+        claimed_pop(page).unwrap_or(ptr::null_mut())
+    }
+}
+
+/// Thread exit: give up every claim of heap `me`.
+///
+/// # Safety
+/// The calling thread owns `me`.
+pub(crate) unsafe fn release_claims(me: *mut Heap) {
+    for i in 0..CLAIM_SLOTS {
+        // SAFETY: owner-only claim cache.
+        unsafe { unclaim(ptr::addr_of_mut!((*(*me).claims.get())[i])) };
+    }
+}
+
+/// Owner: hand the blocks it freed into a shared page (kept on
+/// `local_free`, `SHARED_FLUSH_BATCH` at a time) to the page's allocator:
+/// one CAS pushes the whole list onto `thread_free`, from where the
+/// claimer (or the next thread to claim the page) collects them.
 ///
 /// # Safety
 /// The calling thread owns `page`'s heap; `page` is shared.
 #[cold]
 #[inline(never)]
 pub(crate) unsafe fn flush_shared(page: *mut Page) {
-    // SAFETY: local_free is owner-only; the rest is under the heap lock.
+    // SAFETY: local_free is owner-only; thread_free is a CAS stack.
     unsafe {
-        let heap = (*page).heap;
         let list = (*page).local_free;
         if list.is_null() {
             return;
         }
-        let n = (*page).local_free_count;
         (*page).local_free = ptr::null_mut();
         (*page).local_free_count = 0;
         let mut last = list;
         while !(*last).next.is_null() {
             last = (*last).next;
         }
-        let _g = (*heap).lock.lock();
-        (*last).next = (*page).free;
-        (*page).free = list;
-        (*page).used -= n;
-        let q = ptr::addr_of_mut!((*(*heap).shared.get())[(*page).class as usize]);
-        if (*page).used == 0 && (*q).first != page {
-            collect_thread_free(page);
-            if (*page).used == 0 {
-                queue_remove(q, page);
-                segment::page_release(page);
+        let mut head = (*page).thread_free.load(Ordering::Relaxed);
+        loop {
+            (*last).next = head;
+            match (*page).thread_free.compare_exchange_weak(
+                head,
+                list,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(h) => head = h,
             }
         }
     }

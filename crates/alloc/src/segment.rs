@@ -307,6 +307,7 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                     .store(ptr::null_mut(), Ordering::Relaxed);
                 (*page).full.store(PAGE_NOT_FULL, Ordering::Relaxed);
                 (*page).retained = false;
+                (*page).claimed = ptr::null_mut();
                 return page;
             }
         }

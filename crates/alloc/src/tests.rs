@@ -446,3 +446,46 @@ fn untouched_blocks_are_not_resident_until_written() {
         unsafe { dealloc(p) };
     }
 }
+
+#[test]
+fn alloc_for_recycles_what_the_owner_frees() {
+    // Rounds of: this thread allocates 500 blocks for the consumer, the
+    // consumer frees them all (owner frees into shared pages, handed back in
+    // batches through thread_free). The claimed pages must be refilled from
+    // those frees: the number of distinct addresses stays near one round's
+    // worth instead of growing with every round.
+    const N: usize = 500;
+    const ROUNDS: usize = 20;
+    let (htx, hrx) = mpsc::channel();
+    let (ptx, prx) = mpsc::channel::<Vec<usize>>();
+    let (dtx, drx) = mpsc::channel::<()>();
+    let consumer = std::thread::spawn(move || {
+        htx.send(Heap::of_current_thread()).unwrap();
+        for batch in prx {
+            for p in batch {
+                // SAFETY: each block was sent once and is live.
+                unsafe { dealloc(p as *mut u8) };
+            }
+            dtx.send(()).unwrap();
+        }
+    });
+    let handle = hrx.recv().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..ROUNDS {
+        let batch: Vec<usize> = (0..N)
+            .map(|_| alloc_for(handle, layout(64, 16)).unwrap().as_ptr() as usize)
+            .collect();
+        seen.extend(batch.iter().copied());
+        ptx.send(batch).unwrap();
+        drx.recv().unwrap();
+    }
+    drop(ptx);
+    consumer.join().unwrap();
+    // One round needs N blocks; at most SHARED_FLUSH_BATCH - 1 frees per
+    // page wait in the owner's local list, and a fresh page may be carved.
+    assert!(
+        seen.len() <= 2 * N + PAGE_SIZE / 64,
+        "{} distinct blocks for {ROUNDS} rounds of {N}",
+        seen.len()
+    );
+}

@@ -42,7 +42,7 @@ pub(crate) const FREED_MARK: usize = 0x10c1_a110_cf4e_ed00;
 /// allocates it again does not pay `madvise` plus page faults each time.
 pub(crate) const RETAIN_BYTES: usize = 2 << 20;
 /// Number of owner frees into a shared page collected before they are handed
-/// back to the shared free list (one lock per batch).
+/// back to the page's allocator (one CAS onto `thread_free` per batch).
 pub(crate) const SHARED_FLUSH_BATCH: u32 = 32;
 
 /// Block size of each class: 16..128 in steps of 16, then four classes per
@@ -208,6 +208,10 @@ pub(crate) struct Page {
     pub(crate) full: AtomicU8,
     /// Empty and counted in `Heap::retained`. Owner.
     pub(crate) retained: bool,
+    /// Shared pages: the heap whose thread currently allocates from this
+    /// page without the lock (see `page::malloc_claimed`), or null. Changed
+    /// under the page's heap lock.
+    pub(crate) claimed: *mut Heap,
 }
 
 /// Kind of a segment.
@@ -254,6 +258,24 @@ pub(crate) struct Segment {
     pub(crate) prev: *mut Segment,
     /// Small: page descriptors (index 0 unused: it holds this header).
     pub(crate) pages: [Page; PAGES_PER_SEGMENT],
+}
+
+/// Slots in a heap's claim cache (`Heap::claims`).
+pub(crate) const CLAIM_SLOTS: usize = 64;
+
+/// A shared page of another heap (`target`) that this heap's thread has
+/// claimed: it allocates from it without a lock.
+#[derive(Clone, Copy)]
+pub(crate) struct Claim {
+    pub(crate) target: *mut Heap,
+    pub(crate) page: *mut Page,
+}
+
+impl Claim {
+    pub(crate) const EMPTY: Claim = Claim {
+        target: ptr::null_mut(),
+        page: ptr::null_mut(),
+    };
 }
 
 /// Doubly linked list of pages.
@@ -352,6 +374,9 @@ pub struct Heap {
     pub(crate) next_abandoned: UnsafeCell<*mut Heap>,
     /// Link in the list of all heaps (written once, under the arena lock).
     pub(crate) next_all: *mut Heap,
+    /// Pages of other heaps (`alloc_for` targets, node heaps) this heap's
+    /// thread has claimed, direct-mapped by (target, class). Owner.
+    pub(crate) claims: UnsafeCell<[Claim; CLAIM_SLOTS]>,
     /// Bytes of empty pages kept in the class queues instead of being
     /// released (at most `RETAIN_BYTES`). Owner.
     pub(crate) retained: UnsafeCell<usize>,
