@@ -16,7 +16,34 @@
 use crate::arch::Arch;
 use crate::effect::{Effect, Flow};
 use crate::source::{is_ident_char, Source, StmtKind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: label names are short; SipHash's DoS resistance buys nothing
+/// here and costs a tenth of the parse.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
 
 /// One instruction of a function.
 #[derive(Clone, Debug)]
@@ -138,10 +165,13 @@ fn build_gas(p: &mut Program<'_>) {
             let (n, d) = t.split_at(t.len() - 1);
             if n.bytes().all(|b| b.is_ascii_digit()) && (d == "b" || d == "f") {
                 if let Some(defs) = numeric.get(n) {
+                    // Definitions are in statement order: binary search.
                     let found = if d == "b" {
-                        defs.iter().rev().find(|&&k| k < at)
+                        let k = defs.partition_point(|&k| k < at);
+                        k.checked_sub(1).map(|k| &defs[k])
                     } else {
-                        defs.iter().find(|&&k| k > at)
+                        let k = defs.partition_point(|&k| k <= at);
+                        defs.get(k)
                     };
                     if let Some(&k) = found {
                         return numeric_name(n, k);
@@ -164,7 +194,15 @@ fn build_gas(p: &mut Program<'_>) {
     let mut cur: Option<Function> = None;
     let mut pending_labels: Vec<String> = Vec::new();
     // label → (function index, instruction index it precedes)
-    let mut label_at: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut label_at: FastMap<String, (usize, usize)> = FastMap::default();
+    // Every label name defined anywhere: only those can be referenced.
+    let defined: FastSet<&str> = stmts
+        .iter()
+        .filter_map(|s| match s.kind {
+            StmtKind::Label(l) => Some(l),
+            _ => None,
+        })
+        .collect();
     // References other than direct branches: label → referencing function
     // (usize::MAX: from data or directives).
     let mut other_refs: Vec<(std::borrow::Cow<'_, str>, usize)> = Vec::new();
@@ -195,7 +233,7 @@ fn build_gas(p: &mut Program<'_>) {
                     continue;
                 }
                 if !in_debug && !d.starts_with(".cfi") && d != ".loc" && d != ".file" {
-                    collect_refs(args, usize::MAX, &mut other_refs, &resolve, i);
+                    collect_refs(args, usize::MAX, &mut other_refs, &resolve, i, &defined);
                 }
                 match d.as_str() {
                     ".text" => {
@@ -326,7 +364,7 @@ fn build_gas(p: &mut Program<'_>) {
                 match &effect.flow {
                     Flow::Jump(t) | Flow::CondJump(t) => branch_refs.push((resolve(t, i), fi)),
                     Flow::Call(Some(t)) => other_refs.push((resolve(t, i).into(), fi)),
-                    _ => collect_refs(ops, fi, &mut other_refs, &resolve, i),
+                    _ => collect_refs(ops, fi, &mut other_refs, &resolve, i, &defined),
                 }
                 f.insns.push(Insn {
                     stmt: i,
@@ -335,7 +373,9 @@ fn build_gas(p: &mut Program<'_>) {
                     entry: false,
                 });
             }
-            StmtKind::Insn(_, ops) => collect_refs(ops, usize::MAX, &mut other_refs, &resolve, i),
+            StmtKind::Insn(_, ops) => {
+                collect_refs(ops, usize::MAX, &mut other_refs, &resolve, i, &defined)
+            }
         }
     }
     finish(&mut cur, &mut funcs);
@@ -418,7 +458,7 @@ fn new_function(name: &str, line: u32, addr: Option<u64>) -> Function {
 
 fn attach_labels(
     pending: &mut Vec<String>,
-    label_at: &mut HashMap<String, (usize, usize)>,
+    label_at: &mut FastMap<String, (usize, usize)>,
     fi: usize,
     f: &Function,
 ) {
@@ -434,6 +474,7 @@ fn collect_refs<'a>(
     out: &mut Vec<(std::borrow::Cow<'a, str>, usize)>,
     resolve: &dyn Fn(&str, usize) -> String,
     at: usize,
+    defined: &FastSet<&str>,
 ) {
     let b = text.as_bytes();
     let mut i = 0;
@@ -446,8 +487,12 @@ fn collect_refs<'a>(
             let tok = &text[s..i];
             let first = tok.as_bytes()[0];
             if first.is_ascii_alphabetic() || first == b'.' || first == b'_' {
-                out.push((tok.into(), from));
-            } else if tok.ends_with('b') || tok.ends_with('f') {
+                if defined.contains(tok) {
+                    out.push((tok.into(), from));
+                }
+            } else if (tok.ends_with('b') || tok.ends_with('f'))
+                && defined.contains(&tok[..tok.len() - 1])
+            {
                 let r = resolve(tok, at);
                 if r.contains('@') {
                     out.push((r.into(), from));
