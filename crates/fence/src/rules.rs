@@ -550,7 +550,7 @@ pub struct Rule {
 }
 
 /// Every rule, with examples on both architectures.
-pub const RULES: [Rule; 9] = [
+pub const RULES: [Rule; 10] = [
     Rule {
         id: "redundant-before",
         arch: Arch::Aarch64,
@@ -631,6 +631,15 @@ pub const RULES: [Rule; 9] = [
         merge: false,
         near_miss: "mfence; st z; mfence",
         wrong_rewrite: "mfence; st z",
+    },
+    Rule {
+        id: "redundant-after",
+        arch: Arch::X86_64,
+        summary: "x86-TSO (Vafeiadis & Zappa Nardelli FE2): an MFENCE followed by another fence before any load",
+        example: "mfence; st z; mfence",
+        merge: false,
+        near_miss: "mfence; ld z",
+        wrong_rewrite: "ld z",
     },
 ];
 
