@@ -40,6 +40,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// Page size used for NUMA placement, in bytes.
 pub const PAGE: u64 = 4096;
 
+/// No line number (line numbers are addresses shifted right by at least 4).
+const NO_LINE: u64 = u64::MAX;
+
 /// A multiplicative hasher for line and page numbers (the hot-path maps):
 /// one multiply per key instead of SipHash's rounds. Keys come from the
 /// trace, not from an adversary, so flooding resistance is not needed.
@@ -235,6 +238,9 @@ pub struct Coherence {
     core_l3: Vec<u32>,
     /// Number of cores.
     cores: u32,
+    /// Per core: a line it holds in Modified state (its last write), or
+    /// `NO_LINE`: a store hitting it in L1 needs no directory lookup.
+    m_line: Vec<u64>,
     l1_ns: f64,
     l2_ns: f64,
     l3_ns: f64,
@@ -285,6 +291,7 @@ impl Coherence {
                 })
                 .collect(),
             cores: cores as u32,
+            m_line: vec![NO_LINE; cores],
             l1_ns: cycles(c.l1d.hit_cycles),
             l2_ns: cycles(c.l2.hit_cycles),
             l3_ns: cycles(c.l3.hit_cycles),
@@ -351,6 +358,9 @@ impl Coherence {
         let line = addr >> self.line_bits;
         if let Some(e) = self.dir.remove(&line) {
             for c in e.owner.map(|(o, _)| o).into_iter().chain(e.sharers) {
+                if self.m_line[c as usize] == line {
+                    self.m_line[c as usize] = NO_LINE;
+                }
                 self.l1[c as usize].invalidate_line(line);
                 self.l2[c as usize].invalidate_line(line);
             }
@@ -497,6 +507,9 @@ impl Coherence {
     }
 
     fn invalidate_core(&mut self, core: u32, line: u64) {
+        if self.m_line[core as usize] == line {
+            self.m_line[core as usize] = NO_LINE;
+        }
         self.l1[core as usize].invalidate_line(line);
         self.l2[core as usize].invalidate_line(line);
         self.k().invalidations += 1;
@@ -532,12 +545,24 @@ impl Coherence {
         // Fast path, no directory lookup: a read hitting the L1 (L1 lines
         // are always in L2 and listed in the directory, so the core holds
         // the line in M, E or S, and a read needs nothing more).
-        if !write && self.l1[core as usize].hit_line(line) {
+        // Likewise a write hitting the L1 on the line the core last wrote,
+        // while it still holds it Modified (`m_line` is cleared whenever
+        // the core loses M: invalidation, downgrade, eviction, purge).
+        let c = core as usize;
+        if (!write || self.m_line[c] == line) && self.l1[c].hit_line(line) {
             let k = &mut self.buckets[self.bucket];
             k.accesses += 1;
-            k.reads += 1;
+            if write {
+                k.writes += 1;
+            } else {
+                k.reads += 1;
+            }
             k.l1_hits += 1;
             return self.l1_ns;
+        }
+        if write {
+            // Every write below leaves the core holding the line in M.
+            self.m_line[c] = line;
         }
         self.k().accesses += 1;
         if write {
@@ -597,6 +622,9 @@ impl Coherence {
                     },
                 )
             } else {
+                if self.m_line[owner as usize] == line {
+                    self.m_line[owner as usize] = NO_LINE;
+                }
                 if dirty {
                     self.k().writebacks += 1;
                     let l3o = self.l3_of(owner);
@@ -701,6 +729,9 @@ impl Coherence {
 
     /// `core`'s private caches dropped `line`: update the directory.
     fn evict(&mut self, core: u32, line: u64) {
+        if self.m_line[core as usize] == line {
+            self.m_line[core as usize] = NO_LINE;
+        }
         let Some(e) = self.dir.get_mut(&line) else {
             return;
         };
@@ -758,6 +789,12 @@ impl Coherence {
                         "core {c} holds line {line:#x} unknown to the directory"
                     ));
                 }
+            }
+            let m = self.m_line[c as usize];
+            if m != NO_LINE && self.line_state(c, m) != State::Modified {
+                return Err(format!(
+                    "core {c}: remembered as holding line {m:#x} Modified, but it does not"
+                ));
             }
             for line in self.l1[c as usize].lines() {
                 if !self.l2[c as usize].contains_line(line) {

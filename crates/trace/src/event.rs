@@ -232,11 +232,12 @@ impl Event {
         }
     }
 
-    /// Decodes one event from the front of `buf`, returning it and the number
-    /// of bytes it used, or a description of what is wrong. The length of
-    /// the event is known from its tag, so the buffer is checked once.
+    /// Checks that `buf` starts with a well-formed event and returns its
+    /// length in bytes (known from its tag), or a description of what is
+    /// wrong. Builds nothing: a block is checked whole before any of its
+    /// events is handed out.
     #[inline]
-    pub(crate) fn decode(buf: &[u8]) -> Result<(Event, usize), String> {
+    pub(crate) fn check(buf: &[u8]) -> Result<usize, String> {
         let Some(&tag) = buf.first() else {
             return Err(ENDS_INSIDE.into());
         };
@@ -252,22 +253,46 @@ impl Event {
         let Some(b) = buf.get(..need) else {
             return Err(ENDS_INSIDE.into());
         };
+        match tag {
+            TAG_THREAD_START if b[5] > 1 => Err(format!(
+                "ThreadStart has_parent byte {} is not 0 or 1",
+                b[5]
+            )),
+            TAG_ACCESS if b[17] & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) != 0 => {
+                Err(format!("Access flags {:#04x} has unknown bits", b[17]))
+            }
+            TAG_FENCE if FenceKind::from_code(b[5]).is_none() => {
+                Err(format!("unknown fence kind {}", b[5]))
+            }
+            _ => Ok(need),
+        }
+    }
+
+    /// Decodes the event at the front of `b`, which [`Event::check`]
+    /// accepted; returns it and its length. (On bytes `check` refuses it
+    /// returns some event rather than panicking.)
+    #[inline]
+    pub(crate) fn decode_checked(b: &[u8]) -> (Event, usize) {
+        let tag = b.first().copied().unwrap_or(0);
+        let need = match tag {
+            TAG_THREAD_START => 10,
+            TAG_ACCESS => 22,
+            TAG_ALLOC | TAG_FREE => 25,
+            TAG_FENCE => 6,
+            TAG_ACQUIRE | TAG_RELEASE => 13,
+            _ => 5,
+        };
+        let Some(b) = b.get(..need) else {
+            return (Event::ThreadExit { thread: 0 }, b.len().max(1));
+        };
         let thread = le32(b, 1);
         let ev = match tag {
-            TAG_THREAD_START => {
-                let parent = match b[5] {
-                    0 => None,
-                    1 => Some(le32(b, 6)),
-                    x => return Err(format!("ThreadStart has_parent byte {x} is not 0 or 1")),
-                };
-                Event::ThreadStart { thread, parent }
-            }
-            TAG_THREAD_EXIT => Event::ThreadExit { thread },
+            TAG_THREAD_START => Event::ThreadStart {
+                thread,
+                parent: (b[5] == 1).then(|| le32(b, 6)),
+            },
             TAG_ACCESS => {
                 let flags = b[17];
-                if flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) != 0 {
-                    return Err(format!("Access flags {flags:#04x} has unknown bits"));
-                }
                 Event::Access {
                     thread,
                     addr: le64(b, 5),
@@ -295,22 +320,21 @@ impl Event {
                     }
                 }
             }
-            TAG_FENCE => {
-                let code = b[5];
-                let kind = FenceKind::from_code(code)
-                    .ok_or_else(|| format!("unknown fence kind {code}"))?;
-                Event::Fence { thread, kind }
-            }
-            _ => {
-                let object = le64(b, 5);
-                if tag == TAG_ACQUIRE {
-                    Event::Acquire { thread, object }
-                } else {
-                    Event::Release { thread, object }
-                }
-            }
+            TAG_FENCE => Event::Fence {
+                thread,
+                kind: FenceKind::from_code(b[5]).unwrap_or(FenceKind::DmbIsh),
+            },
+            TAG_ACQUIRE => Event::Acquire {
+                thread,
+                object: le64(b, 5),
+            },
+            TAG_RELEASE => Event::Release {
+                thread,
+                object: le64(b, 5),
+            },
+            _ => Event::ThreadExit { thread },
         };
-        Ok((ev, need))
+        (ev, need)
     }
 }
 

@@ -12,9 +12,10 @@ use std::io::{ErrorKind as IoKind, Read};
 pub struct Reader<R: Read> {
     input: R,
     offset: u64,
-    /// The events of the current block, handed out from `next`.
-    pending: Vec<Event>,
-    next: usize,
+    /// Events of the current block (checked whole) not yet handed out,
+    /// and the payload position of the next one.
+    remaining: u32,
+    pos: usize,
     payload: Vec<u8>,
     done: bool,
 }
@@ -68,8 +69,8 @@ impl<R: Read> Reader<R> {
         Ok(Reader {
             input,
             offset: HEADER_LEN as u64,
-            pending: Vec::new(),
-            next: 0,
+            remaining: 0,
+            pos: 0,
             payload: Vec::new(),
             done: false,
         })
@@ -80,7 +81,7 @@ impl<R: Read> Reader<R> {
         self.offset
     }
 
-    /// Reads the next block into `pending`. `Ok(false)` at a clean end.
+    /// Reads and checks the next block. `Ok(false)` at a clean end.
     fn next_block(&mut self) -> Result<bool, Error> {
         let at = self.offset;
         let err = |kind| Error::new(kind, at);
@@ -99,13 +100,20 @@ impl<R: Read> Reader<R> {
         if len > MAX_BLOCK_LEN {
             return Err(err(ErrorKind::BlockTooLarge(len)));
         }
-        // Read what is there rather than reserving `len` bytes first: a
-        // damaged length in a short file must not cost 16 MiB of zeroing.
+        // Read in pieces of at most 1 MiB: a damaged length in a short
+        // file must not cost 16 MiB of zeroing before the read fails.
         self.payload.clear();
-        let n = (&mut self.input)
-            .take(len as u64)
-            .read_to_end(&mut self.payload)
-            .map_err(|e| err(e.into()))?;
+        let mut n = 0;
+        while n < len as usize {
+            let want = (len as usize - n).min(1 << 20);
+            self.payload.resize(n + want, 0);
+            let got = read_full(&mut self.input, &mut self.payload[n..n + want])
+                .map_err(|e| err(e.into()))?;
+            n += got;
+            if got < want {
+                break;
+            }
+        }
         if n < len as usize {
             return Err(err(ErrorKind::Truncated {
                 what: "block payload",
@@ -115,18 +123,12 @@ impl<R: Read> Reader<R> {
         if computed != stored {
             return Err(err(ErrorKind::Checksum { stored, computed }));
         }
+        // Check every event before handing out any: a damaged block
+        // yields none of its events.
         let mut pos = 0;
-        self.pending.clear();
-        self.next = 0;
-        // At least 5 bytes per event: a count beyond that is corruption
-        // (and must not reserve memory).
-        self.pending
-            .reserve((count as usize).min(self.payload.len() / 5));
         for i in 0..count {
-            let (ev, used) = Event::decode(&self.payload[pos..])
+            pos += Event::check(&self.payload[pos..])
                 .map_err(|m| err(ErrorKind::BadEvent(format!("event {i} of the block: {m}"))))?;
-            self.pending.push(ev);
-            pos += used;
         }
         if pos != self.payload.len() {
             return Err(err(ErrorKind::BadEvent(format!(
@@ -134,6 +136,8 @@ impl<R: Read> Reader<R> {
                 self.payload.len() - pos
             ))));
         }
+        self.remaining = count;
+        self.pos = 0;
         self.offset += (BLOCK_HEADER_LEN + len as usize) as u64;
         Ok(true)
     }
@@ -144,8 +148,10 @@ impl<R: Read> Iterator for Reader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(&ev) = self.pending.get(self.next) {
-                self.next += 1;
+            if self.remaining > 0 {
+                let (ev, used) = Event::decode_checked(&self.payload[self.pos..]);
+                self.pos += used;
+                self.remaining -= 1;
                 return Some(Ok(ev));
             }
             if self.done {
@@ -159,8 +165,7 @@ impl<R: Read> Iterator for Reader<R> {
                 }
                 Err(e) => {
                     // Nothing of a damaged block is handed out.
-                    self.pending.clear();
-                    self.next = 0;
+                    self.remaining = 0;
                     self.done = true;
                     return Some(Err(e));
                 }
