@@ -279,6 +279,10 @@ struct Start {
     routine: StartFn,
     arg: *mut c_void,
     tid: u32,
+    /// The creator's signal mask, restored once the thread knows its id
+    /// (it starts with all signals blocked, so that a signal handler
+    /// cannot run in it before then and be attributed to no thread).
+    mask: libc::sigset_t,
 }
 
 unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
@@ -303,6 +307,8 @@ unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
             thread: start.tid,
             object: trace::CREATE_OBJ | start.tid as u64,
         });
+        // SAFETY: restoring the creator's mask, a valid sigset_t.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &start.mask, core::ptr::null_mut()) };
         (start.routine, start.arg)
     };
     // SAFETY: calling the user's start routine with its argument, as the
@@ -347,11 +353,28 @@ unsafe extern "C" fn pthread_create_impl(
         return unsafe { real_create(thread, attr, routine, arg) };
     };
     let tid = state::new_thread(&g, routine as usize, pc);
-    let start = Box::into_raw(Box::new(Start { routine, arg, tid }));
+    // SAFETY: sigset_t is plain data; sigfillset and pthread_sigmask only
+    // write the sets they are given.
+    let (all, mut mask) = unsafe {
+        let mut all: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut all);
+        (all, core::mem::zeroed::<libc::sigset_t>())
+    };
+    // SAFETY: as above; blocks every signal in this thread until the new
+    // thread inherited the blocked mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut mask) };
+    let start = Box::into_raw(Box::new(Start {
+        routine,
+        arg,
+        tid,
+        mask,
+    }));
     drop(g);
     // SAFETY: forwarding the caller's arguments, with our start routine and
     // the box it consumes.
     let rc = unsafe { real_create(thread, attr, thread_start, start as *mut c_void) };
+    // SAFETY: restoring this thread's own mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, core::ptr::null_mut()) };
     if rc != 0 {
         let _g = Guard::enter();
         // SAFETY: the thread was not created, so the box is still ours.

@@ -632,3 +632,57 @@ fn trace_of_capture_by_reference() {
         "{created} {started} {acquired} {exited} {joined} {freed}"
     );
 }
+
+const MANY_THREADS: &str = r#"#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#define T 2000
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static long *counter;
+static __thread int hits; /* each handler run touches only its own thread's */
+static void on_alarm(int s) { (void)s; hits++; }
+static void *bump(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&m);
+    (*counter)++;
+    pthread_mutex_unlock(&m);
+    return NULL;
+}
+int main(void) {
+    counter = calloc(1, sizeof *counter); /* SITE */
+    signal(SIGALRM, on_alarm);
+    ualarm(500, 500); /* signals land in new threads as they start */
+    for (int i = 0; i < T; i++) {
+        pthread_t t;
+        pthread_create(&t, NULL, bump, NULL);
+        pthread_join(t, NULL);
+    }
+    ualarm(0, 0);
+    printf("%ld\n", *counter);
+    free(counter);
+    return 0;
+}
+"#;
+
+#[test]
+fn thousands_of_threads_and_signals() {
+    let Some(r) = build_and_run("many", MANY_THREADS) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(String::from_utf8_lossy(&r.instrumented.stdout), "2000\n");
+    assert_eq!(r.profile["races"], 0);
+    let threads = r.profile["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 2001);
+    assert!(threads[1..]
+        .iter()
+        .all(|t| t["parent"] == 0 && t["joined_by"] == 0));
+    let s = site_at(&r.profile, line_of(MANY_THREADS, "/* SITE */"));
+    let pt = per_thread(s);
+    assert_eq!(pt.len(), 2001);
+    assert!(pt[1..]
+        .iter()
+        .all(|&(_, rd, wr, at)| (rd, wr, at) == (1, 1, 0)));
+}
