@@ -161,9 +161,10 @@ fn build_gas(p: &mut Program<'_>) {
     }
     let resolve = |t: &str, at: usize| -> String {
         let t = t.trim();
-        if t.len() >= 2 {
+        let last = t.as_bytes().last().copied();
+        if t.len() >= 2 && matches!(last, Some(b'b' | b'f')) {
             let (n, d) = t.split_at(t.len() - 1);
-            if n.bytes().all(|b| b.is_ascii_digit()) && (d == "b" || d == "f") {
+            if n.bytes().all(|b| b.is_ascii_digit()) {
                 if let Some(defs) = numeric.get(n) {
                     // Definitions are in statement order: binary search.
                     let found = if d == "b" {
