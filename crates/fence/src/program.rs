@@ -693,3 +693,62 @@ pub fn function_index(p: &Program<'_>) -> HashMap<String, usize> {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::split;
+
+    fn prog(text: &str, arch: Arch) -> Program<'_> {
+        build(split(text, arch), arch, false)
+    }
+
+    #[test]
+    fn numeric_labels_resolve_to_the_nearest_definition() {
+        let p = prog(
+            "f:\n1:\n\tnop\n\tb 1f\n1:\n\tnop\n\tb 1b\n\tret\n",
+            Arch::Aarch64,
+        );
+        let f = &p.functions[0];
+        // Blocks: [nop, b 1f] [nop, b 1b] [ret]; 1f → block 1, 1b → block 1.
+        assert_eq!(f.blocks.len(), 3);
+        assert_eq!(f.blocks[0].succs, vec![1]);
+        assert_eq!(f.blocks[1].succs, vec![1]);
+        assert!(f.blocks[2].preds.is_empty() && f.insns[f.blocks[2].start].entry);
+    }
+
+    #[test]
+    fn address_taken_labels_and_other_functions_branch_targets_are_entries() {
+        let p = prog(
+            "f:\n\tnop\n.L1:\n\tnop\n.L2:\n\tnop\n\tret\ng:\n\tb .L2\n\t.section .rodata\n\t.xword .L1\n",
+            Arch::Aarch64,
+        );
+        let f = &p.functions[0];
+        let entries: Vec<bool> = f.insns.iter().map(|x| x.entry).collect();
+        assert_eq!(entries, vec![true, true, true, false]);
+    }
+
+    #[test]
+    fn debug_section_references_are_not_entries() {
+        let p = prog(
+            "f:\n\tnop\n.LVL1:\n\tnop\n\tret\n\t.section .debug_loc\n\t.quad .LVL1\n",
+            Arch::Aarch64,
+        );
+        let entries: Vec<bool> = p.functions[0].insns.iter().map(|x| x.entry).collect();
+        assert_eq!(entries, vec![true, false, false]);
+    }
+
+    #[test]
+    fn odd_branch_targets_do_not_panic() {
+        for t in ["1\u{e9}", "\u{e9}b", "1", "b", ".+8", "x+4"] {
+            let text = format!("f:\n\tb {t}\nx:\n\tret\n");
+            let _ = prog(&text, Arch::Aarch64);
+        }
+        let p = prog("f:\n\tb .+8\n\tret\n", Arch::Aarch64);
+        assert!(p.functions[0]
+            .skipped
+            .as_deref()
+            .unwrap()
+            .contains("computed address"));
+    }
+}
