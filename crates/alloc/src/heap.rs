@@ -129,7 +129,8 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
             next_abandoned: UnsafeCell::new(ptr::null_mut()),
             next_all: ptr::null_mut(),
             claims: UnsafeCell::new([Claim::EMPTY; CLAIM_SLOTS]),
-            retained: UnsafeCell::new(0),
+            dirty_pages: AtomicUsize::new(0),
+            next_purge: UnsafeCell::new(0),
         });
         let _all = ALL_HEAPS.lock.lock();
         let all = &mut *ALL_HEAPS.value.get();

@@ -76,8 +76,10 @@ assert_eq!(consumer.join().unwrap(), 42);
 * **region cache**: up to 64 freed 4 MiB regions kept for the next
   segment or large object (up to 8 MiB of them still resident, the rest
   decommitted), so that churn of large objects makes no system calls.
-* **retained page**: an empty page kept in its queue (up to 2 MiB per heap)
-  instead of being returned to the OS at once.
+* **dirty page**: a released page (no blocks, back in its segment) whose
+  memory is still resident; the next page of *any* class takes it first
+  (no page faults), and it is purged (`MADV_DONTNEED`) if unused for
+  50 ms.
 * **segment map**: one bit per 4 MiB of address space, set for our segment
   headers; makes "is this pointer ours?" one load.
 * **heap**: per-thread set of pages (a queue per class plus a *direct* table
@@ -112,9 +114,9 @@ structures. Placement plans: `json.rs` (reader with positions), `plan.rs`
 # OS return policy
 
 A page that becomes empty (and is not the current page of its class) is
-retained while its heap retains less than 2 MiB, else released:
-`madvise(MADV_DONTNEED)` returns its memory while the segment keeps the
-address range. A segment whose last page is released, and a freed large
+released to its segment but stays resident (*dirty*) for 50 ms, ready for
+a page of any class; the heap's next slow path after that returns it with
+`madvise(MADV_DONTNEED)` (the segment keeps the address range). A segment whose last page is released, and a freed large
 object of up to 4 MiB, goes to the region cache (decommitted beyond its
 8 MiB resident budget); beyond 64 cached regions they are `munmap`ed, as
 are bigger large objects.
@@ -124,9 +126,9 @@ are bigger large objects.
 * Linux only (x86-64 and other 64-bit targets with 47-bit user addresses).
 * Objects over 4 MiB always take an `mmap`/`munmap` round trip; large
   objects reuse cached regions only when not bound to a node.
-* Retained pages and resident cached regions are not returned after a
-  delay (mimalloc purges on a timer): a program that frees a lot and then
-  stays idle keeps up to 2 MiB per heap plus 8 MiB in the cache.
+* Purges run on a heap's slow paths, not on a timer: a thread that frees
+  a lot and then stops allocating keeps its dirty pages resident (and the
+  region cache keeps up to 8 MiB) until it allocates again or exits.
 * An abandoned heap's memory is only reused when a new thread adopts it.
 * A full or empty page whose blocks are all freed by *other* threads is
   reclaimed only when its owner next takes the slow path for that class.

@@ -179,6 +179,18 @@ pub(crate) fn parse_highest_node(s: &[u8]) -> Option<usize> {
     highest
 }
 
+/// A monotonic clock in milliseconds, cheap (`CLOCK_MONOTONIC_COARSE`,
+/// answered by the vDSO without a system call).
+pub(crate) fn now_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
 /// Yield the CPU (used by the spin lock after spinning a while).
 pub(crate) fn yield_now() {
     // SAFETY: sched_yield has no preconditions.

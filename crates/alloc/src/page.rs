@@ -160,21 +160,6 @@ pub(crate) unsafe fn page_pop(page: *mut Page) -> *mut u8 {
     }
 }
 
-/// Owner: `page` is about to be used again; stop counting it as retained.
-///
-/// # Safety
-/// The calling thread owns `heap` and `page`.
-#[inline]
-unsafe fn unretain(heap: *mut Heap, page: *mut Page) {
-    // SAFETY: owner-only fields.
-    unsafe {
-        if (*page).retained {
-            (*page).retained = false;
-            *(*heap).retained.get() -= (*page).capacity;
-        }
-    }
-}
-
 /// Owner: re-queue full pages that received remote frees.
 ///
 /// # Safety
@@ -208,6 +193,7 @@ unsafe fn drain_delayed(heap: *mut Heap) {
 pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
     // SAFETY: owner-only structures of `heap`; segment work under its lock.
     unsafe {
+        segment::maybe_purge(heap);
         // Usually the current page only needs its freed blocks collected.
         let direct = (*(*heap).direct.get())[class];
         if !direct.is_null() {
@@ -230,7 +216,6 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
                     queue_remove(q, page);
                     queue_push_front(q, page);
                 }
-                unretain(heap, page);
                 (*(*heap).direct.get())[class] = page;
                 return page_pop(page);
             }
@@ -293,16 +278,6 @@ pub(crate) unsafe fn free_slow(heap: *mut Heap, page: *mut Page) {
             queue_push_front(q, page);
         }
         if (*page).used == 0 && (*(*heap).direct.get())[class] != page {
-            let retained = (*heap).retained.get();
-            if (*page).retained {
-                return;
-            }
-            if *retained + (*page).capacity <= RETAIN_BYTES {
-                // Keep it for reuse; `unretain` uncounts it when it is used.
-                *retained += (*page).capacity;
-                (*page).retained = true;
-                return;
-            }
             queue_remove(q, page);
             // Blocks still sitting in thread_free would make used > 0, so
             // the page holds no live or pending block.
@@ -396,6 +371,7 @@ unsafe fn claim_new(me: *mut Heap, target: *mut Heap, class: usize, slot: *mut C
     // SAFETY: shared pages change owner-of-allocation-side under the lock.
     unsafe {
         unclaim(slot);
+        segment::maybe_purge(target);
         let page = {
             let _g = (*target).lock.lock();
             let q = ptr::addr_of_mut!((*(*target).shared.get())[class]);

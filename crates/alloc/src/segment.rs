@@ -275,9 +275,32 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
             SegmentKind::Small
         };
         let pages = page_range(kind);
-        let mut seg = *(*heap).segments.get();
-        while !seg.is_null() && ((*seg).kind != kind || (*seg).used_pages >= pages.len()) {
-            seg = (*seg).next;
+        // Prefer a released page whose memory is still resident, in any
+        // segment of the kind: reusing it (for any class) costs no page
+        // faults. Otherwise the first free page of the first segment with
+        // one; otherwise a new segment.
+        let want_dirty = (*heap).dirty_pages.load(Ordering::Relaxed) > 0 && !(*heap).untouched;
+        let (mut seg, mut pick) = (ptr::null_mut::<Segment>(), None);
+        let mut s = *(*heap).segments.get();
+        'search: while !s.is_null() {
+            if (*s).kind == kind && (*s).used_pages < pages.len() {
+                for i in pages.clone() {
+                    let page = ptr::addr_of_mut!((*s).pages[i]);
+                    if !(*page).in_use {
+                        if want_dirty && (*page).dirty > 0 {
+                            (seg, pick) = (s, Some(i));
+                            break 'search;
+                        }
+                        if pick.is_none() {
+                            (seg, pick) = (s, Some(i));
+                        }
+                        if !want_dirty {
+                            break 'search;
+                        }
+                    }
+                }
+            }
+            s = (*s).next;
         }
         if seg.is_null() {
             seg = segment_new(heap, kind);
@@ -285,7 +308,7 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                 return ptr::null_mut();
             }
         }
-        for i in pages {
+        for i in pick.into_iter().chain(pages) {
             let page = ptr::addr_of_mut!((*seg).pages[i]);
             if !(*page).in_use {
                 (*seg).used_pages += 1;
@@ -306,8 +329,15 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                     .thread_free
                     .store(ptr::null_mut(), Ordering::Relaxed);
                 (*page).full.store(PAGE_NOT_FULL, Ordering::Relaxed);
-                (*page).retained = false;
                 (*page).claimed = ptr::null_mut();
+                if (*page).dirty > 0 {
+                    (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
+                    if (*heap).untouched {
+                        // The consumer pool promises untouched memory.
+                        os::reset((*page).start, (*page).dirty);
+                        (*page).dirty = 0;
+                    }
+                }
                 return page;
             }
         }
@@ -316,8 +346,10 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
     os::fatal("segment page table inconsistent at", 0)
 }
 
-/// Give an empty page back to its segment: its memory goes back to the OS
-/// with `MADV_DONTNEED`, and the segment is unmapped if it became empty.
+/// Give an empty page back to its segment. Its memory stays resident
+/// (*dirty*) for `PURGE_DELAY_MS`, reusable by the next page of any class;
+/// `maybe_purge` then returns it with `MADV_DONTNEED`. A segment whose last
+/// page is released goes to the region cache.
 ///
 /// # Safety
 /// The caller holds the page's heap lock; the page holds no live blocks and
@@ -331,10 +363,27 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
         (*page).block_size = 0;
         (*page).free = ptr::null_mut();
         (*page).local_free = ptr::null_mut();
-        // Only the carved part was ever touched.
-        os::reset((*page).start, (*page).bump.next_multiple_of(os::OS_PAGE));
+        // Only the carved part was touched (by this use or an earlier one).
+        let was_dirty = (*page).dirty > 0;
+        (*page).dirty = (*page)
+            .dirty
+            .max((*page).bump.next_multiple_of(os::OS_PAGE));
+        (*page).freed_at = os::now_ms();
+        if (*page).dirty > 0 && !was_dirty {
+            (*heap).dirty_pages.fetch_add(1, Ordering::Relaxed);
+        }
         (*seg).used_pages -= 1;
         if (*seg).used_pages == 0 {
+            // The whole region goes; uncount its dirty pages and give the
+            // cache the extent that may be resident.
+            let mut touched = PAGE_SIZE; // the header
+            for i in page_range((*seg).kind) {
+                let pg = ptr::addr_of_mut!((*seg).pages[i]);
+                if (*pg).dirty > 0 {
+                    (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
+                    touched = touched.max((*pg).start as usize + (*pg).dirty - seg as usize);
+                }
+            }
             let (prev, next) = ((*seg).prev, (*seg).next);
             if prev.is_null() {
                 *(*heap).segments.get() = next;
@@ -345,8 +394,44 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
                 (*next).prev = prev;
             }
             map_set(seg as usize, false);
-            // The pages are decommitted already; only the header is left.
-            region_put((*seg).map_base, PAGE_SIZE);
+            region_put((*seg).map_base, touched);
+        }
+    }
+}
+
+/// Return the memory of `heap`'s released pages that have stayed unused
+/// for `PURGE_DELAY_MS` to the OS (`MADV_DONTNEED`). Cheap when there is
+/// nothing to do (one relaxed load); otherwise at most once per half delay,
+/// a walk of the heap's segments under its lock.
+///
+/// # Safety
+/// `heap` is live; the caller does not hold its lock.
+pub(crate) unsafe fn maybe_purge(heap: *mut Heap) {
+    // SAFETY: segments and released pages are guarded by the heap lock.
+    unsafe {
+        if (*heap).dirty_pages.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let now = os::now_ms();
+        let _g = (*heap).lock.lock();
+        if now < *(*heap).next_purge.get() {
+            return;
+        }
+        *(*heap).next_purge.get() = now + PURGE_DELAY_MS / 2;
+        let mut seg = *(*heap).segments.get();
+        while !seg.is_null() {
+            for i in page_range((*seg).kind) {
+                let page = ptr::addr_of_mut!((*seg).pages[i]);
+                if !(*page).in_use
+                    && (*page).dirty > 0
+                    && now.saturating_sub((*page).freed_at) >= PURGE_DELAY_MS
+                {
+                    os::reset((*page).start, (*page).dirty);
+                    (*page).dirty = 0;
+                    (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            seg = (*seg).next;
         }
     }
 }

@@ -275,36 +275,59 @@ fn blocks_outlive_their_thread_and_heaps_are_adopted() {
     drop(heaps);
 }
 
+#[cfg(feature = "c-abi")]
 #[test]
-fn empty_pages_are_returned_to_the_os() {
-    // Fill several pages of one class, free everything, and check that the
-    // non-current pages were released from the segment.
-    // The heap keeps up to RETAIN_BYTES of empty pages; fill more than that.
-    let kept = RETAIN_BYTES / PAGE_SIZE;
-    let n = (kept + 4) * PAGE_SIZE / 1024;
-    let ptrs: Vec<usize> = (0..n)
-        .map(|_| allocate(layout(1024, 8)).unwrap().as_ptr() as usize)
-        .collect();
-    let pages: std::collections::HashSet<usize> = ptrs
-        .iter()
-        .map(|&p| page_of(p as *mut u8) as usize)
-        .collect();
-    assert!(pages.len() >= kept + 4);
-    for p in &ptrs {
-        // SAFETY: live blocks.
-        unsafe { dealloc(*p as *mut u8) };
-    }
-    let still_in_use = pages
-        .iter()
-        // SAFETY: page descriptors live in segment headers; segments that
-        // were unmapped have their map bit cleared, which we check first.
-        .filter(|&&pg| {
+fn empty_pages_are_released_then_purged() {
+    // On a fresh thread (a heap of its own): fill several pages of one
+    // class and free everything. The non-current pages are released to
+    // their segments at once, their memory stays resident (dirty, reusable
+    // by any class) and is returned to the OS by the first purge after
+    // PURGE_DELAY_MS.
+    std::thread::spawn(|| {
+        let n = 8 * PAGE_SIZE / 1024;
+        let ptrs: Vec<usize> = (0..n)
+            .map(|_| allocate(layout(1024, 8)).unwrap().as_ptr() as usize)
+            .collect();
+        let pages: std::collections::HashSet<usize> = ptrs
+            .iter()
+            .map(|&p| page_of(p as *mut u8) as usize)
+            .collect();
+        assert!(pages.len() >= 8);
+        for p in &ptrs {
+            // SAFETY: live blocks.
+            unsafe { dealloc(*p as *mut u8) };
+        }
+        // SAFETY (both closures): page descriptors live in segment headers;
+        // segments that were unmapped have their map bit cleared, checked
+        // first.
+        let live = |pg: usize| {
             let seg = segment::segment_of((pg + 1) as *const u8);
             segment::is_segment(seg)
-                && unsafe { (*(pg as *mut Page)).in_use && (*(pg as *mut Page)).block_size == 1024 }
-        })
-        .count();
-    assert!(still_in_use <= kept + 1, "{still_in_use} pages kept");
+        };
+        let in_use = pages
+            .iter()
+            .filter(|&&pg| live(pg) && unsafe { (*(pg as *mut Page)).in_use })
+            .count();
+        assert!(in_use <= 1, "{in_use} pages still in use");
+        let resident = |pg: usize| unsafe { os::is_resident((*(pg as *mut Page)).start) };
+        let dirty: Vec<usize> = pages
+            .iter()
+            .copied()
+            .filter(|&pg| live(pg) && unsafe { !(*(pg as *mut Page)).in_use })
+            .collect();
+        assert!(dirty.len() >= 7);
+        assert!(dirty.iter().all(|&pg| resident(pg) == Some(true)));
+        std::thread::sleep(std::time::Duration::from_millis(PURGE_DELAY_MS + 20));
+        // SAFETY: this thread owns its heap, and holds no lock.
+        unsafe { segment::maybe_purge(heap::current()) };
+        for pg in dirty {
+            if live(pg) && unsafe { !(*(pg as *mut Page)).in_use } {
+                assert_eq!(resident(pg), Some(false), "page {pg:#x} not purged");
+            }
+        }
+    })
+    .join()
+    .unwrap();
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 /// Bytes per segment; segments are aligned to this, so `ptr & !(SEGMENT_SIZE-1)`
 /// (of `ptr - 1`, see `segment::segment_of`) finds the header.
@@ -37,10 +37,10 @@ pub(crate) const MIN_ALIGN: usize = 16;
 /// Marker stored in the second word of a freed block (xor its address) so
 /// that a double free is cheap to suspect; confirmed by a list scan.
 pub(crate) const FREED_MARK: usize = 0x10c1_a110_cf4e_ed00;
-/// Bytes of empty pages a heap keeps (resident, in its class queues) rather
-/// than releasing them to the OS at once: a program that frees a batch and
-/// allocates it again does not pay `madvise` plus page faults each time.
-pub(crate) const RETAIN_BYTES: usize = 2 << 20;
+/// How long (milliseconds) a released page's memory stays resident
+/// (*dirty*, reusable by any size class without page faults) before the
+/// heap's next slow path returns it to the OS with `madvise`.
+pub(crate) const PURGE_DELAY_MS: u64 = 50;
 /// Number of owner frees into a shared page collected before they are handed
 /// back to the page's allocator (one CAS onto `thread_free` per batch).
 pub(crate) const SHARED_FLUSH_BATCH: u32 = 32;
@@ -206,8 +206,11 @@ pub(crate) struct Page {
     pub(crate) shared: bool,
     /// One of `PAGE_NOT_FULL`, `PAGE_FULL`, `PAGE_DELAYED`. Atomic.
     pub(crate) full: AtomicU8,
-    /// Empty and counted in `Heap::retained`. Owner.
-    pub(crate) retained: bool,
+    /// While not in use: bytes from `start` that may still be resident
+    /// (0 once purged). Lock.
+    pub(crate) dirty: usize,
+    /// When the page was last released (`os::now_ms`). Lock.
+    pub(crate) freed_at: u64,
     /// Shared pages: the heap whose thread currently allocates from this
     /// page without the lock (see `page::malloc_claimed`), or null. Changed
     /// under the page's heap lock.
@@ -377,9 +380,11 @@ pub struct Heap {
     /// Pages of other heaps (`alloc_for` targets, node heaps) this heap's
     /// thread has claimed, direct-mapped by (target, class). Owner.
     pub(crate) claims: UnsafeCell<[Claim; CLAIM_SLOTS]>,
-    /// Bytes of empty pages kept in the class queues instead of being
-    /// released (at most `RETAIN_BYTES`). Owner.
-    pub(crate) retained: UnsafeCell<usize>,
+    /// Released pages of this heap's segments whose memory is still
+    /// resident (`Page::dirty > 0`). Changed under the lock; read without.
+    pub(crate) dirty_pages: AtomicUsize,
+    /// Earliest time (`os::now_ms`) of the next purge. Lock.
+    pub(crate) next_purge: UnsafeCell<u64>,
 }
 
 #[cfg(test)]
