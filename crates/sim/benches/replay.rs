@@ -5,7 +5,7 @@
 //!
 //! Run with `cargo bench -p loci-sim --bench replay` (add `-- RUNS` for
 //! another number of timed runs than 5; set `LOCI_BENCH_ONLY=NAME` to time
-//! one workload). Prints, per workload, the median,
+//! one workload, or `decode` for the decoder only). Prints, per workload, the median,
 //! minimum and maximum of the timed runs. This is a benchmark, not a test:
 //! it asserts nothing about time.
 
@@ -149,7 +149,11 @@ fn main() {
             total_events as f64 / total_secs / 1e6
         );
     }
-    // The decoder alone: encode the capture-by-ref events, time read_all.
+    // The decoder alone (skipped when LOCI_BENCH_ONLY names a workload):
+    // encode the capture-by-ref events, time the streaming reader.
+    if only.as_deref().is_some_and(|o| o != "decode") {
+        return;
+    }
     let (w, p) = cases[0];
     let events = generate(w, &p).unwrap();
     let mut wr = loci_trace::Writer::new(Vec::new()).unwrap();

@@ -1,7 +1,7 @@
 /*!
 `loci-sim`: machine models and trace replay for `loci sim`.
 
-This first increment provides:
+It provides:
 
 - [`machine`]: machine descriptions in TOML (topology, caches, core-to-core
   transfer latencies, NUMA DRAM latencies) with validation; the presets in
@@ -17,7 +17,11 @@ This first increment provides:
   *order* barrier implementation, with per-thread simulated clocks.
 - [`placement`]: thread-to-core pinning (compact, spread, a list) and heap
   placement policies (first-touch, interleave, allocating thread's node,
-  main consumer's node).
+  main consumer's node, and MultiMLton's "local heap, lift on export").
+- [`variant`]: barrier variants — the trace's barriers dropped or merged
+  at chosen sites (e.g. every `DMB ISHST` right after an allocation).
+- [`ordering::GcMarker`]: a concurrent GC marker thread reading every live
+  heap block periodically; per-allocation-site counters in every report.
 - [`replay`]: multi-threaded replay with per-thread clocks that respect
   the recorded acquire/release order, in trace order or in simulated-time
   order.
