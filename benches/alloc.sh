@@ -109,14 +109,14 @@ for entry in "${benches[@]}"; do
 done
 
 echo
-echo "Summary: median wall seconds (spread) and peak RSS in MiB; the last column is loci's time over mimalloc's."
+echo "Summary: median wall seconds (spread), peak RSS in MiB; then loci's median wall and CPU (user+sys) time over mimalloc's."
 header="| benchmark |"
 line="| --- |"
 for a in $allocs; do header="$header $a |"; line="$line ---: |"; done
-echo "$header loci / mimalloc |"
-echo "$line ---: |"
+echo "$header loci / mimalloc (wall) | loci / mimalloc (cpu) |"
+echo "$line ---: | ---: |"
 awk -v allocs="$allocs" '
-  { t[$1 " " $2] = $3; sp[$1 " " $2] = $4; rss[$1 " " $2] = $6; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+  { t[$1 " " $2] = $3; sp[$1 " " $2] = $4; c[$1 " " $2] = $5; rss[$1 " " $2] = $6; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
   END {
     na = split(allocs, a, " ")
     for (i = 1; i <= n; i++) {
@@ -127,9 +127,11 @@ awk -v allocs="$allocs" '
       }
       l = b " loci"; m = b " mimalloc"
       if (b == "xmalloc-for") m = "xmalloc mimalloc"
-      row = row ((l in t) && (m in t) && t[m] > 0 ? sprintf(" %.2f× |", t[l] / t[m]) : " – |")
+      row = row (((l in t) && (m in t) && t[m] > 0) ? sprintf(" %.2f× |", t[l] / t[m]) : " – |")
+      row = row (((l in c) && (m in c) && c[m] > 0) ? sprintf(" %.2f× |", c[l] / c[m]) : " – |")
       print row
       if ((l in t) && (m in t) && t[m] > 0 && t[l] > 0) { lg += log(t[l] / t[m]); cnt++ }
+      if ((l in c) && (m in c) && c[m] > 0 && c[l] > 0) { lc += log(c[l] / c[m]); cntc++ }
     }
-    if (cnt) printf "\nGeometric mean of loci / mimalloc time over %d benchmarks: %.2f×\n", cnt, exp(lg / cnt)
+    if (cnt) printf "\nGeometric mean of loci / mimalloc over %d benchmarks: wall %.2f×, cpu %.2f×\n", cnt, exp(lg / cnt), exp(lc / cntc)
   }' "$summary"

@@ -29,6 +29,9 @@ pub(crate) enum Target {
 ///
 /// Cost (hit): ~8 instructions: load the direct page, load its free head,
 /// load the next link, store it, bump `used`, clear the free mark, return.
+/// When `free` is empty but the owner has freed blocks of the page, 3 more
+/// to take `local_free` over; the generic path only runs when both are
+/// empty (remote frees are collected there).
 ///
 /// # Safety
 /// The calling thread owns `heap`; `class < NUM_CLASSES`.
@@ -37,8 +40,17 @@ unsafe fn heap_malloc_small(heap: *mut Heap, class: usize) -> *mut u8 {
     // SAFETY: owner-only access to the heap's direct table and its page.
     unsafe {
         let page = (*(*heap).direct.get())[class];
-        if !page.is_null() && !(*page).free.is_null() {
-            return page::page_pop(page);
+        if !page.is_null() {
+            if !(*page).free.is_null() {
+                return page::page_pop(page);
+            }
+            // The owner's own frees: take the list over (a swap, no walk).
+            let lf = (*page).local_free;
+            if !lf.is_null() {
+                (*page).local_free = ptr::null_mut();
+                (*page).free = lf;
+                return page::page_pop(page);
+            }
         }
         page::malloc_generic(heap, class)
     }
@@ -273,15 +285,45 @@ pub(crate) unsafe fn free(p: *mut u8) {
         let b = p as *mut Block;
         let mark = (b as *mut usize).add(1);
         if *mark == FREED_MARK ^ p as usize {
-            check_double_free(page, b);
+            // (A call in tail position, like every call here: the fast
+            // path then needs no stack frame.)
+            return free_suspect(page, b, me);
         }
-        *mark = FREED_MARK ^ p as usize;
+        free_local(page, b, me)
+    }
+}
+
+/// The owner's free of `b` into its (non-shared) `page`, once `b` is known
+/// not to be free already.
+///
+/// # Safety
+/// `me` owns `page`; `b` is a live block of it.
+#[inline(always)]
+unsafe fn free_local(page: *mut Page, b: *mut Block, me: *mut Heap) {
+    // SAFETY: owner-only page fields.
+    unsafe {
+        *(b as *mut usize).add(1) = FREED_MARK ^ b as usize;
         (*b).next = (*page).local_free;
         (*page).local_free = b;
         (*page).used -= 1;
         if (*page).used == 0 || (*page).full.load(Ordering::Relaxed) != PAGE_NOT_FULL {
             page::free_slow(me, page);
         }
+    }
+}
+
+/// `free` of a block whose double-free mark is set: confirm (abort) or
+/// dismiss (the mark was stale data) by scanning, then free it.
+///
+/// # Safety
+/// As for [`free_local`].
+#[cold]
+#[inline(never)]
+unsafe fn free_suspect(page: *mut Page, b: *mut Block, me: *mut Heap) {
+    // SAFETY: per the contract.
+    unsafe {
+        check_double_free(page, b);
+        free_local(page, b, me)
     }
 }
 

@@ -9,7 +9,7 @@
 
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::os;
 use crate::types::*;
@@ -130,7 +130,8 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
             next_all: ptr::null_mut(),
             claims: UnsafeCell::new([Claim::EMPTY; CLAIM_SLOTS]),
             dirty_pages: AtomicUsize::new(0),
-            next_purge: UnsafeCell::new(0),
+            next_purge: AtomicU64::new(0),
+            purge_tick: UnsafeCell::new(0),
         });
         let _all = ALL_HEAPS.lock.lock();
         let all = &mut *ALL_HEAPS.value.get();

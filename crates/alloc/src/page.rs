@@ -193,7 +193,12 @@ unsafe fn drain_delayed(heap: *mut Heap) {
 pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
     // SAFETY: owner-only structures of `heap`; segment work under its lock.
     unsafe {
-        segment::maybe_purge(heap);
+        // Look at the clock only every 64th slow path.
+        let tick = (*heap).purge_tick.get();
+        *tick = tick.read().wrapping_add(1);
+        if *tick % 64 == 0 {
+            segment::maybe_purge(heap);
+        }
         // Usually the current page only needs its freed blocks collected.
         let direct = (*(*heap).direct.get())[class];
         if !direct.is_null() {

@@ -401,8 +401,9 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
 
 /// Return the memory of `heap`'s released pages that have stayed unused
 /// for `PURGE_DELAY_MS` to the OS (`MADV_DONTNEED`). Cheap when there is
-/// nothing to do (one relaxed load); otherwise at most once per half delay,
-/// a walk of the heap's segments under its lock.
+/// nothing to do (one relaxed load), or a clock read (vDSO) when it is too
+/// early; otherwise, at most once per half delay, a walk of the heap's
+/// segments under its lock.
 ///
 /// # Safety
 /// `heap` is live; the caller does not hold its lock.
@@ -413,11 +414,16 @@ pub(crate) unsafe fn maybe_purge(heap: *mut Heap) {
             return;
         }
         let now = os::now_ms();
-        let _g = (*heap).lock.lock();
-        if now < *(*heap).next_purge.get() {
+        if now < (*heap).next_purge.load(Ordering::Relaxed) {
             return;
         }
-        *(*heap).next_purge.get() = now + PURGE_DELAY_MS / 2;
+        let _g = (*heap).lock.lock();
+        if now < (*heap).next_purge.load(Ordering::Relaxed) {
+            return;
+        }
+        (*heap)
+            .next_purge
+            .store(now + PURGE_DELAY_MS / 2, Ordering::Relaxed);
         let mut seg = *(*heap).segments.get();
         while !seg.is_null() {
             for i in page_range((*seg).kind) {

@@ -6,7 +6,7 @@
 
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 /// Bytes per segment; segments are aligned to this, so `ptr & !(SEGMENT_SIZE-1)`
 /// (of `ptr - 1`, see `segment::segment_of`) finds the header.
@@ -383,8 +383,11 @@ pub struct Heap {
     /// Released pages of this heap's segments whose memory is still
     /// resident (`Page::dirty > 0`). Changed under the lock; read without.
     pub(crate) dirty_pages: AtomicUsize,
-    /// Earliest time (`os::now_ms`) of the next purge. Lock.
-    pub(crate) next_purge: UnsafeCell<u64>,
+    /// Earliest time (`os::now_ms`) of the next purge (read without the
+    /// lock to skip early).
+    pub(crate) next_purge: AtomicU64,
+    /// Owner's generic-path calls since it last looked at the clock.
+    pub(crate) purge_tick: UnsafeCell<u32>,
 }
 
 #[cfg(test)]
