@@ -6,17 +6,17 @@
 //!
 //! | call | effect |
 //! | --- | --- |
-//! | `pthread_mutex_lock`/`trylock`/`timedlock` (success) | acquire the mutex |
+//! | `pthread_mutex_lock`/`trylock`/`timedlock`/`clocklock` (success) | acquire the mutex |
 //! | `pthread_mutex_unlock` | release the mutex, then unlock |
 //! | `pthread_spin_lock`/`trylock` (success), `pthread_spin_unlock` | as for mutexes |
-//! | `pthread_rwlock_rdlock`/`tryrdlock`/`timedrdlock` | acquire the write-unlocks |
-//! | `pthread_rwlock_wrlock`/`trywrlock`/`timedwrlock` | acquire write- and read-unlocks |
+//! | `pthread_rwlock_rdlock`/`tryrdlock`/`timedrdlock`/`clockrdlock` | acquire the write-unlocks |
+//! | `pthread_rwlock_wrlock`/`trywrlock`/`timedwrlock`/`clockwrlock` | acquire write- and read-unlocks |
 //! | `pthread_rwlock_unlock` | release (as writer or as reader), then unlock |
-//! | `pthread_cond_wait`/`timedwait` | release the mutex, wait, acquire the mutex |
+//! | `pthread_cond_wait`/`timedwait`/`clockwait` | release the mutex, wait, acquire the mutex |
 //! | `pthread_barrier_wait` | release the barrier, wait, acquire it |
 //! | `pthread_once` | the initialiser's end releases, every return acquires |
 //! | `sem_post` | release the semaphore, then post |
-//! | `sem_wait`/`trywait`/`timedwait` (success) | acquire the semaphore |
+//! | `sem_wait`/`trywait`/`timedwait`/`clockwait` (success) | acquire the semaphore |
 //! | `*_destroy`, `pthread_mutex_init` | forget the object's clock |
 //!
 //! A release is always recorded *before* the real call that lets another
@@ -126,6 +126,9 @@ lock_fn!(
 lock_fn!(
     /// Interposed `pthread_mutex_timedlock`: acquires on success.
     pthread_mutex_timedlock(m: libc::pthread_mutex_t, ts: *const libc::timespec) => Table::acquire);
+lock_fn!(
+    /// Interposed `pthread_mutex_clocklock` (glibc 2.30): acquires on success.
+    pthread_mutex_clocklock(m: libc::pthread_mutex_t, clock: libc::clockid_t, ts: *const libc::timespec) => Table::acquire);
 unlock_fn!(
     /// Interposed `pthread_mutex_unlock`: releases into the mutex's clock.
     pthread_mutex_unlock(m: libc::pthread_mutex_t) => Table::release);
@@ -180,6 +183,12 @@ lock_fn!(
 lock_fn!(
     /// Interposed `pthread_rwlock_timedwrlock`: as `wrlock` on success.
     pthread_rwlock_timedwrlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => Table::rwlock_write_locked);
+lock_fn!(
+    /// Interposed `pthread_rwlock_clockrdlock` (glibc 2.30): as `rdlock` on success.
+    pthread_rwlock_clockrdlock(l: libc::pthread_rwlock_t, clock: libc::clockid_t, ts: *const libc::timespec) => Table::rwlock_read_locked);
+lock_fn!(
+    /// Interposed `pthread_rwlock_clockwrlock` (glibc 2.30): as `wrlock` on success.
+    pthread_rwlock_clockwrlock(l: libc::pthread_rwlock_t, clock: libc::clockid_t, ts: *const libc::timespec) => Table::rwlock_write_locked);
 unlock_fn!(
     /// Interposed `pthread_rwlock_unlock`: releases as writer or reader.
     pthread_rwlock_unlock(l: libc::pthread_rwlock_t) => Table::rwlock_unlock);
@@ -224,6 +233,26 @@ pub unsafe extern "C" fn pthread_cond_timedwait(
     release(m as usize);
     // SAFETY: forwarding the caller's arguments.
     let rc = unsafe { f(c, m, ts) };
+    acquire(m as usize);
+    rc
+}
+
+/// Interposed `pthread_cond_clockwait` (glibc 2.30; libstdc++ uses it for
+/// `wait_until` on the steady clock): as `pthread_cond_wait`.
+///
+/// # Safety
+/// As for glibc's `pthread_cond_clockwait`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_clockwait(
+    c: *mut libc::pthread_cond_t,
+    m: *mut libc::pthread_mutex_t,
+    clock: libc::clockid_t,
+    ts: *const libc::timespec,
+) -> c_int {
+    let f = real_or_abort!(pthread_cond_clockwait);
+    release(m as usize);
+    // SAFETY: forwarding the caller's arguments.
+    let rc = unsafe { f(c, m, clock, ts) };
     acquire(m as usize);
     rc
 }
@@ -351,6 +380,25 @@ pub unsafe extern "C" fn sem_timedwait(s: *mut libc::sem_t, ts: *const libc::tim
     let f = real_or_abort!(sem_timedwait);
     // SAFETY: forwarding the caller's arguments.
     let rc = unsafe { f(s, ts) };
+    if rc == 0 {
+        acquire(s as usize);
+    }
+    rc
+}
+
+/// Interposed `sem_clockwait` (glibc 2.30): acquires on success.
+///
+/// # Safety
+/// As for glibc's `sem_clockwait`.
+#[no_mangle]
+pub unsafe extern "C" fn sem_clockwait(
+    s: *mut libc::sem_t,
+    clock: libc::clockid_t,
+    ts: *const libc::timespec,
+) -> c_int {
+    let f = real_or_abort!(sem_clockwait);
+    // SAFETY: forwarding the caller's arguments.
+    let rc = unsafe { f(s, clock, ts) };
     if rc == 0 {
         acquire(s as usize);
     }

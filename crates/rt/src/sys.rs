@@ -146,6 +146,11 @@ real_fns! {
     sem_trywait: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
     sem_timedwait: unsafe extern "C" fn(*mut libc::sem_t, *const libc::timespec) -> c_int;
     sem_destroy: unsafe extern "C" fn(*mut libc::sem_t) -> c_int;
+    sem_clockwait: unsafe extern "C" fn(*mut libc::sem_t, libc::clockid_t, *const libc::timespec) -> c_int;
+    pthread_mutex_clocklock: unsafe extern "C" fn(*mut libc::pthread_mutex_t, libc::clockid_t, *const libc::timespec) -> c_int;
+    pthread_rwlock_clockrdlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t, libc::clockid_t, *const libc::timespec) -> c_int;
+    pthread_rwlock_clockwrlock: unsafe extern "C" fn(*mut libc::pthread_rwlock_t, libc::clockid_t, *const libc::timespec) -> c_int;
+    pthread_cond_clockwait: unsafe extern "C" fn(*mut libc::pthread_cond_t, *mut libc::pthread_mutex_t, libc::clockid_t, *const libc::timespec) -> c_int;
     memcpy: unsafe extern "C" fn(*mut c_void, *const c_void, usize) -> *mut c_void;
     memmove: unsafe extern "C" fn(*mut c_void, *const c_void, usize) -> *mut c_void;
     memset: unsafe extern "C" fn(*mut c_void, c_int, usize) -> *mut c_void;

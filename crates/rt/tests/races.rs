@@ -1,5 +1,6 @@
-//! Ground truth for the race detector: every C program in
-//! `examples/races/` is compiled once with `gcc -O1 -g -fsanitize=thread`
+//! Ground truth for the race detector: every C (`.c`, gcc) and C++ (`.cc`,
+//! g++) program in `examples/races/` is compiled once with
+//! `-O1 -g -fsanitize=thread`
 //! and the object linked three ways: with gcc's ThreadSanitizer runtime
 //! (libtsan), with loci's runtime, and (compiled again) without any
 //! instrumentation. All three are run; loci's verdict (a `WARNING:
@@ -76,7 +77,7 @@ fn corpus() -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .filter(|p| p.extension().is_some_and(|e| e == "c" || e == "cc"))
         .collect();
     v.sort();
     v
@@ -109,8 +110,13 @@ struct Built {
 fn build(dir: &Path, src: &Path) -> Built {
     let name = src.file_stem().unwrap().to_string_lossy().into_owned();
     let obj = dir.join(format!("{name}.o"));
+    let cc = if src.extension().is_some_and(|e| e == "cc") {
+        "g++"
+    } else {
+        "gcc"
+    };
     run_ok(
-        Command::new("gcc")
+        Command::new(cc)
             .args(["-O1", "-g", "-fsanitize=thread", "-Wno-tsan", "-c", "-o"])
             .arg(&obj)
             .arg(src),
@@ -121,14 +127,14 @@ fn build(dir: &Path, src: &Path) -> Built {
         plain: dir.join(format!("{name}-plain")),
     };
     run_ok(
-        Command::new("gcc")
+        Command::new(cc)
             .args(["-fsanitize=thread", "-o"])
             .arg(&b.tsan)
             .arg(&obj)
             .arg("-lpthread"),
     );
     run_ok(
-        Command::new("gcc")
+        Command::new(cc)
             .arg("-o")
             .arg(&b.loci)
             .arg(&obj)
@@ -136,7 +142,7 @@ fn build(dir: &Path, src: &Path) -> Built {
             .args(["-lpthread", "-ldl", "-lm"]),
     );
     run_ok(
-        Command::new("gcc")
+        Command::new(cc)
             .args(["-O1", "-g", "-o"])
             .arg(&b.plain)
             .arg(src)
@@ -171,7 +177,7 @@ fn verdicts_match_thread_sanitizer_on_the_corpus() {
         return;
     }
     let programs = corpus();
-    assert!(programs.len() >= 20, "corpus too small: {programs:?}");
+    assert!(programs.len() >= 25, "corpus too small: {programs:?}");
     let mut table = String::new();
     let mut failures = Vec::new();
     let (mut racy, mut agree) = (0, 0);
