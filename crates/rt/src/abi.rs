@@ -24,6 +24,13 @@ use std::sync::atomic::{self, Ordering};
 /// check it for races. `pc` is the accessing instruction.
 #[inline]
 pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: bool) {
+    access_by(addr, size, kind, pc, range, 0)
+}
+
+/// As [`access`], made inside intercepted libc function number `func`
+/// (see [`crate::race_report::INTERCEPTED`]; 0: the program itself).
+#[inline]
+pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
     if size == 0 || FINISHED.load(Ordering::Relaxed) {
         return;
     }
@@ -54,6 +61,7 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: boo
             atomic: false,
             pc,
             stack,
+            func,
         };
         if let Some(r) = t.hb.access(tid, &a) {
             crate::race_report::report(&t, &r);
@@ -310,6 +318,7 @@ fn atomic_op<R>(
             atomic: true,
             pc,
             stack,
+            func: 0,
         };
         if let Some(race) = t.hb.access(tid, &a) {
             crate::race_report::report(&t, &race);

@@ -19,17 +19,36 @@
 //! `mmap` and `munmap` forget the race detector's shadow of the range (a
 //! fresh mapping has no history) and are counted per thread.
 
-use crate::abi::access;
+use crate::abi::access_by;
 use crate::state::{self, Kind};
 use crate::sys::{self, fallback, real};
 use core::ffi::{c_char, c_int, c_void};
 
-fn read(addr: *const c_void, n: usize, pc: usize) {
-    access(addr as usize, n, Kind::Read, pc, true)
+/// Index of each hook's name in [`crate::race_report::INTERCEPTED`].
+mod func {
+    pub(super) const MEMCPY: u8 = 1;
+    pub(super) const MEMMOVE: u8 = 2;
+    pub(super) const MEMSET: u8 = 3;
+    pub(super) const MEMCMP: u8 = 4;
+    pub(super) const MEMCHR: u8 = 5;
+    pub(super) const STRLEN: u8 = 6;
+    pub(super) const STRNLEN: u8 = 7;
+    pub(super) const STRCPY: u8 = 8;
+    pub(super) const STRNCPY: u8 = 9;
+    pub(super) const STRCAT: u8 = 10;
+    pub(super) const STRNCAT: u8 = 11;
+    pub(super) const STRCMP: u8 = 12;
+    pub(super) const STRNCMP: u8 = 13;
+    pub(super) const STRCHR: u8 = 14;
+    pub(super) const STRRCHR: u8 = 15;
 }
 
-fn write(addr: *mut c_void, n: usize, pc: usize) {
-    access(addr as usize, n, Kind::Write, pc, true)
+fn read(f: u8, addr: *const c_void, n: usize, pc: usize) {
+    access_by(addr as usize, n, Kind::Read, pc, true, f)
+}
+
+fn write(f: u8, addr: *mut c_void, n: usize, pc: usize) {
+    access_by(addr as usize, n, Kind::Write, pc, true, f)
 }
 
 /// `strnlen` through libc (or the fallback).
@@ -80,8 +99,8 @@ unsafe extern "C" fn memcpy_impl(
     pc: usize,
 ) -> *mut c_void {
     if state::recording() {
-        read(s, n, pc);
-        write(d, n, pc);
+        read(func::MEMCPY, s, n, pc);
+        write(func::MEMCPY, d, n, pc);
     }
     // SAFETY: forwarding the caller's arguments.
     unsafe { sys::real_memcpy(d, s, n) }
@@ -98,8 +117,8 @@ unsafe extern "C" fn memmove_impl(
     pc: usize,
 ) -> *mut c_void {
     if state::recording() {
-        read(s, n, pc);
-        write(d, n, pc);
+        read(func::MEMMOVE, s, n, pc);
+        write(func::MEMMOVE, d, n, pc);
     }
     // SAFETY: forwarding the caller's arguments.
     unsafe { sys::real_memmove(d, s, n) }
@@ -111,7 +130,7 @@ trampoline!(
 
 unsafe extern "C" fn memset_impl(d: *mut c_void, c: c_int, n: usize, pc: usize) -> *mut c_void {
     if state::recording() {
-        write(d, n, pc);
+        write(func::MEMSET, d, n, pc);
     }
     // SAFETY: forwarding the caller's arguments.
     unsafe { sys::real_memset(d, c, n) }
@@ -123,8 +142,8 @@ trampoline!(
 
 unsafe extern "C" fn memcmp_impl(a: *const c_void, b: *const c_void, n: usize, pc: usize) -> c_int {
     if state::recording() {
-        read(a, n, pc);
-        read(b, n, pc);
+        read(func::MEMCMP, a, n, pc);
+        read(func::MEMCMP, b, n, pc);
     }
     match real::memcmp() {
         // SAFETY: forwarding the caller's arguments.
@@ -154,7 +173,7 @@ unsafe extern "C" fn memchr_impl(s: *const c_void, c: c_int, n: usize, pc: usize
         } else {
             r as usize - s as usize + 1
         };
-        read(s, len, pc);
+        read(func::MEMCHR, s, len, pc);
     }
     r
 }
@@ -167,7 +186,7 @@ unsafe extern "C" fn strlen_impl(s: *const c_char, pc: usize) -> usize {
     // SAFETY: `s` is a string (caller).
     let n = unsafe { slen(s, usize::MAX) };
     if state::recording() {
-        read(s as *const c_void, n + 1, pc);
+        read(func::STRLEN, s as *const c_void, n + 1, pc);
     }
     n
 }
@@ -180,7 +199,7 @@ unsafe extern "C" fn strnlen_impl(s: *const c_char, max: usize, pc: usize) -> us
     // SAFETY: `s` is readable up to its NUL or max bytes (caller).
     let n = unsafe { slen(s, max) };
     if state::recording() {
-        read(s as *const c_void, (n + 1).min(max), pc);
+        read(func::STRNLEN, s as *const c_void, (n + 1).min(max), pc);
     }
     n
 }
@@ -193,8 +212,8 @@ unsafe extern "C" fn strcpy_impl(d: *mut c_char, s: *const c_char, pc: usize) ->
     // SAFETY: `s` is a string (caller).
     let n = unsafe { slen(s, usize::MAX) } + 1;
     if state::recording() {
-        read(s as *const c_void, n, pc);
-        write(d as *mut c_void, n, pc);
+        read(func::STRCPY, s as *const c_void, n, pc);
+        write(func::STRCPY, d as *mut c_void, n, pc);
     }
     // SAFETY: `d` has room for n bytes (caller); the blocks do not overlap.
     unsafe { sys::real_memcpy(d as *mut c_void, s as *const c_void, n) };
@@ -214,8 +233,8 @@ unsafe extern "C" fn strncpy_impl(
     // SAFETY: `s` is readable up to its NUL or n bytes (caller).
     let len = unsafe { slen(s, n) };
     if state::recording() {
-        read(s as *const c_void, (len + 1).min(n), pc);
-        write(d as *mut c_void, n, pc);
+        read(func::STRNCPY, s as *const c_void, (len + 1).min(n), pc);
+        write(func::STRNCPY, d as *mut c_void, n, pc);
     }
     match real::strncpy() {
         // SAFETY: forwarding the caller's arguments.
@@ -240,10 +259,15 @@ unsafe extern "C" fn strcat_impl(d: *mut c_char, s: *const c_char, pc: usize) ->
     // SAFETY: both are strings (caller).
     let (dl, sl) = unsafe { (slen(d, usize::MAX), slen(s, usize::MAX)) };
     if state::recording() {
-        read(d as *const c_void, dl + 1, pc);
-        read(s as *const c_void, sl + 1, pc);
+        read(func::STRCAT, d as *const c_void, dl + 1, pc);
+        read(func::STRCAT, s as *const c_void, sl + 1, pc);
         // SAFETY: `d` has room for the result (caller).
-        write(unsafe { d.add(dl) } as *mut c_void, sl + 1, pc);
+        write(
+            func::STRCAT,
+            unsafe { d.add(dl) } as *mut c_void,
+            sl + 1,
+            pc,
+        );
     }
     // SAFETY: `d` has room for dl + sl + 1 bytes (caller).
     unsafe { sys::real_memcpy(d.add(dl) as *mut c_void, s as *const c_void, sl + 1) };
@@ -263,10 +287,15 @@ unsafe extern "C" fn strncat_impl(
     // SAFETY: `d` is a string, `s` readable up to NUL or n bytes (caller).
     let (dl, sl) = unsafe { (slen(d, usize::MAX), slen(s, n)) };
     if state::recording() {
-        read(d as *const c_void, dl + 1, pc);
-        read(s as *const c_void, (sl + 1).min(n), pc);
+        read(func::STRNCAT, d as *const c_void, dl + 1, pc);
+        read(func::STRNCAT, s as *const c_void, (sl + 1).min(n), pc);
         // SAFETY: `d` has room for the result (caller).
-        write(unsafe { d.add(dl) } as *mut c_void, sl + 1, pc);
+        write(
+            func::STRNCAT,
+            unsafe { d.add(dl) } as *mut c_void,
+            sl + 1,
+            pc,
+        );
     }
     // SAFETY: `d` has room for dl + sl + 1 bytes (caller).
     unsafe {
@@ -284,8 +313,8 @@ unsafe extern "C" fn strcmp_impl(a: *const c_char, b: *const c_char, pc: usize) 
     if state::recording() {
         // SAFETY: both are strings (caller).
         let n = unsafe { compared(a, b, usize::MAX) };
-        read(a as *const c_void, n, pc);
-        read(b as *const c_void, n, pc);
+        read(func::STRCMP, a as *const c_void, n, pc);
+        read(func::STRCMP, b as *const c_void, n, pc);
     }
     match real::strcmp() {
         // SAFETY: forwarding the caller's arguments.
@@ -308,8 +337,8 @@ unsafe extern "C" fn strncmp_impl(
     if state::recording() {
         // SAFETY: both readable up to their NUL/difference or n (caller).
         let k = unsafe { compared(a, b, n) };
-        read(a as *const c_void, k, pc);
-        read(b as *const c_void, k, pc);
+        read(func::STRNCMP, a as *const c_void, k, pc);
+        read(func::STRNCMP, b as *const c_void, k, pc);
     }
     match real::strncmp() {
         // SAFETY: forwarding the caller's arguments.
@@ -344,7 +373,7 @@ unsafe extern "C" fn strchr_impl(s: *const c_char, c: c_int, pc: usize) -> *mut 
         } else {
             r as usize - s as usize + 1
         };
-        read(s as *const c_void, n, pc);
+        read(func::STRCHR, s as *const c_void, n, pc);
     }
     r
 }
@@ -357,7 +386,7 @@ unsafe extern "C" fn strrchr_impl(s: *const c_char, c: c_int, pc: usize) -> *mut
     // SAFETY: `s` is a string (caller).
     let n = unsafe { slen(s, usize::MAX) } + 1;
     if state::recording() {
-        read(s as *const c_void, n, pc);
+        read(func::STRRCHR, s as *const c_void, n, pc);
     }
     match real::strrchr() {
         // SAFETY: forwarding the caller's arguments.

@@ -202,6 +202,9 @@ pub(crate) struct Cell {
     pub(crate) pc: usize,
     /// The call stack at the access (a [`Stacks`] node).
     pub(crate) stack: u32,
+    /// The intercepted libc function that made the access (an index into
+    /// [`crate::race_report::INTERCEPTED`]; 0: the program itself).
+    pub(crate) func: u8,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -224,6 +227,8 @@ pub(crate) struct Access {
     pub(crate) pc: usize,
     /// The call stack (node of [`Stacks`]).
     pub(crate) stack: u32,
+    /// The intercepted libc function making it (0: none), as in [`Cell`].
+    pub(crate) func: u8,
 }
 
 /// A detected race: the current access and the earlier conflicting one.
@@ -543,6 +548,7 @@ impl Detector {
                 addr: a.addr,
                 pc: a.pc,
                 stack: a.stack,
+                func: a.func,
             };
             let gran = match self.shadow.get_mut(&g) {
                 Some(x) => x,
@@ -633,6 +639,7 @@ mod tests {
             atomic,
             pc,
             stack: 0,
+            func: 0,
         }
     }
 

@@ -23,6 +23,9 @@
 //! ==================
 //! ```
 //!
+//! An access made inside an intercepted libc function (`memcpy`,
+//! `strlen`, ...) shows that function as frame `#0`, as in TSan.
+//!
 //! Differences from TSan: the runtime's own frames read `<null> (loci-rt)`;
 //! held mutexes are not listed; a global is named without its size.
 
@@ -41,6 +44,13 @@ struct Sym(Option<Symbolizer>);
 unsafe impl Send for Sym {}
 
 static SYM: Lock<Sym> = Lock::new(Sym(None));
+
+/// Names of the intercepted libc functions that access memory, by the
+/// index stored in a cell (0: the program's own access).
+pub(crate) const INTERCEPTED: [&str; 16] = [
+    "", "memcpy", "memmove", "memset", "memcmp", "memchr", "strlen", "strnlen", "strcpy",
+    "strncpy", "strcat", "strncat", "strcmp", "strncmp", "strchr", "strrchr",
+];
 
 fn thread_name(t: u32) -> String {
     if t == 0 {
@@ -100,6 +110,11 @@ fn access_block(out: &mut String, t: &Table, sym: &mut Symbolizer, c: &Cell, pre
         thread_name(c.tid)
     );
     let mut n = 0;
+    if let Some(name) = INTERCEPTED.get(c.func as usize).filter(|s| !s.is_empty()) {
+        // As TSan shows its interceptor: the libc function, then its caller.
+        let _ = writeln!(out, "    #0 {name} <null> (loci-rt)");
+        n = 1;
+    }
     if c.pc != 0 {
         frame(out, sym, n, c.pc);
         n += 1;

@@ -306,3 +306,49 @@ fn report_matches_thread_sanitizer_format() {
     assert_eq!(nl.last().unwrap(), "ThreadSanitizer: reported 1 warnings");
     assert_eq!(nt.last().unwrap(), "ThreadSanitizer: reported 1 warnings");
 }
+
+/// Accesses made inside intercepted libc functions name the function as
+/// frame #0 and its caller as #1, as ThreadSanitizer's interceptors do.
+#[test]
+fn libc_accesses_show_the_intercepted_function() {
+    let dir = tmpdir("libc");
+    if !have_libtsan(&dir) {
+        eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
+        return;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/races/racy_memcpy.c")
+        .canonicalize()
+        .unwrap();
+    let b = build(&dir, &src);
+    let o = run(&b.loci, &dir);
+    assert_eq!(o.status.code(), Some(66));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let text = std::fs::read_to_string(&src).unwrap();
+    let line_of = |m: &str| text.lines().position(|l| l.contains(m)).unwrap() + 1;
+    let lines: Vec<&str> = err.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in\n{err}"))
+    };
+    let cur = at("  Read of size 13 at ");
+    assert!(lines[cur].ends_with(" by main thread:"), "{err}");
+    assert_eq!(lines[cur + 1], "    #0 strlen <null> (loci-rt)");
+    let main_line = format!(
+        "    #1 main {}:{} (",
+        src.display(),
+        line_of("size_t n = strlen(buf);")
+    );
+    assert!(lines[cur + 2].starts_with(&main_line), "{err}");
+    let prev = at("  Previous write of size 13 at ");
+    assert!(lines[prev].ends_with(" by thread T1:"), "{err}");
+    assert_eq!(lines[prev + 1], "    #0 memcpy <null> (loci-rt)");
+    let fill_line = format!(
+        "    #1 fill {}:{} (",
+        src.display(),
+        line_of("memcpy(buf, src")
+    );
+    assert!(lines[prev + 2].starts_with(&fill_line), "{err}");
+}
