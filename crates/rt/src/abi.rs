@@ -3,9 +3,9 @@
 //! function entry/exit, vptr accesses, bulk memory operations and the
 //! atomic operations on 1-, 2-, 4- and 8-byte integers.
 //!
-//! Every access costs one lock of the object table (see [`crate::state`]):
+//! Every access costs one lock of the object table (see `state`):
 //! it is counted against its heap object and checked for races by the
-//! happens-before detector ([`crate::race`]). The access hooks are naked
+//! happens-before detector (`race`). The access hooks are naked
 //! trampolines that pass their return address (the accessing instruction)
 //! on, for frame `#0` of race reports. Atomic operations are performed for
 //! real, with the requested memory order, inside the table's critical
@@ -28,7 +28,7 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: boo
 }
 
 /// As [`access`], made inside intercepted libc function number `func`
-/// (see [`crate::race_report::INTERCEPTED`]; 0: the program itself).
+/// (see `race_report::INTERCEPTED`; 0: the program itself).
 #[inline]
 pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
     if size == 0 || FINISHED.load(Ordering::Relaxed) {
@@ -240,7 +240,7 @@ pub extern "C" fn __tsan_func_exit() {
     state::func_exit()
 }
 
-/// The trace events of an atomic operation (see [`crate::trace`]).
+/// The trace events of an atomic operation (see `trace`).
 #[allow(clippy::too_many_arguments)]
 fn atomic_events(
     t: &mut state::Table,
@@ -587,7 +587,7 @@ atomic_fns!(
 );
 
 /// `atomic_thread_fence(mo)`: a real fence (relaxed is no fence in C11),
-/// and its happens-before effect (see [`crate::race`]).
+/// and its happens-before effect (see `race`).
 #[no_mangle]
 pub extern "C" fn __tsan_atomic_thread_fence(mo: i32) {
     match order(mo) {

@@ -12,9 +12,9 @@
 //!
 //! The runtime's own calls (Rust's `Vec` copies compile to `memcpy`)
 //! reach these symbols too: inside the runtime the hooks forward at once
-//! (the thread's [`crate::state::Guard`] is held), so nothing recurses and
+//! (the thread's `state::Guard` is held), so nothing recurses and
 //! nothing is recorded. Until `dlsym` has resolved the real functions,
-//! byte-loop fallbacks ([`crate::sys::fallback`]) stand in.
+//! byte-loop fallbacks (`sys::fallback`) stand in.
 //!
 //! `mmap` and `munmap` forget the race detector's shadow of the range (a
 //! fresh mapping has no history) and are counted per thread.
@@ -24,7 +24,7 @@ use crate::state::{self, Kind};
 use crate::sys::{self, fallback, real};
 use core::ffi::{c_char, c_int, c_void};
 
-/// Index of each hook's name in [`crate::race_report::INTERCEPTED`].
+/// Index of each hook's name in `race_report::INTERCEPTED`.
 mod func {
     pub(super) const MEMCPY: u8 = 1;
     pub(super) const MEMMOVE: u8 = 2;

@@ -1,7 +1,7 @@
 //! Interposed libc functions: the malloc family and `pthread_create` /
 //! `pthread_join` (which also order the threads for the race detector).
 //! Each forwards to the real function found with `dlsym(RTLD_NEXT, ..)`
-//! (see [`crate::sys`]).
+//! (see `sys`).
 //!
 //! The allocation functions are tiny naked trampolines that pass their
 //! return address (the allocation site) as one extra argument to the Rust

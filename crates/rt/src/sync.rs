@@ -1,8 +1,8 @@
 //! Interposed synchronisation functions: pthread mutexes, rwlocks,
 //! spinlocks, condition variables, barriers, `pthread_once` and POSIX
 //! semaphores. Each forwards to the real libc function (resolved with
-//! `dlsym(RTLD_NEXT, ..)`, see [`crate::sys`]) and records its
-//! happens-before effect on the race detector ([`crate::race`]):
+//! `dlsym(RTLD_NEXT, ..)`, see `sys`) and records its
+//! happens-before effect on the race detector (`race`):
 //!
 //! | call | effect |
 //! | --- | --- |
