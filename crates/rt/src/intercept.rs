@@ -314,17 +314,41 @@ unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
     // SAFETY: calling the user's start routine with its argument, as the
     // real pthread_create would have.
     let ret = unsafe { routine(arg) };
-    if let Some(g) = Guard::enter() {
-        let me = state::current_tid(&g);
-        let mut t = state::table();
-        t.thread_mut(me).finished = true;
-        t.emit(Event::Release {
-            thread: me,
-            object: trace::EXIT_OBJ | me as u64,
-        });
-        t.emit(Event::ThreadExit { thread: me });
-    }
+    note_thread_exit();
     ret
+}
+
+/// The current thread ends (its start routine returned or it called
+/// `pthread_exit`): mark it finished and trace its exit. Once per thread.
+fn note_thread_exit() {
+    let Some(g) = Guard::enter() else { return };
+    let me = state::current_tid(&g);
+    let mut t = state::table();
+    let info = t.thread_mut(me);
+    if info.finished {
+        return;
+    }
+    info.finished = true;
+    t.emit(Event::Release {
+        thread: me,
+        object: trace::EXIT_OBJ | me as u64,
+    });
+    t.emit(Event::ThreadExit { thread: me });
+}
+
+/// Interposed `pthread_exit`: the thread's end is recorded as when its
+/// start routine returns, then the real `pthread_exit` runs.
+///
+/// # Safety
+/// As for libc's `pthread_exit`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_exit(ret: *mut c_void) -> ! {
+    let Some(f) = real::pthread_exit() else {
+        sys::missing("pthread_exit")
+    };
+    note_thread_exit();
+    // SAFETY: forwarding the caller's argument; it does not return.
+    unsafe { f(ret) }
 }
 
 trampoline!(

@@ -33,7 +33,9 @@ extern "C" fn at_exit() {
     }
     if let Some(tr) = t.trace.take() {
         let mut tr = Some(tr);
-        if let Some(w) = tr.as_mut() {
+        // The main thread's end (unless it already left by pthread_exit).
+        let main_done = t.threads.first().is_some_and(|i| i.finished);
+        if let Some(w) = tr.as_mut().filter(|_| !main_done) {
             if !w.write(&loci_trace::Event::ThreadExit { thread: 0 }) {
                 tr = None;
             }

@@ -120,6 +120,7 @@ real_fns! {
     malloc_usable_size: unsafe extern "C" fn(*mut c_void) -> usize;
     pthread_create: unsafe extern "C" fn(*mut libc::pthread_t, *const libc::pthread_attr_t, StartFn, *mut c_void) -> c_int;
     pthread_join: unsafe extern "C" fn(libc::pthread_t, *mut *mut c_void) -> c_int;
+    pthread_exit: unsafe extern "C" fn(*mut c_void) -> !;
     pthread_mutex_lock: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
     pthread_mutex_trylock: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
     pthread_mutex_timedlock: unsafe extern "C" fn(*mut libc::pthread_mutex_t, *const libc::timespec) -> c_int;

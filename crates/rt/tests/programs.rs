@@ -686,3 +686,60 @@ fn thousands_of_threads_and_signals() {
         .iter()
         .all(|&(_, rd, wr, at)| (rd, wr, at) == (1, 1, 0)));
 }
+
+const PTHREAD_EXIT: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+static void *leave(void *arg) {
+    int *x = arg;
+    *x = 9;
+    pthread_exit(NULL);
+}
+int main(void) {
+    int *x = malloc(sizeof *x);
+    pthread_t t;
+    pthread_create(&t, NULL, leave, x);
+    pthread_join(t, NULL);
+    printf("%d\n", *x);
+    free(x);
+    return 0;
+}
+"#;
+
+#[test]
+fn pthread_exit_ends_the_thread_in_profile_and_trace() {
+    let Some(r) = build_and_run("pexit", PTHREAD_EXIT) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(r.profile["races"], 0);
+    let dir = std::env::temp_dir().join(format!("loci-rt-{}-pexit", std::process::id()));
+    let out = dir.join("t.locitrace");
+    let o = Command::new(dir.join("pexit"))
+        .env("LOCI_PROFILE_OUT", dir.join("p2.json"))
+        .env("LOCI_TRACE_OUT", &out)
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, b"9\n");
+    use loci_trace::Event;
+    let ev = loci_trace::read_all(&std::fs::read(&out).unwrap()).unwrap();
+    let pos = |e: Event| ev.iter().position(|x| *x == e);
+    let released = pos(Event::Release {
+        thread: 1,
+        object: (1 << 62) | 1,
+    })
+    .expect("no exit release");
+    let exited = pos(Event::ThreadExit { thread: 1 }).expect("no ThreadExit");
+    let joined = pos(Event::Acquire {
+        thread: 0,
+        object: (1 << 62) | 1,
+    })
+    .expect("no join acquire");
+    assert!(released < exited && exited < joined);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, Event::ThreadExit { .. }))
+            .count(),
+        2
+    );
+}
