@@ -10,7 +10,9 @@
 //! The ranges are sorted and published once (a leaked, immutable table
 //! behind an atomic pointer). A malformed plan is reported once on stderr
 //! with its file, line and column and ignored; a site that names no loaded
-//! function is reported and skipped; the program runs either way.
+//! function is reported and skipped; the program runs either way. (Once per
+//! *process*: every program a script starts under `LD_PRELOAD` reads the
+//! plan and reports the sites it does not contain.)
 //!
 //! Hot path: `capi::malloc` is a two-instruction trampoline that reads its
 //! own return address from the stack (`mov (%rsp), %rsi` on x86-64) and
