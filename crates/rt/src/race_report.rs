@@ -27,7 +27,7 @@
 //! `strlen`, ...) shows that function as frame `#0`, as in TSan.
 //!
 //! Differences from TSan: the runtime's own frames read `<null> (loci-rt)`;
-//! held mutexes are not listed; a global is named without its size.
+//! held mutexes are not listed.
 
 use crate::lock::Lock;
 use crate::race::{Cell, Race};
@@ -154,6 +154,17 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
             frame(&mut out, sym, i + 2, pc);
         }
         out.push('\n');
+    } else if let Some((name, size, start)) = sym.global(addr) {
+        let _ = write!(
+            out,
+            "  Location is global '{name}' of size {size} at {start:#x}"
+        );
+        match sym.module_offset(start) {
+            Some((m, off)) => {
+                let _ = writeln!(out, " ({m}+{off:#x})\n");
+            }
+            None => out.push_str("\n\n"),
+        }
     } else if let Some(name) = sym.symbol(addr) {
         let _ = write!(out, "  Location is global '{name}' at {addr:#x}");
         match sym.module_offset(addr) {

@@ -90,6 +90,35 @@ struct Module {
 pub(crate) struct Symbolizer {
     modules: Vec<Module>,
     loaders: BTreeMap<String, Option<addr2line::Loader>>,
+    /// Per module: its data symbols `(address, size, name)`, by address.
+    data: BTreeMap<String, Vec<(u64, u64, String)>>,
+}
+
+/// The data objects (with a size) of the ELF file at `path`, by address.
+fn data_symbols(path: &str) -> Vec<(u64, u64, String)> {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(file) = object::File::parse(&*bytes) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(u64, u64, String)> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Data && s.size() > 0 && s.is_definition())
+        .filter_map(|s| {
+            let name = s.name().ok()?;
+            Some((
+                s.address(),
+                s.size(),
+                addr2line::demangle_auto(name.into(), None).into_owned(),
+            ))
+        })
+        .collect();
+    v.sort();
+    v.dedup_by_key(|e| e.0);
+    v
 }
 
 unsafe extern "C" fn phdr_cb(
@@ -142,6 +171,7 @@ impl Symbolizer {
         Symbolizer {
             modules,
             loaders: BTreeMap::new(),
+            data: BTreeMap::new(),
         }
     }
 
@@ -165,6 +195,20 @@ impl Symbolizer {
         let m = &self.modules[i];
         let name = m.path.rsplit('/').next().unwrap_or(&m.path).to_owned();
         Some((name, pc - m.bias))
+    }
+
+    /// The global variable containing `addr`: `(name, size, start)`.
+    pub(crate) fn global(&mut self, addr: usize) -> Option<(String, u64, usize)> {
+        let i = self.module_index(addr)?;
+        let (path, bias) = (self.modules[i].path.clone(), self.modules[i].bias);
+        let syms = self
+            .data
+            .entry(path.clone())
+            .or_insert_with(|| data_symbols(&path));
+        let probe = (addr - bias) as u64;
+        let k = syms.partition_point(|e| e.0 <= probe);
+        let (start, size, name) = syms.get(k.checked_sub(1)?)?;
+        (probe < start + size).then(|| (name.clone(), *size, *start as usize + bias))
     }
 
     /// The ELF symbol containing `addr` (functions and data), demangled.

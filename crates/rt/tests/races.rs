@@ -303,6 +303,9 @@ fn report_matches_thread_sanitizer_format() {
         nl.contains(&"  Thread T1 (tid=N, finished) created by main thread at:".to_string()),
         "{l}"
     );
+    let global = "  Location is global 'data' of size 4 at ADDR (MODULE+OFF)".to_string();
+    assert!(nl.contains(&global), "{l}");
+    assert!(nt.contains(&global), "{t}");
     assert_eq!(nl.last().unwrap(), "ThreadSanitizer: reported 1 warnings");
     assert_eq!(nt.last().unwrap(), "ThreadSanitizer: reported 1 warnings");
 }
