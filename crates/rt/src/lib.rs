@@ -42,6 +42,10 @@ then exits with status 66, as under ThreadSanitizer.
 
 - The report is written by an `atexit` handler: a program that ends with
   `_exit`, `abort` or a signal writes none.
+- After a race was reported, the `atexit` handler ends the process with
+  `_exit(66)` once stdio is flushed, as ThreadSanitizer does: exit
+  handlers registered before the runtime started and ELF destructors
+  (`__attribute__((destructor))`) then do not run.
 - One global lock per access (correctness first): expect large slowdowns
   on access-heavy multi-threaded code.
 - x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics; no
