@@ -167,7 +167,7 @@ pub(crate) fn malloc_zeroed(size: usize, align: usize) -> *mut u8 {
 }
 
 /// `malloc(size)` from the calling thread's heap.
-#[inline]
+#[inline(always)]
 pub(crate) fn malloc(size: usize) -> *mut u8 {
     if size <= MAX_PAGED {
         let h = heap::current();
@@ -266,7 +266,9 @@ pub(crate) unsafe fn free(p: *mut u8) {
         if !segment::is_segment(seg) || (*seg).kind == SegmentKind::Large {
             return free_not_paged(seg, p);
         }
-        let idx = (p as usize - seg as usize) >> (*seg).page_shift;
+        // (The mask only tells the compiler the index is in bounds: the
+        // offset is below 4 MiB and the shift at least 16.)
+        let idx = ((p as usize - seg as usize) >> (*seg).page_shift) & (PAGES_PER_SEGMENT - 1);
         let page = ptr::addr_of_mut!((*seg).pages[idx]);
         // Page 0 of a small segment (the header) is never in use.
         if !(*page).in_use
@@ -279,7 +281,7 @@ pub(crate) unsafe fn free(p: *mut u8) {
             bad_free(p);
         }
         let me = heap::current_or_null();
-        if (*page).heap != me || (*page).shared {
+        if (*page).local_owner != me {
             return free_other(page, p, me);
         }
         let b = p as *mut Block;

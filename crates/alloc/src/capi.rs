@@ -13,11 +13,19 @@ use crate::placement;
 use crate::types::MIN_ALIGN;
 use crate::{Heap, HeapHandle};
 
+#[inline(always)]
 fn nomem(p: *mut u8) -> *mut c_void {
     if p.is_null() {
-        os::set_enomem();
+        return enomem();
     }
     p as *mut c_void
+}
+
+#[cold]
+#[inline(never)]
+fn enomem() -> *mut c_void {
+    os::set_enomem();
+    ptr::null_mut()
 }
 
 /// C `malloc`. On x86-64 a trampoline that passes its return address on
@@ -49,10 +57,21 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
 /// fast path.
 #[inline(always)]
 extern "C" fn malloc_from(size: usize, ret: usize) -> *mut c_void {
-    if let Some(policy) = placement::policy_for(ret) {
-        return nomem(alloc::malloc_placed(policy, size, false));
+    if placement::active() {
+        return malloc_planned(size, ret);
     }
     nomem(alloc::malloc(size))
+}
+
+/// `malloc` while a placement plan is active (out of line, so that the
+/// fast path above keeps no registers for it).
+#[cold]
+#[inline(never)]
+fn malloc_planned(size: usize, ret: usize) -> *mut c_void {
+    match placement::policy_for(ret) {
+        Some(policy) => nomem(alloc::malloc_placed(policy, size, false)),
+        None => nomem(alloc::malloc(size)),
+    }
 }
 
 /// C `free`.

@@ -54,11 +54,17 @@ static ACTIVE: AtomicPtr<Table> = AtomicPtr::new(core::ptr::null_mut());
 /// Round-robin counter for `interleave`.
 static INTERLEAVE_NEXT: AtomicUsize = AtomicUsize::new(0);
 
-/// The policy for a call whose return address is `ret`, if a plan is
-/// active and lists it.
+/// Whether a plan is active (then call [`policy_for`]).
 ///
-/// Cost without a plan: one load and a branch.
+/// Cost: one load and a branch.
 #[inline(always)]
+pub(crate) fn active() -> bool {
+    !ACTIVE.load(Ordering::Relaxed).is_null()
+}
+
+/// The policy for a call whose return address is `ret`, if a plan is
+/// active and lists it: a binary search of the resolved ranges.
+#[inline(never)]
 pub(crate) fn policy_for(ret: usize) -> Option<Policy> {
     let t = ACTIVE.load(Ordering::Acquire);
     if t.is_null() {

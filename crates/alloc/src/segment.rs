@@ -315,6 +315,7 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                 (*page).in_use = true;
                 (*page).shared = shared;
                 (*page).heap = heap;
+                (*page).local_owner = if shared { NOT_LOCAL } else { heap };
                 (*page).class = class as u8;
                 (*page).block_size = CLASS_SIZE[class];
                 (*page).block_magic = block_magic(CLASS_SIZE[class]);

@@ -159,6 +159,10 @@ pub(crate) struct Block {
     pub(crate) next: *mut Block,
 }
 
+/// `Page::local_owner` of shared pages: never a heap address, never null
+/// (a thread without a heap compares null).
+pub(crate) const NOT_LOCAL: *mut Heap = usize::MAX as *mut Heap;
+
 /// Page state for the "full" protocol (see `page.rs`).
 pub(crate) const PAGE_NOT_FULL: u8 = 0;
 /// The owner found no free block and moved the page off its queue.
@@ -192,6 +196,9 @@ pub(crate) struct Page {
     pub(crate) capacity: usize,
     /// Owning heap; set when the page is taken from its segment (under lock).
     pub(crate) heap: *mut Heap,
+    /// `heap` for a page of its owner's own, `NOT_LOCAL` for a shared page:
+    /// `free`'s one-compare test for "a plain local free".
+    pub(crate) local_owner: *mut Heap,
     /// Next/previous page in the owner's class queue (or shared list).
     pub(crate) next: *mut Page,
     /// See `next`.
