@@ -44,8 +44,10 @@
 #                      Their outputs hold timing-dependent counters, so digits are
 #                      masked and lines sorted before comparing; the exit status
 #                      must be 0 (their own checks fail with a non-zero exit).
-#                      No dynamic counts for them ("-"): they spin for millions of
-#                      iterations and the exec logs would take gigabytes.
+#                      Their loop counts (ITERATE, STEPS: 1000000) are cut to
+#                      CK_ITERATE=20000 so that runs under -singlestep stay short.
+#                      No dynamic count for ck_sequence ("-"): its writer spins until
+#                      the readers are done, so the count measures qemu's speed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,6 +56,7 @@ LOCI=${LOCI:-${CARGO_TARGET_DIR:-$ROOT/target}/release/loci}
 RUNS=${RUNS:-5}
 WORK=${WORK:-/tmp/fences-real}
 DYN=${DYN:-1}
+CK_ITERATE=${CK_ITERATE:-20000}
 A64_SYSROOT=/usr/aarch64-linux-gnu
 
 [ -x "$LOCI" ] || { echo "loci binary not found at $LOCI (build: cargo build --release -p loci)" >&2; exit 2; }
@@ -139,16 +142,18 @@ dyn_count() {
     esac
     ranges=$(barrier_ranges "$target" "$bin")
     [ -n "$ranges" ] || { echo "0 (0)"; return; }
-    log=$bin.exec.log
-    rm -f "$log"
-    "${qemu[@]}" -singlestep -d exec,nochain -dfilter "$ranges" -D "$log" "$bin" "$@" >/dev/null 2>&1
-    local total full
-    total=$(grep -c '^Trace' "$log" || true)
-    full=$(full_barriers "$target" "$bin" | awk 'NR==FNR { f[$1]=1; next }
-        { if (match($0, /\/[0-9a-f]+\//)) { a=substr($0, RSTART+1, RLENGTH-2); sub(/^0+/, "", a); if (a in f) n++ } }
-        END { print n+0 }' - "$log")
-    rm -f "$log"
-    echo "$total ($full)"
+    # the exec log goes through a FIFO into awk: it can be hundreds of MB
+    local fifo=$bin.exec.fifo fulls=$bin.full.txt
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    full_barriers "$target" "$bin" >"$fulls"
+    awk 'NR==FNR { f[$1]=1; next }
+        /^Trace/ { t++; if (match($0, /\/[0-9a-f]+\//)) { a=substr($0, RSTART+1, RLENGTH-2); sub(/^0+/, "", a); if (a in f) n++ } }
+        END { printf "%d (%d)\n", t, n }' "$fulls" "$fifo" &
+    local reader=$!
+    "${qemu[@]}" -singlestep -d exec,nochain -dfilter "$ranges" -D "$fifo" "$bin" "$@" >/dev/null 2>&1 || true
+    wait "$reader"
+    rm -f "$fifo" "$fulls"
 }
 
 # check_case NAME TARGET DIR "CC CFLAGS" SRC "EXTRA SOURCES" "ARGS" NORMALISE
@@ -244,9 +249,12 @@ if [ -n "${CK_SRC:-}" ]; then
             [ "$extra" = - ] && extra=
             args="2 1"
             [ "$bin" = ck_ring_spsc ] && args="2 1 1024"
-            # no dynamic counts: ck's validators spin for millions of iterations,
-            # their per-barrier exec logs would take gigabytes
-            DYN=0 check_case "ck:${dir%%/*}/$bin" "$t" "$ck/regressions/$dir" "$ckcc" "$bin.c" "$extra" "$args" 1
+            # ck_sequence's writer spins until its readers are done: its dynamic
+            # count measures qemu's speed, not the program, so it is left out
+            dyn=$DYN
+            [ "$bin" = ck_sequence ] && dyn=0
+            DYN=$dyn check_case "ck:${dir%%/*}/$bin" "$t" "$ck/regressions/$dir" \
+                "$ckcc -DITERATE=$CK_ITERATE -DSTEPS=$CK_ITERATE" "$bin.c" "$extra" "$args" 1
         done
     done
 fi
