@@ -147,7 +147,7 @@ dyn_count() {
     rm -f "$fifo"
     mkfifo "$fifo"
     full_barriers "$target" "$bin" >"$fulls"
-    awk 'NR==FNR { f[$1]=1; next }
+    awk 'FILENAME == ARGV[1] { f[$1]=1; next }
         /^Trace/ { t++; if (match($0, /\/[0-9a-f]+\//)) { a=substr($0, RSTART+1, RLENGTH-2); sub(/^0+/, "", a); if (a in f) n++ } }
         END { printf "%d (%d)\n", t, n }' "$fulls" "$fifo" &
     local reader=$!
