@@ -70,8 +70,9 @@
 //!   detached threads reused without synchronisation could in principle
 //!   produce a spurious report.
 //! - Vector clocks have one entry per thread ever created (TSan reuses
-//!   slots of finished threads): programs that create very many threads
-//!   pay memory proportional to threads × live sync objects.
+//!   slots of finished threads): a joined thread's clocks are freed, but
+//!   live threads' and sync objects' clocks grow with the number of
+//!   threads created, and creating a thread copies its parent's clock.
 //!
 //! Concurrency contract: everything here is plain data inside the
 //! runtime's [`crate::state::Table`], behind its lock.
@@ -358,8 +359,13 @@ impl Detector {
     }
 
     /// `joiner` joined `child`, which has finished: acquire its clock.
+    /// The child's clocks are then dropped (nothing reads them again), so
+    /// memory does not grow with the number of joined threads squared.
     pub(crate) fn thread_joined(&mut self, joiner: u32, child: u32) {
-        let vc = self.thread(child).vc.clone();
+        let c = self.thread(child);
+        let vc = std::mem::take(&mut c.vc);
+        c.fence_rel = Vc::default();
+        c.fence_acq = Vc::default();
         let th = self.thread(joiner);
         th.vc.join(&vc);
         th.acquires += 1;
