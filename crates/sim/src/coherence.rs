@@ -225,6 +225,9 @@ pub struct Coherence {
     l3: Vec<Cache>,
     dir: LineMap<Entry>,
     page_home: LineMap<u32>,
+    /// The pages that have a home, in order (to visit the touched pages of
+    /// a block without walking all of it).
+    homed: std::collections::BTreeSet<u64>,
     bindings: Vec<(u64, u64, u32)>,
     /// Counters per bucket (bucket 0 unless the caller sets others).
     buckets: Vec<Counters>,
@@ -274,6 +277,7 @@ impl Coherence {
             l3: build(l3_instances, c.l3)?,
             dir: LineMap::default(),
             page_home: LineMap::default(),
+            homed: Default::default(),
             bindings: Vec::new(),
             buckets: vec![Counters::default()],
             bucket: 0,
@@ -333,7 +337,9 @@ impl Coherence {
         if self.page_home.contains_key(&page) {
             return Ok(false);
         }
-        self.page_home.insert(page, node);
+        if self.page_home.insert(page, node).is_none() {
+            self.homed.insert(page);
+        }
         Ok(true)
     }
 
@@ -347,8 +353,16 @@ impl Coherence {
                 self.machine.nodes()
             )));
         }
-        self.page_home.insert(page, node);
+        if self.page_home.insert(page, node).is_none() {
+            self.homed.insert(page);
+        }
         Ok(())
+    }
+
+    /// The pages numbered `lo ..= hi` that have a home (were touched or
+    /// placed), in order. Only lines of such pages can be cached.
+    pub fn homed_pages(&self, lo: u64, hi: u64) -> impl Iterator<Item = u64> + '_ {
+        self.homed.range(lo..=hi.max(lo)).copied()
     }
 
     /// Drops the line containing `addr` from every cache and from the
@@ -537,7 +551,9 @@ impl Coherence {
             .find(|&&(lo, hi, _)| lo <= page && page <= hi)
             .map(|&(_, _, n)| n)
             .unwrap_or_else(|| self.node_of(core));
-        self.page_home.insert(page, node);
+        if self.page_home.insert(page, node).is_none() {
+            self.homed.insert(page);
+        }
         node
     }
 

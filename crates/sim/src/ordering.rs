@@ -234,6 +234,8 @@ struct Block {
     bucket: usize,
     /// Lifted (or touched by another thread on the same node) already.
     exported: bool,
+    /// The node it was lifted to, if it was.
+    lifted_to: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -266,7 +268,9 @@ pub struct LiftStats {
 /// largest clock of any trace thread after each replayed event); a cycle
 /// reads the live blocks in address order, each line's latency advancing
 /// the marker's clock, and the next cycle starts a period later or when
-/// this one ends, whichever is later. Lines of pages no thread has touched
+/// this one ends, whichever is later. At most one cycle runs per trace
+/// event: cycles that fell due while the program's clock jumped by several
+/// periods are counted as skipped. Lines of pages no thread has touched
 /// yet are skipped (nothing initialised there to mark). The marker only
 /// loads, so it turns the owners' Modified lines into Shared ones (their
 /// next store pays an upgrade) and its loads land in the per-site counters
@@ -289,6 +293,9 @@ pub struct GcStats {
     pub core: u32,
     /// Mark cycles run.
     pub cycles: u64,
+    /// Mark cycles that fell due while no trace event happened (the
+    /// program's clock jumped by several periods at once) and were skipped.
+    pub cycles_skipped: u64,
     /// Lines read by the marker.
     pub lines_read: u64,
 }
@@ -427,6 +434,7 @@ impl OrderingSim {
                 marker,
                 core,
                 cycles: 0,
+                cycles_skipped: 0,
                 lines_read: 0,
             },
             next_ns: marker.period_ns,
@@ -546,7 +554,9 @@ impl OrderingSim {
                 Some(&t) => Some(self.core(t)?.stats.core),
                 None => None,
             };
-            if let Some(node) = page_node(
+            if let Some(node) = b.lifted_to {
+                self.coherence.place_page(page, node)?;
+            } else if let Some(node) = page_node(
                 self.placement,
                 &self.machine,
                 page,
@@ -590,14 +600,21 @@ impl OrderingSim {
         };
         let bytes = b.end - start;
         let cost = self.machine.dram_ns(to, from).unwrap_or(0.0) + bytes as f64 / gbps;
-        for page in crate::placement::pages(start, bytes) {
-            self.coherence.rehome_page(page, to)?;
+        if let Some(blk) = self.blocks.get_mut(&start) {
+            blk.lifted_to = Some(to);
         }
+        // Only touched pages have a home and cached lines; untouched ones
+        // get `lifted_to` from `place` when first touched.
+        let (lo, hi) = (start / PAGE, (b.end - 1) / PAGE);
+        let touched: Vec<u64> = self.coherence.homed_pages(lo, hi).collect();
         let line = self.machine.caches.l1d.line as u64;
-        let mut a = start - start % line;
-        while a < b.end {
-            self.coherence.purge(a);
-            a += line;
+        for page in touched {
+            self.coherence.rehome_page(page, to)?;
+            let mut a = (page * PAGE).max(start - start % line);
+            while a < ((page + 1) * PAGE).min(b.end) {
+                self.coherence.purge(a);
+                a += line;
+            }
         }
         self.lift.lifts += 1;
         self.lift.bytes += bytes;
@@ -629,11 +646,16 @@ impl OrderingSim {
 
     /// Replays one event.
     pub fn on_event(&mut self, event: &Event) -> Result<(), Error> {
-        if !self.filter.keep(event) {
-            self.core(event.thread())?.stats.barriers_dropped += 1;
-            return Ok(());
-        }
         let thread = event.thread();
+        if !self.filter.variant().is_as_traced() {
+            // The thread must exist (have a core) before the filter sizes
+            // its per-thread state by the thread id.
+            self.core(thread)?;
+            if !self.filter.keep(event) {
+                self.core(thread)?.stats.barriers_dropped += 1;
+                return Ok(());
+            }
+        }
         if self.gc.is_some() && Some(thread) == self.gc_thread() {
             return Err(invalid(format!(
                 "thread {thread} is the GC marker's thread id, but the trace uses it too"
@@ -701,6 +723,7 @@ impl OrderingSim {
                             site,
                             bucket,
                             exported: false,
+                            lifted_to: None,
                         },
                     );
                     self.forget_memos();
@@ -735,12 +758,16 @@ impl OrderingSim {
         );
         let mut next = gc.next_ns;
         let mut cycles = 0;
+        let mut skipped = 0;
         let mut lines_read = 0;
-        while self.now_ns >= next {
+        if self.now_ns >= next {
             if self.blocks.is_empty() {
                 // Nothing to mark: skip to the next period after now.
                 next = ((self.now_ns / period).floor() + 1.0) * period;
-                break;
+                if let Some(gc) = &mut self.gc {
+                    gc.next_ns = next;
+                }
+                return Ok(());
             }
             let start = next.max(self.clock(thread));
             self.core(thread)?.stats.clock_ns = start;
@@ -748,24 +775,35 @@ impl OrderingSim {
             let blocks: Vec<(u64, Block)> = self.blocks.iter().map(|(&s, &b)| (s, b)).collect();
             for (s, b) in blocks {
                 self.coherence.set_bucket(b.bucket);
-                let mut a = s - s % line;
-                while a < b.end {
-                    if self.coherence.page_home(a / PAGE).is_some() {
+                let (lo, hi) = (s / PAGE, (b.end - 1) / PAGE);
+                let touched: Vec<u64> = self.coherence.homed_pages(lo, hi).collect();
+                for page in touched {
+                    let mut a = (page * PAGE).max(s - s % line);
+                    while a < ((page + 1) * PAGE).min(b.end) {
                         let cost = self.coherence.access(core, a.max(s), 1, false)?;
                         let st = &mut self.core(thread)?.stats;
                         st.loads += 1;
                         st.clock_ns += cost;
                         lines_read += 1;
+                        a += line;
                     }
-                    a += line;
                 }
             }
             cycles += 1;
             next = (next + period).max(self.clock(thread));
+            if self.now_ns >= next {
+                // The program's clock jumped several periods since its last
+                // event: nothing changed in between for the marker to see,
+                // so the cycles due meanwhile are skipped, not replayed.
+                let n = ((self.now_ns - next) / period).floor() + 1.0;
+                skipped = n as u64;
+                next += n * period;
+            }
         }
         if let Some(gc) = &mut self.gc {
             gc.next_ns = next;
             gc.stats.cycles += cycles;
+            gc.stats.cycles_skipped += skipped;
             gc.stats.lines_read += lines_read;
         }
         Ok(())

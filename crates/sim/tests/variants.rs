@@ -278,3 +278,61 @@ fn per_site_counters_add_up_to_the_totals() {
     assert_eq!(site1.counters.dram_remote, 63);
     assert_eq!(r.sites[0].counters.accesses, 0);
 }
+
+#[test]
+fn a_huge_thread_id_is_an_error_not_an_allocation() {
+    // With a barrier variant the filter keeps per-thread state: a thread
+    // id no core can run must be refused before that state grows.
+    let mut sim = OrderingSim::new(&generic(), None)
+        .unwrap()
+        .with_variant("merge:dmb-ish".parse().unwrap());
+    let err = sim
+        .on_event(&fence(u32::MAX, FenceKind::DmbIsh))
+        .unwrap_err();
+    assert!(err.to_string().contains("no core"), "{err}");
+}
+
+#[test]
+fn huge_blocks_cost_only_their_touched_pages() {
+    // A 1 PiB block with two touched lines: lifting it and marking it
+    // visit the touched page only (a walk of every line would never end).
+    let big = 1u64 << 50;
+    let ev = [
+        alloc(HEAP, big, 9),
+        store(0, HEAP),
+        Event::Access {
+            thread: 1,
+            addr: HEAP + 64,
+            size: 8,
+            write: false,
+            atomic: false,
+            site: None,
+        },
+        fence(0, FenceKind::DmbIsh),
+    ];
+    let sim = OrderingSim::new(&generic(), None)
+        .unwrap()
+        .with_pinning(Pinning::Spread)
+        .with_placement(Placement::LiftOnExport, Default::default())
+        .with_gc_marker(GcMarker {
+            period_ns: 10.0,
+            thread: 2,
+        })
+        .unwrap();
+    let r = run(sim, &ev);
+    assert_eq!(r.lift.lifts, 1);
+    assert_eq!(r.lift.bytes, big);
+    // Thread 1 (node 1) lifted it; the marker read the 64 lines of the
+    // one touched page.
+    let gc = r.gc.unwrap();
+    assert!(gc.cycles >= 1);
+    assert_eq!(gc.lines_read, 64 * gc.cycles);
+    // The copy (2^50 B at 10 GB/s, about 31 hours) moved thread 1's clock
+    // by some 10^13 marker periods: those cycles are skipped, not run.
+    assert!(gc.cycles <= 4, "{}", gc.cycles);
+    assert!(
+        gc.cycles_skipped > 1_000_000_000_000,
+        "{}",
+        gc.cycles_skipped
+    );
+}
