@@ -1,8 +1,11 @@
 //! `loci sim`: trace-driven cache simulation and machine descriptions.
 //!
-//! First increment: the cachegrind-compatible cache model replaying a
-//! Valgrind lackey trace; directory MESI coherence on a machine file
-//! replaying a loci trace; loading/checking machine files (presets).
+//! The cachegrind-compatible cache model replaying a Valgrind lackey
+//! trace; directory MESI coherence, store buffers and barrier costs on a
+//! machine file replaying a loci trace or a synthetic workload, under
+//! placement policies, barrier variants and an optional GC marker;
+//! `--compare` runs every combination in parallel (rayon) and prints one
+//! table; loading/checking machine files (presets).
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -105,8 +108,10 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub emit_trace: Option<PathBuf>,
 
-    /// Heap placement: first-touch (default), interleave, alloc-node or
-    /// consumer (the node of the thread using an allocation site most).
+    /// Heap placement: first-touch (default), interleave, alloc-node,
+    /// consumer (the node of the thread using an allocation site most) or
+    /// lift-on-export (allocator's node until another thread touches a
+    /// block, then copied to that thread's node; needs dram.copy_gbps).
     #[arg(long, value_name = "POLICY")]
     pub placement: Option<String>,
 
