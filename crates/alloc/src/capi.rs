@@ -11,7 +11,7 @@ use crate::alloc::{self, Target};
 use crate::os;
 use crate::placement;
 use crate::types::MIN_ALIGN;
-use crate::{Heap, HeapHandle};
+use crate::Heap;
 
 #[inline(always)]
 fn nomem(p: *mut u8) -> *mut c_void {
@@ -239,12 +239,11 @@ pub extern "C" fn loci_heap_current() -> *mut c_void {
 /// `heap` was returned by [`loci_heap_current`].
 #[no_mangle]
 pub unsafe extern "C" fn loci_malloc_for(heap: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: per the contract the pointer came from loci_heap_current.
-    let h = unsafe { HeapHandle::from_ptr(heap as *mut Heap) };
-    match core::alloc::Layout::from_size_align(size, MIN_ALIGN) {
-        Ok(l) => nomem(crate::alloc_for(h, l).map_or(ptr::null_mut(), |p| p.as_ptr())),
-        Err(_) => nomem(ptr::null_mut()),
+    if heap.is_null() {
+        os::fatal("loci_malloc_for: null heap handle", 0);
     }
+    // (Per the contract the pointer came from loci_heap_current.)
+    nomem(alloc::malloc_for(heap as *mut Heap, size))
 }
 
 /// Allocate `size` bytes (16-aligned) whose memory is bound to NUMA `node`

@@ -228,6 +228,9 @@ impl Heap {
 /// frees it the free is local (plain stores). Objects over 128 KiB are not
 /// heap-specific (they get their own mapping). `None` if out of memory.
 pub fn alloc_for(handle: HeapHandle, layout: Layout) -> Option<NonNull<u8>> {
+    if layout.align() <= types::MIN_ALIGN {
+        return NonNull::new(alloc::malloc_for(handle.as_ptr(), layout.size()));
+    }
     NonNull::new(alloc::malloc_in(
         alloc::Target::Heap(handle.as_ptr()),
         layout.size(),

@@ -319,8 +319,9 @@ pub(crate) unsafe fn free_slow(heap: *mut Heap, page: *mut Page) {
 /// Slot of the claim cache for (`target`, `class`).
 #[inline(always)]
 fn claim_slot(target: *mut Heap, class: usize) -> usize {
+    // Heaps are a few KiB apart in the arena; classes are consecutive.
     let t = target as usize;
-    ((t >> 6) ^ (t >> 14) ^ class.wrapping_mul(0x9e37_79b9)) % CLAIM_SLOTS
+    ((t >> 10) ^ (t >> 16)).wrapping_add(class) % CLAIM_SLOTS
 }
 
 /// Pop a block from a page the calling thread has claimed (collecting
@@ -334,7 +335,7 @@ unsafe fn claimed_pop(page: *mut Page) -> Option<*mut u8> {
     // SAFETY: a claimed page's allocation side belongs to its claimer.
     unsafe {
         if (*page).free.is_null() {
-            collect_thread_free(page);
+            take_thread_free(page);
             if (*page).free.is_null() {
                 page_extend(page);
                 if (*page).free.is_null() {
@@ -342,7 +343,29 @@ unsafe fn claimed_pop(page: *mut Page) -> Option<*mut u8> {
                 }
             }
         }
-        Some(page_pop(page))
+        let b = (*page).free;
+        (*page).free = (*b).next;
+        *(b as *mut usize).add(1) = 0;
+        Some(b as *mut u8)
+    }
+}
+
+/// Shared pages: when `free` is empty, make the blocks freed into the
+/// page (remotely, or by its owner in batches) the free list: one atomic
+/// swap, no walk. (Shared pages do not count `used`: they are never
+/// released while their heap lives, so nothing needs the count, and not
+/// walking the list saves a cache miss per block that another core freed.)
+///
+/// # Safety
+/// The caller owns the page's allocation side (claim or lock) and `free`
+/// is empty.
+#[inline]
+unsafe fn take_thread_free(page: *mut Page) {
+    // SAFETY: after the swap, the list is ours alone.
+    unsafe {
+        if !(*page).thread_free.load(Ordering::Relaxed).is_null() {
+            (*page).free = (*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire);
+        }
     }
 }
 
@@ -361,6 +384,7 @@ unsafe fn claimed_pop(page: *mut Page) -> Option<*mut u8> {
 ///
 /// # Safety
 /// `me` is the calling thread's heap, `target` a live heap other than `me`.
+#[inline(always)]
 pub(crate) unsafe fn malloc_claimed(me: *mut Heap, target: *mut Heap, class: usize) -> *mut u8 {
     // SAFETY: the claim cache is owner-only; claimed pages are ours.
     unsafe {
@@ -407,7 +431,9 @@ unsafe fn claim_new(me: *mut Heap, target: *mut Heap, class: usize, slot: *mut C
             let mut page = (*q).first;
             while !page.is_null() {
                 if (*page).claimed.is_null() {
-                    collect_thread_free(page);
+                    if (*page).free.is_null() {
+                        take_thread_free(page);
+                    }
                     if !(*page).free.is_null()
                         || (*page).bump + (*page).block_size <= (*page).capacity
                     {

@@ -179,7 +179,8 @@ pub(crate) struct Page {
     pub(crate) local_free: *mut Block,
     /// Blocks freed by other threads, pushed with CAS. Atomic.
     pub(crate) thread_free: AtomicPtr<Block>,
-    /// Blocks handed out and not yet collected back. Owner (lock for shared pages).
+    /// Blocks handed out and not yet collected back. Owner; not maintained
+    /// for pages claimed by other threads (see `page::take_thread_free`).
     pub(crate) used: u32,
     /// Owner frees sitting in `local_free` of a shared page. Owner only.
     pub(crate) local_free_count: u32,
