@@ -4,7 +4,7 @@
 # prints per benchmark and allocator the median wall time, the spread
 # ((max - min) / median), the median user+sys CPU time and the median peak
 # RSS, then a summary table with times relative to mimalloc. See
-# benches/README.md.
+# benches/alloc/README.md.
 #
 # Environment:
 #   RUNS=N        runs per benchmark and allocator (default 5)
