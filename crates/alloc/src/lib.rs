@@ -139,7 +139,8 @@ are bigger large objects.
 * A claim cache has 64 slots per heap: a thread that allocates for many
   (heap, class) pairs in turn claims and releases pages often.
 * `realloc` that has to move a block moves it to the calling thread's heap;
-  large objects are copied, not `mremap`ed.
+  a large object grows in place up to the end of its mapping (a multiple
+  of 4 MiB) and is copied, not `mremap`ed, beyond it.
 * `fork`: `pthread_atfork` handlers (registered when the first thread
   gets its heap) take every allocator lock before the fork and release
   them after it in parent and child, so the child never finds a lock held
