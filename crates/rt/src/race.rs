@@ -277,6 +277,22 @@ impl Stacks {
     }
 }
 
+/// One remembered access of a thread, see [`Detector::access`]'s cache.
+#[derive(Clone, Copy, Debug, Default)]
+struct Recent {
+    /// The shadow generation plus one when recorded (0: empty).
+    gen: u64,
+    granule: usize,
+    epoch: u32,
+    mask: u8,
+    write: bool,
+    atomic: bool,
+}
+
+/// Entries of the per-thread cache of recent accesses (direct-mapped by
+/// granule).
+const RECENT: usize = 8;
+
 /// `(acquires, releases)` for a C11 memory order as the instrumentation
 /// passes it (high flag bits masked; out of range is `seq_cst`).
 fn split(mo: i32) -> (bool, bool) {
@@ -305,6 +321,10 @@ pub(crate) struct Detector {
     pub(crate) races: u64,
     /// Set when shadow state could not grow (then checking stops).
     pub(crate) degraded: bool,
+    /// Shadow generation: bumped whenever any cell is stored or removed.
+    gen: u64,
+    /// Per thread, its recent single-granule accesses (see `access`).
+    recent: Vec<[Recent; RECENT]>,
 }
 
 /// Shadow granules beyond which the detector stops growing its shadow
@@ -327,6 +347,8 @@ impl Detector {
             reported: HashSet::with_hasher(BuildHasherDefault::new()),
             races: 0,
             degraded: false,
+            gen: 0,
+            recent: Vec::new(),
         }
     }
 
@@ -512,6 +534,7 @@ impl Detector {
         let first = addr / 8;
         let last = (addr + size - 1) / 8;
         let n = last - first + 1;
+        self.gen += 1;
         if n > self.shadow.len() {
             self.shadow.retain(|g, _| *g < first || *g > last);
         } else {
@@ -536,6 +559,31 @@ impl Detector {
         let mut found: Option<Race> = None;
         let first = a.addr / 8;
         let last = (a.addr + a.size - 1) / 8;
+        // Cache of recent accesses: if the shadow has not changed at all
+        // since this thread made an access at least as strong to the same
+        // bytes in this epoch, the same-epoch fast path below would be
+        // taken; skip the shadow lookup. Cost: a few compares.
+        let single = first == last;
+        let slot = first % RECENT;
+        let lo = a.addr % 8;
+        let single_mask = if single {
+            ((0xffu16 << lo) & (0xffu16 >> (7 - (a.addr + a.size - 1) % 8))) as u8
+        } else {
+            0
+        };
+        if single {
+            if let Some(r) = self.recent.get(t as usize).map(|r| r[slot]) {
+                if r.gen == self.gen + 1
+                    && r.granule == first
+                    && r.epoch == epoch
+                    && r.mask & single_mask == single_mask
+                    && r.atomic == a.atomic
+                    && (r.write || !a.write)
+                {
+                    return None;
+                }
+            }
+        }
         for g in first..=last {
             let lo = if g == first { a.addr % 8 } else { 0 };
             let hi = if g == last {
@@ -587,6 +635,7 @@ impl Detector {
             }) {
                 continue;
             }
+            self.gen += 1;
             let vc = &self.threads[t as usize].vc;
             let mut free_slot = None;
             for (i, slot) in gran.cells.iter_mut().enumerate() {
@@ -617,6 +666,20 @@ impl Detector {
                     .unwrap_or(epoch as usize % CELLS)
             });
             gran.cells[i] = Some(cur);
+        }
+        if single {
+            if self.recent.len() <= t as usize {
+                self.recent
+                    .resize(t as usize + 1, [Recent::default(); RECENT]);
+            }
+            self.recent[t as usize][slot] = Recent {
+                gen: self.gen + 1,
+                granule: first,
+                epoch,
+                mask: single_mask,
+                write: a.write,
+                atomic: a.atomic,
+            };
         }
         let race = found?;
         let key = if race.cur.pc <= race.prev.pc {
@@ -819,6 +882,35 @@ mod tests {
         // Another thread's read races with that write.
         let r = d.access(0, &acc(0xa00, 4, false, false, 4)).unwrap();
         assert_eq!((r.prev.tid, r.prev.write, r.prev.pc), (1, true, 2));
+    }
+
+    #[test]
+    fn recent_access_cache_is_invalidated_by_any_shadow_change() {
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        // t1 writes twice (the second from its cache).
+        assert!(d.access(1, &acc(0xb00, 8, true, false, 1)).is_none());
+        assert!(d.access(1, &acc(0xb00, 8, true, false, 1)).is_none());
+        // t0, ordered after t1 by a lock, overwrites: t1's cell is pruned.
+        d.release(1, 0xccc);
+        d.acquire(0, 0xccc);
+        assert!(d.access(0, &acc(0xb00, 8, true, false, 2)).is_none());
+        // t1 reads again in a later epoch: races with t0's write.
+        assert!(d.access(1, &acc(0xb00, 8, false, false, 3)).is_some());
+        // Same epoch case: t1 writes, t0 (ordered) writes, t1 writes again
+        // in the same epoch: t1's cache must not hide the race.
+        let mut d = Detector::new();
+        d.thread(0);
+        d.thread_created(0, 1);
+        assert!(d.access(1, &acc(0xd00, 4, true, false, 1)).is_none());
+        let e = d.threads[1].vc.get(1);
+        // Make t0 know t1's epoch without t1 releasing (as if t0 had
+        // acquired a clock that includes it).
+        d.threads[0].vc.set(1, e);
+        assert!(d.access(0, &acc(0xd00, 4, true, false, 2)).is_none());
+        assert_eq!(d.threads[1].vc.get(1), e);
+        assert!(d.access(1, &acc(0xd00, 4, true, false, 1)).is_some());
     }
 
     #[test]
