@@ -457,7 +457,7 @@ pub fn classify(mnemonic: &str, ops: &str) -> Effect {
     if pure_set().contains(m) || is_fp(m) {
         return Effect::none();
     }
-    if let Some(e) = atomic(m) {
+    if let Some(e) = atomic(m, ops) {
         return e;
     }
     if let Some(e) = load_store(m) {
@@ -518,9 +518,17 @@ fn access(read: Option<bool>, write: Option<bool>, amo_al: bool, noret: bool) ->
     e
 }
 
+fn is_zero_register(r: Option<&&str>) -> bool {
+    r.is_some_and(|r| matches!(r.trim().to_ascii_lowercase().as_str(), "wzr" | "xzr"))
+}
+
 /// LSE atomics: `ldadd`/`swp`/`cas` … with `a`, `l`, `al` and `b`/`h`
-/// suffixes; `stadd` … (no return value).
-fn atomic(m: &str) -> Option<Effect> {
+/// suffixes; `stadd` … (no return value). With the zero register as
+/// destination an `…A`/`…AL` form loses its acquire semantics (Arm ARM,
+/// LDADD: "if the destination register is not one of WZR or XZR, LDADDA
+/// and LDADDAL load from memory with acquire semantics"): it is then a
+/// no-return read.
+fn atomic(m: &str, ops: &str) -> Option<Effect> {
     const RMW: [&str; 11] = [
         "ldadd", "ldclr", "ldeor", "ldset", "ldsmax", "ldsmin", "ldumax", "ldumin", "swp", "casp",
         "cas",
@@ -531,6 +539,17 @@ fn atomic(m: &str) -> Option<Effect> {
     for p in RMW {
         if let Some(rest) = m.strip_prefix(p) {
             let (a, l) = suffix(rest)?;
+            let args = crate::source::operands(ops);
+            // The register that receives the old value: Rt for LD<op> and
+            // SWP, Rs for CAS.
+            let dest = if p.starts_with("cas") {
+                args.first()
+            } else {
+                args.get(1)
+            };
+            if p != "casp" && is_zero_register(dest) {
+                return Some(access(Some(false), Some(l), false, true));
+            }
             return Some(access(Some(a), Some(l), a && l, false));
         }
     }
@@ -663,6 +682,11 @@ mod tests {
         let noret = e("staddl", "w0, [x2]");
         assert_eq!((noret.kill_in, noret.kill_out), (ALL_CLASSES, TO_LOAD));
         assert_eq!(e("casal", "w0, w1, [x2]").kill_in, 0);
+        // Zero destination: no acquire, no-return read.
+        let zr = e("ldaddal", "w1, wzr, [x0]");
+        assert_eq!((zr.kill_in, zr.kill_out), (ALL_CLASSES, TO_LOAD));
+        assert_eq!(e("swpal", "w1, wzr, [x0]").kill_in, ALL_CLASSES);
+        assert_eq!(e("casal", "wzr, w1, [x0]").kill_in, ALL_CLASSES);
         assert_eq!(e("ldaxr", "w0, [x1]").kill_in, 0);
         assert_eq!(e("stlxr", "w2, w0, [x1]").kill_out, 0);
         assert_eq!(e("ld1", "{v0.16b}, [x0]").kill_in, FROM_LOAD);

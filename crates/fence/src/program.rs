@@ -219,6 +219,13 @@ fn build_gas(p: &mut Program<'_>) {
     };
 
     for (i, s) in stmts.iter().enumerate() {
+        // A standalone prefix binds to the next instruction only if nothing
+        // (a label: a branch may land after the prefix; a directive) comes
+        // between. Otherwise that instruction is taken without it — for
+        // `lock` the conservative reading.
+        if pending_prefix.is_some() && !matches!(s.kind, StmtKind::Insn(..)) {
+            pending_prefix = None;
+        }
         match s.kind {
             StmtKind::Directive(d, args) => {
                 let d = d.to_ascii_lowercase();

@@ -76,10 +76,37 @@ const UNKNOWN_EXACT: [&str; 16] = [
     "iret",
 ];
 const STRING_OPS: [&str; 7] = ["movs", "stos", "lods", "cmps", "scas", "ins", "outs"];
-/// Read their last (AT&T destination) operand without writing it.
-const READ_ONLY: [&str; 8] = [
-    "cmp", "test", "bt", "ucomis", "comis", "ptest", "vptest", "vucomis",
-];
+/// Read their last (AT&T destination) operand without writing it (exact
+/// mnemonics: `cmpxchg`, `cmps`, `btr`… do write).
+fn is_read_only(m: &str) -> bool {
+    matches!(
+        m,
+        "cmp"
+            | "cmpb"
+            | "cmpw"
+            | "cmpl"
+            | "cmpq"
+            | "test"
+            | "testb"
+            | "testw"
+            | "testl"
+            | "testq"
+            | "bt"
+            | "btw"
+            | "btl"
+            | "btq"
+            | "ucomiss"
+            | "ucomisd"
+            | "comiss"
+            | "comisd"
+            | "vucomiss"
+            | "vucomisd"
+            | "vcomiss"
+            | "vcomisd"
+            | "ptest"
+            | "vptest"
+    )
+}
 
 /// Classifies one x86-64 instruction; `prefix` is a standalone prefix
 /// statement just before it (`lock;`), if any.
@@ -215,10 +242,7 @@ pub fn classify(mnemonic: &str, ops: &str, prefix: Option<&str>) -> Effect {
         return Effect::none();
     }
     let last = args.len() - 1;
-    let read_only = READ_ONLY.iter().any(|p| m.starts_with(p))
-        && !m.starts_with("bts")
-        && !m.starts_with("btr")
-        && !m.starts_with("btc");
+    let read_only = is_read_only(m);
     let writes = mem.contains(&last) && !read_only;
     let reads = mem.iter().any(|&i| i != last) || !m.starts_with("mov") || !writes;
     let mut e = Effect::none();
@@ -309,6 +333,17 @@ mod tests {
         assert!(!e("addq", "$8, %rsp").accesses());
         let cmp = e("cmpl", "$0, (%rdi)");
         assert_eq!((cmp.loads, cmp.stores), (true, false));
+        // Unlocked cmpxchg writes its destination (found by a real-program
+        // test: an MFENCE after it was wrongly judged redundant).
+        for (m, o) in [
+            ("cmpxchgl", "%ecx, (%rdi)"),
+            ("cmpxchg8b", "(%rdi)"),
+            ("cmpxchg16b", "(%rdi)"),
+        ] {
+            let x = e(m, o);
+            assert_eq!((x.loads, x.stores, x.kill_in), (true, true, WR), "{m}");
+        }
+        assert!(e("btsl", "$3, (%rdi)").stores);
         assert_eq!(e("pushq", "%rbp").kill_in, WR);
         assert_eq!(e("movq", "%fs:40, %rax").kill_out, WR);
     }
