@@ -443,3 +443,43 @@ fn damaged_traces_and_machines_name_the_offset_key_and_file() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn compare_output_does_not_depend_on_the_number_of_rayon_threads() {
+    let m = preset("graviton2.toml");
+    let args = [
+        "sim",
+        "--machine",
+        &m,
+        "--workload",
+        "publication",
+        "--iters",
+        "50",
+        "--object-size",
+        "128",
+        "--compare",
+        "as-traced,drop-ishst-after-alloc,drain,order,no-gc,gc:1us",
+        "--json",
+    ];
+    let run = |threads: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_loci"))
+            .args(args)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    assert_eq!(one, run("3"));
+    let v: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        v["runs"][7]["label"],
+        "gc:1000ns/order/drop-ishst-after-alloc"
+    );
+}
