@@ -651,13 +651,25 @@ fn build_objdump(p: &mut Program<'_>) {
         let w = t.split_whitespace().next()?;
         u64::from_str_radix(w.trim_start_matches("0x"), 16).ok()
     };
-    // Branches and calls into the middle of another function are entries.
+    // Branches and calls into the middle of another function are entries,
+    // and so is any address another instruction mentions (`adr`, an
+    // unrecognised branch: `ADDR <sym+off>` in objdump's operands).
     let mut entries = Vec::new();
     for (fi, f) in funcs.iter().enumerate() {
         for insn in &f.insns {
             let t = match &insn.effect.flow {
-                Flow::Jump(t) | Flow::CondJump(t) | Flow::Call(Some(t)) => t,
-                _ => continue,
+                Flow::Jump(t) | Flow::CondJump(t) | Flow::Call(Some(t)) => t.as_str(),
+                _ => {
+                    if let StmtKind::Insn(_, ops) = stmts[insn.stmt].kind {
+                        if let Some(k) = ops.find(" <") {
+                            let word = ops[..k].rsplit([' ', ',', '\t']).next().unwrap_or("");
+                            if let Some(&(g, ii)) = hex(word).and_then(|a| at.get(&a)) {
+                                entries.push((g, ii));
+                            }
+                        }
+                    }
+                    continue;
+                }
             };
             if let Some(&(g, ii)) = hex(t).and_then(|a| at.get(&a)) {
                 let call = matches!(insn.effect.flow, Flow::Call(_));
@@ -743,6 +755,18 @@ mod tests {
         );
         let entries: Vec<bool> = p.functions[0].insns.iter().map(|x| x.entry).collect();
         assert_eq!(entries, vec![true, false, false]);
+    }
+
+    #[test]
+    fn objdump_addresses_in_unknown_instructions_are_entries() {
+        let text = "a:     file format elf64-littleaarch64\n0000000000000754 <f>:\n 754:\td503201f \tnop\n 758:\t54000001 \tb.any\t760 <f+0xc>\n 75c:\td503201f \tnop\n 760:\td503201f \tnop\n 764:\td65f03c0 \tret\n";
+        let p = build(
+            crate::source::split_objdump(text, Arch::Aarch64),
+            Arch::Aarch64,
+            true,
+        );
+        let entries: Vec<bool> = p.functions[0].insns.iter().map(|x| x.entry).collect();
+        assert_eq!(entries, vec![true, false, false, true, false]);
     }
 
     #[test]

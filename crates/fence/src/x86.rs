@@ -144,8 +144,16 @@ pub fn classify(mnemonic: &str, ops: &str, prefix: Option<&str>) -> Effect {
             Effect::none().with_flow(Flow::Jump(ops.to_string()))
         };
     }
-    if JCC.contains(&m) || matches!(m, "loop" | "loope" | "loopne" | "loopz" | "loopnz") {
-        return Effect::none().with_flow(Flow::CondJump(ops.to_string()));
+    // Every other `j…` is a conditional jump (`jz`, `jnae`, `jne,pt`…).
+    if JCC.contains(&m)
+        || m.starts_with('j')
+        || matches!(m, "loop" | "loope" | "loopne" | "loopz" | "loopnz")
+    {
+        return if ops.is_empty() || ops.starts_with('*') {
+            Effect::unknown().with_flow(Flow::IndirectJump)
+        } else {
+            Effect::none().with_flow(Flow::CondJump(ops.to_string()))
+        };
     }
     if m == "call" || m == "callq" {
         // Pushes the return address: a store.
@@ -179,7 +187,7 @@ pub fn classify(mnemonic: &str, ops: &str, prefix: Option<&str>) -> Effect {
         return Effect::unknown();
     }
     if m.starts_with("nop")
-        || m.starts_with("lea")
+        || (m.starts_with("lea") && !m.starts_with("leave"))
         || m.starts_with("prefetch")
         || m == "endbr64"
         || m == "pause"
@@ -383,5 +391,10 @@ mod tests {
         assert_eq!(e("call", "*%rax").flow, Flow::Call(None));
         assert_eq!(e("ret", "").flow, Flow::Return);
         assert_eq!(e("ud2", "").flow, Flow::Stop);
+        assert_eq!(e("jz", ".L3").flow, Flow::CondJump(".L3".into()));
+        assert_eq!(e("jnae", ".L3").flow, Flow::CondJump(".L3".into()));
+        // `leave` pops: a load, not an address computation.
+        assert!(e("leave", "").loads);
+        assert!(e("leaveq", "").loads);
     }
 }
