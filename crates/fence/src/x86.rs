@@ -31,7 +31,7 @@ const JCC: [&str; 32] = [
 
 /// Instructions that access memory without a memory operand, or that are
 /// weakly ordered or serialising: unknown.
-const UNKNOWN_PREFIXES: [&str; 24] = [
+const UNKNOWN_PREFIXES: [&str; 31] = [
     "movnt",
     "vmovnt",
     "clflush",
@@ -56,24 +56,24 @@ const UNKNOWN_PREFIXES: [&str; 24] = [
     "xbegin",
     "xend",
     "xabort",
+    "iret",
+    "monitor",
+    "mwait",
+    "umonitor",
+    "umwait",
+    "wbinvd",
+    "wbnoinvd",
 ];
-const UNKNOWN_EXACT: [&str; 16] = [
+const UNKNOWN_EXACT: [&str; 9] = [
     "cpuid",
     "int",
     "into",
     "in",
     "out",
     "invd",
-    "wbinvd",
-    "wbnoinvd",
     "invlpg",
-    "monitor",
-    "mwait",
-    "umonitor",
-    "umwait",
     "tpause",
     "serialize",
-    "iret",
 ];
 const STRING_OPS: [&str; 7] = ["movs", "stos", "lods", "cmps", "scas", "ins", "outs"];
 /// Read their last (AT&T destination) operand without writing it (exact
@@ -379,6 +379,8 @@ mod tests {
         assert!(e("movsb", "").unknown);
         assert!(!e("movsbl", "%al, %eax").accesses());
         assert!(e("sfence", "").unknown);
+        assert!(e("iretq", "").unknown);
+        assert!(e("mwaitx", "").unknown);
     }
 
     #[test]
