@@ -182,35 +182,56 @@ struct SyncVar {
     writer: Option<u32>,
 }
 
-/// One remembered access in a granule.
+/// One remembered access in a granule: 24 bytes (a granule of 4 cells
+/// is 96 bytes of shadow per 8 bytes of memory). The address and size
+/// of a remembered access are those of its bytes in the granule (as in
+/// TSan's reports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cell {
-    /// Accessing thread.
+    /// The instruction making the access (a return address into it).
+    pub(crate) pc: usize,
+    /// Accessing thread ([`EMPTY_TID`]: a free cell).
     pub(crate) tid: u32,
     /// Its epoch at the access.
     pub(crate) epoch: u32,
+    /// The call stack at the access (a [`Stacks`] node).
+    pub(crate) stack: u32,
     /// Bytes of the granule accessed (bit i = byte i).
     pub(crate) mask: u8,
     /// A write (or an atomic store/RMW)?
     pub(crate) write: bool,
     /// An atomic access?
     pub(crate) atomic: bool,
-    /// Size in bytes of the whole access (for the report).
-    pub(crate) size: u32,
-    /// Address of the whole access (for the report).
-    pub(crate) addr: usize,
-    /// The instruction making the access (a return address into it).
-    pub(crate) pc: usize,
-    /// The call stack at the access (a [`Stacks`] node).
-    pub(crate) stack: u32,
     /// The intercepted libc function that made the access (an index into
     /// [`crate::race_report::INTERCEPTED`]; 0: the program itself).
     pub(crate) func: u8,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+/// The thread id of a free cell.
+pub(crate) const EMPTY_TID: u32 = u32::MAX;
+
+const EMPTY: Cell = Cell {
+    pc: 0,
+    tid: EMPTY_TID,
+    epoch: 0,
+    stack: 0,
+    mask: 0,
+    write: false,
+    atomic: false,
+    func: 0,
+};
+
+#[derive(Clone, Copy, Debug)]
 struct Granule {
-    cells: [Option<Cell>; CELLS],
+    cells: [Cell; CELLS],
+}
+
+impl Default for Granule {
+    fn default() -> Granule {
+        Granule {
+            cells: [EMPTY; CELLS],
+        }
+    }
 }
 
 /// An access to check and record.
@@ -239,6 +260,19 @@ pub(crate) struct Race {
     pub(crate) cur: Cell,
     /// The earlier access it races with.
     pub(crate) prev: Cell,
+    /// The granule (address / 8) where they met.
+    pub(crate) granule: usize,
+}
+
+impl Race {
+    /// `(first byte, size)` of access `c` (the current or the earlier one)
+    /// within the granule where the race was found, as TSan reports them.
+    pub(crate) fn span(&self, c: &Cell) -> (usize, usize) {
+        (
+            self.granule * 8 + c.mask.trailing_zeros() as usize,
+            c.mask.count_ones() as usize,
+        )
+    }
 }
 
 /// Call stacks as a trie: node 0 is the empty stack; node `n` is
@@ -593,15 +627,13 @@ impl Detector {
             };
             let mask = ((0xffu16 << lo) & (0xffu16 >> (7 - hi))) as u8;
             let cur = Cell {
+                pc: a.pc,
                 tid: t,
                 epoch,
+                stack: a.stack,
                 mask,
                 write: a.write,
                 atomic: a.atomic,
-                size: a.size.min(u32::MAX as usize) as u32,
-                addr: a.addr,
-                pc: a.pc,
-                stack: a.stack,
                 func: a.func,
             };
             let gran = match self.shadow.get_mut(&g) {
@@ -625,13 +657,11 @@ impl Detector {
             // checked it when it was added, so nothing can be new.
             // Cost: one pass over 4 cells, no writes.
             if gran.cells.iter().any(|c| {
-                c.is_some_and(|c| {
-                    c.tid == t
-                        && c.epoch == epoch
-                        && c.mask & mask == mask
-                        && c.atomic == a.atomic
-                        && (c.write || !a.write)
-                })
+                c.tid == t
+                    && c.epoch == epoch
+                    && c.mask & mask == mask
+                    && c.atomic == a.atomic
+                    && (c.write || !a.write)
             }) {
                 continue;
             }
@@ -639,10 +669,11 @@ impl Detector {
             let vc = &self.threads[t as usize].vc;
             let mut free_slot = None;
             for (i, slot) in gran.cells.iter_mut().enumerate() {
-                let Some(c) = *slot else {
+                let c = *slot;
+                if c.tid == EMPTY_TID {
                     free_slot.get_or_insert(i);
                     continue;
-                };
+                }
                 let hb = c.tid == t || c.epoch <= vc.get(c.tid);
                 if !hb
                     && c.mask & mask != 0
@@ -650,10 +681,14 @@ impl Detector {
                     && !(c.atomic && a.atomic)
                     && found.is_none()
                 {
-                    found = Some(Race { cur, prev: c });
+                    found = Some(Race {
+                        cur,
+                        prev: c,
+                        granule: g,
+                    });
                 }
                 if hb && c.mask & !mask == 0 && (a.write || !c.write) && (c.atomic || !a.atomic) {
-                    *slot = None;
+                    *slot = EMPTY;
                     free_slot.get_or_insert(i);
                 }
             }
@@ -662,10 +697,10 @@ impl Detector {
             let i = free_slot.unwrap_or_else(|| {
                 gran.cells
                     .iter()
-                    .position(|c| c.is_some_and(|c| c.tid == t))
+                    .position(|c| c.tid == t)
                     .unwrap_or(epoch as usize % CELLS)
             });
-            gran.cells[i] = Some(cur);
+            gran.cells[i] = cur;
         }
         if single {
             if self.recent.len() <= t as usize {
@@ -911,6 +946,13 @@ mod tests {
         assert!(d.access(0, &acc(0xd00, 4, true, false, 2)).is_none());
         assert_eq!(d.threads[1].vc.get(1), e);
         assert!(d.access(1, &acc(0xd00, 4, true, false, 1)).is_some());
+    }
+
+    #[test]
+    fn shadow_is_compact() {
+        // The hot data: 24-byte cells, 96-byte granules (64-bit targets).
+        assert_eq!(std::mem::size_of::<Cell>(), 24);
+        assert_eq!(std::mem::size_of::<Granule>(), 96);
     }
 
     #[test]

@@ -88,7 +88,14 @@ fn stack_frames(t: &Table, node: u32) -> Vec<usize> {
     f
 }
 
-fn access_block(out: &mut String, t: &Table, sym: &mut Symbolizer, c: &Cell, previous: bool) {
+fn access_block(
+    out: &mut String,
+    t: &Table,
+    sym: &mut Symbolizer,
+    c: &Cell,
+    (addr, size): (usize, usize),
+    previous: bool,
+) {
     let kind = match (c.atomic, c.write) {
         (false, false) => "read",
         (false, true) => "write",
@@ -105,8 +112,8 @@ fn access_block(out: &mut String, t: &Table, sym: &mut Symbolizer, c: &Cell, pre
     let _ = writeln!(
         out,
         "  {kind} of size {} at {:#x} by {}:",
-        c.size,
-        c.addr,
+        size,
+        addr,
         thread_name(c.tid)
     );
     let mut n = 0;
@@ -132,9 +139,9 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     let _ = writeln!(out, "WARNING: ThreadSanitizer: data race (pid={pid})");
-    access_block(&mut out, t, sym, &race.cur, false);
-    access_block(&mut out, t, sym, &race.prev, true);
-    let addr = race.cur.addr.max(race.prev.addr);
+    access_block(&mut out, t, sym, &race.cur, race.span(&race.cur), false);
+    access_block(&mut out, t, sym, &race.prev, race.span(&race.prev), true);
+    let addr = race.granule * 8 + (race.cur.mask & race.prev.mask).trailing_zeros() as usize;
     let obj = t
         .live
         .range(..=addr)
