@@ -26,6 +26,13 @@
 //!   racing with a dropped cell necessarily races with the access that
 //!   dropped it, so no race goes unreported, though the *previous* access
 //!   named in the report may be the newer one.
+//! - Two fast paths skip the work for repeated accesses (FastTrack's
+//!   "same epoch" case): an access is not checked or stored when its
+//!   thread already has a cell at least as strong (write ≥ read, same
+//!   atomicity) covering its bytes in the current epoch; and each thread
+//!   remembers its last accesses per granule slot, which spares even the
+//!   shadow lookup while the shadow has not changed (a generation counter
+//!   bumped by every stored or removed cell).
 //! - Sync objects (mutexes, rwlocks, spinlocks, barriers, once controls,
 //!   semaphores, atomic variables) have a clock `S`. *Release* joins the
 //!   thread's clock into it (`S := S ⊔ C_t`, then `C_t[t] += 1`),
