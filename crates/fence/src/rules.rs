@@ -330,7 +330,13 @@ pub fn litmus(frag: &Fragment, shape: &Shape, inner: char, r9: u8, name: &str) -
         } else {
             let r = x86_regs[*nload % x86_regs.len()];
             *nload += 1;
-            t.push(format!("MOV {r},[{l}]"));
+            if kind.starts_with("SWP") {
+                // XCHG with memory: locked, a full barrier.
+                t.push(format!("MOV {r},${v}"));
+                t.push(format!("XCHG [{l}],{r}"));
+            } else {
+                t.push(format!("MOV {r},[{l}]"));
+            }
             obs.push(format!("{tid}:{r}"));
         }
     };

@@ -39,6 +39,7 @@ fn x86_ins() -> impl Strategy<Value = Ins> {
     prop_oneof![
         3 => loc().prop_map(|l| Ins::Load(l, 0)),
         3 => loc().prop_map(|l| Ins::Store(l, false)),
+        1 => loc().prop_map(|l| Ins::Swap(l, true, true)),
         4 => Just(Ins::Barrier("mfence".into())),
     ]
 }
