@@ -312,9 +312,12 @@ pub extern "C" fn loci_is_resident(p: *const c_void) -> c_int {
     }
 }
 
-/// Runs when the library is loaded (an ELF constructor): reads the
-/// placement plan named by `LOCI_PLACEMENT`, if any.
+/// Runs when the library is loaded (an ELF constructor): gives the loading
+/// thread its heap (which registers the `fork` handlers now, not from
+/// inside some later `malloc` that might run under glibc's atfork lock),
+/// then reads the placement plan named by `LOCI_PLACEMENT`, if any.
 extern "C" fn load_placement_plan() {
+    let _ = crate::heap::current();
     placement::init_from_env();
 }
 
