@@ -142,7 +142,8 @@ are bigger large objects.
   a large object grows in place up to the end of its mapping (a multiple
   of 4 MiB) and is copied, not `mremap`ed, beyond it.
 * `fork`: `pthread_atfork` handlers (registered when the first thread
-  gets its heap) take every allocator lock before the fork and release
+  gets its heap: at load time for the C library, at the first allocation
+  for the Rust global allocator) take every allocator lock before the fork and release
   them after it in parent and child, so the child never finds a lock held
   by a thread it does not have. The other threads' heaps stay orphaned in
   the child (their blocks can be freed, their free memory is not reused).
