@@ -232,12 +232,39 @@ impl Event {
         }
     }
 
-    /// Checks that `buf` starts with a well-formed event and returns its
-    /// length in bytes (known from its tag), or a description of what is
-    /// wrong. Builds nothing: a block is checked whole before any of its
-    /// events is handed out.
+    /// Decodes the event at the front of `buf` and returns it with its
+    /// length in bytes, or a description of what is wrong with it (an
+    /// unknown tag, a flag or boolean byte out of range, an unknown fence
+    /// kind, or bytes ending inside the event). One pass: a block is
+    /// decoded whole, and handed out only if every event of it decodes.
     #[inline]
-    pub(crate) fn check(buf: &[u8]) -> Result<usize, String> {
+    pub(crate) fn decode(buf: &[u8]) -> Result<(Event, usize), String> {
+        // Accesses are nearly every event of a trace: first, with one
+        // length check and fixed-offset reads.
+        if let Some(b) = buf.first_chunk::<22>() {
+            if b[0] == TAG_ACCESS {
+                let flags = b[17];
+                if flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) != 0 {
+                    return Err(format!("Access flags {flags:#04x} has unknown bits"));
+                }
+                let ev = Event::Access {
+                    thread: u32::from_le_bytes([b[1], b[2], b[3], b[4]]),
+                    addr: u64::from_le_bytes([b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12]]),
+                    size: u32::from_le_bytes([b[13], b[14], b[15], b[16]]),
+                    write: flags & FLAG_WRITE != 0,
+                    atomic: flags & FLAG_ATOMIC != 0,
+                    site: (flags & FLAG_SITE != 0)
+                        .then(|| u32::from_le_bytes([b[18], b[19], b[20], b[21]])),
+                };
+                return Ok((ev, 22));
+            }
+        }
+        Self::decode_other(buf)
+    }
+
+    /// [`Event::decode`] for everything but a whole `Access`.
+    #[cold]
+    fn decode_other(buf: &[u8]) -> Result<(Event, usize), String> {
         let Some(&tag) = buf.first() else {
             return Err(ENDS_INSIDE.into());
         };
@@ -253,54 +280,24 @@ impl Event {
         let Some(b) = buf.get(..need) else {
             return Err(ENDS_INSIDE.into());
         };
-        match tag {
-            TAG_THREAD_START if b[5] > 1 => Err(format!(
-                "ThreadStart has_parent byte {} is not 0 or 1",
-                b[5]
-            )),
-            TAG_ACCESS if b[17] & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) != 0 => {
-                Err(format!("Access flags {:#04x} has unknown bits", b[17]))
-            }
-            TAG_FENCE if FenceKind::from_code(b[5]).is_none() => {
-                Err(format!("unknown fence kind {}", b[5]))
-            }
-            _ => Ok(need),
-        }
-    }
-
-    /// Decodes the event at the front of `b`, which [`Event::check`]
-    /// accepted; returns it and its length. (On bytes `check` refuses it
-    /// returns some event rather than panicking.)
-    #[inline]
-    pub(crate) fn decode_checked(b: &[u8]) -> (Event, usize) {
-        let tag = b.first().copied().unwrap_or(0);
-        let need = match tag {
-            TAG_THREAD_START => 10,
-            TAG_ACCESS => 22,
-            TAG_ALLOC | TAG_FREE => 25,
-            TAG_FENCE => 6,
-            TAG_ACQUIRE | TAG_RELEASE => 13,
-            _ => 5,
-        };
-        let Some(b) = b.get(..need) else {
-            return (Event::ThreadExit { thread: 0 }, b.len().max(1));
-        };
         let thread = le32(b, 1);
         let ev = match tag {
-            TAG_THREAD_START => Event::ThreadStart {
-                thread,
-                parent: (b[5] == 1).then(|| le32(b, 6)),
-            },
-            TAG_ACCESS => {
-                let flags = b[17];
-                Event::Access {
-                    thread,
-                    addr: le64(b, 5),
-                    size: le32(b, 13),
-                    write: flags & FLAG_WRITE != 0,
-                    atomic: flags & FLAG_ATOMIC != 0,
-                    site: (flags & FLAG_SITE != 0).then(|| le32(b, 18)),
+            TAG_THREAD_START => {
+                if b[5] > 1 {
+                    return Err(format!(
+                        "ThreadStart has_parent byte {} is not 0 or 1",
+                        b[5]
+                    ));
                 }
+                Event::ThreadStart {
+                    thread,
+                    parent: (b[5] == 1).then(|| le32(b, 6)),
+                }
+            }
+            TAG_THREAD_EXIT => Event::ThreadExit { thread },
+            TAG_ACCESS => {
+                // Unreachable: a whole Access is decoded by `decode`.
+                return Self::decode(b);
             }
             TAG_ALLOC | TAG_FREE => {
                 let (addr, size, site) = (le64(b, 5), le64(b, 13), le32(b, 21));
@@ -322,19 +319,19 @@ impl Event {
             }
             TAG_FENCE => Event::Fence {
                 thread,
-                kind: FenceKind::from_code(b[5]).unwrap_or(FenceKind::DmbIsh),
+                kind: FenceKind::from_code(b[5])
+                    .ok_or_else(|| format!("unknown fence kind {}", b[5]))?,
             },
             TAG_ACQUIRE => Event::Acquire {
                 thread,
                 object: le64(b, 5),
             },
-            TAG_RELEASE => Event::Release {
+            _ => Event::Release {
                 thread,
                 object: le64(b, 5),
             },
-            _ => Event::ThreadExit { thread },
         };
-        (ev, need)
+        Ok((ev, need))
     }
 }
 

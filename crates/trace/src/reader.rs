@@ -1,5 +1,5 @@
 //! Streaming trace reader: reads one block at a time, checks its checksum,
-//! then hands out its events.
+//! decodes all of its events, then hands them out.
 
 use crate::{
     crc32, Error, ErrorKind, Event, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MAX_BLOCK_LEN, VERSION,
@@ -12,10 +12,12 @@ use std::io::{ErrorKind as IoKind, Read};
 pub struct Reader<R: Read> {
     input: R,
     offset: u64,
-    /// Events of the current block (checked whole) not yet handed out,
-    /// and the payload position of the next one.
-    remaining: u32,
-    pos: usize,
+    /// The events of the current block (decoded whole) and the index of
+    /// the next one to hand out.
+    events: Vec<Event>,
+    next: usize,
+    /// The current block's payload is its first bytes (the buffer only
+    /// grows, so that reading a block costs no zeroing).
     payload: Vec<u8>,
     done: bool,
 }
@@ -69,8 +71,8 @@ impl<R: Read> Reader<R> {
         Ok(Reader {
             input,
             offset: HEADER_LEN as u64,
-            remaining: 0,
-            pos: 0,
+            events: Vec::new(),
+            next: 0,
             payload: Vec::new(),
             done: false,
         })
@@ -102,11 +104,14 @@ impl<R: Read> Reader<R> {
         }
         // Read in pieces of at most 1 MiB: a damaged length in a short
         // file must not cost 16 MiB of zeroing before the read fails.
-        self.payload.clear();
+        self.events.clear();
+        self.next = 0;
         let mut n = 0;
         while n < len as usize {
             let want = (len as usize - n).min(1 << 20);
-            self.payload.resize(n + want, 0);
+            if self.payload.len() < n + want {
+                self.payload.resize(n + want, 0);
+            }
             let got = read_full(&mut self.input, &mut self.payload[n..n + want])
                 .map_err(|e| err(e.into()))?;
             n += got;
@@ -119,25 +124,37 @@ impl<R: Read> Reader<R> {
                 what: "block payload",
             }));
         }
-        let computed = crc32(&self.payload);
+        let payload = &self.payload[..len as usize];
+        let computed = crc32(payload);
         if computed != stored {
             return Err(err(ErrorKind::Checksum { stored, computed }));
         }
-        // Check every event before handing out any: a damaged block
-        // yields none of its events.
+        // Decode every event before handing out any: a damaged block
+        // yields none of its events. (Every event takes at least 5 bytes,
+        // which bounds the reservation whatever the count says.)
+        self.events.reserve((count as usize).min(payload.len() / 5));
         let mut pos = 0;
         for i in 0..count {
-            pos += Event::check(&self.payload[pos..])
-                .map_err(|m| err(ErrorKind::BadEvent(format!("event {i} of the block: {m}"))))?;
+            match Event::decode(&payload[pos..]) {
+                Ok((ev, used)) => {
+                    self.events.push(ev);
+                    pos += used;
+                }
+                Err(m) => {
+                    self.events.clear();
+                    return Err(err(ErrorKind::BadEvent(format!(
+                        "event {i} of the block: {m}"
+                    ))));
+                }
+            }
         }
-        if pos != self.payload.len() {
+        if pos != payload.len() {
+            self.events.clear();
             return Err(err(ErrorKind::BadEvent(format!(
                 "{} bytes left after the block's {count} events",
-                self.payload.len() - pos
+                payload.len() - pos
             ))));
         }
-        self.remaining = count;
-        self.pos = 0;
         self.offset += (BLOCK_HEADER_LEN + len as usize) as u64;
         Ok(true)
     }
@@ -148,10 +165,8 @@ impl<R: Read> Iterator for Reader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if self.remaining > 0 {
-                let (ev, used) = Event::decode_checked(&self.payload[self.pos..]);
-                self.pos += used;
-                self.remaining -= 1;
+            if let Some(&ev) = self.events.get(self.next) {
+                self.next += 1;
                 return Some(Ok(ev));
             }
             if self.done {
@@ -165,7 +180,7 @@ impl<R: Read> Iterator for Reader<R> {
                 }
                 Err(e) => {
                     // Nothing of a damaged block is handed out.
-                    self.remaining = 0;
+                    self.events.clear();
                     self.done = true;
                     return Some(Err(e));
                 }
