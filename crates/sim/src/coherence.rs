@@ -139,12 +139,78 @@ pub enum State {
     Invalid,
 }
 
+/// Number of cores whose sharer bit lives in [`Sharers::low`].
+const LOW_CORES: u32 = 128;
+
+/// A set of cores (the sharers of a line): a bit mask for cores 0 to 127,
+/// which needs no allocation, and a sorted list of the cores beyond (empty,
+/// and so unallocated, on machines of at most 128 cores). Iteration is in
+/// increasing core order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Sharers {
+    low: u128,
+    high: Vec<u32>,
+}
+
+impl Sharers {
+    /// The set `{a, b}`.
+    fn pair(a: u32, b: u32) -> Sharers {
+        let mut s = Sharers::default();
+        s.insert(a);
+        s.insert(b);
+        s
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.low == 0 && self.high.is_empty()
+    }
+
+    #[inline]
+    fn contains(&self, core: u32) -> bool {
+        if core < LOW_CORES {
+            self.low >> core & 1 != 0
+        } else {
+            self.high.binary_search(&core).is_ok()
+        }
+    }
+
+    fn insert(&mut self, core: u32) {
+        if core < LOW_CORES {
+            self.low |= 1 << core;
+        } else if let Err(i) = self.high.binary_search(&core) {
+            self.high.insert(i, core);
+        }
+    }
+
+    fn remove(&mut self, core: u32) {
+        if core < LOW_CORES {
+            self.low &= !(1 << core);
+        } else if let Ok(i) = self.high.binary_search(&core) {
+            self.high.remove(i);
+        }
+    }
+
+    /// The cores, in increasing order.
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut m = self.low;
+        std::iter::from_fn(move || {
+            (m != 0).then(|| {
+                let c = m.trailing_zeros();
+                m &= m - 1;
+                c
+            })
+        })
+        .chain(self.high.iter().copied())
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Entry {
     /// The core holding the line in M (`true`) or E (`false`).
     owner: Option<(u32, bool)>,
-    /// Cores holding the line in S, sorted, without duplicates.
-    sharers: Vec<u32>,
+    /// Cores holding the line in S.
+    sharers: Sharers,
 }
 
 /// Counters and latencies accumulated by a simulation.
@@ -251,6 +317,25 @@ pub struct Coherence {
 
 fn invalid(m: String) -> Error {
     Error::new(ErrorKind::Invalid(m))
+}
+
+/// The state of a line in `core`'s caches, given its directory entry.
+#[inline]
+fn state_in(entry: Option<&Entry>, core: u32) -> State {
+    match entry {
+        Some(Entry {
+            owner: Some((o, dirty)),
+            ..
+        }) if *o == core => {
+            if *dirty {
+                State::Modified
+            } else {
+                State::Exclusive
+            }
+        }
+        Some(e) if e.sharers.contains(core) => State::Shared,
+        _ => State::Invalid,
+    }
 }
 
 impl Coherence {
@@ -371,7 +456,7 @@ impl Coherence {
     pub fn purge(&mut self, addr: u64) {
         let line = addr >> self.line_bits;
         if let Some(e) = self.dir.remove(&line) {
-            for c in e.owner.map(|(o, _)| o).into_iter().chain(e.sharers) {
+            for c in e.owner.map(|(o, _)| o).into_iter().chain(e.sharers.iter()) {
                 if self.m_line[c as usize] == line {
                     self.m_line[c as usize] = NO_LINE;
                 }
@@ -387,6 +472,7 @@ impl Coherence {
     /// Counts the following accesses in bucket `bucket` (0 until changed;
     /// buckets are created as needed). [`Coherence::buckets`] gives each
     /// bucket's counters and [`Coherence::stats`] their sum.
+    #[inline]
     pub fn set_bucket(&mut self, bucket: usize) {
         if bucket >= self.buckets.len() {
             self.buckets.resize(bucket + 1, Counters::default());
@@ -415,20 +501,7 @@ impl Coherence {
     }
 
     fn line_state(&self, core: u32, line: u64) -> State {
-        match self.dir.get(&line) {
-            Some(Entry {
-                owner: Some((o, dirty)),
-                ..
-            }) if *o == core => {
-                if *dirty {
-                    State::Modified
-                } else {
-                    State::Exclusive
-                }
-            }
-            Some(e) if e.sharers.binary_search(&core).is_ok() => State::Shared,
-            _ => State::Invalid,
-        }
+        state_in(self.dir.get(&line), core)
     }
 
     /// Replays one trace event. Thread `t` runs on core `t`; only memory
@@ -449,6 +522,7 @@ impl Coherence {
 
     /// Simulates `core` reading or writing `addr .. addr + size` (a size of
     /// 0 counts as 1); returns the latency in ns.
+    #[inline]
     pub fn access(&mut self, core: u32, addr: u64, size: u64, write: bool) -> Result<f64, Error> {
         if core >= self.cores {
             return Err(invalid(format!(
@@ -531,9 +605,9 @@ impl Coherence {
 
     /// Invalidates every sharer of `line` except `core`; returns the
     /// latency to the farthest one (0 if none).
-    fn invalidate_sharers(&mut self, core: u32, line: u64, sharers: &[u32]) -> f64 {
+    fn invalidate_sharers(&mut self, core: u32, line: u64, sharers: &Sharers) -> f64 {
         let mut worst: f64 = 0.0;
-        for &s in sharers.iter().filter(|&&s| s != core) {
+        for s in sharers.iter().filter(|&s| s != core) {
             self.invalidate_core(s, line);
             worst = worst.max(self.distance_ns(core, s));
         }
@@ -557,6 +631,7 @@ impl Coherence {
         node
     }
 
+    #[inline]
     fn access_line(&mut self, core: u32, line: u64, write: bool) -> f64 {
         // Fast path, no directory lookup: a read hitting the L1 (L1 lines
         // are always in L2 and listed in the directory, so the core holds
@@ -576,45 +651,51 @@ impl Coherence {
             k.l1_hits += 1;
             return self.l1_ns;
         }
+        self.access_line_slow(core, line, write)
+    }
+
+    /// [`Coherence::access_line`] past the fast path.
+    fn access_line_slow(&mut self, core: u32, line: u64, write: bool) -> f64 {
+        let c = core as usize;
         if write {
             // Every write below leaves the core holding the line in M.
             self.m_line[c] = line;
         }
-        self.k().accesses += 1;
+        let k = &mut self.buckets[self.bucket];
+        k.accesses += 1;
         if write {
-            self.k().writes += 1;
+            k.writes += 1;
         } else {
-            self.k().reads += 1;
+            k.reads += 1;
         }
-        match (self.line_state(core, line), write) {
+        let entry = self.dir.get_mut(&line);
+        match (state_in(entry.as_deref(), core), write) {
             (State::Modified, _) | (State::Exclusive | State::Shared, false) => {
                 self.private_hit(core, line)
             }
             (State::Exclusive, true) => {
-                self.dir.entry(line).or_default().owner = Some((core, true));
+                if let Some(e) = entry {
+                    e.owner = Some((core, true));
+                }
                 self.private_hit(core, line)
             }
             (State::Shared, true) => {
+                let sharers = match entry {
+                    Some(e) => {
+                        e.owner = Some((core, true));
+                        std::mem::take(&mut e.sharers)
+                    }
+                    None => Sharers::default(),
+                };
                 self.k().upgrades += 1;
                 let hit = self.private_hit(core, line);
-                let sharers = self
-                    .dir
-                    .get(&line)
-                    .map(|e| e.sharers.clone())
-                    .unwrap_or_default();
                 let inval = self.invalidate_sharers(core, line, &sharers);
-                self.dir.insert(
-                    line,
-                    Entry {
-                        owner: Some((core, true)),
-                        sharers: Vec::new(),
-                    },
-                );
                 self.drop_other_l3(core, line);
                 hit + inval
             }
             (State::Invalid, _) => {
-                let cost = self.fetch(core, line, write);
+                let entry = entry.map(std::mem::take).unwrap_or_default();
+                let cost = self.fetch(core, line, write, entry);
                 self.fill_private(core, line);
                 cost
             }
@@ -622,9 +703,9 @@ impl Coherence {
     }
 
     /// Brings `line` to `core`, which does not hold it, and updates the
-    /// directory; returns the latency.
-    fn fetch(&mut self, core: u32, line: u64, write: bool) -> f64 {
-        let entry = self.dir.remove(&line).unwrap_or_default();
+    /// directory, where the line had `entry` (taken out of it, or empty);
+    /// returns the latency.
+    fn fetch(&mut self, core: u32, line: u64, write: bool, entry: Entry) -> f64 {
         let l3 = self.l3_of(core);
         let (cost, new_entry) = if let Some((owner, dirty)) = entry.owner {
             let cost = self.transfer(owner, core);
@@ -634,7 +715,7 @@ impl Coherence {
                     cost,
                     Entry {
                         owner: Some((core, true)),
-                        sharers: Vec::new(),
+                        sharers: Sharers::default(),
                     },
                 )
             } else {
@@ -646,8 +727,7 @@ impl Coherence {
                     let l3o = self.l3_of(owner);
                     self.l3[l3o].access_line(line);
                 }
-                let mut sharers = vec![owner, core];
-                sharers.sort_unstable();
+                let sharers = Sharers::pair(owner, core);
                 (
                     cost,
                     Entry {
@@ -665,7 +745,6 @@ impl Coherence {
                 let nearest = entry
                     .sharers
                     .iter()
-                    .copied()
                     .min_by(|&a, &b| {
                         let (da, db) = (self.distance_ns(a, core), self.distance_ns(b, core));
                         da.total_cmp(&db).then(a.cmp(&b))
@@ -679,14 +758,12 @@ impl Coherence {
                     fetch + inval,
                     Entry {
                         owner: Some((core, true)),
-                        sharers: Vec::new(),
+                        sharers: Sharers::default(),
                     },
                 )
             } else {
                 let mut sharers = entry.sharers;
-                if let Err(i) = sharers.binary_search(&core) {
-                    sharers.insert(i, core);
-                }
+                sharers.insert(core);
                 (
                     fetch,
                     Entry {
@@ -712,7 +789,7 @@ impl Coherence {
                 cost,
                 Entry {
                     owner: Some((core, write)),
-                    sharers: Vec::new(),
+                    sharers: Sharers::default(),
                 },
             )
         };
@@ -759,9 +836,7 @@ impl Coherence {
                 }
             }
         }
-        if let Ok(i) = e.sharers.binary_search(&core) {
-            e.sharers.remove(i);
-        }
+        e.sharers.remove(core);
         if e.owner.is_none() && e.sharers.is_empty() {
             self.dir.remove(&line);
         }
@@ -782,14 +857,12 @@ impl Coherence {
             if e.owner.is_none() && e.sharers.is_empty() {
                 return Err(format!("line {line:#x}: empty directory entry"));
             }
-            if e.sharers.windows(2).any(|w| w[0] >= w[1]) {
+            if e.sharers.high.windows(2).any(|w| w[0] >= w[1])
+                || e.sharers.high.first().is_some_and(|&c| c < LOW_CORES)
+            {
                 return Err(format!("line {line:#x}: sharers not sorted/unique"));
             }
-            let holders = e
-                .owner
-                .map(|(o, _)| o)
-                .into_iter()
-                .chain(e.sharers.iter().copied());
+            let holders = e.owner.map(|(o, _)| o).into_iter().chain(e.sharers.iter());
             for c in holders {
                 if c >= cores || !self.l2[c as usize].contains_line(line) {
                     return Err(format!(

@@ -645,7 +645,27 @@ impl OrderingSim {
     }
 
     /// Replays one event.
+    #[inline]
     pub fn on_event(&mut self, event: &Event) -> Result<(), Error> {
+        // Most events are accesses, and most replays keep every barrier
+        // and run no GC marker: then an access is all there is to do.
+        if let Event::Access {
+            thread,
+            addr,
+            size,
+            write,
+            ..
+        } = *event
+        {
+            if self.gc.is_none() && self.filter.variant().is_as_traced() {
+                return self.access(thread, addr, size as u64, write);
+            }
+        }
+        self.on_event_general(event)
+    }
+
+    /// [`OrderingSim::on_event`] for any event and configuration.
+    fn on_event_general(&mut self, event: &Event) -> Result<(), Error> {
         let thread = event.thread();
         if !self.filter.variant().is_as_traced() {
             // The thread must exist (have a core) before the filter sizes
@@ -810,7 +830,32 @@ impl OrderingSim {
     }
 
     /// Simulates `thread` reading or writing `addr .. addr + size`.
+    #[inline]
     pub fn access(&mut self, thread: u32, addr: u64, size: u64, write: bool) -> Result<(), Error> {
+        // Fast path: first-touch placement, a thread seen before, and an
+        // address in the range its memo remembers (the common case).
+        if self.placement == Placement::FirstTouch {
+            if let Some(Some(core)) = self.cores.get_mut(thread as usize) {
+                let (lo, hi, bucket, _) = core.memo;
+                if lo <= addr && addr < hi {
+                    self.coherence.set_bucket(bucket);
+                    let cost = self.coherence.access(core.stats.core, addr, size, write)?;
+                    Self::account(core, cost, write, self.costs.store_buffer as usize);
+                    return Ok(());
+                }
+            }
+        }
+        self.access_general(thread, addr, size, write)
+    }
+
+    /// [`OrderingSim::access`] in every case.
+    fn access_general(
+        &mut self,
+        thread: u32,
+        addr: u64,
+        size: u64,
+        write: bool,
+    ) -> Result<(), Error> {
         let (bucket, block) = self.lookup(thread, addr)?;
         if self.placement != Placement::FirstTouch {
             if let (Placement::LiftOnExport, Some(start)) = (self.placement, block) {
@@ -825,16 +870,24 @@ impl OrderingSim {
         };
         self.coherence.set_bucket(bucket);
         let cost = self.coherence.access(core.stats.core, addr, size, write)?;
+        Self::account(core, cost, write, depth);
+        Ok(())
+    }
+
+    /// Charges an access of coherence latency `cost` to `core`: a load to
+    /// its clock, a store to its store buffer of `depth` entries.
+    #[inline]
+    fn account(core: &mut Core, cost: f64, write: bool, depth: usize) {
         let s = &mut core.stats;
         if !write {
             s.loads += 1;
             s.clock_ns += cost;
-            return Ok(());
+            return;
         }
         s.stores += 1;
         if depth == 0 {
             s.clock_ns += cost;
-            return Ok(());
+            return;
         }
         let now = s.clock_ns;
         while core.buffer.front().is_some_and(|&done| done <= now) {
@@ -847,7 +900,6 @@ impl OrderingSim {
         }
         let start = core.buffer.back().copied().unwrap_or(0.0).max(s.clock_ns);
         core.buffer.push_back(start + cost);
-        Ok(())
     }
 
     fn barrier(&mut self, thread: u32, cycles: u32, wait: Wait) -> Result<(), Error> {

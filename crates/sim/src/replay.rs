@@ -22,6 +22,7 @@
 //!   earlier trace event, so the thread holding the earliest unreplayed
 //!   trace event can always run: the replay cannot deadlock.
 
+use crate::coherence::LineMap;
 use crate::ordering::OrderingSim;
 use crate::{Error, ErrorKind};
 use loci_trace::Event;
@@ -30,11 +31,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// Trace-order replay that moves clocks along synchronisation edges.
 #[derive(Debug, Default)]
 pub struct InOrder {
-    released: HashMap<u64, f64>,
+    /// Sync object -> the clock of the thread that last released it
+    /// (object ids come from the trace, so the cheap line hasher is fine).
+    released: LineMap<f64>,
 }
 
 impl InOrder {
     /// Replays `event` on `sim`.
+    #[inline]
     pub fn on_event(&mut self, sim: &mut OrderingSim, event: &Event) -> Result<(), Error> {
         match *event {
             Event::Acquire { thread, object } => {
