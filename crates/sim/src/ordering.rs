@@ -238,14 +238,21 @@ struct Block {
     lifted_to: Option<u32>,
 }
 
+/// An address range `lo .. hi` and its counter bucket: a live heap block
+/// (`block` true, `lo` its start) or a gap with no live block (bucket 0).
+type Memo = (u64, u64, usize, bool);
+
+/// A memo that matches no address.
+const NO_MEMO: Memo = (0, 0, 0, false);
+
 #[derive(Debug, Clone, Default)]
 struct Core {
     stats: ThreadStats,
     /// Completion times of buffered stores, oldest first (non-decreasing).
     buffer: VecDeque<f64>,
-    /// The address range `lo .. hi` last looked up and its bucket: a live
-    /// block (`block` true) or a gap between blocks (bucket 0).
-    memo: (u64, u64, usize, bool),
+    /// The two address ranges last looked up, most recent first (see
+    /// [`Memo`]).
+    memo: [Memo; 2],
 }
 
 /// Objects lifted to their consumer's node ([`Placement::LiftOnExport`]).
@@ -494,19 +501,23 @@ impl OrderingSim {
                 ..ThreadStats::default()
             },
             buffer: VecDeque::new(),
-            memo: (0, 0, 0, false),
+            memo: [NO_MEMO; 2],
         });
         Ok(())
     }
 
     /// The live block containing `addr` (start and block) and the counter
-    /// bucket of `addr`, through `thread`'s one-entry memo.
+    /// bucket of `addr`, through `thread`'s two-entry memo.
     #[inline]
     fn lookup(&mut self, thread: u32, addr: u64) -> Result<(usize, Option<u64>), Error> {
         let core = self.core(thread)?;
-        let (lo, hi, bucket, block) = core.memo;
-        if lo <= addr && addr < hi {
-            return Ok((bucket, block.then_some(lo)));
+        let [m0, m1] = core.memo;
+        if m0.0 <= addr && addr < m0.1 {
+            return Ok((m0.2, m0.3.then_some(m0.0)));
+        }
+        if m1.0 <= addr && addr < m1.1 {
+            core.memo = [m1, m0];
+            return Ok((m1.2, m1.3.then_some(m1.0)));
         }
         let memo = match self.blocks.range(..=addr).next_back() {
             Some((&start, b)) if addr < b.end => (start, b.end, b.bucket, true),
@@ -520,13 +531,44 @@ impl OrderingSim {
                 (lo, hi, 0, false)
             }
         };
-        self.core(thread)?.memo = memo;
+        let core = self.core(thread)?;
+        core.memo = [memo, core.memo[0]];
         Ok((memo.2, memo.3.then_some(memo.0)))
     }
 
-    fn forget_memos(&mut self) {
+    /// Keeps the memos true after a block was allocated at `addr .. end`
+    /// (replacing any live block it overlaps): a block memo overlapping it
+    /// is forgotten; a gap memo overlapping it keeps the larger of its
+    /// parts below and above the new block, which are still gaps.
+    fn forget_memos_alloc(&mut self, addr: u64, end: u64) {
         for c in self.cores.iter_mut().flatten() {
-            c.memo = (0, 0, 0, false);
+            for m in &mut c.memo {
+                let (lo, hi, _, block) = *m;
+                if !(lo < end && addr < hi) {
+                    continue;
+                }
+                let below = addr.saturating_sub(lo);
+                let above = hi.saturating_sub(end);
+                *m = if block || (below == 0 && above == 0) {
+                    NO_MEMO
+                } else if above >= below {
+                    (end, hi, 0, false)
+                } else {
+                    (lo, addr, 0, false)
+                };
+            }
+        }
+    }
+
+    /// Keeps the memos true after the live block starting at `addr` was
+    /// freed: its block memo is forgotten (gap memos stay gaps).
+    fn forget_memos_free(&mut self, addr: u64) {
+        for c in self.cores.iter_mut().flatten() {
+            for m in &mut c.memo {
+                if m.3 && m.0 == addr {
+                    *m = NO_MEMO;
+                }
+            }
         }
     }
 
@@ -746,13 +788,13 @@ impl OrderingSim {
                             lifted_to: None,
                         },
                     );
-                    self.forget_memos();
+                    self.forget_memos_alloc(addr, end);
                 }
             }
             Event::Free { thread, addr, .. } => {
                 self.core(thread)?;
                 if self.blocks.remove(&addr).is_some() {
-                    self.forget_memos();
+                    self.forget_memos_free(addr);
                 }
             }
         }
@@ -836,7 +878,7 @@ impl OrderingSim {
         // address in the range its memo remembers (the common case).
         if self.placement == Placement::FirstTouch {
             if let Some(Some(core)) = self.cores.get_mut(thread as usize) {
-                let (lo, hi, bucket, _) = core.memo;
+                let (lo, hi, bucket, _) = core.memo[0];
                 if lo <= addr && addr < hi {
                     self.coherence.set_bucket(bucket);
                     let cost = self.coherence.access(core.stats.core, addr, size, write)?;
