@@ -4,23 +4,47 @@
 //! report on stderr, the table, and the trace written with `--trace`.
 //!
 //! Needs gcc with `-fsanitize=thread` and the runtime library
-//! (`libloci_rt.a` beside the `loci` binary, as `cargo build --release
-//! --workspace` leaves it, or `$LOCI_RT_LIB`); skips with a notice
-//! otherwise.
+//! (`$LOCI_RT_LIB`, or the newest `libloci_rt.a` that cargo built: beside
+//! the `loci` binary or in `deps/`); skips with a notice otherwise.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The runtime library to link: `$LOCI_RT_LIB`, else the newest of
+/// `libloci_rt.a` beside the `loci` binary (what `cargo build --release`
+/// leaves) and `deps/libloci_rt-*.a` (what `cargo test --workspace` builds
+/// for loci-rt's own tests) — so a stale copy beside the binary is not used.
+fn runtime_lib() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("LOCI_RT_LIB") {
+        return Some(PathBuf::from(p));
+    }
+    let dir = Path::new(env!("CARGO_BIN_EXE_loci")).parent().unwrap();
+    let mut candidates = vec![dir.join("libloci_rt.a")];
+    if let Ok(rd) = std::fs::read_dir(dir.join("deps")) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("libloci_rt") && n.ends_with(".a") {
+                candidates.push(e.path());
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p)
+}
+
 fn loci() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_loci"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_loci"));
+    if let Some(lib) = runtime_lib() {
+        c.env("LOCI_RT_LIB", lib);
+    }
+    c
 }
 
 fn runtime_available() -> bool {
-    let beside = Path::new(env!("CARGO_BIN_EXE_loci"))
-        .parent()
-        .unwrap()
-        .join("libloci_rt.a");
-    let ok = std::env::var_os("LOCI_RT_LIB").is_some() || beside.is_file();
+    let ok = runtime_lib().is_some();
     let gcc = Command::new("gcc")
         .args(["-fsanitize=thread", "-x", "c", "-c", "-o", "/dev/null", "-"])
         .stdin(std::process::Stdio::null())
@@ -28,8 +52,7 @@ fn runtime_available() -> bool {
         .is_ok_and(|o| o.status.success());
     if !(ok && gcc) {
         eprintln!(
-            "notice: skipping: needs gcc -fsanitize=thread and {} (cargo build --release -p loci-rt) or LOCI_RT_LIB",
-            beside.display()
+            "notice: skipping: needs gcc -fsanitize=thread and libloci_rt.a (cargo build --release -p loci-rt, or run the whole workspace's tests) or LOCI_RT_LIB"
         );
     }
     ok && gcc
