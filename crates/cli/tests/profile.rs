@@ -179,3 +179,39 @@ fn race_free_program_keeps_its_exit_status() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
     assert_eq!(p["races"], 0);
 }
+
+#[test]
+fn plan_lists_the_handoff_site_with_the_consumer_policy() {
+    if !runtime_available() {
+        return;
+    }
+    let dir = tmpdir("plan");
+    let src = dir.join("capture.c");
+    std::fs::write(
+        &src,
+        "#include <pthread.h>\n#include <stdlib.h>\n\
+         static void *bump(void *a) { volatile int *c = a; for (int i = 0; i < 1000; i++) (*c)++; return 0; }\n\
+         __attribute__((noinline)) int *make_counter(void) { int *c = malloc(sizeof *c); *c = 0; return c; }\n\
+         int main(void) { int *c = make_counter(); pthread_t t; pthread_create(&t, 0, bump, c);\n\
+         pthread_join(t, 0); free(c); return 0; }\n",
+    )
+    .unwrap();
+    let exe = cc(&dir, &src, "capture");
+    let plan = dir.join("plan.json");
+    let out = profile(
+        &dir,
+        &exe,
+        &["--no-races", "--plan", plan.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&plan).expect("plan written");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let entries = v.to_string();
+    assert!(entries.contains("make_counter"), "{text}");
+    assert!(entries.contains("consumer"), "{text}");
+}

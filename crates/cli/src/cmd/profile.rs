@@ -22,6 +22,7 @@ Examples:
   loci profile -o run.json --json -- ./prog print (and keep) the JSON profile
   loci profile --trace run.locitrace -- ./prog   also write a trace for `loci sim`
   loci profile --no-races -- ./prog         profile only, no race detection
+  loci profile --plan plan.json -- ./prog   also write a placement plan for the handoff sites
 
 The exit status is the program's (128+N if it was killed by signal N); 66
 when data races were reported, as under ThreadSanitizer.")]
@@ -44,6 +45,12 @@ pub struct ProfileArgs {
     /// exit status stays the program's.
     #[arg(long)]
     pub no_races: bool,
+
+    /// Also write a placement plan to FILE: every *handoff* site with the
+    /// `consumer` policy, for loci-alloc's LD_PRELOAD library
+    /// (`LOCI_PLACEMENT=FILE LD_PRELOAD=libloci_alloc.so ./prog`).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 
     /// The program (built with `loci cc`) and its arguments, after `--`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
@@ -155,6 +162,14 @@ pub fn run(args: ProfileArgs) -> Result<ExitCode> {
     };
     let p: Value = serde_json::from_str(&text)
         .with_context(|| format!("parsing {}", args.output.display()))?;
+    if let Some(plan) = &args.plan {
+        let (json, notes) = loci_alloc::plan::plan_json_from_profile(&text)
+            .map_err(|e| anyhow::anyhow!("{}:{e}", args.output.display()))?;
+        for n in &notes {
+            eprintln!("loci profile: {n}");
+        }
+        std::fs::write(plan, json).with_context(|| format!("writing {}", plan.display()))?;
+    }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&p)?)?;
