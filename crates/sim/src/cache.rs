@@ -94,19 +94,14 @@ impl std::fmt::Display for Geometry {
 
 /// Moves way `i` of a set to the front (most recently used), shifting the
 /// more recent ones down by one: a hit. A hit on the MRU way (the common
-/// case) moves nothing; a short loop beats the general `rotate_right` for
-/// sets of a few ways.
+/// case) moves nothing.
 #[inline]
 fn promote(ways: &mut [u64], i: usize) {
     if i == 0 {
         return;
     }
     let tag = ways[i];
-    let mut j = i;
-    while j > 0 {
-        ways[j] = ways[j - 1];
-        j -= 1;
-    }
+    ways.copy_within(0..i, 1);
     ways[0] = tag;
 }
 
@@ -226,9 +221,7 @@ impl Cache {
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
-                for j in i..ways.len() - 1 {
-                    ways[j] = ways[j + 1];
-                }
+                ways.copy_within(i + 1.., i);
                 if let Some(last) = ways.last_mut() {
                     *last = EMPTY;
                 }
