@@ -309,6 +309,10 @@ impl FunctionAnalysis<'_, '_> {
     }
 
     fn run(&mut self, opts: &Options) {
+        // Most functions have no barrier loci may change: nothing to do.
+        if !(0..self.f.insns.len()).any(|i| self.candidate(i).is_some()) {
+            return;
+        }
         loop {
             while self.step() {}
             if !self.merges(opts.merge) {
