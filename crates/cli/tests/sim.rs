@@ -483,3 +483,154 @@ fn compare_output_does_not_depend_on_the_number_of_rayon_threads() {
         "gc:1000ns/order/drop-ishst-after-alloc"
     );
 }
+
+/// A small C program for the lackey import: a heap array written
+/// sequentially (stores), read with a stride (loads) and incremented in
+/// place (modifies).
+const LACKEY_PROGRAM: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#define N (1 << 16)
+int main(void) {
+    volatile long *a = malloc(N * sizeof *a);
+    for (long i = 0; i < N; i++) a[i] = i;
+    long s = 0;
+    for (int r = 0; r < 4; r++)
+        for (long i = 0; i < N; i += 8) s += a[i];
+    for (long i = 0; i < N; i += 16) a[i]++;
+    printf("%ld\n", s + a[16]);
+    return 0;
+}
+"#;
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn lackey_trace_replays_on_a_machine_as_one_thread() {
+    if !have("valgrind") || !have("cc") {
+        eprintln!("NOTICE: skipping the lackey import test: valgrind or cc not found");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("loci-sim-lackey-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, exe, log) = (dir.join("p.c"), dir.join("p"), dir.join("p.lackey"));
+    std::fs::write(&src, LACKEY_PROGRAM).unwrap();
+    let st = Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cc failed");
+    let st = Command::new("valgrind")
+        .args(["--tool=lackey", "--trace-mem=yes"])
+        .arg(format!("--log-file={}", log.display()))
+        .arg(&exe)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "lackey failed");
+    // Lackey's own counts of data events, straight from the text.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let count = |k: &str| text.lines().filter(|l| l.starts_with(k)).count() as u64;
+    let (loads, stores, modifies) = (count(" L "), count(" S "), count(" M "));
+    assert!(loads > 10_000 && stores > 60_000 && modifies > 1_000);
+    let log = log.display().to_string();
+    let xeon = preset("xeon-gold-6242-2s.toml");
+
+    let (bytes, v) = ok_json(&["--machine", &xeon, "--import", "lackey", &log, "--json"]);
+    let threads = v["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 1, "one thread: {threads:?}");
+    let t = &threads[0];
+    assert_eq!(
+        (t["thread"].as_u64(), t["core"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // A modify is a load and a store of the same bytes; fetches are not data.
+    assert_eq!(t["loads"].as_u64(), Some(loads + modifies));
+    assert_eq!(t["stores"].as_u64(), Some(stores + modifies));
+    let n = |k: &str| v[k].as_u64().unwrap();
+    assert!(n("accesses") >= loads + stores + 2 * modifies);
+    assert!(n("l1_hits") > 0);
+    // One thread: no sharing, and first-touch puts every page on its node.
+    for k in [
+        "transfers_same_die",
+        "transfers_cross_die",
+        "transfers_cross_socket",
+        "invalidations",
+        "upgrades",
+        "dram_remote",
+    ] {
+        assert_eq!(n(k), 0, "{k}");
+    }
+    // The 512 KiB array is written first: at least one DRAM fetch per line.
+    assert!(n("dram_local") >= (1 << 16) * 8 / 64, "{}", n("dram_local"));
+    // Deterministic.
+    let (again, _) = ok_json(&["--machine", &xeon, "--import", "lackey", &log, "--json"]);
+    assert_eq!(bytes, again);
+
+    // Pinned to a core of socket 1, the pages are first-touched there.
+    let (_, v) = ok_json(&[
+        "--machine",
+        &xeon,
+        "--import",
+        "lackey",
+        &log,
+        "--pin",
+        "16",
+        "--json",
+    ]);
+    assert_eq!(v["threads"][0]["core"].as_u64(), Some(16));
+    assert_eq!(v["dram_remote"].as_u64(), Some(0));
+    assert!(v["dram_local"].as_u64().unwrap() >= (1 << 16) * 8 / 64);
+
+    // Read into memory for a comparison, and from stdin.
+    let (_, v) = ok_json(&[
+        "--machine",
+        &xeon,
+        "--import",
+        "lackey",
+        &log,
+        "--compare",
+        "drain,order",
+        "--json",
+    ]);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_loci"))
+        .args([
+            "sim",
+            "--machine",
+            &xeon,
+            "--import",
+            "lackey",
+            "-",
+            "--json",
+        ])
+        .stdin(std::fs::File::open(&log).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, bytes);
+
+    // A loci trace is not a lackey trace, and cachegrind reads lackey only.
+    let out = loci(&["--machine", &xeon, "--import", "loci", &log]);
+    assert!(!out.status.success());
+    let out = loci(&[
+        "--cache-model",
+        "cachegrind",
+        "--import",
+        "loci",
+        "--I1=32768,8,64",
+        "--D1=32768,8,64",
+        "--LL=8388608,16,64",
+        &log,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lackey"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,8 +5,13 @@
 //! ` M addr,size` for a modify (a load and store of the same bytes by one
 //! instruction); `addr` is hexadecimal, `size` decimal. Lines starting with
 //! `==` are Valgrind's own messages and are skipped.
+//!
+//! A lackey trace drives either the cachegrind-compatible model
+//! ([`crate::cachegrind`]) or, as the loci-trace events of [`events`] (one
+//! thread), the MESI machine model of [`crate::ordering`].
 
 use crate::{Error, ErrorKind};
+use loci_trace::Event;
 use std::io::BufRead;
 
 /// One lackey trace event.
@@ -76,9 +81,20 @@ pub fn parse_line(line: &str) -> Result<Option<Op>, String> {
     }))
 }
 
-/// Streams a lackey trace, calling `f` on every event in order. Errors name
-/// the 1-based line number.
-pub fn for_each_op<R: BufRead>(mut input: R, mut f: impl FnMut(Op)) -> Result<u64, Error> {
+/// Streams a lackey trace, calling `f` on every event in order; returns the
+/// number of events. Errors name the 1-based line number.
+pub fn for_each_op<R: BufRead>(input: R, mut f: impl FnMut(Op)) -> Result<u64, Error> {
+    try_for_each_op(input, |op| {
+        f(op);
+        Ok::<(), Error>(())
+    })
+}
+
+/// Like [`for_each_op`], stopping at the first error `f` returns.
+pub fn try_for_each_op<R: BufRead, E: From<Error>>(
+    mut input: R,
+    mut f: impl FnMut(Op) -> Result<(), E>,
+) -> Result<u64, E> {
     let mut line = String::new();
     let mut lineno = 0u64;
     let mut ops = 0u64;
@@ -94,16 +110,62 @@ pub fn for_each_op<R: BufRead>(mut input: R, mut f: impl FnMut(Op)) -> Result<u6
         match parse_line(&line) {
             Ok(Some(op)) => {
                 ops += 1;
-                f(op)
+                f(op)?
             }
             Ok(None) => {}
             Err(m) => {
                 return Err(Error::new(ErrorKind::Parse(format!(
                     "lackey trace line {lineno}: {m}"
-                ))))
+                )))
+                .into())
             }
         }
     }
+}
+
+/// The loci-trace events of one lackey event executed by `thread`, for the
+/// MESI machine model: a load or a store is one [`Event::Access`] (no
+/// site), a modify is a load followed by a store of the same bytes, and an
+/// instruction fetch gives nothing (the machine model has data caches
+/// only). Sizes above `u32::MAX` are clamped.
+pub fn events(op: Op, thread: u32) -> impl Iterator<Item = Event> {
+    let access = |addr: u64, size: u64, write: bool| Event::Access {
+        thread,
+        addr,
+        size: u32::try_from(size).unwrap_or(u32::MAX),
+        write,
+        atomic: false,
+        site: None,
+    };
+    let (first, second) = match op {
+        Op::Instr { .. } => (None, None),
+        Op::Load { addr, size } => (Some(access(addr, size, false)), None),
+        Op::Store { addr, size } => (Some(access(addr, size, true)), None),
+        Op::Modify { addr, size } => (
+            Some(access(addr, size, false)),
+            Some(access(addr, size, true)),
+        ),
+    };
+    first.into_iter().chain(second)
+}
+
+/// Streams a lackey trace as the loci-trace events of a single-threaded
+/// program run by `thread`: its [`Event::ThreadStart`], the [`events`] of
+/// every lackey event in order, and its [`Event::ThreadExit`]. Stops at the
+/// first error `f` returns; errors of the trace name the line. Returns the
+/// number of lackey events read.
+pub fn for_each_event<R: BufRead, E: From<Error>>(
+    input: R,
+    thread: u32,
+    mut f: impl FnMut(&Event) -> Result<(), E>,
+) -> Result<u64, E> {
+    f(&Event::ThreadStart {
+        thread,
+        parent: None,
+    })?;
+    let n = try_for_each_op(input, |op| events(op, thread).try_for_each(|e| f(&e)))?;
+    f(&Event::ThreadExit { thread })?;
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -147,6 +209,43 @@ mod tests {
         assert!(parse_line(" X 10,4").is_err());
         assert!(parse_line("I  zz,4").is_err());
         assert!(parse_line("hello").is_err());
+    }
+
+    #[test]
+    fn lackey_events_become_accesses_of_one_thread() {
+        let text = "==1== Lackey\nI  10,4\n L 20,8\n S 28,4\n M 30,2\n";
+        let mut got = Vec::new();
+        let n = for_each_event(text.as_bytes(), 0, |e| {
+            got.push(*e);
+            Ok::<(), Error>(())
+        })
+        .unwrap();
+        assert_eq!(n, 4);
+        let acc = |addr, size, write| Event::Access {
+            thread: 0,
+            addr,
+            size,
+            write,
+            atomic: false,
+            site: None,
+        };
+        assert_eq!(
+            got,
+            [
+                Event::ThreadStart {
+                    thread: 0,
+                    parent: None
+                },
+                acc(0x20, 8, false),
+                acc(0x28, 4, true),
+                acc(0x30, 2, false),
+                acc(0x30, 2, true),
+                Event::ThreadExit { thread: 0 },
+            ]
+        );
+        let err =
+            for_each_event("I  10,4\nbogus\n".as_bytes(), 0, |_| Ok::<(), Error>(())).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use loci_sim::cache::Geometry;
 use loci_sim::cachegrind::{CachegrindSim, Counts};
-use loci_sim::lackey::for_each_op;
+use loci_sim::lackey::{for_each_event, for_each_op};
 use loci_sim::machine::Machine;
 use loci_sim::ordering::{BarrierPolicy, GcMarker, OrderingCosts, OrderingSim, Report};
 use loci_sim::placement::{main_consumers, Pinning, Placement};
@@ -38,6 +38,9 @@ Examples:
                                                    MESI coherence + NUMA costs of a loci trace
                                                    (thread N runs on core N), store buffers
                                                    and barrier stalls per thread
+  loci sim --machine presets/xeon-gold-6242-2s.toml --import lackey prog.lackey
+                                                   a single-threaded program's lackey trace on a
+                                                   machine (thread 0 on core 0, first-touch)
   loci sim --machine presets/graviton2.toml --barrier order --store-buffer 16 run.locitrace
   loci sim --machine presets/generic-2s.toml --workload capture-by-ref --pin spread \
            --compare first-touch,interleave,alloc-node,consumer,lift-on-export
@@ -52,8 +55,16 @@ With the same geometry, the counts equal cachegrind's
 (valgrind --tool=cachegrind --cache-sim=yes --I1=... --D1=... --LL=...).")]
 pub struct SimArgs {
     /// Trace to replay (`-` for stdin): a Valgrind `lackey --trace-mem=yes`
-    /// trace for `cachegrind`, a loci trace for `mesi`.
+    /// trace for `cachegrind`; for `mesi` a loci trace, or a lackey trace
+    /// with --import lackey.
     pub trace: Option<PathBuf>,
+
+    /// Format of the trace: `loci` (the default for mesi) or `lackey` (a
+    /// Valgrind `lackey --trace-mem=yes` trace: the only format of
+    /// cachegrind; for mesi, a single-threaded program replayed as thread 0,
+    /// its data accesses only).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub import: Option<Import>,
 
     /// Cache model: `mesi` when --machine is given, else `cachegrind`.
     #[arg(long, value_enum)]
@@ -167,6 +178,15 @@ pub enum CacheModel {
     Mesi,
 }
 
+/// Trace formats `loci sim` reads.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Import {
+    /// The loci trace format (`loci profile --trace`, `--emit-trace`).
+    Loci,
+    /// Valgrind `lackey --trace-mem=yes` output.
+    Lackey,
+}
+
 /// Replay schedules (see `loci_sim::replay`).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedule {
@@ -233,6 +253,9 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
     }
     if args.machine.is_some() {
         bail!("--cache-model cachegrind takes its geometry from --I1/--D1/--LL, not --machine");
+    }
+    if args.import == Some(Import::Loci) {
+        bail!("--cache-model cachegrind replays lackey traces only (--import lackey)");
     }
     let Some(trace) = &args.trace else {
         bail!("give a lackey trace to replay, or --machine FILE to check a machine description");
@@ -301,6 +324,8 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
 enum Source {
     /// A trace file (or `-`), streamed.
     File(PathBuf),
+    /// A Valgrind lackey trace file (or `-`), streamed as thread 0's events.
+    Lackey(PathBuf),
     /// Events in memory (a synthetic workload, or a trace read whole).
     Memory(String, Vec<loci_trace::Event>),
 }
@@ -308,7 +333,7 @@ enum Source {
 impl Source {
     fn label(&self) -> String {
         match self {
-            Source::File(p) => p.display().to_string(),
+            Source::File(p) | Source::Lackey(p) => p.display().to_string(),
             Source::Memory(l, _) => l.clone(),
         }
     }
@@ -316,6 +341,15 @@ impl Source {
     /// Reads a file source into memory (needed by --placement consumer and
     /// --compare, which look at the trace more than once).
     fn into_memory(self) -> Result<Source> {
+        if let Source::Lackey(trace) = &self {
+            let mut events = Vec::new();
+            for_each_event(open_text(trace)?, 0, |e| {
+                events.push(*e);
+                Ok::<(), loci_sim::Error>(())
+            })
+            .with_context(|| trace.display().to_string())?;
+            return Ok(Source::Memory(trace.display().to_string(), events));
+        }
         let Source::File(trace) = self else {
             return Ok(self);
         };
@@ -336,6 +370,8 @@ impl Source {
                 std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
             }
             Source::File(_) => 0,
+            // Lines of text, not events: no progress bar.
+            Source::Lackey(_) => 0,
         }
     }
 
@@ -353,6 +389,11 @@ impl Source {
                     chunk.iter().try_for_each(&mut on)?;
                     progress.inc(chunk.len() as u64);
                 }
+                Ok(())
+            }
+            Source::Lackey(trace) => {
+                for_each_event(open_text(trace)?, 0, |e| on(e))
+                    .with_context(|| trace.display().to_string())?;
                 Ok(())
             }
             Source::File(trace) => {
@@ -429,6 +470,17 @@ fn open(trace: &PathBuf) -> Result<Box<dyn std::io::Read>> {
         // reader's block-sized reads (64 KiB) bypass it and go straight
         // into the reader's own buffer instead of being copied through.
         Box::new(BufReader::with_capacity(4096, f))
+    })
+}
+
+/// Opens a text trace (`-`: stdin) for line-by-line reading.
+fn open_text(trace: &PathBuf) -> Result<Box<dyn BufRead>> {
+    Ok(if trace.as_os_str() == "-" {
+        Box::new(BufReader::new(std::io::stdin().lock()))
+    } else {
+        let f = std::fs::File::open(trace)
+            .with_context(|| format!("cannot open {}", trace.display()))?;
+        Box::new(BufReader::with_capacity(1 << 20, f))
     })
 }
 
@@ -665,6 +717,9 @@ fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
     if args.i1.is_some() || args.d1.is_some() || args.ll.is_some() {
         bail!("--I1/--D1/--LL belong to --cache-model cachegrind; mesi uses the --machine caches");
     }
+    if args.import.is_some() && args.trace.is_none() {
+        bail!("--import names the format of a trace file: give one");
+    }
     let generated = workload(args)?;
     let Some(path) = &args.machine else {
         if let (Some((label, events)), Some(file)) = (&generated, &args.emit_trace) {
@@ -689,6 +744,7 @@ fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
     let m = Machine::load(path)?;
     let source = match (generated, &args.trace) {
         (Some((label, events)), _) => Source::Memory(label, events),
+        (None, Some(trace)) if args.import == Some(Import::Lackey) => Source::Lackey(trace.clone()),
         (None, Some(trace)) => Source::File(trace.clone()),
         (None, None) => {
             if args.placement.is_some()
@@ -761,7 +817,7 @@ fn run_mesi(args: &SimArgs, out: &mut impl Write) -> Result<ExitCode> {
     };
     let gc_thread = match &source {
         Source::Memory(_, events) => events.iter().map(|e| e.thread()).max().map_or(0, |t| t + 1),
-        Source::File(_) => 0,
+        Source::File(_) | Source::Lackey(_) => 0,
     };
     let setup = Setup {
         machine: m,
