@@ -239,8 +239,22 @@ impl Event {
     /// decoded whole, and handed out only if every event of it decodes.
     #[inline]
     pub(crate) fn decode(buf: &[u8]) -> Result<(Event, usize), String> {
-        // Accesses are nearly every event of a trace: first, with one
-        // length check and fixed-offset reads.
+        // Accesses are most events of a trace, acquires and releases most
+        // of the others: these first, with one length check and
+        // fixed-offset reads.
+        if let Some(b) = buf.first_chunk::<13>() {
+            if b[0] == TAG_ACQUIRE || b[0] == TAG_RELEASE {
+                let thread = u32::from_le_bytes([b[1], b[2], b[3], b[4]]);
+                let object =
+                    u64::from_le_bytes([b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12]]);
+                let ev = if b[0] == TAG_ACQUIRE {
+                    Event::Acquire { thread, object }
+                } else {
+                    Event::Release { thread, object }
+                };
+                return Ok((ev, 13));
+            }
+        }
         if let Some(b) = buf.first_chunk::<22>() {
             if b[0] == TAG_ACCESS {
                 let flags = b[17];
@@ -262,8 +276,9 @@ impl Event {
         Self::decode_other(buf)
     }
 
-    /// [`Event::decode`] for everything but a whole `Access`.
-    #[cold]
+    /// [`Event::decode`] for everything but a whole `Access`, `Acquire`
+    /// or `Release`.
+    #[inline(never)]
     fn decode_other(buf: &[u8]) -> Result<(Event, usize), String> {
         let Some(&tag) = buf.first() else {
             return Err(ENDS_INSIDE.into());
@@ -295,8 +310,8 @@ impl Event {
                 }
             }
             TAG_THREAD_EXIT => Event::ThreadExit { thread },
-            TAG_ACCESS => {
-                // Unreachable: a whole Access is decoded by `decode`.
+            TAG_ACCESS | TAG_ACQUIRE | TAG_RELEASE => {
+                // Unreachable: `decode` decodes these when they are whole.
                 return Self::decode(b);
             }
             TAG_ALLOC | TAG_FREE => {
@@ -317,18 +332,10 @@ impl Event {
                     }
                 }
             }
-            TAG_FENCE => Event::Fence {
+            _ => Event::Fence {
                 thread,
                 kind: FenceKind::from_code(b[5])
                     .ok_or_else(|| format!("unknown fence kind {}", b[5]))?,
-            },
-            TAG_ACQUIRE => Event::Acquire {
-                thread,
-                object: le64(b, 5),
-            },
-            _ => Event::Release {
-                thread,
-                object: le64(b, 5),
             },
         };
         Ok((ev, need))
