@@ -214,6 +214,22 @@ impl Cache {
         }
     }
 
+    /// Installs line number `block`, which the caller knows is not
+    /// resident, as the most recently used line of its set; returns the
+    /// line evicted to make room, if any. The same as
+    /// [`Cache::access_line_evict`] on a miss, without looking for the line.
+    #[inline]
+    pub fn insert_absent(&mut self, block: u64) -> Option<u64> {
+        debug_assert!(!self.contains_line(block));
+        let set = self.set_of(block);
+        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        let last = ways.len() - 1;
+        let victim = ways[last];
+        ways.copy_within(0..last, 1);
+        ways[0] = block;
+        (victim != EMPTY).then_some(victim)
+    }
+
     /// Removes line number `block`; returns whether it was resident. Empty
     /// ways stay at the least recently used end of the set.
     pub fn invalidate_line(&mut self, block: u64) -> bool {
@@ -289,6 +305,21 @@ mod tests {
         // The freed way is used before anything is evicted.
         assert_eq!(c.access_line_evict(4), (true, None));
         assert_eq!(c.access_line_evict(5), (true, Some(2)));
+    }
+
+    #[test]
+    fn insert_absent_is_a_miss_without_the_lookup() {
+        let mut a = Cache::new(g(256, 2, 64)).unwrap();
+        let mut b = a.clone();
+        for line in [1u64, 3, 5, 2, 7, 9, 4] {
+            let (miss, evicted) = a.access_line_evict(line);
+            assert!(miss);
+            assert_eq!(b.insert_absent(line), evicted);
+        }
+        assert!(a.invalidate_line(9) && b.invalidate_line(9));
+        assert_eq!(a.access_line_evict(11), (true, None));
+        assert_eq!(b.insert_absent(11), None);
+        assert_eq!(a.lines().collect::<Vec<_>>(), b.lines().collect::<Vec<_>>());
     }
 
     #[test]

@@ -810,14 +810,16 @@ impl Coherence {
         }
     }
 
-    /// Installs `line` in `core`'s L2 and L1, evicting as needed.
+    /// Installs `line` in `core`'s L2 and L1, evicting as needed. The core
+    /// does not hold the line (its directory state was Invalid, so it is
+    /// not in its L2, nor in its L1, a subset of the L2): no lookup.
     fn fill_private(&mut self, core: u32, line: u64) {
         let c = core as usize;
-        if let (_, Some(victim)) = self.l2[c].access_line_evict(line) {
+        if let Some(victim) = self.l2[c].insert_absent(line) {
             self.l1[c].invalidate_line(victim);
             self.evict(core, victim);
         }
-        self.l1[c].access_line(line);
+        self.l1[c].insert_absent(line);
     }
 
     /// `core`'s private caches dropped `line`: update the directory.
