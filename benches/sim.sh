@@ -39,7 +39,13 @@ traces=(
 )
 
 echo "== $loci, machine $machine, $runs runs per trace, $(nproc) cores ($(uname -m))"
-printf '%-20s %11s %9s %12s %12s %12s\n' trace events MB "median s" "min s" "Mevents/s"
+echo "   (wall: elapsed seconds; CPU: user + system seconds of the process, the"
+echo "   steadier figure on a shared machine; rates are events / median seconds)"
+printf '%-20s %11s %5s %10s %10s %10s %10s %10s\n' trace events MB "wall med" "wall min" "CPU med" \
+  "Mev/s wall" "Mev/s CPU"
+TIMEFORMAT='%R %U %S'
+median() { sort -g | awk '{ v[NR] = $1 } END {
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1] }'; }
 for t in "${traces[@]}"; do
   name="${t%%|*}"
   # shellcheck disable=SC2086 # the workload arguments are a word list
@@ -48,15 +54,14 @@ for t in "${traces[@]}"; do
   mb=$(( $(stat -c %s "$tmp/$name.locitrace") / 1000000 ))
   : >"$tmp/times"
   for ((i = 1; i <= runs; i++)); do
-    start=$(date +%s.%N)
-    "$loci" sim --machine "$machine" --pin spread "$tmp/$name.locitrace" --json >"$tmp/out.json"
-    end=$(date +%s.%N)
-    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f\n", b - a }' >>"$tmp/times"
+    { time "$loci" sim --machine "$machine" --pin spread "$tmp/$name.locitrace" --json \
+        >"$tmp/out.json"; } 2>>"$tmp/times"
   done
-  read -r med min < <(sort -g "$tmp/times" | awk '{ v[NR] = $1 } END {
-    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1] }')
-  printf '%-20s %11d %9d %12.3f %12.3f %12.1f\n' "$name" "$events" "$mb" "$med" "$min" \
-    "$(awk -v e="$events" -v m="$med" 'BEGIN { print (m > 0) ? e / m / 1e6 : 0 }')"
+  read -r wmed wmin < <(awk '{ print $1 }' "$tmp/times" | median)
+  read -r cmed _ < <(awk '{ print $2 + $3 }' "$tmp/times" | median)
+  rate() { awk -v e="$events" -v m="$1" 'BEGIN { print (m > 0) ? e / m / 1e6 : 0 }'; }
+  printf '%-20s %11d %5d %10.3f %10.3f %10.3f %10.1f %10.1f\n' "$name" "$events" "$mb" \
+    "$wmed" "$wmin" "$cmed" "$(rate "$wmed")" "$(rate "$cmed")"
 done
 
 if [ -z "${NO_REPLAY_BENCH:-}" ]; then
