@@ -54,17 +54,24 @@ pub fn is_ident_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$' || b == b'@'
 }
 
-/// Splits `text` into statements under `arch`'s comment syntax.
-pub fn split(text: &str, arch: Arch) -> Source<'_> {
+/// The lines of `text` (without `\n` or `\r\n`), and whether it ended
+/// with a newline.
+fn lines_of(text: &str) -> (Vec<&str>, bool) {
     let trailing_newline = text.ends_with('\n');
     let body = text.strip_suffix('\n').unwrap_or(text);
-    let lines: Vec<&str> = if text.is_empty() {
+    let lines = if text.is_empty() {
         Vec::new()
     } else {
         body.split('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
             .collect()
     };
+    (lines, trailing_newline)
+}
+
+/// Splits `text` into statements under `arch`'s comment syntax.
+pub fn split(text: &str, arch: Arch) -> Source<'_> {
+    let (lines, trailing_newline) = lines_of(text);
     let mut stmts = Vec::with_capacity(lines.len());
     let mut in_block_comment = false;
     for (li, line) in lines.iter().enumerate() {
@@ -219,15 +226,7 @@ pub fn is_objdump(text: &str) -> bool {
 /// address. Relocation lines, byte-only continuation lines and `...` are
 /// skipped.
 pub fn split_objdump(text: &str, arch: Arch) -> Source<'_> {
-    let trailing_newline = text.ends_with('\n');
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    let lines: Vec<&str> = if text.is_empty() {
-        Vec::new()
-    } else {
-        body.split('\n')
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
-            .collect()
-    };
+    let (lines, trailing_newline) = lines_of(text);
     let mut stmts = Vec::with_capacity(lines.len());
     for (li, line) in lines.iter().enumerate() {
         let li = li as u32;
