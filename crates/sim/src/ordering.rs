@@ -365,6 +365,11 @@ pub struct OrderingSim {
     consumers: BTreeMap<u32, u32>,
     /// Live heap blocks by start address.
     blocks: BTreeMap<u64, Block>,
+    /// The most recently allocated block, while it is live, as a block
+    /// [`Memo`] (or [`NO_MEMO`]): objects are often used right after their
+    /// allocation, by other threads too, and this spares those lookups
+    /// the B-tree.
+    newest: Memo,
     /// Allocation site -> counter bucket (bucket 0: non-heap).
     site_bucket: BTreeMap<u32, usize>,
     filter: Filter,
@@ -397,6 +402,7 @@ impl OrderingSim {
             placement: Placement::FirstTouch,
             consumers: BTreeMap::new(),
             blocks: BTreeMap::new(),
+            newest: NO_MEMO,
             site_bucket: BTreeMap::new(),
             filter: Filter::default(),
             lift: LiftStats::default(),
@@ -519,7 +525,20 @@ impl OrderingSim {
             core.memo = [m1, m0];
             return Ok((m1.2, m1.3.then_some(m1.0)));
         }
-        let memo = match self.blocks.range(..=addr).next_back() {
+        let n = self.newest;
+        let memo = if n.0 <= addr && addr < n.1 {
+            n
+        } else {
+            self.lookup_blocks(addr)
+        };
+        let core = self.core(thread)?;
+        core.memo = [memo, core.memo[0]];
+        Ok((memo.2, memo.3.then_some(memo.0)))
+    }
+
+    /// The live block or the gap containing `addr`, from the block map.
+    fn lookup_blocks(&self, addr: u64) -> Memo {
+        match self.blocks.range(..=addr).next_back() {
             Some((&start, b)) if addr < b.end => (start, b.end, b.bucket, true),
             before => {
                 let lo = before.map_or(0, |(_, b)| b.end);
@@ -530,10 +549,7 @@ impl OrderingSim {
                     .map_or(u64::MAX, |(&s, _)| s);
                 (lo, hi, 0, false)
             }
-        };
-        let core = self.core(thread)?;
-        core.memo = [memo, core.memo[0]];
-        Ok((memo.2, memo.3.then_some(memo.0)))
+        }
     }
 
     /// Keeps the memos true after a block was allocated at `addr .. end`
@@ -789,12 +805,16 @@ impl OrderingSim {
                         },
                     );
                     self.forget_memos_alloc(addr, end);
+                    self.newest = (addr, end, bucket, true);
                 }
             }
             Event::Free { thread, addr, .. } => {
                 self.core(thread)?;
                 if self.blocks.remove(&addr).is_some() {
                     self.forget_memos_free(addr);
+                    if self.newest.0 == addr {
+                        self.newest = NO_MEMO;
+                    }
                 }
             }
         }
