@@ -215,3 +215,56 @@ fn plan_lists_the_handoff_site_with_the_consumer_policy() {
     assert!(entries.contains("make_counter"), "{text}");
     assert!(entries.contains("consumer"), "{text}");
 }
+
+#[test]
+fn table_and_json_show_the_falsely_shared_line() {
+    if !runtime_available() {
+        return;
+    }
+    let dir = tmpdir("fs");
+    let src = dir.join("counters.c");
+    // Two per-thread counters in one 64-byte line; volatile keeps every
+    // increment at -O1 (a load and a store).
+    std::fs::write(
+        &src,
+        "#include <pthread.h>\n#include <stdio.h>\n#include <stdlib.h>\n\
+         static void *bump(void *a) { volatile long *c = a; *c = 0; for (int i = 0; i < 1000; i++) (*c)++; return 0; }\n\
+         int main(void) {\n\
+         long *c; if (posix_memalign((void **)&c, 64, 64)) return 1;\n\
+         pthread_t t[2]; for (int i = 0; i < 2; i++) pthread_create(&t[i], 0, bump, &c[i]);\n\
+         for (int i = 0; i < 2; i++) pthread_join(t[i], 0);\n\
+         printf(\"%ld\\n\", c[0] + c[1]); free(c); return 0; }\n",
+    )
+    .unwrap();
+    let exe = cc(&dir, &src, "counters");
+    let o = profile(&dir, &exe, &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.starts_with("2000\n"), "{out}");
+    let fs: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("false sharing:"))
+        .take(2)
+        .collect();
+    assert_eq!(fs.len(), 2, "{out}");
+    assert_eq!(fs[0], "false sharing: 1 cache line");
+    assert!(fs[1].starts_with("  line 0x"), "{out}");
+    assert!(
+        fs[1].ends_with(" (site counters.c:6) written by T1 bytes 0-7, T2 bytes 8-15: 2002 writes"),
+        "{out}"
+    );
+    let o = profile(&dir, &exe, &["--json"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let json = &text[text.find('{').unwrap()..];
+    let p: serde_json::Value = serde_json::from_str(json).unwrap();
+    let l = &p["false_sharing"][0];
+    assert_eq!(l["threads"], serde_json::json!([1, 2]));
+    assert_eq!(l["sites"][0]["line"], 6);
+    assert_eq!(l["sites"][0]["function"], "main");
+    assert!(l["line_address"].as_str().unwrap().starts_with("0x"));
+}

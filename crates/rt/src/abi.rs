@@ -40,7 +40,7 @@ pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: 
     let site = if range {
         t.access_range(addr, size, tid, kind)
     } else {
-        t.access(addr, tid, kind)
+        t.access_sized(addr, size, tid, kind, kind == Kind::Write)
     };
     if t.trace.is_some() {
         t.emit(Event::Access {
@@ -302,7 +302,7 @@ fn atomic_op<R>(
     let tid = state::current_tid(&g);
     let mut t = state::table();
     let (r, mo, reads, writes) = op();
-    let site = t.access(addr, tid, Kind::Atomic);
+    let site = t.access_sized(addr, size, tid, Kind::Atomic, writes);
     if t.trace.is_some() {
         atomic_events(&mut t, tid, addr, size, mo, reads, writes, site);
     }

@@ -28,6 +28,9 @@ then exits with status 66, as under ThreadSanitizer.
   accesses), `handoff` (another single thread made ≥90%), `shared-write`
   (two or more threads write or use atomics), `shared-read` (otherwise),
   `unaccessed`.
+- *falsely shared line*: a 64-byte cache line of heap memory that two or
+  more threads write, none of them touching bytes another writer wrote
+  (module `lines`).
 
 # Environment
 
@@ -48,9 +51,10 @@ then exits with status 66, as under ThreadSanitizer.
   (`__attribute__((destructor))`) then do not run.
 - One global lock per access (correctness first): expect large slowdowns
   on access-heavy multi-threaded code.
-- x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics; no
-  false-sharing analysis yet. The race detector's model and limits are
-  documented in its module (`src/race.rs`).
+- x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics. The race
+  detector's model and limits are documented in its module
+  (`src/race.rs`); the false-sharing analysis's definition and memory
+  bounds in `src/lines.rs`.
 - A forked child records nothing and writes no profile; the profile is
   the parent's.
 - C++ `operator new` is attributed to its `malloc` call inside libstdc++.
@@ -102,6 +106,8 @@ pub mod abi;
 pub mod bulk;
 #[cfg(not(test))]
 pub mod intercept;
+#[cfg_attr(test, allow(dead_code))]
+mod lines;
 mod lock;
 mod race;
 mod race_report;

@@ -8,6 +8,7 @@
 //! `dl_iterate_phdr` (the main executable is read through
 //! `/proc/self/exe`).
 
+use crate::lines;
 use crate::state::{self, Class, Guard, Site, FINISHED};
 use core::ffi::{c_int, c_void, CStr};
 use std::collections::BTreeMap;
@@ -424,10 +425,87 @@ pub(crate) fn render(t: &state::Table, sym: &mut Symbolizer) -> String {
             th.allocs, th.heap[0], th.heap[1], th.heap[2], th.unattributed[0], th.unattributed[1], th.unattributed[2]
         );
     }
+    out.push_str("\n  ],\n");
+    render_false_sharing(&mut out, t, sym);
     let _ = write!(
         out,
-        "\n  ],\n  \"unattributed\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}},\n  \"races\": {}\n}}\n",
+        "  \"unattributed\": {{\"reads\": {}, \"writes\": {}, \"atomics\": {}}},\n  \"races\": {}\n}}\n",
         un[0], un[1], un[2], t.hb.races
     );
     out
+}
+
+/// A thread id in a report: `1`, or `others` for the merged slot.
+fn thread_key(tid: u32) -> String {
+    if tid == lines::OTHERS {
+        "others".into()
+    } else {
+        format!("T{tid}")
+    }
+}
+
+/// `"false_sharing": [...]` (most written first) and its counters
+/// (`"false_sharing_stats"`), each line ending with `,\n`.
+fn render_false_sharing(out: &mut String, t: &state::Table, sym: &mut Symbolizer) {
+    out.push_str("  \"false_sharing\": [");
+    for (i, l) in t.lines.falsely_shared().iter().enumerate() {
+        out.push_str(if i == 0 { "\n    {" } else { ",\n    {" });
+        let _ = write!(out, "\"line_address\": \"{:#x}\", \"threads\": [", l.addr);
+        let ids: Vec<String> = l
+            .writers
+            .iter()
+            .filter(|w| w.tid != lines::OTHERS)
+            .map(|w| w.tid.to_string())
+            .collect();
+        out.push_str(&ids.join(", "));
+        let _ = write!(
+            out,
+            "], \"more_threads\": {}, \"writes\": {}, \"sites\": [",
+            l.writers.iter().any(|w| w.tid == lines::OTHERS) || l.readers.contains(&lines::OTHERS),
+            l.writes
+        );
+        for (j, &site) in l.sites.iter().enumerate() {
+            out.push_str(if j == 0 { "{" } else { ", {" });
+            let pc = t.sites.get(site as usize).map_or(0, |s| s.pc);
+            json_loc(out, &sym.locate_return(pc));
+            out.push('}');
+        }
+        out.push_str("], \"bytes\": {");
+        for (j, w) in l.writers.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}\"{}\": \"{}\"",
+                if j == 0 { "" } else { ", " },
+                thread_key(w.tid),
+                lines::ranges(w.written)
+            );
+        }
+        out.push_str("}, \"writes_by\": {");
+        for (j, w) in l.writers.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}\"{}\": {}",
+                if j == 0 { "" } else { ", " },
+                thread_key(w.tid),
+                w.writes
+            );
+        }
+        out.push_str("}, \"readers\": [");
+        let rd: Vec<String> = l
+            .readers
+            .iter()
+            .filter(|&&r| r != lines::OTHERS)
+            .map(|r| r.to_string())
+            .collect();
+        out.push_str(&rd.join(", "));
+        out.push_str("]}");
+    }
+    let _ = write!(
+        out,
+        "\n  ],\n  \"false_sharing_stats\": {{\"true_shared_lines\": {}, \"untracked_accesses\": {}, \"dropped_lines\": {}, \"max_lines\": {}}},\n",
+        t.lines.true_shared,
+        t.lines.untracked,
+        t.lines.dropped,
+        lines::MAX_LINES
+    );
 }

@@ -16,6 +16,7 @@
 //! The happens-before state of the race detector ([`crate::race`]) lives
 //! in the same table, so one lock covers counting and race checking.
 
+use crate::lines::Lines;
 use crate::lock::{Lock, LockGuard};
 use crate::race::Detector;
 use crate::trace::{self, Tracer};
@@ -383,6 +384,9 @@ pub(crate) struct Table {
     pub(crate) races_on: bool,
     /// The trace being written (`LOCI_TRACE_OUT`), if any.
     pub(crate) trace: Option<Tracer>,
+    /// Per cache line of heap objects: who wrote and read which bytes
+    /// (false sharing, [`crate::lines`]).
+    pub(crate) lines: Lines,
 }
 
 impl Table {
@@ -396,6 +400,7 @@ impl Table {
             hb: Detector::new(),
             races_on: true,
             trace: None,
+            lines: Lines::new(),
         }
     }
 
@@ -542,11 +547,28 @@ impl Table {
         &mut self.threads[i]
     }
 
-    /// Record an access of `kind` by `tid` at `addr`; returns the site
-    /// index of the heap object accessed, if any. Cost: one ordered-map
-    /// lookup plus a scan of the threads that touched the object.
-    #[inline]
+    /// Record a one-byte access of `kind` by `tid` at `addr` (a write
+    /// when `kind` is [`Kind::Write`]); see [`Table::access_sized`].
+    #[cfg(test)]
     pub(crate) fn access(&mut self, addr: usize, tid: u32, kind: Kind) -> Option<u32> {
+        self.access_sized(addr, 1, tid, kind, kind == Kind::Write)
+    }
+
+    /// Record an access of `kind` by `tid` to the `size` bytes at `addr`,
+    /// counted against the object containing `addr`; `write`: it stores
+    /// (for the cache-line record; an atomic may or may not). Returns the
+    /// site index of the heap object accessed, if any. Cost: one
+    /// ordered-map lookup, a scan of the threads that touched the object,
+    /// and one hash lookup per cache line touched (inside the object).
+    #[inline]
+    pub(crate) fn access_sized(
+        &mut self,
+        addr: usize,
+        size: usize,
+        tid: u32,
+        kind: Kind,
+        write: bool,
+    ) -> Option<u32> {
         let k = kind as usize;
         let hit = match self.live.range_mut(..=addr).next_back() {
             Some((&base, obj)) if addr < base + obj.size.max(1) => {
@@ -558,7 +580,8 @@ impl Table {
                         obj.per_thread.push((tid, c));
                     }
                 }
-                Some(obj.site as u32)
+                let end = (base + obj.size.max(1)).min(addr.saturating_add(size.max(1)));
+                Some((obj.site as u32, end - addr))
             }
             _ => None,
         };
@@ -568,7 +591,9 @@ impl Table {
         } else {
             info.unattributed[k] += 1;
         }
-        hit
+        let (site, len) = hit?;
+        self.lines.note(addr, len, tid, write, site);
+        Some(site)
     }
 
     /// Record one access of `kind` by `tid` to every live object that
@@ -602,6 +627,10 @@ impl Table {
             }
             hits += 1;
             site = Some(obj.site as u32);
+            let lo = addr.max(base);
+            let hi = end.min(base + obj.size.max(1));
+            self.lines
+                .note(lo, hi - lo, tid, kind == Kind::Write, obj.site as u32);
         }
         let info = self.thread_mut(tid);
         if hits > 0 {
@@ -679,6 +708,7 @@ impl Table {
 
     /// Fold all live objects into their sites (at exit).
     pub(crate) fn retire_all(&mut self) {
+        self.lines.flush_all();
         let live = std::mem::take(&mut self.live);
         for (_, obj) in live {
             self.retire(obj);
@@ -689,6 +719,7 @@ impl Table {
     /// goes back to the allocator).
     pub(crate) fn retire(&mut self, obj: Object) {
         self.hb.forget_range(obj.base, obj.size);
+        self.lines.flush_range(obj.base, obj.size);
         let class = classify(obj.alloc_tid, &obj.per_thread);
         let accesses: u64 = obj
             .per_thread

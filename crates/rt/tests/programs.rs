@@ -743,3 +743,156 @@ fn pthread_exit_ends_the_thread_in_profile_and_trace() {
         2
     );
 }
+
+/// Two threads, each incrementing its own `long` of one 64-byte-aligned
+/// block: both counters in one cache line (false sharing).
+const FS_PACKED: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define N 1000
+static void *bump(void *arg) {
+    long *mine = arg;
+    *mine = 0;
+    for (int i = 0; i < N; i++)
+        (*mine)++;
+    return NULL;
+}
+int main(void) {
+    long *c;
+    if (posix_memalign((void **)&c, 64, 64)) /* SITE */
+        return 1;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, bump, &c[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("%ld %ld\n", c[0], c[1]);
+    free(c);
+    return 0;
+}
+"#;
+
+fn false_sharing(p: &serde_json::Value) -> &Vec<serde_json::Value> {
+    p["false_sharing"].as_array().expect("no false_sharing[]")
+}
+
+#[test]
+fn packed_per_thread_counters_are_falsely_shared() {
+    let Some(r) = build_and_run("fs-packed", FS_PACKED) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(
+        String::from_utf8_lossy(&r.instrumented.stdout),
+        "1000 1000\n"
+    );
+    let fs = false_sharing(&r.profile);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    let l = &fs[0];
+    assert_eq!(l["threads"], serde_json::json!([1, 2]));
+    // Each thread: `*mine = 0`, then N increments (a load and a store).
+    assert_eq!(l["writes"], 2002);
+    assert_eq!(l["writes_by"], serde_json::json!({"T1": 1001, "T2": 1001}));
+    assert_eq!(l["bytes"], serde_json::json!({"T1": "0-7", "T2": "8-15"}));
+    // main only reads the counters after the joins.
+    assert_eq!(l["readers"], serde_json::json!([0]));
+    assert_eq!(l["more_threads"], false);
+    let sites = l["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 1);
+    assert_eq!(sites[0]["function"], "main");
+    assert_eq!(sites[0]["line"], line_of(FS_PACKED, "/* SITE */"));
+    assert!(sites[0]["file"].as_str().unwrap().ends_with("fs-packed.c"));
+    let addr = l["line_address"].as_str().unwrap();
+    let addr = u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(addr % 64, 0);
+    assert_eq!(r.profile["false_sharing_stats"]["true_shared_lines"], 0);
+    assert_eq!(r.profile["races"], 0);
+}
+
+/// The same counters padded to a cache line each.
+const FS_PADDED: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define N 1000
+struct padded { long v; char pad[56]; };
+static void *bump(void *arg) {
+    struct padded *mine = arg;
+    mine->v = 0;
+    for (int i = 0; i < N; i++)
+        mine->v++;
+    return NULL;
+}
+int main(void) {
+    struct padded *c;
+    if (posix_memalign((void **)&c, 64, 2 * sizeof *c)) /* SITE */
+        return 1;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, bump, &c[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("%ld %ld\n", c[0].v, c[1].v);
+    free(c);
+    return 0;
+}
+"#;
+
+#[test]
+fn padded_per_thread_counters_are_not_falsely_shared() {
+    let Some(r) = build_and_run("fs-padded", FS_PADDED) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(
+        String::from_utf8_lossy(&r.instrumented.stdout),
+        "1000 1000\n"
+    );
+    assert_eq!(false_sharing(&r.profile).len(), 0, "{:#?}", r.profile);
+    assert_eq!(r.profile["false_sharing_stats"]["true_shared_lines"], 0);
+    // The same accesses as packed, now one writer per line.
+    let s = site_at(&r.profile, line_of(FS_PADDED, "/* SITE */"));
+    assert_eq!(
+        per_thread(s),
+        vec![(0, 2, 0, 0), (1, 1000, 1001, 0), (2, 1000, 1001, 0)]
+    );
+}
+
+/// One counter shared by two threads under a mutex: true sharing.
+const FS_MUTEX: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define N 1000
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static void *bump(void *arg) {
+    long *c = arg;
+    for (int i = 0; i < N; i++) {
+        pthread_mutex_lock(&m);
+        (*c)++;
+        pthread_mutex_unlock(&m);
+    }
+    return NULL;
+}
+int main(void) {
+    long *c = calloc(1, sizeof *c); /* SITE */
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, bump, c);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("%ld\n", *c);
+    free(c);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_mutex_protected_shared_counter_is_true_sharing() {
+    let Some(r) = build_and_run("fs-mutex", FS_MUTEX) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(String::from_utf8_lossy(&r.instrumented.stdout), "2000\n");
+    assert_eq!(r.profile["races"], 0);
+    assert_eq!(false_sharing(&r.profile).len(), 0, "{:#?}", r.profile);
+    assert_eq!(r.profile["false_sharing_stats"]["true_shared_lines"], 1);
+}

@@ -1,6 +1,7 @@
 //! `loci profile`: run a program built with `loci cc` and show, per
 //! allocation site, which threads read, wrote and atomically accessed its
-//! heap objects (most accessed first), or the runtime's JSON with `--json`.
+//! heap objects (most accessed first) and the falsely shared cache lines,
+//! or the runtime's JSON with `--json`.
 //! Data races found on the way are reported by the runtime on stderr in
 //! ThreadSanitizer's format (exit status 66); `--trace FILE` also writes
 //! the run's events in the loci-trace format for `loci sim`.
@@ -109,6 +110,7 @@ pub fn table(p: &Value) -> String {
             threads.join(" ")
         ));
     }
+    false_sharing_section(&mut out, p);
     let u = &p["unattributed"];
     out.push_str(&format!(
         "unattributed (not heap): {} reads, {} writes, {} atomics; {} threads\n",
@@ -127,6 +129,74 @@ pub fn table(p: &Value) -> String {
         }
     }
     out
+}
+
+/// Falsely shared lines shown in the table.
+const FALSE_SHARING_TOP: usize = 10;
+
+/// `file:line` of a site (`function` when there is no line).
+fn short_site(s: &Value) -> String {
+    let file = s["file"]
+        .as_str()
+        .map(|p| p.rsplit('/').next().unwrap_or(p));
+    match (file, s["line"].as_u64()) {
+        (Some(f), Some(l)) => format!("{f}:{l}"),
+        _ => s["function"].as_str().unwrap_or("??").to_owned(),
+    }
+}
+
+/// The falsely shared cache lines (most written first, the top
+/// [`FALSE_SHARING_TOP`]), when the profile has `false_sharing` (older
+/// runtimes do not).
+fn false_sharing_section(out: &mut String, p: &Value) {
+    let Some(lines) = p["false_sharing"].as_array() else {
+        return;
+    };
+    if lines.is_empty() {
+        out.push_str("false sharing: none\n");
+        return;
+    }
+    out.push_str(&format!(
+        "false sharing: {} cache line{}{}\n",
+        lines.len(),
+        if lines.len() == 1 { "" } else { "s" },
+        if lines.len() > FALSE_SHARING_TOP {
+            format!(" (top {FALSE_SHARING_TOP} by writes)")
+        } else {
+            String::new()
+        }
+    ));
+    for l in lines.iter().take(FALSE_SHARING_TOP) {
+        let sites: Vec<String> = l["sites"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(short_site)
+            .collect();
+        // In thread order (JSON objects are read back sorted by key).
+        let mut keys: Vec<String> = l["threads"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|t| format!("T{}", n(t)))
+            .collect();
+        if l["bytes"].get("others").is_some() {
+            keys.push("others".into());
+        }
+        let by: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{k} bytes {}", l["bytes"][k].as_str().unwrap_or("?")))
+            .collect();
+        out.push_str(&format!(
+            "  line {} (site {}) written by {}: {} writes\n",
+            l["line_address"].as_str().unwrap_or("?"),
+            sites.join(", "),
+            by.join(", "),
+            n(&l["writes"])
+        ));
+    }
 }
 
 /// Run `loci profile`.
@@ -203,6 +273,34 @@ mod tests {
             lines[2],
             "unattributed (not heap): 3 reads, 2 writes, 1 atomics; 2 threads"
         );
+    }
+
+    #[test]
+    fn table_lists_falsely_shared_lines() {
+        let mut p: Value = serde_json::from_str(
+            r#"{"sites": [], "threads": [{}, {}, {}], "unattributed": {},
+                "false_sharing": [{"line_address": "0x5555aa40", "threads": [1, 2],
+                  "sites": [{"function": "main", "file": "/src/counters.c", "line": 12}],
+                  "writes": 2002, "bytes": {"T1": "0-7", "T2": "8-15"}}]}"#,
+        )
+        .unwrap();
+        let t = table(&p);
+        assert!(
+            t.contains(
+                "false sharing: 1 cache line\n  line 0x5555aa40 (site counters.c:12) written by T1 bytes 0-7, T2 bytes 8-15: 2002 writes\n"
+            ),
+            "{t}"
+        );
+        let line = p["false_sharing"][0].clone();
+        p["false_sharing"] = Value::Array(vec![line; 12]);
+        let t = table(&p);
+        assert!(
+            t.contains("false sharing: 12 cache lines (top 10 by writes)\n"),
+            "{t}"
+        );
+        assert_eq!(t.matches("  line 0x5555aa40").count(), 10);
+        p["false_sharing"] = Value::Array(vec![]);
+        assert!(table(&p).contains("false sharing: none\n"));
     }
 
     #[test]

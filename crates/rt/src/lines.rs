@@ -1,0 +1,545 @@
+//! False sharing: per 64-byte cache line of heap memory, which threads
+//! wrote and read which bytes, and how many writes each made.
+//!
+//! # Definition
+//!
+//! Intel describes false sharing as "threads on different processors
+//! modify variables that reside on the same cache line" (*Avoiding and
+//! Identifying False Sharing Among Threads*, Intel Developer Zone); `perf
+//! c2c` finds candidates as cache lines with HITMs (a load hitting a line
+//! modified in another core's cache) and shows, per line, the offsets each
+//! thread accessed, so that *different threads accessing different data
+//! in the same line, at least one of them writing* can be told apart from
+//! threads contending for the same data. loci observes every instrumented
+//! access instead of sampling, and classifies each line from its byte
+//! masks:
+//!
+//! - `W(t)`: the bytes of the line thread `t` wrote (plain writes and
+//!   atomic operations that store: stores, RMWs, successful
+//!   compare-exchanges); `R(t)`: the bytes it read; a *writer* is a thread
+//!   with `W(t)` non-empty.
+//! - The line is **falsely shared** when it has at least two writers and
+//!   no writer's bytes are touched by another writer: for every two
+//!   writers `t != u`, `W(t) ∩ (W(u) ∪ R(u)) = ∅`. The writers then only
+//!   share the line, not data, and every write by one invalidates the
+//!   others' copies for nothing; padding or separating the data removes
+//!   the cost.
+//! - It is **truly shared** when it has at least two writers and some
+//!   writer's bytes are read or written by another writer (a shared
+//!   counter, a lock word, a queue index): separating the data would not
+//!   help.
+//! - Lines with fewer than two writers are not classified. Threads that
+//!   only *read* the line (for example `main` reading per-thread results
+//!   after `pthread_join`) neither make nor unmake false sharing (they are
+//!   listed as readers): the analysis sees no time, so without this rule
+//!   any result collected after the threads end would turn false sharing
+//!   into true sharing. The same lack of time means that a thread that
+//!   *writes* the writers' bytes in another phase (main initialising the
+//!   array with plain stores before starting the threads) makes the line
+//!   truly shared; `calloc` or initialisation by the owning thread avoid
+//!   that.
+//!
+//! The cost of a falsely shared line is the number of writes its writers
+//! made to it; the report ranks lines by it.
+//!
+//! # Bounds (memory never grows without limit)
+//!
+//! - Only heap objects' lines are tracked (accesses the table attributes
+//!   to a live object, clipped to it). A line's record is dropped, after
+//!   being classified, when an object overlapping it is freed (its history
+//!   then restarts: objects that share a line with a freed one lose the
+//!   accesses made before the free), and at exit.
+//! - At most [`MAX_LINES`] lines (16 MiB of heap) have a record at a time
+//!   (192 bytes each, so at most 48 MiB plus the index): accesses to
+//!   further lines are not tracked, only counted (`untracked` in the
+//!   profile), until records are freed again.
+//! - A record keeps [`SLOTS`] threads exactly (the first to touch the
+//!   line); one more slot holds the union of all further threads (thread
+//!   [`OTHERS`], shown as `others`), whose overlaps among themselves are
+//!   therefore not seen.
+//! - A record keeps the first [`LINE_SITES`] allocation sites of the
+//!   objects accessed in the line.
+//! - At most [`MAX_RESULTS`] distinct falsely shared lines (by address,
+//!   sites and writers) are kept; further ones are counted (`dropped`).
+
+use crate::race::AddrHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+
+/// Cache-line size in bytes.
+pub(crate) const LINE: usize = 64;
+/// Threads kept exactly per line.
+pub(crate) const SLOTS: usize = 4;
+/// Allocation sites kept per line.
+pub(crate) const LINE_SITES: usize = 4;
+/// Lines with a record at a time.
+pub(crate) const MAX_LINES: usize = 1 << 18;
+/// Distinct falsely shared lines kept for the report.
+pub(crate) const MAX_RESULTS: usize = 4096;
+/// The thread id of the merged slot for threads beyond [`SLOTS`].
+pub(crate) const OTHERS: u32 = u32::MAX;
+/// Entries of the direct-mapped cache of line records.
+const CACHE: usize = 1024;
+/// The line of a free record.
+const NO_LINE: usize = usize::MAX;
+
+/// What one thread did to one line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// The thread ([`OTHERS`] for the merged slot).
+    pub(crate) tid: u32,
+    /// Bytes written (bit `i`: byte `i` of the line).
+    pub(crate) written: u64,
+    /// Bytes read.
+    pub(crate) read: u64,
+    /// Number of writes to the line.
+    pub(crate) writes: u64,
+}
+
+/// The record of one line.
+#[derive(Clone, Debug, Default)]
+struct LineRec {
+    /// The line's index (address / [`LINE`]); [`NO_LINE`] when free.
+    line: usize,
+    /// `SLOTS` threads exactly, then the merged slot of all further ones.
+    slots: [Slot; SLOTS + 1],
+    /// Slots in use (`SLOTS + 1` once the merged slot is).
+    n: u8,
+    sites: [u32; LINE_SITES],
+    nsites: u8,
+}
+
+/// How a line is shared, see the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sharing {
+    /// Fewer than two writers.
+    Unclassified,
+    /// Two or more writers, none touching another writer's bytes.
+    False,
+    /// Two or more writers sharing bytes.
+    True,
+}
+
+/// Classify a line from the slots of the threads that touched it.
+pub(crate) fn classify(slots: &[Slot]) -> Sharing {
+    let writers = slots.iter().filter(|s| s.written != 0).count();
+    if writers < 2 {
+        return Sharing::Unclassified;
+    }
+    for (i, t) in slots.iter().enumerate() {
+        for (j, u) in slots.iter().enumerate() {
+            if i != j && u.written != 0 && t.written & (u.written | u.read) != 0 {
+                return Sharing::True;
+            }
+        }
+    }
+    Sharing::False
+}
+
+/// The bytes `[lo, hi)` of a line as a mask (`lo < hi <= 64`).
+#[inline]
+fn mask(lo: usize, hi: usize) -> u64 {
+    let n = hi - lo;
+    if n >= 64 {
+        !0
+    } else {
+        ((1u64 << n) - 1) << lo
+    }
+}
+
+/// A byte mask as ranges: `0-7,16`.
+pub(crate) fn ranges(m: u64) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < 64 {
+        if m >> i & 1 == 0 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < 64 && m >> i & 1 == 1 {
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if i - 1 == start {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}-{}", i - 1));
+        }
+    }
+    out
+}
+
+/// One falsely shared line, as reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FalseLine {
+    /// The line's address (a multiple of [`LINE`]).
+    pub(crate) addr: usize,
+    /// The writers, by thread id.
+    pub(crate) writers: Vec<Slot>,
+    /// The threads that only read the line, by id.
+    pub(crate) readers: Vec<u32>,
+    /// Allocation sites (indexes into the table's sites), ascending.
+    pub(crate) sites: Vec<u32>,
+    /// Writes made to the line by its writers.
+    pub(crate) writes: u64,
+}
+
+/// The false-sharing state: line records and results.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    /// The records (free ones have line [`NO_LINE`] and are in `free`).
+    recs: Vec<LineRec>,
+    free: Vec<u32>,
+    /// Line index to record.
+    index: HashMap<usize, u32, BuildHasherDefault<AddrHasher>>,
+    /// `cache[line % CACHE]`: the record of a recently accessed line (to
+    /// be checked against the record's `line`): spares the hash lookup
+    /// for repeated accesses to a line.
+    cache: [u32; CACHE],
+    /// Falsely shared lines, keyed by (address, sites, writer ids).
+    results: BTreeMap<(usize, Vec<u32>, Vec<u32>), FalseLine>,
+    /// Lines found truly shared (each time a record was classified).
+    pub(crate) true_shared: u64,
+    /// Accesses to lines not tracked because [`MAX_LINES`] were.
+    pub(crate) untracked: u64,
+    /// Falsely shared lines not kept because [`MAX_RESULTS`] were.
+    pub(crate) dropped: u64,
+}
+
+impl Lines {
+    /// No lines.
+    pub(crate) const fn new() -> Lines {
+        Lines {
+            recs: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::with_hasher(BuildHasherDefault::new()),
+            cache: [u32::MAX; CACHE],
+            results: BTreeMap::new(),
+            true_shared: 0,
+            untracked: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Thread `tid` read or wrote (`write`) `[addr, addr+size)`, which lies
+    /// in an object allocated at `site`.
+    #[inline]
+    pub(crate) fn note(&mut self, addr: usize, size: usize, tid: u32, write: bool, site: u32) {
+        let lo = addr % LINE;
+        if size > 0 && size < LINE && lo + size <= LINE {
+            // The common case: within one line.
+            let m = ((1u64 << size) - 1) << lo;
+            self.note_line(addr / LINE, m, tid, write, site);
+            return;
+        }
+        self.note_lines(addr, size, tid, write, site);
+    }
+
+    /// [`Lines::note`] for accesses that may span lines.
+    fn note_lines(&mut self, addr: usize, size: usize, tid: u32, write: bool, site: u32) {
+        let end = addr.saturating_add(size.max(1));
+        let mut line = addr / LINE;
+        loop {
+            let base = line * LINE;
+            let lo = addr.max(base) - base;
+            let hi = end.min(base + LINE) - base;
+            self.note_line(line, mask(lo, hi), tid, write, site);
+            line += 1;
+            if line * LINE >= end {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn note_line(&mut self, line: usize, m: u64, tid: u32, write: bool, site: u32) {
+        let c = line % CACHE;
+        let mut i = self.cache[c] as usize;
+        if self.recs.get(i).is_none_or(|r| r.line != line) {
+            i = match self.index.get(&line) {
+                Some(&i) => i as usize,
+                None => {
+                    if self.index.len() >= MAX_LINES {
+                        self.untracked += 1;
+                        return;
+                    }
+                    let rec = LineRec {
+                        line,
+                        ..LineRec::default()
+                    };
+                    let i = match self.free.pop() {
+                        Some(i) => {
+                            self.recs[i as usize] = rec;
+                            i as usize
+                        }
+                        None => {
+                            self.recs.push(rec);
+                            self.recs.len() - 1
+                        }
+                    };
+                    self.index.insert(line, i as u32);
+                    i
+                }
+            };
+            self.cache[c] = i as u32;
+        }
+        let rec = &mut self.recs[i];
+        let n = rec.n as usize;
+        let i = match rec.slots[..n].iter().position(|s| s.tid == tid) {
+            Some(i) => i,
+            None if n < SLOTS => {
+                rec.slots[n].tid = tid;
+                rec.n += 1;
+                n
+            }
+            None => {
+                if n == SLOTS {
+                    rec.slots[SLOTS].tid = OTHERS;
+                    rec.n += 1;
+                }
+                SLOTS
+            }
+        };
+        let s = &mut rec.slots[i];
+        if write {
+            s.written |= m;
+            s.writes += 1;
+        } else {
+            s.read |= m;
+        }
+        let ns = rec.nsites as usize;
+        if ns < LINE_SITES && !rec.sites[..ns].contains(&site) {
+            rec.sites[ns] = site;
+            rec.nsites += 1;
+        }
+    }
+
+    /// Classify and drop the records of the lines overlapping
+    /// `[addr, addr+size)` (an object being freed).
+    pub(crate) fn flush_range(&mut self, addr: usize, size: usize) {
+        if self.index.is_empty() {
+            return;
+        }
+        let first = addr / LINE;
+        let last = (addr.saturating_add(size.max(1)) - 1) / LINE;
+        if last - first + 1 > self.index.len() {
+            let keys: Vec<usize> = self
+                .index
+                .keys()
+                .filter(|&&k| (first..=last).contains(&k))
+                .copied()
+                .collect();
+            for k in keys {
+                if let Some(r) = self.remove(k) {
+                    self.finish(k, &r);
+                }
+            }
+        } else {
+            for k in first..=last {
+                if let Some(r) = self.remove(k) {
+                    self.finish(k, &r);
+                }
+            }
+        }
+    }
+
+    /// Classify and drop every record (at exit).
+    pub(crate) fn flush_all(&mut self) {
+        let index = std::mem::take(&mut self.index);
+        let recs = std::mem::take(&mut self.recs);
+        self.free.clear();
+        for (k, i) in index {
+            self.finish(k, &recs[i as usize]);
+        }
+    }
+
+    /// Take the record of line `line` out (its slot becomes free).
+    fn remove(&mut self, line: usize) -> Option<LineRec> {
+        let i = self.index.remove(&line)?;
+        let r = std::mem::take(&mut self.recs[i as usize]);
+        self.recs[i as usize].line = NO_LINE;
+        self.free.push(i);
+        Some(r)
+    }
+
+    fn finish(&mut self, line: usize, r: &LineRec) {
+        let slots = &r.slots[..r.n as usize];
+        match classify(slots) {
+            Sharing::Unclassified => {}
+            Sharing::True => self.true_shared += 1,
+            Sharing::False => {
+                let mut writers: Vec<Slot> =
+                    slots.iter().filter(|s| s.written != 0).copied().collect();
+                writers.sort_by_key(|s| s.tid);
+                let mut readers: Vec<u32> = slots
+                    .iter()
+                    .filter(|s| s.written == 0)
+                    .map(|s| s.tid)
+                    .collect();
+                readers.sort_unstable();
+                let mut sites = r.sites[..r.nsites as usize].to_vec();
+                sites.sort_unstable();
+                let ids: Vec<u32> = writers.iter().map(|s| s.tid).collect();
+                let key = (line * LINE, sites, ids);
+                let writes = writers.iter().map(|s| s.writes).sum();
+                if let Some(have) = self.results.get_mut(&key) {
+                    for (h, w) in have.writers.iter_mut().zip(&writers) {
+                        h.written |= w.written;
+                        h.read |= w.read;
+                        h.writes += w.writes;
+                    }
+                    have.writes += writes;
+                    for t in readers {
+                        if !have.readers.contains(&t) {
+                            have.readers.push(t);
+                        }
+                    }
+                    have.readers.sort_unstable();
+                } else if self.results.len() >= MAX_RESULTS {
+                    self.dropped += 1;
+                } else {
+                    let fl = FalseLine {
+                        addr: line * LINE,
+                        writers,
+                        readers,
+                        sites: key.1.clone(),
+                        writes,
+                    };
+                    self.results.insert(key, fl);
+                }
+            }
+        }
+    }
+
+    /// The falsely shared lines found so far, most written first (then by
+    /// address).
+    pub(crate) fn falsely_shared(&self) -> Vec<&FalseLine> {
+        let mut v: Vec<&FalseLine> = self.results.values().collect();
+        v.sort_by_key(|l| (std::cmp::Reverse(l.writes), l.addr));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(tid: u32, written: u64, read: u64) -> Slot {
+        Slot {
+            tid,
+            written,
+            read,
+            writes: written.count_ones() as u64,
+        }
+    }
+
+    #[test]
+    fn classification() {
+        let a = 0xff; // bytes 0-7
+        let b = 0xff00; // bytes 8-15
+                        // Per-thread counters side by side (each reads its own too).
+        assert_eq!(classify(&[slot(1, a, a), slot(2, b, b)]), Sharing::False);
+        // ... with main reading both after the join: still false.
+        assert_eq!(
+            classify(&[slot(1, a, a), slot(2, b, b), slot(0, 0, a | b)]),
+            Sharing::False
+        );
+        // One shared counter.
+        assert_eq!(classify(&[slot(1, a, a), slot(2, a, a)]), Sharing::True);
+        // A writer reading another writer's bytes.
+        assert_eq!(classify(&[slot(1, a, b), slot(2, b, 0)]), Sharing::True);
+        // Overlap by a single byte.
+        assert_eq!(classify(&[slot(1, a, 0), slot(2, 0x180, 0)]), Sharing::True);
+        // One writer and readers of other bytes: not classified.
+        assert_eq!(
+            classify(&[slot(1, a, 0), slot(2, 0, b)]),
+            Sharing::Unclassified
+        );
+        assert_eq!(classify(&[slot(1, a, a)]), Sharing::Unclassified);
+        assert_eq!(classify(&[]), Sharing::Unclassified);
+    }
+
+    #[test]
+    fn masks_and_ranges() {
+        assert_eq!(mask(0, 8), 0xff);
+        assert_eq!(mask(0, 64), !0);
+        assert_eq!(mask(63, 64), 1 << 63);
+        assert_eq!(ranges(0xff), "0-7");
+        assert_eq!(ranges(0xff | 1 << 16 | 3 << 62), "0-7,16,62-63");
+        assert_eq!(ranges(0), "");
+    }
+
+    #[test]
+    fn lines_are_recorded_flushed_and_merged() {
+        let mut l = Lines::new();
+        // Two threads, one 8-byte counter each, in line 2 (0x80..0xc0).
+        for _ in 0..3 {
+            l.note(0x80, 8, 1, false, 7);
+            l.note(0x80, 8, 1, true, 7);
+            l.note(0x88, 8, 2, true, 7);
+        }
+        // An access straddling lines 2 and 3 by thread 3 (reads only).
+        l.note(0xbc, 8, 3, false, 7);
+        assert_eq!(l.index.len(), 2);
+        // Freeing an object in line 3 drops only that line.
+        l.flush_range(0xc0, 4);
+        assert_eq!(l.index.len(), 1);
+        l.flush_all();
+        assert!(l.index.is_empty());
+        let fs = l.falsely_shared();
+        assert_eq!(fs.len(), 1);
+        assert_eq!(fs[0].addr, 0x80);
+        assert_eq!(fs[0].writes, 6);
+        assert_eq!(fs[0].readers, vec![3]);
+        assert_eq!(fs[0].sites, vec![7]);
+        let w: Vec<(u32, String, u64)> = fs[0]
+            .writers
+            .iter()
+            .map(|s| (s.tid, ranges(s.written), s.writes))
+            .collect();
+        assert_eq!(w, vec![(1, "0-7".into(), 3), (2, "8-15".into(), 3)]);
+        // The same line again (a new object at the same address): merged.
+        l.note(0x80, 8, 1, true, 7);
+        l.note(0x88, 8, 2, true, 7);
+        l.flush_range(0x80, 64);
+        assert_eq!(l.falsely_shared()[0].writes, 8);
+        // A shared counter: true sharing.
+        l.note(0x100, 8, 1, true, 7);
+        l.note(0x100, 8, 2, true, 7);
+        l.flush_all();
+        assert_eq!(l.true_shared, 1);
+        assert_eq!(l.falsely_shared().len(), 1);
+    }
+
+    #[test]
+    fn threads_beyond_the_slots_are_merged() {
+        let mut l = Lines::new();
+        for t in 0..6u32 {
+            l.note(t as usize * 8, 8, t, false, 0);
+            l.note(t as usize * 8, 8, t, true, 0);
+        }
+        l.flush_all();
+        let fs = l.falsely_shared();
+        assert_eq!(fs.len(), 1);
+        let ids: Vec<u32> = fs[0].writers.iter().map(|s| s.tid).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3, OTHERS]);
+        assert_eq!(ranges(fs[0].writers[4].written), "32-47");
+        assert_eq!(fs[0].writes, 6);
+        // Four writers, then a fifth thread reading everything (main after
+        // the joins): a reader, not merged into a writer's slot.
+        for t in 1..5u32 {
+            l.note(0x1000 + t as usize * 8, 8, t, false, 1);
+            l.note(0x1000 + t as usize * 8, 8, t, true, 1);
+        }
+        l.note(0x1000, 64, 0, false, 1);
+        l.flush_all();
+        let fs = l.falsely_shared();
+        assert_eq!(fs.len(), 2);
+        let ids: Vec<u32> = fs[1].writers.iter().map(|s| s.tid).collect();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
+        assert_eq!(fs[1].readers, vec![OTHERS]);
+    }
+}
