@@ -11,7 +11,9 @@ It provides:
   core-to-core transfer and NUMA DRAM costs, replaying `loci-trace` events.
 - [`cachegrind`] and [`lackey`]: a cachegrind-compatible two-level cache
   simulation driven by Valgrind `lackey --trace-mem=yes` traces, checked
-  against cachegrind itself by the `cachegrind` integration test.
+  against cachegrind itself by the `cachegrind` integration test; a lackey
+  trace also becomes the loci-trace events of one thread
+  ([`lackey::for_each_event`]) for the machine models.
 - [`ordering`]: per-core store buffers and barrier costs (`DMB ISH/ISHST/
   ISHLD`, `DSB`, `LDAR`/`STLR`, `MFENCE`, locked RMWs) under a *drain* or an
   *order* barrier implementation, with per-thread simulated clocks.
