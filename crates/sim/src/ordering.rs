@@ -705,18 +705,25 @@ impl OrderingSim {
     /// Replays one event.
     #[inline]
     pub fn on_event(&mut self, event: &Event) -> Result<(), Error> {
-        // Most events are accesses, and most replays keep every barrier
-        // and run no GC marker: then an access is all there is to do.
-        if let Event::Access {
-            thread,
-            addr,
-            size,
-            write,
-            ..
-        } = *event
-        {
-            if self.gc.is_none() && self.filter.variant().is_as_traced() {
-                return self.access(thread, addr, size as u64, write);
+        // Most events are accesses (then acquires and releases), and most
+        // replays keep every barrier and run no GC marker: then the access
+        // or the barrier is all there is to do.
+        if self.gc.is_none() && self.filter.variant().is_as_traced() {
+            match *event {
+                Event::Access {
+                    thread,
+                    addr,
+                    size,
+                    write,
+                    ..
+                } => return self.access(thread, addr, size as u64, write),
+                Event::Acquire { thread, .. } => {
+                    return self.barrier(thread, self.costs.fence_cycles.ldar, Wait::Never)
+                }
+                Event::Release { thread, .. } => {
+                    return self.barrier(thread, self.costs.fence_cycles.stlr, Wait::Policy)
+                }
+                _ => {}
             }
         }
         self.on_event_general(event)
