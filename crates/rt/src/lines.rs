@@ -199,6 +199,10 @@ pub(crate) struct Lines {
     /// be checked against the record's `line`): spares the hash lookup
     /// for repeated accesses to a line.
     cache: [u32; CACHE],
+    /// The last update: `(line, thread, site, record, slot)`; the same
+    /// thread touching the same line again (the common case) goes straight
+    /// to its slot. `line` is [`NO_LINE`] when not valid.
+    memo: (usize, u32, u32, u32, u32),
     /// Falsely shared lines, keyed by (address, sites, writer ids).
     results: BTreeMap<(usize, Vec<u32>, Vec<u32>), FalseLine>,
     /// Lines found truly shared (each time a record was classified).
@@ -217,6 +221,7 @@ impl Lines {
             free: Vec::new(),
             index: HashMap::with_hasher(BuildHasherDefault::new()),
             cache: [u32::MAX; CACHE],
+            memo: (NO_LINE, 0, 0, 0, 0),
             results: BTreeMap::new(),
             true_shared: 0,
             untracked: 0,
@@ -256,6 +261,28 @@ impl Lines {
 
     #[inline]
     fn note_line(&mut self, line: usize, m: u64, tid: u32, write: bool, site: u32) {
+        let (l, t, st, r, sl) = self.memo;
+        if l == line && t == tid && st == site {
+            if let Some(s) = self
+                .recs
+                .get_mut(r as usize)
+                .and_then(|rec| rec.slots.get_mut(sl as usize))
+            {
+                if write {
+                    s.written |= m;
+                    s.writes += 1;
+                } else {
+                    s.read |= m;
+                }
+                return;
+            }
+        }
+        self.note_line_slow(line, m, tid, write, site);
+    }
+
+    /// [`Lines::note_line`] without the memo: finds or makes the record
+    /// and the thread's slot, and remembers them.
+    fn note_line_slow(&mut self, line: usize, m: u64, tid: u32, write: bool, site: u32) {
         let c = line % CACHE;
         let mut i = self.cache[c] as usize;
         if self.recs.get(i).is_none_or(|r| r.line != line) {
@@ -286,6 +313,7 @@ impl Lines {
             };
             self.cache[c] = i as u32;
         }
+        let rec_index = i;
         let rec = &mut self.recs[i];
         let n = rec.n as usize;
         let i = match rec.slots[..n].iter().position(|s| s.tid == tid) {
@@ -314,6 +342,13 @@ impl Lines {
         if ns < LINE_SITES && !rec.sites[..ns].contains(&site) {
             rec.sites[ns] = site;
             rec.nsites += 1;
+        }
+        // The memo may be taken only while the record keeps this slot for
+        // this thread alone (not the merged one) and has seen this site.
+        if i < SLOTS && rec.sites[..rec.nsites as usize].contains(&site) {
+            self.memo = (line, tid, site, rec_index as u32, i as u32);
+        } else {
+            self.memo.0 = NO_LINE;
         }
     }
 
@@ -348,6 +383,7 @@ impl Lines {
 
     /// Classify and drop every record (at exit).
     pub(crate) fn flush_all(&mut self) {
+        self.memo.0 = NO_LINE;
         let index = std::mem::take(&mut self.index);
         let recs = std::mem::take(&mut self.recs);
         self.free.clear();
@@ -359,6 +395,9 @@ impl Lines {
     /// Take the record of line `line` out (its slot becomes free).
     fn remove(&mut self, line: usize) -> Option<LineRec> {
         let i = self.index.remove(&line)?;
+        if self.memo.0 == line {
+            self.memo.0 = NO_LINE;
+        }
         let r = std::mem::take(&mut self.recs[i as usize]);
         self.recs[i as usize].line = NO_LINE;
         self.free.push(i);
@@ -512,6 +551,37 @@ mod tests {
         l.flush_all();
         assert_eq!(l.true_shared, 1);
         assert_eq!(l.falsely_shared().len(), 1);
+    }
+
+    #[test]
+    fn the_memo_never_outlives_its_record() {
+        let mut l = Lines::new();
+        l.note(0x40, 8, 1, true, 3); // memo: line 1, thread 1
+        l.flush_range(0x40, 8); // record freed
+        l.note(0x80, 8, 2, true, 3); // reuses the record for line 2
+        l.note(0x48, 8, 1, true, 3); // line 1 again: a new record
+        l.note(0x48, 8, 1, true, 3); // memo hit
+        l.note(0x88, 8, 1, true, 3); // line 2: false sharing with thread 2
+        l.flush_all();
+        let fs = l.falsely_shared();
+        assert_eq!(fs.len(), 1);
+        assert_eq!(fs[0].addr, 0x80);
+        let w: Vec<(u32, String, u64)> = fs[0]
+            .writers
+            .iter()
+            .map(|s| (s.tid, ranges(s.written), s.writes))
+            .collect();
+        assert_eq!(w, vec![(1, "8-15".into(), 1), (2, "0-7".into(), 1)]);
+        // A different site in the same line is recorded, not skipped by
+        // the memo.
+        l.note(0xc0, 8, 1, true, 3);
+        l.note(0xc0, 8, 1, true, 4);
+        l.note(0xc8, 8, 2, true, 4);
+        l.flush_all();
+        let fs = l.falsely_shared();
+        let line3 = fs.iter().find(|f| f.addr == 0xc0).unwrap();
+        assert_eq!(line3.sites, vec![3, 4]);
+        assert_eq!(line3.writes, 3);
     }
 
     #[test]
