@@ -896,3 +896,58 @@ fn a_mutex_protected_shared_counter_is_true_sharing() {
     assert_eq!(false_sharing(&r.profile).len(), 0, "{:#?}", r.profile);
     assert_eq!(r.profile["false_sharing_stats"]["true_shared_lines"], 1);
 }
+
+/// Per-thread atomic counters packed into one line: atomic stores and
+/// RMWs are writes of the line, main's atomic loads after the joins reads.
+const FS_ATOMIC: &str = r#"#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define N 500
+static void *bump(void *arg) {
+    _Atomic long *mine = arg;
+    atomic_store_explicit(mine, 0, memory_order_relaxed);
+    for (int i = 0; i < N; i++)
+        atomic_fetch_add_explicit(mine, 1, memory_order_relaxed);
+    return NULL;
+}
+int main(void) {
+    _Atomic long *c = aligned_alloc(64, 64); /* SITE */
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, bump, (void *)&c[i + 1]);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    long s = 0;
+    for (int i = 1; i < 4; i++)
+        s += atomic_load(&c[i]);
+    printf("%ld\n", s);
+    free((void *)c);
+    return 0;
+}
+"#;
+
+#[test]
+fn packed_atomic_counters_are_falsely_shared() {
+    let Some(r) = build_and_run("fs-atomic", FS_ATOMIC) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(String::from_utf8_lossy(&r.instrumented.stdout), "1500\n");
+    let fs = false_sharing(&r.profile);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    let l = &fs[0];
+    assert_eq!(l["threads"], serde_json::json!([1, 2, 3]));
+    assert_eq!(l["writes"], 3 * 501);
+    assert_eq!(
+        l["writes_by"],
+        serde_json::json!({"T1": 501, "T2": 501, "T3": 501})
+    );
+    assert_eq!(
+        l["bytes"],
+        serde_json::json!({"T1": "8-15", "T2": "16-23", "T3": "24-31"})
+    );
+    assert_eq!(l["readers"], serde_json::json!([0]));
+    assert_eq!(l["sites"][0]["line"], line_of(FS_ATOMIC, "/* SITE */"));
+    assert_eq!(r.profile["races"], 0);
+}
