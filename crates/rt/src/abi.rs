@@ -633,6 +633,8 @@ pub extern "C" fn __tsan_init() {
     }
     state::install_fork_handlers();
     crate::report::install_at_exit();
+    #[cfg(not(test))]
+    crate::fatal::install();
 }
 
 #[cfg(test)]

@@ -43,8 +43,12 @@ then exits with status 66, as under ThreadSanitizer.
 
 # Limitations
 
-- The report is written by an `atexit` handler: a program that ends with
-  `_exit`, `abort` or a signal writes none.
+- The report is written by an `atexit` handler, by the interposed
+  `_exit`/`_Exit`, and (best effort) by handlers for `SIGSEGV`, `SIGBUS`,
+  `SIGFPE`, `SIGILL` and `SIGABRT` (`abort`) installed where the
+  disposition is the default; a program that installs its own handler
+  for one of them replaces ours (module `fatal`). Other signals that kill
+  the process (`SIGKILL`, `SIGTERM` ...) write none.
 - After a race was reported, the `atexit` handler ends the process with
   `_exit(66)` once stdio is flushed, as ThreadSanitizer does: exit
   handlers registered before the runtime started and ELF destructors
@@ -104,6 +108,8 @@ macro_rules! trampoline {
 pub mod abi;
 #[cfg(not(test))]
 pub mod bulk;
+#[cfg(not(test))]
+pub mod fatal;
 #[cfg(not(test))]
 pub mod intercept;
 #[cfg_attr(test, allow(dead_code))]

@@ -27,10 +27,35 @@ pub(crate) fn install_at_exit() {
 }
 
 extern "C" fn at_exit() {
-    let Some(_g) = Guard::enter() else { return };
+    let races = write_profile();
+    if races > 0 {
+        crate::sys::say(&format!("ThreadSanitizer: reported {races} warnings\n"));
+        // SAFETY: fflush(NULL) flushes every open output stream.
+        unsafe { libc::fflush(core::ptr::null_mut()) };
+        // Ends the process (as TSan's exit code 66) without running the
+        // remaining handlers again.
+        exit_now(RACE_EXIT_CODE);
+    }
+}
+
+/// End the process with `status` right now, like `_exit` (which this
+/// library interposes, hence the system call).
+pub(crate) fn exit_now(status: c_int) -> ! {
+    loop {
+        // SAFETY: exit_group has no preconditions and does not return.
+        unsafe { libc::syscall(libc::SYS_exit_group, status as libc::c_long) };
+    }
+}
+
+/// Write the profile (and finish the trace) once: from `exit`, `_exit`
+/// or a fatal signal, whichever comes first. Returns the number of races
+/// reported (0 when the profile was already written, or cannot be written
+/// because this thread is inside the runtime).
+pub(crate) fn write_profile() -> u64 {
+    let Some(_g) = Guard::enter() else { return 0 };
     let mut t = state::table();
     if FINISHED.swap(true, Ordering::AcqRel) {
-        return;
+        return 0;
     }
     if let Some(tr) = t.trace.take() {
         let mut tr = Some(tr);
@@ -57,16 +82,7 @@ extern "C" fn at_exit() {
             path.to_string_lossy()
         );
     }
-    if races > 0 {
-        crate::sys::say(&format!("ThreadSanitizer: reported {races} warnings\n"));
-        // SAFETY: fflush(NULL) flushes every open output stream; _exit
-        // ends the process (as TSan's exit code 66) without running the
-        // remaining handlers again.
-        unsafe {
-            libc::fflush(core::ptr::null_mut());
-            libc::_exit(RACE_EXIT_CODE);
-        }
-    }
+    races
 }
 
 /// The exit status of a process in which races were reported

@@ -115,11 +115,13 @@ fn build_and_run_with(name: &str, src: &str, shared: bool) -> Option<Run> {
             .arg("-lpthread"),
     );
     let out = dir.join("profile.json");
+    // In the scratch directory: a program killed by a signal may dump core.
     let instrumented = Command::new(&inst)
+        .current_dir(&dir)
         .env("LOCI_PROFILE_OUT", &out)
         .output()
         .unwrap();
-    let plain = Command::new(&plain).output().unwrap();
+    let plain = Command::new(&plain).current_dir(&dir).output().unwrap();
     let text = std::fs::read_to_string(&out).expect("no profile written");
     let profile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{text}"));
     Some(Run {
@@ -950,4 +952,170 @@ fn packed_atomic_counters_are_falsely_shared() {
     assert_eq!(l["readers"], serde_json::json!([0]));
     assert_eq!(l["sites"][0]["line"], line_of(FS_ATOMIC, "/* SITE */"));
     assert_eq!(r.profile["races"], 0);
+}
+
+/// A heap counter written by a second thread, then the program ends
+/// through `END` (not `exit`).
+fn ends_without_exit(end: &str) -> String {
+    format!(
+        r#"#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#define N 500
+static void *bump(void *arg) {{
+    int *counter = arg;
+    for (int i = 0; i < N; i++)
+        (*counter)++;
+    return NULL;
+}}
+int main(void) {{
+    int *counter = malloc(sizeof *counter); /* SITE */
+    *counter = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, bump, counter);
+    pthread_join(t, NULL);
+    printf("counter=%d\n", *counter);
+    fflush(stdout);
+    {end}
+    return 0;
+}}
+"#
+    )
+}
+
+/// Same stdout, stderr, exit code and terminating signal (and core dump)
+/// as the plain build.
+fn same_end(r: &Run) {
+    use std::os::unix::process::ExitStatusExt;
+    same_behaviour(r);
+    assert_eq!(r.plain.status.signal(), r.instrumented.status.signal());
+    assert_eq!(
+        r.plain.status.core_dumped(),
+        r.instrumented.status.core_dumped()
+    );
+}
+
+/// The profile of [`ends_without_exit`]: the counter's exact counts, with
+/// `main_reads` reads by main.
+fn check_counter_profile(r: &Run, src: &str, main_reads: u64) {
+    assert_eq!(
+        String::from_utf8_lossy(&r.instrumented.stdout),
+        "counter=500\n"
+    );
+    let s = site_at(&r.profile, line_of(src, "/* SITE */"));
+    assert_eq!(s["function"], "main");
+    assert_eq!(s["objects"], 1);
+    assert_eq!(s["bytes"], 4);
+    assert_eq!(s["class"], "handoff");
+    // main: `*counter = 0` and the read for printf (+ the read for the
+    // faulting address); thread 1: N x (load, store).
+    assert_eq!(per_thread(s), vec![(0, main_reads, 1, 0), (1, 500, 500, 0)]);
+    assert_eq!(r.profile["threads"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn underscore_exit_writes_the_profile() {
+    let src = ends_without_exit("_exit(7);");
+    let Some(r) = build_and_run("uexit", &src) else {
+        return;
+    };
+    same_end(&r);
+    assert_eq!(r.instrumented.status.code(), Some(7));
+    check_counter_profile(&r, &src, 1);
+}
+
+#[test]
+fn capital_exit_writes_the_profile() {
+    let src = ends_without_exit("_Exit(5);");
+    let Some(r) = build_and_run("cexit", &src) else {
+        return;
+    };
+    same_end(&r);
+    assert_eq!(r.instrumented.status.code(), Some(5));
+    check_counter_profile(&r, &src, 1);
+}
+
+#[test]
+fn abort_writes_the_profile_and_still_dies_of_sigabrt() {
+    use std::os::unix::process::ExitStatusExt;
+    let src = ends_without_exit("abort();");
+    let Some(r) = build_and_run("abort", &src) else {
+        return;
+    };
+    same_end(&r);
+    assert_eq!(r.instrumented.status.signal(), Some(libc_sig::SIGABRT));
+    check_counter_profile(&r, &src, 1);
+}
+
+#[test]
+fn a_segfault_writes_the_profile_and_still_dies_of_sigsegv() {
+    use std::os::unix::process::ExitStatusExt;
+    let src = ends_without_exit("*(volatile int *)(long)(*counter - 500) = 1;");
+    let Some(r) = build_and_run("segv", &src) else {
+        return;
+    };
+    same_end(&r);
+    assert_eq!(r.instrumented.status.signal(), Some(libc_sig::SIGSEGV));
+    check_counter_profile(&r, &src, 2);
+}
+
+#[test]
+fn a_handler_the_program_installs_is_kept() {
+    // The program's own SIGSEGV handler runs (and exits 9 with `_exit`,
+    // which writes the profile).
+    let src = ends_without_exit(
+        "struct sigaction sa = {0}; sa.sa_handler = on_segv; sigaction(SIGSEGV, &sa, NULL);\n    \
+         *(volatile int *)(long)(*counter - 500) = 1;",
+    )
+    .replace(
+        "int main(void) {",
+        "static void on_segv(int s) { (void)s; write(1, \"handled\\n\", 8); _exit(9); }\nint main(void) {",
+    );
+    let Some(r) = build_and_run("own-handler", &src) else {
+        return;
+    };
+    same_end(&r);
+    assert_eq!(r.instrumented.status.code(), Some(9));
+    assert_eq!(
+        String::from_utf8_lossy(&r.instrumented.stdout),
+        "counter=500\nhandled\n"
+    );
+    let s = site_at(&r.profile, line_of(&src, "/* SITE */"));
+    // main also read `*counter` for the faulting address.
+    assert_eq!(per_thread(s), vec![(0, 2, 1, 0), (1, 500, 500, 0)]);
+}
+
+#[test]
+fn a_vfork_child_that_calls_underscore_exit_leaves_the_profile_alone() {
+    // The child shares the parent's memory: its `_exit` must neither write
+    // the profile nor stop the parent's recording.
+    let src = ends_without_exit(
+        "pid_t pid = vfork(); if (pid == 0) _exit(3);\n    \
+         int st; waitpid(pid, &st, 0); printf(\"child=%d\\n\", WEXITSTATUS(st));\n    \
+         *counter += 1; printf(\"%d\\n\", *counter);",
+    )
+    .replace(
+        "#include <unistd.h>",
+        "#include <unistd.h>\n#include <sys/wait.h>",
+    );
+    let Some(r) = build_and_run("vfork", &src) else {
+        return;
+    };
+    same_end(&r);
+    assert_eq!(
+        String::from_utf8_lossy(&r.instrumented.stdout),
+        "counter=500\nchild=3\n501\n"
+    );
+    let s = site_at(&r.profile, line_of(&src, "/* SITE */"));
+    // main after the child: `*counter += 1` (read, write) and the read
+    // for printf.
+    assert_eq!(per_thread(s), vec![(0, 3, 2, 0), (1, 500, 500, 0)]);
+}
+
+/// Signal numbers (Linux, x86-64 and AArch64 agree on these).
+mod libc_sig {
+    pub const SIGABRT: i32 = 6;
+    pub const SIGSEGV: i32 = 11;
 }
