@@ -268,3 +268,239 @@ fn table_and_json_show_the_falsely_shared_line() {
     assert_eq!(l["sites"][0]["function"], "main");
     assert!(l["line_address"].as_str().unwrap().starts_with("0x"));
 }
+
+/// clang with `-fsanitize=thread`, or a notice and `false`.
+fn clang_available() -> bool {
+    let ok = Command::new("clang")
+        .args(["-fsanitize=thread", "-x", "c", "-c", "-o", "/dev/null", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("notice: skipping: clang with -fsanitize=thread is not installed (apt-get install clang)");
+    }
+    ok
+}
+
+/// `loci cc --clang FLAGS -o OUT SRC -lpthread` (with `env` set).
+fn cc_clang(dir: &Path, src: &Path, out: &str, flags: &[&str], env: &[(&str, &str)]) -> PathBuf {
+    let exe = dir.join(out);
+    let o = loci()
+        .arg("cc")
+        .args(flags)
+        .arg("-o")
+        .arg(&exe)
+        .arg(src)
+        .arg("-lpthread")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "loci cc failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    exe
+}
+
+const CAPTURE: &str = "#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define N 1000
+static void *bump(void *arg) {
+    int *counter = arg;
+    for (int i = 0; i < N; i++)
+        (*counter)++;
+    return NULL;
+}
+int main(void) {
+    int *counter = malloc(sizeof *counter); /* SITE: line 12 */
+    *counter = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, bump, counter);
+    pthread_join(t, NULL);
+    printf(\"counter=%d\\n\", *counter);
+    free(counter);
+    return 3;
+}
+";
+
+#[test]
+fn clang_capture_by_reference_has_the_same_exact_counts_as_gcc() {
+    if !runtime_available() || !clang_available() {
+        return;
+    }
+    let dir = tmpdir("clang-capture");
+    let src = dir.join("capture.c");
+    std::fs::write(&src, CAPTURE).unwrap();
+    let mut profiles = Vec::new();
+    for (name, flags) in [("gcc", &["-O0"][..]), ("clang", &["--clang", "-O0"][..])] {
+        let exe = cc_clang(&dir, &src, name, flags, &[]);
+        let o = profile(&dir, &exe, &[]);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stdout).starts_with("counter=1000\n"),
+            "{name}"
+        );
+        // Written by loci's runtime (clang's own would write no profile).
+        let p: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+        std::fs::remove_file(dir.join("p.json")).unwrap();
+        let sites: Vec<&serde_json::Value> = p["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["line"] == 12)
+            .collect();
+        assert_eq!(sites.len(), 1, "{name}: {p:#}");
+        let s = sites[0];
+        assert_eq!(s["function"], "main", "{name}");
+        assert_eq!(s["objects"], 1);
+        assert_eq!(s["bytes"], 4);
+        assert_eq!(s["alloc_threads"], serde_json::json!([0]));
+        assert_eq!(s["class"], "handoff", "{name}");
+        // main: `*counter = 0` and the read for printf; thread 1: N x (load, store).
+        assert_eq!(
+            s["threads"],
+            serde_json::json!([
+                {"thread": 0, "reads": 1, "writes": 1, "atomics": 0},
+                {"thread": 1, "reads": 1000, "writes": 1000, "atomics": 0}
+            ]),
+            "{name}"
+        );
+        profiles.push(s["threads"].clone());
+    }
+    assert_eq!(profiles[0], profiles[1]);
+}
+
+#[test]
+fn clang_racy_programs_exit_66() {
+    if !runtime_available() || !clang_available() {
+        return;
+    }
+    let dir = tmpdir("clang-racy");
+    // `--clang`, and `CC=clang` without it.
+    let a = cc_clang(
+        &dir,
+        &example("racy_counter.c"),
+        "counter",
+        &["--clang", "-O1"],
+        &[],
+    );
+    let b = cc_clang(
+        &dir,
+        &example("racy_flag.c"),
+        "flag",
+        &["-O1"],
+        &[("CC", "clang")],
+    );
+    for exe in [a, b] {
+        let o = profile(&dir, &exe, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(66), "{err}");
+        assert!(
+            err.starts_with("==================\nWARNING: ThreadSanitizer: data race (pid="),
+            "{err}"
+        );
+        // racy_counter's two threads may race more than once.
+        let last = err.lines().last().unwrap_or("");
+        assert!(
+            last.starts_with("ThreadSanitizer: reported ") && last.ends_with(" warnings"),
+            "{err}"
+        );
+        assert!(dir.join("p.json").is_file());
+        std::fs::remove_file(dir.join("p.json")).unwrap();
+    }
+    // A race-free program keeps its status and stays silent.
+    let ok = cc_clang(
+        &dir,
+        &example("ok_condvar.c"),
+        "ok",
+        &["--clang", "-O1"],
+        &[],
+    );
+    let o = profile(&dir, &ok, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}
+
+#[test]
+fn clang_compound_accesses_count_a_read_and_a_write() {
+    if !runtime_available() || !clang_available() {
+        return;
+    }
+    // `-tsan-compound-read-before-write`: `(*counter)++` becomes one
+    // `__tsan_read_write4` call, counted as a read and a write.
+    let dir = tmpdir("clang-compound");
+    let src = dir.join("capture.c");
+    std::fs::write(&src, CAPTURE).unwrap();
+    let flags = ["-O0", "-mllvm", "-tsan-compound-read-before-write=1"];
+    // Compiled by hand (`loci cc --clang` asks for separate reads with
+    // `-tsan-instrument-read-before-write`, which takes precedence); the
+    // link is loci's.
+    let obj = dir.join("capture.o");
+    let o = Command::new("clang")
+        .args(flags)
+        .args(["-fsanitize=thread", "-g", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    if let Ok(nm) = Command::new("nm").arg("-u").arg(&obj).output() {
+        let syms: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        assert!(syms.iter().any(|s| s == "__tsan_read_write4"), "{syms:?}");
+    }
+    let exe = cc_clang(&dir, &obj, "capture", &["--clang"], &[]);
+    let o = profile(&dir, &exe, &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    let s = p["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["line"] == 12)
+        .unwrap();
+    assert_eq!(
+        s["threads"],
+        serde_json::json!([
+            {"thread": 0, "reads": 1, "writes": 1, "atomics": 0},
+            {"thread": 1, "reads": 1000, "writes": 1000, "atomics": 0}
+        ])
+    );
+}
+
+#[test]
+fn an_unimplemented_entry_aborts_naming_it() {
+    use std::os::unix::process::ExitStatusExt;
+    if !runtime_available() || !clang_available() {
+        return;
+    }
+    let dir = tmpdir("clang-a128");
+    let src = dir.join("a128.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nstatic __int128 v;\n\
+         int main(void) { printf(\"before\\n\"); fflush(stdout);\n\
+         __atomic_fetch_add(&v, 1, __ATOMIC_SEQ_CST); printf(\"after\\n\"); return 0; }\n",
+    )
+    .unwrap();
+    let exe = cc_clang(&dir, &src, "a128", &["--clang", "-O1", "-mcx16"], &[]);
+    let o = Command::new(&exe).current_dir(&dir).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "before\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "loci-rt: ThreadSanitizer ABI entry __tsan_atomic128_fetch_add is not implemented by loci's runtime; aborting\n"
+    );
+    assert_eq!(o.status.signal(), Some(6));
+}

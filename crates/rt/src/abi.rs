@@ -11,8 +11,16 @@
 //! real, with the requested memory order, inside the table's critical
 //! section, so the detector sees them in the order they took effect.
 //!
-//! Not provided (a program that uses them fails to link): the 16-byte
-//! atomics `__tsan_atomic128_*`.
+//! clang 14's `-fsanitize=thread` emits a subset of the same entries
+//! (plus `__tsan_atomic*_compare_exchange_val`, and the compound
+//! `__tsan_read_write*` / `__tsan_unaligned_read_write*` with
+//! `-mllvm -tsan-compound-read-before-write`), all provided here.
+//!
+//! Defined but not implemented — each aborts with a message naming it,
+//! never a silent no-op: the 16-byte atomics `__tsan_atomic128_*` (gcc and
+//! clang emit them for `__int128` atomics with `-mcx16`) and
+//! `__tsan_ignore_thread_begin`/`__tsan_ignore_thread_end` (clang emits
+//! them only in Objective-C `dealloc`/`+initialize` methods).
 
 use crate::race::Access;
 use crate::state::{self, Guard, Kind, FINISHED};
@@ -93,6 +101,23 @@ mod imp {
         __tsan_write4, 4, Kind::Write;
         __tsan_write8, 8, Kind::Write;
         __tsan_write16, 16, Kind::Write;
+    );
+
+    macro_rules! compound {
+        ($($name:ident, $size:expr;)*) => {$(
+            pub(super) extern "C" fn $name(addr: *const c_void, pc: usize) {
+                access(addr as usize, $size, Kind::Read, pc, false);
+                access(addr as usize, $size, Kind::Write, pc, false)
+            }
+        )*};
+    }
+
+    compound!(
+        __tsan_read_write1, 1;
+        __tsan_read_write2, 2;
+        __tsan_read_write4, 4;
+        __tsan_read_write8, 8;
+        __tsan_read_write16, 16;
     );
 
     pub(super) extern "C" fn __tsan_read_range(addr: *const c_void, size: usize, pc: usize) {
@@ -201,6 +226,28 @@ access_fns!(
     __tsan_volatile_write4, __tsan_write4;
     __tsan_volatile_write8, __tsan_write8;
     __tsan_volatile_write16, __tsan_write16;
+);
+
+macro_rules! compound_fns {
+    ($($name:ident, $alias:ident;)*) => {$(
+        trampoline!(
+            /// Instrumented read-modify-write (clang's compound access,
+            /// `x += 1`): counted as one read and one write, both checked
+            /// for races.
+            $name(addr: *const c_void) => imp::$alias, "rsi", "x1");
+    )*};
+}
+
+compound_fns!(
+    __tsan_read_write1, __tsan_read_write1;
+    __tsan_read_write2, __tsan_read_write2;
+    __tsan_read_write4, __tsan_read_write4;
+    __tsan_read_write8, __tsan_read_write8;
+    __tsan_read_write16, __tsan_read_write16;
+    __tsan_unaligned_read_write2, __tsan_read_write2;
+    __tsan_unaligned_read_write4, __tsan_read_write4;
+    __tsan_unaligned_read_write8, __tsan_read_write8;
+    __tsan_unaligned_read_write16, __tsan_read_write16;
 );
 
 trampoline!(
@@ -584,6 +631,44 @@ atomic_fns!(
     __tsan_atomic64_compare_exchange_strong,
     __tsan_atomic64_compare_exchange_weak,
     __tsan_atomic64_compare_exchange_val
+);
+
+/// An ABI entry the runtime does not implement was called: say so, naming
+/// it, and abort.
+fn not_implemented(name: &str) -> ! {
+    crate::sys::say("loci-rt: ThreadSanitizer ABI entry ");
+    crate::sys::say(name);
+    crate::sys::say(" is not implemented by loci's runtime; aborting\n");
+    // SAFETY: abort has no preconditions.
+    unsafe { libc::abort() }
+}
+
+macro_rules! unimplemented_fns {
+    ($($name:ident)*) => {$(
+        /// Not implemented: aborts with a message naming this entry (the
+        /// arguments, whatever they are, are never read).
+        #[no_mangle]
+        pub extern "C" fn $name() -> ! {
+            not_implemented(stringify!($name))
+        }
+    )*};
+}
+
+unimplemented_fns!(
+    __tsan_atomic128_load
+    __tsan_atomic128_store
+    __tsan_atomic128_exchange
+    __tsan_atomic128_fetch_add
+    __tsan_atomic128_fetch_sub
+    __tsan_atomic128_fetch_and
+    __tsan_atomic128_fetch_or
+    __tsan_atomic128_fetch_xor
+    __tsan_atomic128_fetch_nand
+    __tsan_atomic128_compare_exchange_strong
+    __tsan_atomic128_compare_exchange_weak
+    __tsan_atomic128_compare_exchange_val
+    __tsan_ignore_thread_begin
+    __tsan_ignore_thread_end
 );
 
 /// `atomic_thread_fence(mo)`: a real fence (relaxed is no fence in C11),

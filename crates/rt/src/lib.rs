@@ -2,7 +2,7 @@
 `loci-rt`: a ThreadSanitizer-ABI runtime that attributes every instrumented
 memory access to its heap object, allocation site and thread.
 
-Programs compiled with `gcc -fsanitize=thread` call `__tsan_read4`,
+Programs compiled with `gcc -fsanitize=thread` (or clang's) call `__tsan_read4`,
 `__tsan_atomic32_fetch_add`, ... on every memory access. Linked against this
 library instead of `libtsan` (see `loci cc`), those calls count, for every
 heap object, how many reads, writes and atomic operations each thread made;
@@ -55,7 +55,8 @@ then exits with status 66, as under ThreadSanitizer.
   (`__attribute__((destructor))`) then do not run.
 - One global lock per access (correctness first): expect large slowdowns
   on access-heavy multi-threaded code.
-- x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics. The race
+- x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics (their
+  entries abort with a message naming them, see `abi`). The race
   detector's model and limits are documented in its module
   (`src/race.rs`); the false-sharing analysis's definition and memory
   bounds in `src/lines.rs`.

@@ -8,6 +8,15 @@
 //! -c`, then everything is linked *without* `-fsanitize=thread`, adding
 //! `libloci_rt.a -lpthread -ldl -lm`. When the command only compiles
 //! (`-c`, `-S`, `-E`), it runs once with the sanitizer flags prepended.
+//!
+//! With clang (`--clang`, or `$CC` naming a clang) one command does both:
+//! `clang -fsanitize=thread -g -mllvm -tsan-instrument-read-before-write=1
+//! -fno-sanitize-link-runtime ARGS... libloci_rt.a -lpthread -ldl -lm` —
+//! `-fno-sanitize-link-runtime` keeps clang from linking its own
+//! ThreadSanitizer runtime; `-tsan-instrument-read-before-write` makes
+//! clang instrument a read that a write to the same address follows in the
+//! same basic block (`x++`), which it otherwise leaves out, so reads are
+//! counted exactly as with gcc.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -22,14 +31,23 @@ Examples:
   loci cc -O2 -o prog prog.c -lm          instrument and link with loci's runtime
   loci cc -c util.c && loci cc -o prog main.c util.o
   loci cc --cxx -O1 -o app app.cc
+  loci cc --clang -O1 -o prog prog.c      clang instead of gcc (also: CC=clang loci cc ...)
   loci profile -- ./prog ARGS...          run it and show the per-site profile
 
 The runtime library is `libloci_rt.a` next to the `loci` executable, or the
 file named by $LOCI_RT_LIB.")]
 pub struct CcArgs {
-    /// Use the C++ compiler (`g++`) instead of `gcc`.
+    /// Use the C++ compiler (`g++`, or `clang++` with `--clang`) instead
+    /// of `gcc`.
     #[arg(long)]
     pub cxx: bool,
+
+    /// Compile and link with clang (`clang`/`clang++`) instead of gcc.
+    /// Without it, clang is also used when `$CC` (`$CXX` with `--cxx`)
+    /// names a clang (`clang`, `clang-14`, `/usr/bin/clang` ...), and then
+    /// that command is run.
+    #[arg(long)]
+    pub clang: bool,
 
     /// Arguments for the compiler, exactly as for `cc`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -95,14 +113,65 @@ pub fn runtime_lib() -> Result<PathBuf> {
     }
 }
 
-/// The commands `loci cc` runs for `args`: compile steps, then the link
-/// (if any). `objdir` receives the temporary objects.
+/// The compiler to run and whether it is clang: `--clang` gives
+/// `clang`/`clang++`; else `$CC` (`$CXX` with `cxx`) when it names a
+/// clang; else `gcc`/`g++`.
+pub fn compiler(cxx: bool, clang: bool, env: Option<&str>) -> (String, bool) {
+    if clang {
+        return ((if cxx { "clang++" } else { "clang" }).to_string(), true);
+    }
+    if let Some(cmd) = env.map(str::trim).filter(|c| is_clang(c)) {
+        return (cmd.to_string(), true);
+    }
+    ((if cxx { "g++" } else { "gcc" }).to_string(), false)
+}
+
+/// Does the command `cmd` name a clang (`clang`, `clang++`, `clang-14`,
+/// `/usr/bin/clang` ...)?
+fn is_clang(cmd: &str) -> bool {
+    !cmd.contains(char::is_whitespace)
+        && Path::new(cmd)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("clang"))
+}
+
+/// The commands `loci cc` runs for `args` with clang: one command that
+/// compiles with `-fsanitize=thread -g` and, unless it only compiles,
+/// links loci's runtime instead of clang's (`-fno-sanitize-link-runtime`).
+pub fn plan_clang(compiler: &str, args: &[String], rt: &Path) -> Vec<Vec<String>> {
+    let mut cmd: Vec<String> = [
+        compiler,
+        "-fsanitize=thread",
+        "-g",
+        "-mllvm",
+        "-tsan-instrument-read-before-write=1",
+    ]
+    .map(String::from)
+    .into();
+    if links(args) {
+        cmd.push("-fno-sanitize-link-runtime".to_string());
+        cmd.extend(args.iter().cloned());
+        cmd.push(rt.to_string_lossy().into_owned());
+        cmd.extend(["-lpthread", "-ldl", "-lm"].map(String::from));
+    } else {
+        cmd.extend(args.iter().cloned());
+    }
+    vec![cmd]
+}
+
+/// Does the command line link (no `-c`, `-S`, `-E`, `-M`, `-MM`)?
+fn links(args: &[String]) -> bool {
+    !args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-c" | "-S" | "-E" | "-M" | "-MM"))
+}
+
+/// The commands `loci cc` runs for `args` with gcc: compile steps, then
+/// the link (if any). `objdir` receives the temporary objects.
 pub fn plan(compiler: &str, args: &[String], rt: &Path, objdir: &Path) -> Vec<Vec<String>> {
     let inst = ["-fsanitize=thread".to_string(), "-g".to_string()];
-    let no_link = args
-        .iter()
-        .any(|a| matches!(a.as_str(), "-c" | "-S" | "-E" | "-M" | "-MM"));
-    if no_link {
+    if !links(args) {
         let mut cmd = vec![compiler.to_string()];
         cmd.extend(inst.iter().cloned());
         cmd.extend(args.iter().cloned());
@@ -174,24 +243,27 @@ pub fn plan(compiler: &str, args: &[String], rt: &Path, objdir: &Path) -> Vec<Ve
 
 /// Run `loci cc`.
 pub fn run(args: CcArgs) -> Result<ExitCode> {
-    let compiler = if args.cxx { "g++" } else { "gcc" };
+    let env = std::env::var(if args.cxx { "CXX" } else { "CC" }).ok();
+    let (compiler, clang) = compiler(args.cxx, args.clang, env.as_deref());
     let list: Vec<String> = args
         .args
         .iter()
         .map(|a| a.to_str().map(str::to_owned).context("non-UTF-8 argument"))
         .collect::<Result<_>>()?;
     let objdir = std::env::temp_dir().join(format!("loci-cc-{}", std::process::id()));
-    let links = !list
-        .iter()
-        .any(|a| matches!(a.as_str(), "-c" | "-S" | "-E" | "-M" | "-MM"));
-    let rt = if links {
+    let rt = if links(&list) {
         runtime_lib()?
     } else {
         PathBuf::new()
     };
     std::fs::create_dir_all(&objdir).with_context(|| format!("creating {}", objdir.display()))?;
     let mut code = ExitCode::SUCCESS;
-    for step in plan(compiler, &list, &rt, &objdir) {
+    let steps = if clang {
+        plan_clang(&compiler, &list, &rt)
+    } else {
+        plan(&compiler, &list, &rt, &objdir)
+    };
+    for step in steps {
         let status = Command::new(&step[0])
             .args(&step[1..])
             .status()
@@ -224,6 +296,67 @@ mod tests {
         assert_eq!(
             p,
             vec![s(&["gcc", "-fsanitize=thread", "-g", "-O2", "-c", "a.c"])]
+        );
+    }
+
+    #[test]
+    fn clang_links_in_one_step_without_its_own_runtime() {
+        assert_eq!(
+            plan_clang(
+                "clang",
+                &s(&["-O1", "-o", "prog", "a.c", "-lm"]),
+                Path::new("/x/libloci_rt.a")
+            ),
+            vec![s(&[
+                "clang",
+                "-fsanitize=thread",
+                "-g",
+                "-mllvm",
+                "-tsan-instrument-read-before-write=1",
+                "-fno-sanitize-link-runtime",
+                "-O1",
+                "-o",
+                "prog",
+                "a.c",
+                "-lm",
+                "/x/libloci_rt.a",
+                "-lpthread",
+                "-ldl",
+                "-lm"
+            ])]
+        );
+        assert_eq!(
+            plan_clang("clang", &s(&["-c", "a.c"]), Path::new("")),
+            vec![s(&[
+                "clang",
+                "-fsanitize=thread",
+                "-g",
+                "-mllvm",
+                "-tsan-instrument-read-before-write=1",
+                "-c",
+                "a.c"
+            ])]
+        );
+    }
+
+    #[test]
+    fn the_compiler_comes_from_the_flags_or_a_clang_cc() {
+        assert_eq!(compiler(false, false, None), ("gcc".into(), false));
+        assert_eq!(compiler(true, false, None), ("g++".into(), false));
+        assert_eq!(compiler(false, true, None), ("clang".into(), true));
+        assert_eq!(compiler(true, true, Some("gcc")), ("clang++".into(), true));
+        assert_eq!(
+            compiler(false, false, Some("/usr/bin/clang-14")),
+            ("/usr/bin/clang-14".into(), true)
+        );
+        // A gcc (or anything that is not a clang) in $CC: gcc as before.
+        assert_eq!(
+            compiler(false, false, Some("gcc-12")),
+            ("gcc".into(), false)
+        );
+        assert_eq!(
+            compiler(false, false, Some("ccache clang")),
+            ("gcc".into(), false)
         );
     }
 
