@@ -1114,6 +1114,39 @@ fn a_vfork_child_that_calls_underscore_exit_leaves_the_profile_alone() {
     assert_eq!(per_thread(s), vec![(0, 3, 2, 0), (1, 500, 500, 0)]);
 }
 
+#[test]
+fn underscore_exit_after_a_race_keeps_its_status_as_tsan_does() {
+    // ThreadSanitizer (gcc 12's libtsan) reports the race and ends with
+    // the program's own `_exit` status, not 66.
+    let src = ends_without_exit("_exit(7);")
+        .replace("#define N 500", "#define N 500\nstatic int racy;")
+        .replace(
+            "    int *counter = arg;\n",
+            "    int *counter = arg;\n    racy = 1;\n",
+        )
+        .replace(
+            "pthread_create(&t, NULL, bump, counter);",
+            "pthread_create(&t, NULL, bump, counter);\n    racy = 2;",
+        );
+    let Some(r) = build_and_run("uexit-race", &src) else {
+        return;
+    };
+    let err = String::from_utf8_lossy(&r.instrumented.stderr);
+    assert_eq!(r.instrumented.status.code(), Some(7), "{err}");
+    assert_eq!(r.plain.status.code(), Some(7));
+    assert_eq!(r.plain.stdout, r.instrumented.stdout);
+    assert!(
+        err.starts_with("==================\nWARNING: ThreadSanitizer: data race"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("ThreadSanitizer: reported 1 warnings\n"),
+        "{err}"
+    );
+    assert_eq!(r.profile["races"], 1);
+    check_counter_profile(&r, &src, 1);
+}
+
 /// Signal numbers (Linux, x86-64 and AArch64 agree on these).
 mod libc_sig {
     pub const SIGABRT: i32 = 6;
