@@ -20,7 +20,11 @@
 //! signal (blocked while the handler runs, so it is delivered when the
 //! handler returns; a faulting instruction also faults again): the process
 //! dies of the same signal, with the same status (128+N in a shell) and
-//! the same core dump as without the runtime.
+//! the same core dump as without the runtime. Visible difference: a
+//! program that queries the disposition of one of these signals
+//! (`sigaction(sig, NULL, &old)`) sees our handler instead of `SIG_DFL`.
+//! A forked child inherits the handler but writes nothing (the profile is
+//! the parent's); `exec` resets it to the default.
 //!
 //! Best effort: writing the profile symbolises and renders JSON, which
 //! allocates from the real allocator (never recorded: the runtime's guard
