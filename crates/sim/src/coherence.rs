@@ -213,41 +213,23 @@ struct Entry {
     sharers: Sharers,
 }
 
-/// Counters and latencies accumulated by a simulation.
+/// Counters and latencies accumulated by a simulation: the totals of its
+/// [`Counters`] (read through `Deref`: `stats.l1_hits`) and the latency
+/// per core. Serialised flat, as one object.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Stats {
-    /// Line accesses simulated (an access straddling lines counts per line).
-    pub accesses: u64,
-    /// Of which reads.
-    pub reads: u64,
-    /// Of which writes.
-    pub writes: u64,
-    /// Hits in the private L1d.
-    pub l1_hits: u64,
-    /// Hits in the private L2.
-    pub l2_hits: u64,
-    /// Hits in the shared L3.
-    pub l3_hits: u64,
-    /// Fetches from DRAM on the core's own node.
-    pub dram_local: u64,
-    /// Fetches from DRAM on another node.
-    pub dram_remote: u64,
-    /// Cache-to-cache transfers between cores of one die.
-    pub transfers_same_die: u64,
-    /// Cache-to-cache transfers between dies of one socket.
-    pub transfers_cross_die: u64,
-    /// Cache-to-cache transfers between sockets.
-    pub transfers_cross_socket: u64,
-    /// Writes to a line held in S (S to M upgrades).
-    pub upgrades: u64,
-    /// Copies invalidated in other cores' private caches.
-    pub invalidations: u64,
-    /// Modified lines written back (evicted or downgraded).
-    pub writebacks: u64,
-    /// Sum of all access latencies, in ns.
-    pub latency_ns: f64,
+    /// The run's totals.
+    #[serde(flatten)]
+    pub totals: Counters,
     /// Sum of access latencies per core, in ns.
     pub per_core_latency_ns: Vec<f64>,
+}
+
+impl std::ops::Deref for Stats {
+    type Target = Counters;
+    fn deref(&self) -> &Counters {
+        &self.totals
+    }
 }
 
 impl Stats {
@@ -256,26 +238,12 @@ impl Stats {
         counters: impl IntoIterator<Item = &'a Counters>,
         per_core_latency_ns: Vec<f64>,
     ) -> Stats {
-        let mut t = Counters::default();
+        let mut totals = Counters::default();
         for c in counters {
-            t.add(c);
+            totals.add(c);
         }
         Stats {
-            accesses: t.accesses,
-            reads: t.reads,
-            writes: t.writes,
-            l1_hits: t.l1_hits,
-            l2_hits: t.l2_hits,
-            l3_hits: t.l3_hits,
-            dram_local: t.dram_local,
-            dram_remote: t.dram_remote,
-            transfers_same_die: t.transfers_same_die,
-            transfers_cross_die: t.transfers_cross_die,
-            transfers_cross_socket: t.transfers_cross_socket,
-            upgrades: t.upgrades,
-            invalidations: t.invalidations,
-            writebacks: t.writebacks,
-            latency_ns: t.latency_ns,
+            totals,
             per_core_latency_ns,
         }
     }
