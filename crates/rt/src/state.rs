@@ -415,15 +415,23 @@ impl Table {
         }
     }
 
+    /// Trace an acquire (`true`) or release of sync object `addr` by `tid`.
+    #[inline]
+    fn emit_sync(&mut self, tid: u32, addr: usize, acquire: bool) {
+        let (thread, object) = (tid, addr as u64);
+        self.emit(if acquire {
+            Event::Acquire { thread, object }
+        } else {
+            Event::Release { thread, object }
+        });
+    }
+
     /// `tid` acquired sync object `addr` (lock, successful wait, ...).
     pub(crate) fn acquire(&mut self, tid: u32, addr: usize) {
         if self.races_on {
             self.hb.acquire(tid, addr);
         }
-        self.emit(Event::Acquire {
-            thread: tid,
-            object: addr as u64,
-        });
+        self.emit_sync(tid, addr, true);
     }
 
     /// `tid` releases sync object `addr` (unlock, post, ...).
@@ -431,10 +439,7 @@ impl Table {
         if self.races_on {
             self.hb.release(tid, addr);
         }
-        self.emit(Event::Release {
-            thread: tid,
-            object: addr as u64,
-        });
+        self.emit_sync(tid, addr, false);
     }
 
     /// `tid` took rwlock `addr` for reading.
@@ -442,10 +447,7 @@ impl Table {
         if self.races_on {
             self.hb.rwlock_read_locked(tid, addr);
         }
-        self.emit(Event::Acquire {
-            thread: tid,
-            object: addr as u64,
-        });
+        self.emit_sync(tid, addr, true);
     }
 
     /// `tid` took rwlock `addr` for writing.
@@ -453,10 +455,7 @@ impl Table {
         if self.races_on {
             self.hb.rwlock_write_locked(tid, addr);
         }
-        self.emit(Event::Acquire {
-            thread: tid,
-            object: addr as u64,
-        });
+        self.emit_sync(tid, addr, true);
     }
 
     /// `tid` is about to unlock rwlock `addr`.
@@ -464,10 +463,7 @@ impl Table {
         if self.races_on {
             self.hb.rwlock_unlock(tid, addr);
         }
-        self.emit(Event::Release {
-            thread: tid,
-            object: addr as u64,
-        });
+        self.emit_sync(tid, addr, false);
     }
 
     /// `atomic_thread_fence(mo)` by `tid`.
