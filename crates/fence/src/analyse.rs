@@ -19,7 +19,6 @@ use crate::arch::Arch;
 use crate::dataflow::{State, Summary};
 use crate::effect::*;
 use crate::program::{function_index, Function, Note, Program};
-use crate::source::StmtKind;
 use serde::Serialize;
 
 /// What loci found about a barrier.
@@ -285,8 +284,7 @@ impl FunctionAnalysis<'_, '_> {
     }
 
     fn stmt_text(&self, stmt: usize) -> &str {
-        let s = &self.p.source.stmts[stmt];
-        &self.p.source.lines[s.line as usize][s.start as usize..s.end as usize]
+        self.p.source.text(stmt)
     }
 
     fn insn_text(&self, i: usize) -> String {
@@ -735,17 +733,6 @@ fn dedup<'s>(it: impl Iterator<Item = &'s str>) -> Vec<&'s str> {
         }
     }
     v
-}
-
-/// The text of a statement.
-pub fn stmt_text<'a>(p: &Program<'a>, stmt: usize) -> &'a str {
-    let s = &p.source.stmts[stmt];
-    let line: &'a str = p.source.lines[s.line as usize];
-    match s.kind {
-        StmtKind::Insn(..) | StmtKind::Label(_) | StmtKind::Directive(..) => {
-            &line[s.start as usize..s.end as usize]
-        }
-    }
 }
 
 /// Parses `text` (assembly or `objdump -d` output) and analyses it.

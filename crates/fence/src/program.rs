@@ -351,7 +351,7 @@ fn build_gas(p: &mut Program<'_>) {
                         line: s.line,
                         message: format!(
                             "cannot parse `{}`: kept verbatim, treated as an unknown instruction",
-                            &p.source.lines[s.line as usize][s.start as usize..s.end as usize]
+                            p.source.text(i)
                         ),
                     });
                     Effect::unknown()

@@ -49,6 +49,14 @@ fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b'.' || b == b'$'
 }
 
+impl<'a> Source<'a> {
+    /// The text of statement `i`, as written.
+    pub fn text(&self, i: usize) -> &'a str {
+        let s = &self.stmts[i];
+        &self.lines[s.line as usize][s.start as usize..s.end as usize]
+    }
+}
+
 /// Whether `b` may appear inside a symbol name.
 pub fn is_ident_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$' || b == b'@'

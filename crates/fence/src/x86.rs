@@ -240,7 +240,7 @@ pub fn classify(mnemonic: &str, ops: &str, prefix: Option<&str>) -> Effect {
             let mut e = load_effect();
             if !mem.is_empty() {
                 e.stores = true;
-                e.kill_in |= FROM_STORE & (1 << Class::WR as u8);
+                e.kill_in |= 1 << Class::WR as u8;
             }
             return e;
         }
