@@ -27,11 +27,11 @@ pub(crate) enum Target {
 
 /// Allocate from the owner's heap `heap` (which the calling thread owns).
 ///
-/// Cost (hit): ~8 instructions: load the direct page, load its free head,
-/// load the next link, store it, bump `used`, clear the free mark, return.
-/// When `free` is empty but the owner has freed blocks of the page, 3 more
-/// to take `local_free` over; the generic path only runs when both are
-/// empty (remote frees are collected there).
+/// Cost (hit): 6 instructions: load the direct page (never null: an empty
+/// class points at `EMPTY_PAGE`), load its free head, test it, load the
+/// next link, store it, bump `used`, clear the free mark. When `free` is
+/// empty, `page::malloc_refill` takes the owner's own frees over (a swap)
+/// or runs the generic path.
 ///
 /// # Safety
 /// The calling thread owns `heap`; `class < NUM_CLASSES`.
@@ -40,19 +40,14 @@ unsafe fn heap_malloc_small(heap: *mut Heap, class: usize) -> *mut u8 {
     // SAFETY: owner-only access to the heap's direct table and its page.
     unsafe {
         let page = (*(*heap).direct.get())[class];
-        if !page.is_null() {
-            if !(*page).free.is_null() {
-                return page::page_pop(page);
-            }
-            // The owner's own frees: take the list over (a swap, no walk).
-            let lf = (*page).local_free;
-            if !lf.is_null() {
-                (*page).local_free = ptr::null_mut();
-                (*page).free = lf;
-                return page::page_pop(page);
-            }
+        let b = (*page).free;
+        if !b.is_null() {
+            (*page).free = (*b).next;
+            (*page).used += 1;
+            *(b as *mut usize).add(1) = 0;
+            return b as *mut u8;
         }
-        page::malloc_generic(heap, class)
+        page::malloc_refill(heap, page, class)
     }
 }
 
@@ -193,6 +188,47 @@ pub(crate) fn malloc_zeroed(size: usize, align: usize) -> *mut u8 {
 /// `malloc(size)` from the calling thread's heap.
 #[inline(always)]
 pub(crate) fn malloc(size: usize) -> *mut u8 {
+    match malloc_hit(size) {
+        Some(p) => p,
+        None => malloc_miss(size),
+    }
+}
+
+/// The allocation fast path, inlined into `malloc` and the C ABI's: a
+/// request of up to 1 KiB by a thread that has a heap, served from the
+/// class's direct page. `None` when that does not apply (then call
+/// [`malloc_miss`]).
+///
+/// Cost: about 14 instructions (TLS load, size test, class table, the
+/// pop of `heap_malloc_small`).
+#[inline(always)]
+pub(crate) fn malloc_hit(size: usize) -> Option<*mut u8> {
+    if size > SMALL_LOOKUP_MAX {
+        return None;
+    }
+    let h = heap::current_or_null();
+    if h.is_null() {
+        return None;
+    }
+    // SAFETY: the calling thread owns `h`; the class is below NUM_CLASSES.
+    unsafe {
+        let page = *(*(*h).direct.get()).get_unchecked(small_class_of(size));
+        let b = (*page).free;
+        if b.is_null() {
+            return None;
+        }
+        (*page).free = (*b).next;
+        (*page).used += 1;
+        *(b as *mut usize).add(1) = 0;
+        Some(b as *mut u8)
+    }
+}
+
+/// Everything `malloc_hit` does not serve: the owner's frees taken over,
+/// the generic path, the thread's first allocation (it gets a heap),
+/// classes above 1 KiB and large objects. Null if out of memory.
+#[inline(never)]
+pub(crate) fn malloc_miss(size: usize) -> *mut u8 {
     if size <= MAX_PAGED {
         let h = heap::current();
         if h.is_null() {
@@ -207,37 +243,47 @@ pub(crate) fn malloc(size: usize) -> *mut u8 {
 /// Validate `p` and find its small page, or handle it as a large object.
 /// Aborts with a message on pointers that are not ours.
 ///
-/// Cost: segment map lookup (~4 instructions), a shift by the segment's
-/// page size, two multiplications for the interior-pointer check.
+/// Cost: the segment map entry (~5 instructions), the page index, one
+/// multiplication for the interior-pointer check.
 #[inline(always)]
 unsafe fn lookup(p: *mut u8) -> Result<*mut Page, *mut Segment> {
+    let entry = segment::map_entry(p);
     let seg = segment::segment_of(p);
-    if !segment::is_segment(seg) {
+    if entry == segment::MAP_NONE {
         os::fatal(
             "free/realloc of a pointer not allocated by loci-alloc:",
             p as usize,
         );
     }
-    // SAFETY: the map says `seg` is a live segment header.
+    if entry == segment::MAP_LARGE {
+        return Err(seg);
+    }
+    // SAFETY: the map says `seg` is a live small or medium segment header.
     unsafe {
-        if (*seg).kind == SegmentKind::Large {
-            return Err(seg);
-        }
-        let idx = (p as usize - seg as usize) >> (*seg).page_shift;
-        let page = ptr::addr_of_mut!((*seg).pages[idx]);
+        let page = page_at(seg, p, entry);
         // Page 0 of a small segment (the header) is never in use.
         if !(*page).in_use {
             os::fatal("free/realloc of a pointer into an unused page:", p as usize);
         }
-        if !is_block_start(
-            p as usize - (*page).start as usize,
-            (*page).block_size,
-            (*page).block_magic,
-        ) {
+        if !is_block_start(p as usize - (*page).start as usize, (*page).block_magic) {
             os::fatal("free/realloc of an interior pointer:", p as usize);
         }
         Ok(page)
     }
+}
+
+/// The descriptor of the page of `seg` that holds `p`, whose segment map
+/// entry (the page shift) is `shift`.
+///
+/// # Safety
+/// `seg` is a live small or medium segment containing `p`.
+#[inline(always)]
+unsafe fn page_at(seg: *mut Segment, p: *mut u8, shift: u8) -> *mut Page {
+    // (The mask only tells the compiler the index is in bounds: the offset
+    // is below 4 MiB and the shift at least 16.)
+    let idx = ((p as usize - seg as usize) >> shift) & (PAGES_PER_SEGMENT - 1);
+    // SAFETY: per the contract.
+    unsafe { ptr::addr_of_mut!((*seg).pages[idx]) }
 }
 
 /// Confirm a suspected double free by scanning the page's owner-visible
@@ -268,12 +314,13 @@ unsafe fn check_double_free(page: *mut Page, b: *mut Block) {
 
 /// Free `p`.
 ///
-/// Cost, local free of a small block (the inlined part): segment map
-/// lookup (~6 instructions), page index and interior-pointer check (~8),
-/// one TLS load, the double-free mark check, two stores to link the block,
-/// a decrement and two compares: about 30 instructions. Large objects,
-/// remote frees, shared pages and pages that become empty or were full go
-/// to out-of-line functions.
+/// Cost, local free of a small block (the inlined part): the segment map
+/// entry (~7 instructions: ours? paged? page shift), the page index (~5),
+/// one TLS load and the owner compare (which also says "in use, not full,
+/// not shared"), the interior-pointer check (~4), the double-free mark
+/// check (~4), two stores to link the block, a decrement and its test:
+/// about 35 instructions. Large objects, remote frees, shared pages, full
+/// pages and pages that become empty go to out-of-line functions.
 ///
 /// # Safety
 /// `p` is null or was returned by this allocator and not freed since
@@ -283,56 +330,37 @@ pub(crate) unsafe fn free(p: *mut u8) {
     if p.is_null() {
         return;
     }
-    // SAFETY: the map says whether `seg` is ours; page fields are accessed
-    // per the page contract (owner-only fields only when we own the page).
+    // SAFETY: the map says whether `p` is in a segment of ours; page fields
+    // are accessed per the page contract (owner-only fields only when we
+    // own the page).
     unsafe {
-        let seg = segment::segment_of(p);
-        if !segment::is_segment(seg) || (*seg).kind == SegmentKind::Large {
-            return free_not_paged(seg, p);
+        let entry = segment::map_entry(p);
+        if entry <= segment::MAP_LARGE {
+            return free_not_paged(p);
         }
-        // (The mask only tells the compiler the index is in bounds: the
-        // offset is below 4 MiB and the shift at least 16.)
-        let idx = ((p as usize - seg as usize) >> (*seg).page_shift) & (PAGES_PER_SEGMENT - 1);
-        let page = ptr::addr_of_mut!((*seg).pages[idx]);
-        // Page 0 of a small segment (the header) is never in use.
-        if !(*page).in_use
-            || !is_block_start(
-                p as usize - (*page).start as usize,
-                (*page).block_size,
-                (*page).block_magic,
-            )
-        {
-            bad_free(p);
-        }
+        let page = page_at(segment::segment_of(p), p, entry);
+        // `local_owner` is the calling thread's heap only for an in-use,
+        // non-shared, non-full page of it (`NOT_LOCAL` otherwise; a thread
+        // without a heap compares null).
         let me = heap::current_or_null();
         if (*page).local_owner != me {
             return free_other(page, p, me);
         }
+        if !is_block_start(p as usize - (*page).start as usize, (*page).block_magic) {
+            bad_free(p);
+        }
         let b = p as *mut Block;
         let mark = (b as *mut usize).add(1);
-        if *mark == FREED_MARK ^ p as usize {
+        if *mark == FREED_MARK {
             // (A call in tail position, like every call here: the fast
             // path then needs no stack frame.)
             return free_suspect(page, b, me);
         }
-        free_local(page, b, me)
-    }
-}
-
-/// The owner's free of `b` into its (non-shared) `page`, once `b` is known
-/// not to be free already.
-///
-/// # Safety
-/// `me` owns `page`; `b` is a live block of it.
-#[inline(always)]
-unsafe fn free_local(page: *mut Page, b: *mut Block, me: *mut Heap) {
-    // SAFETY: owner-only page fields.
-    unsafe {
-        *(b as *mut usize).add(1) = FREED_MARK ^ b as usize;
+        *mark = FREED_MARK;
         (*b).next = (*page).local_free;
         (*page).local_free = b;
         (*page).used -= 1;
-        if (*page).used == 0 || (*page).full.load(Ordering::Relaxed) != PAGE_NOT_FULL {
+        if (*page).used == 0 {
             page::free_slow(me, page);
         }
     }
@@ -342,14 +370,33 @@ unsafe fn free_local(page: *mut Page, b: *mut Block, me: *mut Heap) {
 /// dismiss (the mark was stale data) by scanning, then free it.
 ///
 /// # Safety
-/// As for [`free_local`].
+/// `me` owns the in-use `page` (which may be full, not shared); `b` is a
+/// block of it.
 #[cold]
 #[inline(never)]
-unsafe fn free_suspect(page: *mut Page, b: *mut Block, me: *mut Heap) {
+unsafe extern "C" fn free_suspect(page: *mut Page, b: *mut Block, me: *mut Heap) {
     // SAFETY: per the contract.
     unsafe {
         check_double_free(page, b);
-        free_local(page, b, me)
+        free_owner_slow(page, b, me)
+    }
+}
+
+/// The owner's free of `b` into its non-shared `page`, once `b` is known
+/// not to be free already, when the page may be full or become empty.
+///
+/// # Safety
+/// `me` owns the in-use, non-shared `page`; `b` is a live block of it.
+unsafe extern "C" fn free_owner_slow(page: *mut Page, b: *mut Block, me: *mut Heap) {
+    // SAFETY: owner-only page fields.
+    unsafe {
+        *(b as *mut usize).add(1) = FREED_MARK;
+        (*b).next = (*page).local_free;
+        (*page).local_free = b;
+        (*page).used -= 1;
+        if (*page).used == 0 || (*page).full.load(Ordering::Relaxed) != PAGE_NOT_FULL {
+            page::free_slow(me, page);
+        }
     }
 }
 
@@ -357,26 +404,24 @@ unsafe fn free_suspect(page: *mut Page, b: *mut Block, me: *mut Heap) {
 /// object, or not ours at all (abort).
 #[cold]
 #[inline(never)]
-unsafe fn free_not_paged(seg: *mut Segment, p: *mut u8) {
-    if !segment::is_segment(seg) {
+unsafe extern "C" fn free_not_paged(p: *mut u8) {
+    if segment::map_entry(p) == segment::MAP_NONE {
         os::fatal(
             "free/realloc of a pointer not allocated by loci-alloc:",
             p as usize,
         );
     }
     // SAFETY: `seg` is a live large segment per the map.
-    unsafe { segment::large_free(seg, p) }
+    unsafe { segment::large_free(segment::segment_of(p), p) }
 }
 
 /// Abort on a pointer into an unused page or into the middle of a block.
 #[cold]
 #[inline(never)]
-fn bad_free(p: *mut u8) -> ! {
+extern "C" fn bad_free(p: *mut u8) -> ! {
     let seg = segment::segment_of(p);
-    // SAFETY: the caller found `seg` in the segment map.
-    let page = unsafe {
-        ptr::addr_of_mut!((*seg).pages[(p as usize - seg as usize) >> (*seg).page_shift])
-    };
+    // SAFETY: the caller found `seg` in the segment map as a paged segment.
+    let page = unsafe { page_at(seg, p, segment::map_entry(p)) };
     // SAFETY: as above.
     if unsafe { !(*page).in_use } {
         os::fatal("free/realloc of a pointer into an unused page:", p as usize);
@@ -384,24 +429,34 @@ fn bad_free(p: *mut u8) -> ! {
     os::fatal("free/realloc of an interior pointer:", p as usize)
 }
 
-/// `free` of a block of a shared page (by its owner) or of another heap's
-/// page (a remote free).
+/// `free` of a block of a page whose `local_owner` is not the calling
+/// thread's heap: a remote free, an owner's free into a shared page or
+/// into its own full page, or an invalid free (a page not in use).
 ///
 /// # Safety
-/// `page` is the in-use page of the live block `p`; `me` is the calling
-/// thread's heap (or null).
+/// `page` is the descriptor of a paged segment that `p` points into; `me`
+/// is the calling thread's heap (or null).
 #[inline(never)]
-unsafe fn free_other(page: *mut Page, p: *mut u8, me: *mut Heap) {
+unsafe extern "C" fn free_other(page: *mut Page, p: *mut u8, me: *mut Heap) {
     // SAFETY: per the page contract: local_free of a shared page is
     // owner-only, everything else here is atomic.
     unsafe {
+        if !(*page).in_use
+            || !is_block_start(p as usize - (*page).start as usize, (*page).block_magic)
+        {
+            bad_free(p);
+        }
         let b = p as *mut Block;
         let mark = (b as *mut usize).add(1);
         if (*page).heap == me {
-            if *mark == FREED_MARK ^ p as usize {
+            if *mark == FREED_MARK {
                 check_double_free(page, b);
             }
-            *mark = FREED_MARK ^ p as usize;
+            if !(*page).shared {
+                // The owner's own page, marked full.
+                return free_owner_slow(page, b, me);
+            }
+            *mark = FREED_MARK;
             (*b).next = (*page).local_free;
             (*page).local_free = b;
             (*page).local_free_count += 1;
@@ -409,7 +464,7 @@ unsafe fn free_other(page: *mut Page, p: *mut u8, me: *mut Heap) {
                 page::flush_shared(page);
             }
         } else {
-            *mark = FREED_MARK ^ p as usize;
+            *mark = FREED_MARK;
             free_remote(page, b);
         }
     }

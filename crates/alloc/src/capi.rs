@@ -28,20 +28,53 @@ fn enomem() -> *mut c_void {
     ptr::null_mut()
 }
 
-/// C `malloc`. On x86-64 a trampoline that passes its return address on
-/// to `malloc_from` (see `placement.rs`): two instructions.
+/// C `malloc`. On x86-64 one indirect jump through `MALLOC_IMPL`: to
+/// [`malloc_plain`] without a placement plan, to `malloc_with_return`
+/// (which passes the caller's return address on, see `placement.rs`) once
+/// a plan is active.
 #[cfg(target_arch = "x86_64")]
 #[unsafe(naked)]
 #[no_mangle]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
-    // At entry (%rsp) holds the return address; it becomes the second
-    // argument (%rsi) and the tail jump keeps the stack as the caller left it.
+    // The tail jump keeps the stack, and so the return address at (%rsp),
+    // as the caller left it.
+    core::arch::naked_asm!(
+        "jmp qword ptr [rip + {imp}]",
+        imp = sym MALLOC_IMPL,
+    )
+}
+
+/// Where `malloc` jumps: [`malloc_plain`] until a placement plan is
+/// published (`use_placement_plan`), `malloc_with_return` after. Read by
+/// `malloc`'s `jmp`; written once, by the library's constructor.
+#[cfg(target_arch = "x86_64")]
+static MALLOC_IMPL: core::sync::atomic::AtomicPtr<()> =
+    core::sync::atomic::AtomicPtr::new(malloc_plain as *mut ());
+
+/// `malloc` with a placement plan: its return address (at `(%rsp)` on
+/// entry) becomes the second argument (`%rsi`) of [`malloc_from`].
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+extern "C" fn malloc_with_return(size: usize) -> *mut c_void {
     core::arch::naked_asm!(
         "mov rsi, qword ptr [rsp]",
         "jmp {imp}",
         imp = sym malloc_from,
     )
 }
+
+/// Route `malloc` through the placement plan (called once a plan is active).
+#[cfg(target_arch = "x86_64")]
+fn use_placement_plan() {
+    MALLOC_IMPL.store(
+        malloc_with_return as *mut (),
+        core::sync::atomic::Ordering::Release,
+    );
+}
+
+/// Without return-address placement there is nothing to route.
+#[cfg(not(target_arch = "x86_64"))]
+fn use_placement_plan() {}
 
 /// C `malloc` (without return-address placement on this architecture).
 #[cfg(not(target_arch = "x86_64"))]
@@ -50,12 +83,24 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
     malloc_from(size, 0)
 }
 
+/// `malloc(size)` without a placement plan: the allocator's fast path,
+/// with no stack frame (everything else is a tail call to
+/// [`malloc_plain_miss`]).
+extern "C" fn malloc_plain(size: usize) -> *mut c_void {
+    match alloc::malloc_hit(size) {
+        Some(p) => p as *mut c_void,
+        None => malloc_plain_miss(size),
+    }
+}
+
+/// The rest of [`malloc_plain`]: sets `errno` when out of memory.
+#[inline(never)]
+extern "C" fn malloc_plain_miss(size: usize) -> *mut c_void {
+    nomem(alloc::malloc_miss(size))
+}
+
 /// `malloc(size)` called from return address `ret`: applies the placement
 /// plan's policy if `ret` is one of its sites.
-///
-/// Cost without a plan: one load and a branch more than the allocator's
-/// fast path.
-#[inline(always)]
 extern "C" fn malloc_from(size: usize, ret: usize) -> *mut c_void {
     if placement::active() {
         return malloc_planned(size, ret);
@@ -319,6 +364,9 @@ pub extern "C" fn loci_is_resident(p: *const c_void) -> c_int {
 extern "C" fn load_placement_plan() {
     let _ = crate::heap::current();
     placement::init_from_env();
+    if placement::active() {
+        use_placement_plan();
+    }
 }
 
 #[used]

@@ -118,7 +118,7 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
         a.cursor = at.add(size);
         let heap = at as *mut Heap;
         heap.write(Heap {
-            direct: UnsafeCell::new([ptr::null_mut(); NUM_CLASSES]),
+            direct: UnsafeCell::new([crate::page::empty_page(); NUM_CLASSES]),
             queues: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
             shared: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
             segments: UnsafeCell::new(ptr::null_mut()),

@@ -42,6 +42,24 @@ pub(crate) unsafe fn queue_push_front(q: *mut PageQueue, page: *mut Page) {
     }
 }
 
+/// Push `page` at the back of `q`.
+///
+/// # Safety
+/// The caller owns `q` and `page` (owner or lock) and `page` is in no queue.
+pub(crate) unsafe fn queue_push_back(q: *mut PageQueue, page: *mut Page) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*page).next = ptr::null_mut();
+        (*page).prev = (*q).last;
+        if (*q).last.is_null() {
+            (*q).first = page;
+        } else {
+            (*(*q).last).next = page;
+        }
+        (*q).last = page;
+    }
+}
+
 /// Remove `page` from `q`.
 ///
 /// # Safety
@@ -199,10 +217,59 @@ unsafe fn drain_delayed(heap: *mut Heap) {
         while !page.is_null() {
             let next = (*page).delayed_next;
             (*page).full.store(PAGE_NOT_FULL, Ordering::SeqCst);
+            (*page).local_owner = heap;
             let q = ptr::addr_of_mut!((*(*heap).queues.get())[(*page).class as usize]);
-            queue_push_front(q, page);
+            // At the back: by the time the walk reaches it, more of its
+            // blocks will have been freed.
+            queue_push_back(q, page);
             page = next;
         }
+    }
+}
+
+/// A page with no blocks that a heap's `direct` table points at for a
+/// class it has no page of, so that the allocation fast path needs no
+/// null test: its `free` and `local_free` stay null (no block of it can be
+/// freed: it is in no segment).
+struct EmptyPage(core::cell::UnsafeCell<core::mem::MaybeUninit<Page>>);
+
+// SAFETY: nothing ever writes to the empty page (see `malloc_refill`).
+unsafe impl Sync for EmptyPage {}
+
+static EMPTY_PAGE: EmptyPage = EmptyPage(core::cell::UnsafeCell::new(
+    // All-zero bytes are a valid `Page` (null lists, no heap).
+    core::mem::MaybeUninit::zeroed(),
+));
+
+/// The address of the empty page (see `EMPTY_PAGE`).
+#[inline(always)]
+pub(crate) fn empty_page() -> *mut Page {
+    EMPTY_PAGE.0.get() as *mut Page
+}
+
+/// The allocation fast path found `page` (the direct page of `class`, or
+/// the empty page) without a free block: take the owner's own frees over
+/// (a swap, no walk), else run the generic path.
+///
+/// # Safety
+/// The calling thread owns `heap`; `page` is its direct page of `class`.
+#[inline(never)]
+pub(crate) unsafe extern "C" fn malloc_refill(
+    heap: *mut Heap,
+    page: *mut Page,
+    class: usize,
+) -> *mut u8 {
+    // SAFETY: owner-only fields; the empty page's `local_free` is null.
+    unsafe {
+        let lf = (*page).local_free;
+        if !lf.is_null() {
+            (*page).local_free = ptr::null_mut();
+            (*page).free = (*lf).next;
+            (*page).used += 1;
+            *(lf as *mut usize).add(1) = 0;
+            return lf as *mut u8;
+        }
+        malloc_generic(heap, class)
     }
 }
 
@@ -225,7 +292,7 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
         }
         // Usually the current page only needs its freed blocks collected.
         let direct = (*(*heap).direct.get())[class];
-        if !direct.is_null() {
+        if direct != empty_page() {
             page_collect(direct);
             if !(*direct).free.is_null() {
                 return page_pop(direct);
@@ -248,8 +315,11 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
                 (*(*heap).direct.get())[class] = page;
                 return page_pop(page);
             }
-            // Full: take it off the queue (see the module docs).
+            // Full: take it off the queue (see the module docs). The
+            // owner's frees into it now take `free`'s out-of-line path,
+            // which brings it back.
             queue_remove(q, page);
+            (*page).local_owner = NOT_LOCAL;
             (*page).full.store(PAGE_FULL, Ordering::SeqCst);
             if !(*page).thread_free.load(Ordering::SeqCst).is_null()
                 && (*page)
@@ -257,6 +327,7 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
                     .compare_exchange(PAGE_FULL, PAGE_NOT_FULL, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
+                (*page).local_owner = heap;
                 queue_push_front(q, page);
                 collect_thread_free(page);
                 (*(*heap).direct.get())[class] = page;
@@ -269,7 +340,7 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
             segment::page_acquire(heap, class, false)
         };
         if page.is_null() {
-            (*(*heap).direct.get())[class] = ptr::null_mut();
+            (*(*heap).direct.get())[class] = empty_page();
             return ptr::null_mut();
         }
         queue_push_front(q, page);
@@ -287,7 +358,7 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
 /// The calling thread owns `heap` and the (non-shared) `page`.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn free_slow(heap: *mut Heap, page: *mut Page) {
+pub(crate) unsafe extern "C" fn free_slow(heap: *mut Heap, page: *mut Page) {
     // SAFETY: owner-only structures; page release under the heap lock.
     unsafe {
         let class = (*page).class as usize;
@@ -304,7 +375,9 @@ pub(crate) unsafe fn free_slow(heap: *mut Heap, page: *mut Page) {
             {
                 return; // A remote free just queued it on `delayed`.
             }
-            queue_push_front(q, page);
+            (*page).local_owner = heap;
+            // At the back, like in `drain_delayed`.
+            queue_push_back(q, page);
         }
         if (*page).used == 0 && (*(*heap).direct.get())[class] != page {
             queue_remove(q, page);

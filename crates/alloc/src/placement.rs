@@ -14,11 +14,13 @@
 //! *process*: every program a script starts under `LD_PRELOAD` reads the
 //! plan and reports the sites it does not contain.)
 //!
-//! Hot path: `capi::malloc` is a two-instruction trampoline that reads its
-//! own return address from the stack (`mov (%rsp), %rsi` on x86-64) and
-//! jumps to the Rust implementation with it as a second argument. Without a
-//! plan the cost is one load of the table pointer and a branch; with one,
-//! a binary search over the resolved ranges.
+//! Hot path: `capi::malloc` is one indirect jump. Without a plan it goes
+//! straight to the allocator (the plan costs nothing); once a plan is
+//! published it goes to a two-instruction trampoline that reads its own
+//! return address from the stack (`mov (%rsp), %rsi` on x86-64) and jumps
+//! to the Rust implementation with it as a second argument, which does a
+//! binary search over the resolved ranges. (`calloc` always takes the
+//! trampoline: one load of the table pointer and a branch without a plan.)
 //!
 //! Limits: objects loaded later with `dlopen` are not searched; a call
 //! through a wrapper (`xmalloc`, `g_malloc`, `operator new`) is attributed

@@ -15,7 +15,7 @@
 //! `munmap`ed.
 
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 use crate::os;
 use crate::types::*;
@@ -23,44 +23,61 @@ use crate::types::*;
 /// Address bits covered by the segment map (x86-64/AArch64 user space with
 /// 4-level page tables). Segments above this are refused.
 const ADDRESS_BITS: u32 = 47;
-const MAP_WORDS: usize = (1usize << ADDRESS_BITS) / SEGMENT_SIZE / 64;
+/// log2 of `SEGMENT_SIZE`.
+const SEGMENT_SHIFT: u32 = SEGMENT_SIZE.trailing_zeros();
+/// Entries of the segment map: one per 4 MiB of address space.
+const MAP_LEN: usize = 1 << (ADDRESS_BITS - SEGMENT_SHIFT);
 
-/// One bit per 4 MiB chunk of address space: set iff a segment header of
-/// ours lives there. Lives in `.bss`; untouched words cost no memory.
-static SEGMENT_MAP: [AtomicU64; MAP_WORDS] = [const { AtomicU64::new(0) }; MAP_WORDS];
+/// Segment map entry of a chunk that holds no segment header of ours.
+pub(crate) const MAP_NONE: u8 = 0;
+/// Segment map entry of a large object's segment.
+pub(crate) const MAP_LARGE: u8 = 1;
+
+/// One byte per 4 MiB chunk of address space: `MAP_NONE`, `MAP_LARGE`, or
+/// for a small or medium segment its page shift (`PAGE_SHIFT`,
+/// `MEDIUM_PAGE_SHIFT`), so that `free` learns "ours", "paged" and the
+/// page index from this one load. 32 MiB of `.bss`: untouched bytes cost no
+/// memory (a process with a few GiB of heap touches a few OS pages of it).
+static SEGMENT_MAP: [AtomicU8; MAP_LEN] = [const { AtomicU8::new(MAP_NONE) }; MAP_LEN];
+
+// Paged entries are the page shifts and must not collide with the others.
+const _: () = assert!(PAGE_SHIFT as u8 > MAP_LARGE && MEDIUM_PAGE_SHIFT as u8 > MAP_LARGE);
 
 /// Header bytes reserved in front of a large object (keeps it page aligned).
 const LARGE_HEADER: usize = os::OS_PAGE;
 
-fn map_slot(seg: usize) -> Option<(usize, u64)> {
-    let chunk = seg / SEGMENT_SIZE;
-    let word = chunk / 64;
-    (word < MAP_WORDS).then(|| (word, 1u64 << (chunk % 64)))
+/// Set the map entry of the segment header at `seg` (4 MiB aligned); false
+/// if `seg` lies beyond the address range the map covers.
+fn map_set(seg: usize, entry: u8) -> bool {
+    let chunk = seg >> SEGMENT_SHIFT;
+    if chunk >= MAP_LEN {
+        return false;
+    }
+    SEGMENT_MAP[chunk].store(entry, Ordering::Release);
+    true
 }
 
-fn map_set(seg: usize, on: bool) -> bool {
-    match map_slot(seg) {
-        Some((w, bit)) => {
-            if on {
-                SEGMENT_MAP[w].fetch_or(bit, Ordering::Release);
-            } else {
-                SEGMENT_MAP[w].fetch_and(!bit, Ordering::Release);
-            }
-            true
-        }
-        None => false,
+/// The map entry of the segment that would contain the object at `p`
+/// (non-null): `MAP_NONE` if that is not one of ours, `MAP_LARGE`, or the
+/// page shift of a small or medium segment.
+///
+/// Cost: a subtraction, a shift, a compare and a byte load.
+#[inline(always)]
+pub(crate) fn map_entry(p: *const u8) -> u8 {
+    let chunk = (p as usize).wrapping_sub(1) >> SEGMENT_SHIFT;
+    if chunk >= MAP_LEN {
+        return MAP_NONE;
     }
+    SEGMENT_MAP[chunk].load(Ordering::Acquire)
 }
 
 /// Whether `seg` is the header address of one of our live segments.
 ///
 /// Cost: one shift, one load, one test.
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn is_segment(seg: *mut Segment) -> bool {
-    match map_slot(seg as usize) {
-        Some((w, bit)) => SEGMENT_MAP[w].load(Ordering::Acquire) & bit != 0,
-        None => false,
-    }
+    let chunk = seg as usize >> SEGMENT_SHIFT;
+    chunk < MAP_LEN && SEGMENT_MAP[chunk].load(Ordering::Acquire) != MAP_NONE
 }
 
 /// Header of the segment that would contain the object at `p` (non-null).
@@ -229,6 +246,11 @@ unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
         ptr::addr_of_mut!((*seg).heap).write(heap);
         ptr::addr_of_mut!((*seg).used_pages).write(0);
         ptr::addr_of_mut!((*seg).prev).write(ptr::null_mut());
+        // No descriptor (not even the header's, or those a medium segment
+        // does not use) may look like a local owner's page to `free`.
+        for i in 0..PAGES_PER_SEGMENT {
+            ptr::addr_of_mut!((*seg).pages[i].local_owner).write(NOT_LOCAL);
+        }
         for i in page_range(kind) {
             let pg = ptr::addr_of_mut!((*seg).pages[i]);
             // Page 0 of a medium segment starts after the header.
@@ -246,7 +268,7 @@ unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
             // Failure (no NUMA policy support) degrades to first-touch placement.
             os::bind_to_node(base, SEGMENT_SIZE, node);
         }
-        if !map_set(seg as usize, true) {
+        if !map_set(seg as usize, shift as u8) {
             region_put(base, SEGMENT_SIZE);
             return ptr::null_mut();
         }
@@ -361,6 +383,7 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
         let seg = segment_of((*page).start.add(1));
         let heap = (*seg).heap;
         (*page).in_use = false;
+        (*page).local_owner = NOT_LOCAL;
         (*page).block_size = 0;
         (*page).free = ptr::null_mut();
         (*page).local_free = ptr::null_mut();
@@ -394,7 +417,7 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
             if !next.is_null() {
                 (*next).prev = prev;
             }
-            map_set(seg as usize, false);
+            map_set(seg as usize, MAP_NONE);
             region_put((*seg).map_base, touched);
         }
     }
@@ -512,7 +535,7 @@ pub(crate) fn large_alloc(
         if let Some(n) = node {
             os::bind_to_node(base, map_len, n);
         }
-        if !map_set(seg as usize, true) {
+        if !map_set(seg as usize, MAP_LARGE) {
             os::unmap(base, map_len);
             return ptr::null_mut();
         }
@@ -558,7 +581,7 @@ pub(crate) unsafe fn large_free(seg: *mut Segment, p: *mut u8) {
         let (base, len) = ((*seg).map_base, (*seg).map_len);
         let touched = p as usize - base as usize + (*seg).large_usable;
         let cached = (*seg).node == usize::MAX && len == SEGMENT_SIZE && base == seg as *mut u8;
-        map_set(seg as usize, false);
+        map_set(seg as usize, MAP_NONE);
         if cached {
             region_put(base, touched);
         } else {

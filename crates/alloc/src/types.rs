@@ -34,8 +34,10 @@ pub(crate) const NUM_CLASSES: usize = 8 + 10 * 4;
 pub(crate) const FIRST_MEDIUM_CLASS: usize = 8 + 7 * 4;
 /// Minimum alignment of every block (what `malloc` promises on x86-64).
 pub(crate) const MIN_ALIGN: usize = 16;
-/// Marker stored in the second word of a freed block (xor its address) so
-/// that a double free is cheap to suspect; confirmed by a list scan.
+/// Marker stored in the second word of a freed block (cleared when the
+/// block is handed out again) so that a double free is cheap to suspect;
+/// confirmed by a list scan (live data that happens to hold the marker
+/// only costs that scan).
 pub(crate) const FREED_MARK: usize = 0x10c1_a110_cf4e_ed00;
 /// How long (milliseconds) a released page's memory stays resident
 /// (*dirty*, reusable by any size class without page faults) before the
@@ -84,7 +86,7 @@ const fn class_of_computed(size: usize) -> usize {
 }
 
 /// Requests up to this size find their class in `SMALL_CLASS`.
-const SMALL_LOOKUP_MAX: usize = 1024;
+pub(crate) const SMALL_LOOKUP_MAX: usize = 1024;
 
 /// Class of each size `16 * i` (i.e. of sizes `16 * i - 15 ..= 16 * i`),
 /// for sizes up to `SMALL_LOOKUP_MAX`: the class boundaries there are all
@@ -99,6 +101,17 @@ const SMALL_CLASS: [u8; SMALL_LOOKUP_MAX / 16 + 1] = {
     t
 };
 
+/// Size class of a request of `size <= SMALL_LOOKUP_MAX` bytes (the
+/// table lookup of [`class_of`]).
+///
+/// Cost: 3 instructions (add, shift, byte load).
+#[inline(always)]
+pub(crate) fn small_class_of(size: usize) -> usize {
+    debug_assert!(size <= SMALL_LOOKUP_MAX);
+    // SAFETY: the index is at most SMALL_LOOKUP_MAX / 16, the table's last.
+    unsafe { *SMALL_CLASS.get_unchecked(size.div_ceil(16)) as usize }
+}
+
 /// Size class of a request of `size <= MAX_PAGED` bytes.
 ///
 /// Cost: 3 instructions (add, shift, byte load) up to 1 KiB; about 10
@@ -111,22 +124,37 @@ pub(crate) fn class_of(size: usize) -> usize {
     class_of_computed(size)
 }
 
-/// Multiplier that turns division by a block size into a multiplication:
-/// for every offset `off < 2^20` inside a page, `(off * m) >> 40 ==
-/// off / block_size` with `m = block_magic(block_size)` (the rounding error
-/// `off / 2^40` stays below `1 / block_size` because `block_size <= 2^17`).
+/// Multiplier for the "is `off` a multiple of the block size?" test of
+/// [`is_block_start`]: `floor(2^64 / block_size) + 1`.
+///
+/// Why it works, for `d = block_size <= 2^17` and `m = (2^64 + e) / d`
+/// (so `1 <= e <= d`): for `off = q*d + r` with `off < 2^20`, the low 64
+/// bits of `off * m` are `q*e + r*m`. If `r == 0` that is `q*e <= off <
+/// 2^20`; otherwise `r*m` is at least `2^64 / d >= 2^47` and (with `q*e`)
+/// stays below `2^64`, so the product is `>= 2^47`. For the "negative"
+/// offsets `-k` (`1 <= k <= 2^16`, a pointer just below a page's start,
+/// into a medium segment's header) the product is `-(k*m)`, whose low bits
+/// are at least `2^64 - 2^17` (when `d` divides `k`: `e >= 1`) or at least
+/// `2^47 - 2^17`: never below `2^20` either. (The `+ 1` is what makes
+/// `e >= 1` when `d` is a power of two.)
 pub(crate) const fn block_magic(block_size: usize) -> u64 {
-    (1u64 << 40).div_ceil(block_size as u64)
+    ((1u128 << 64) / block_size as u128 + 1) as u64
 }
 
-/// Whether `off` (an offset from a page's start, `< 2^20`) is a multiple of
-/// the block size whose magic is `magic` (see [`block_magic`]).
+/// Offsets below this are what [`is_block_start`] decides exactly.
+pub(crate) const BLOCK_CHECK_RANGE: usize = 1 << 20;
+
+// Every offset inside a page is in that range.
+const _: () = assert!(MEDIUM_PAGE_SIZE <= BLOCK_CHECK_RANGE);
+
+/// Whether `off` (an offset from a page's start, `< 2^20`, or a small
+/// negative offset wrapped around, see [`block_magic`]) is a multiple of
+/// the block size whose magic is `magic`.
 ///
-/// Cost: two multiplications and a compare (instead of a 64-bit `div`).
+/// Cost: a multiplication and a compare (instead of a 64-bit `div`).
 #[inline(always)]
-pub(crate) fn is_block_start(off: usize, block_size: usize, magic: u64) -> bool {
-    let q = ((off as u64).wrapping_mul(magic) >> 40) as usize;
-    q * block_size == off
+pub(crate) fn is_block_start(off: usize, magic: u64) -> bool {
+    (off as u64).wrapping_mul(magic) < BLOCK_CHECK_RANGE as u64
 }
 
 /// Smallest class whose blocks hold `size` bytes and are all aligned to
@@ -197,8 +225,10 @@ pub(crate) struct Page {
     pub(crate) capacity: usize,
     /// Owning heap; set when the page is taken from its segment (under lock).
     pub(crate) heap: *mut Heap,
-    /// `heap` for a page of its owner's own, `NOT_LOCAL` for a shared page:
-    /// `free`'s one-compare test for "a plain local free".
+    /// `heap` for an in-use, non-shared page of its owner that is not
+    /// marked full; `NOT_LOCAL` for every other page (shared, full, not in
+    /// use): `free`'s one-compare test for "a plain local free". Owner (lock
+    /// while not in use).
     pub(crate) local_owner: *mut Heap,
     /// Next/previous page in the owner's class queue (or shared list).
     pub(crate) next: *mut Page,
@@ -364,7 +394,8 @@ impl Drop for SpinGuard<'_> {
 /// abandoned at thread exit and adopted whole by the next new thread.
 #[repr(C)]
 pub struct Heap {
-    /// Current page of each class: the fast path's only lookup. Owner.
+    /// Current page of each class: the fast path's only lookup (the empty
+    /// page, `page::empty_page`, for a class without one). Owner.
     pub(crate) direct: UnsafeCell<[*mut Page; NUM_CLASSES]>,
     /// All non-full owner pages of each class. Owner.
     pub(crate) queues: UnsafeCell<[PageQueue; NUM_CLASSES]>,
@@ -437,11 +468,11 @@ mod tests {
         for &bs in CLASS_SIZE.iter() {
             let m = block_magic(bs);
             for off in 0..MEDIUM_PAGE_SIZE {
-                assert_eq!(
-                    is_block_start(off, bs, m),
-                    off % bs == 0,
-                    "bs {bs} off {off}"
-                );
+                assert_eq!(is_block_start(off, m), off % bs == 0, "bs {bs} off {off}");
+            }
+            // Pointers below a page's start (a medium segment's header).
+            for k in 1..=PAGE_SIZE {
+                assert!(!is_block_start(k.wrapping_neg(), m), "bs {bs} off -{k}");
             }
         }
     }

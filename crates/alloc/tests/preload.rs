@@ -230,6 +230,43 @@ fn double_free_aborts_naming_the_address() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[test]
+fn invalid_frees_abort_naming_the_address() {
+    let Some((dir, exe)) = compile_c("bad_free") else {
+        return;
+    };
+    use std::os::unix::process::ExitStatusExt;
+    for (mode, what) in [
+        ("interior", "interior pointer"),
+        ("medium", "interior pointer"),
+        ("stack", "not allocated by loci-alloc"),
+        ("header", "unused page"),
+        ("medium-header", "interior pointer"),
+        ("large", "interior pointer"),
+        ("double-full", "double free of"),
+    ] {
+        let out = Command::new(&exe)
+            .arg(mode)
+            .env("LD_PRELOAD", library())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc_sigabrt()),
+            "{mode}: status {:?}, stderr: {stderr}",
+            out.status
+        );
+        let printed = String::from_utf8_lossy(&out.stdout);
+        let addr = usize::from_str_radix(printed.trim().trim_start_matches("0x"), 16).unwrap();
+        assert!(
+            stderr.contains(what) && stderr.contains(&format!("0x{addr:016x}")),
+            "{mode}: stderr: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn libc_sigabrt() -> i32 {
     6
 }
