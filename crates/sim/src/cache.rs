@@ -92,6 +92,30 @@ impl std::fmt::Display for Geometry {
     }
 }
 
+/// Calls `$f::<N>` on `$ways` as a `[u64; N]` when its length is one of
+/// the common associativities (a fixed length lets the compiler move the
+/// whole set with a few vector loads and stores instead of calling
+/// `memmove`), else `$slow` on the slice.
+macro_rules! by_assoc {
+    ($ways:expr, $f:ident, $slow:ident $(, $arg:expr)*) => {{
+        let ways: &mut [u64] = $ways;
+        match ways.len() {
+            4 => $f::<4>(fixed(ways), $($arg),*),
+            8 => $f::<8>(fixed(ways), $($arg),*),
+            11 => $f::<11>(fixed(ways), $($arg),*),
+            12 => $f::<12>(fixed(ways), $($arg),*),
+            16 => $f::<16>(fixed(ways), $($arg),*),
+            _ => $slow(ways, $($arg),*),
+        }
+    }};
+}
+
+/// `ways` as an array of its (known) length.
+#[inline(always)]
+fn fixed<const N: usize>(ways: &mut [u64]) -> &mut [u64; N] {
+    ways.try_into().expect("a set of N ways")
+}
+
 /// Moves way `i` of a set to the front (most recently used), shifting the
 /// more recent ones down by one: a hit. A hit on the MRU way (the common
 /// case) moves nothing.
@@ -103,6 +127,30 @@ fn promote(ways: &mut [u64], i: usize) {
     let tag = ways[i];
     ways.copy_within(0..i, 1);
     ways[0] = tag;
+}
+
+/// Shifts the whole set down by one way, dropping the last (least
+/// recently used) tag, and puts `tag` in front; returns the dropped tag.
+#[inline]
+fn shift_in(ways: &mut [u64], tag: u64) -> u64 {
+    by_assoc!(ways, shift_in_n, shift_in_slice, tag)
+}
+
+#[inline]
+fn shift_in_slice(ways: &mut [u64], tag: u64) -> u64 {
+    let last = ways.len() - 1;
+    let victim = ways[last];
+    ways.copy_within(0..last, 1);
+    ways[0] = tag;
+    victim
+}
+
+#[inline]
+fn shift_in_n<const N: usize>(ways: &mut [u64; N], tag: u64) -> u64 {
+    let victim = ways[N - 1];
+    ways.copy_within(0..N - 1, 1);
+    ways[0] = tag;
+    victim
 }
 
 /// Tag value of an empty way; no line number reaches it.
@@ -164,20 +212,7 @@ impl Cache {
     /// Looks up line number `block` (an address shifted right by the line
     /// bits), making it most recently used; returns true on a miss.
     pub fn access_line(&mut self, block: u64) -> bool {
-        let set = self.set_of(block);
-        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
-        match ways.iter().position(|&t| t == block) {
-            Some(i) => {
-                promote(ways, i);
-                false
-            }
-            None => {
-                let last = ways.len() - 1;
-                promote(ways, last);
-                ways[0] = block;
-                true
-            }
-        }
+        self.access_line_evict(block).0
     }
 
     /// Makes line number `block` most recently used if it is resident;
@@ -197,6 +232,7 @@ impl Cache {
 
     /// Like [`Cache::access_line`], also returning the line evicted to
     /// make room, if any: `(miss, evicted)`.
+    #[inline]
     pub fn access_line_evict(&mut self, block: u64) -> (bool, Option<u64>) {
         let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
@@ -206,9 +242,7 @@ impl Cache {
                 (false, None)
             }
             None => {
-                let last = ways.len() - 1;
-                promote(ways, last);
-                let victim = std::mem::replace(&mut ways[0], block);
+                let victim = shift_in(ways, block);
                 (true, (victim != EMPTY).then_some(victim))
             }
         }
@@ -223,10 +257,7 @@ impl Cache {
         debug_assert!(!self.contains_line(block));
         let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
-        let last = ways.len() - 1;
-        let victim = ways[last];
-        ways.copy_within(0..last, 1);
-        ways[0] = block;
+        let victim = shift_in(ways, block);
         (victim != EMPTY).then_some(victim)
     }
 

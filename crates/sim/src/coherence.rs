@@ -213,6 +213,155 @@ struct Entry {
     sharers: Sharers,
 }
 
+/// The directory: line number -> [`Entry`], an open-addressing hash table
+/// with linear probing, built for this one job: a lookup is a multiply, a
+/// shift and (mostly) one key comparison; a miss can look a line up and
+/// insert it in the same probe ([`Directory::slot`]) and then update the
+/// entry in place by slot; a removal shifts the following entries back
+/// (no tombstones). At most half full.
+#[derive(Debug, Clone)]
+struct Directory {
+    /// The line in each slot, or [`NO_LINE`] for an empty slot.
+    keys: Vec<u64>,
+    /// The entry of each slot (empty in empty slots).
+    entries: Vec<Entry>,
+    /// Occupied slots.
+    len: usize,
+    /// `64 - log2(slots)`: a line's home slot is the top bits of its hash.
+    shift: u32,
+}
+
+impl Directory {
+    /// Slots of a new directory (a power of two).
+    const INITIAL_SLOTS: usize = 1 << 10;
+
+    fn new() -> Directory {
+        Directory::with_slots(Self::INITIAL_SLOTS)
+    }
+
+    fn with_slots(n: usize) -> Directory {
+        debug_assert!(n.is_power_of_two() && n >= 2);
+        Directory {
+            keys: vec![NO_LINE; n],
+            entries: vec![Entry::default(); n],
+            len: 0,
+            shift: 64 - n.trailing_zeros(),
+        }
+    }
+
+    /// The home slot of `line` (Fibonacci hashing: the top bits of the
+    /// product depend on every bit of the line number).
+    #[inline]
+    fn home(&self, line: u64) -> usize {
+        (line.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.keys.len() - 1
+    }
+
+    /// The slot holding `line`, if it is listed.
+    #[inline]
+    fn find(&self, line: u64) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = self.home(line);
+        loop {
+            let k = self.keys[i];
+            if k == line {
+                return Some(i);
+            }
+            if k == NO_LINE {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn get(&self, line: u64) -> Option<&Entry> {
+        self.find(line).map(|i| &self.entries[i])
+    }
+
+    /// The slot of `line`, listing it with an empty entry if it was not
+    /// listed. The slot stays valid until the next insertion or removal.
+    #[inline]
+    fn slot(&mut self, line: u64) -> usize {
+        if (self.len + 1) * 2 > self.keys.len() {
+            self.grow();
+        }
+        let mask = self.mask();
+        let mut i = self.home(line);
+        loop {
+            let k = self.keys[i];
+            if k == line {
+                return i;
+            }
+            if k == NO_LINE {
+                self.keys[i] = line;
+                self.len += 1;
+                return i;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let old = std::mem::replace(self, Directory::with_slots(self.keys.len() * 2));
+        for (line, e) in old.keys.into_iter().zip(old.entries) {
+            if line != NO_LINE {
+                let i = self.slot(line);
+                self.entries[i] = e;
+            }
+        }
+    }
+
+    /// Unlists the line in slot `i`; returns its entry.
+    fn remove_at(&mut self, mut i: usize) -> Entry {
+        let mask = self.mask();
+        let entry = std::mem::take(&mut self.entries[i]);
+        // Backward-shift deletion: move up every following entry of the
+        // probe run whose home slot is not in (i, j], so that no lookup
+        // meets a hole before its line.
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let k = self.keys[j];
+            if k == NO_LINE {
+                break;
+            }
+            let h = self.home(k);
+            let stays = if i <= j {
+                i < h && h <= j
+            } else {
+                i < h || h <= j
+            };
+            if !stays {
+                self.keys[i] = k;
+                self.entries[i] = std::mem::take(&mut self.entries[j]);
+                i = j;
+            }
+        }
+        self.keys[i] = NO_LINE;
+        self.len -= 1;
+        entry
+    }
+
+    fn remove(&mut self, line: u64) -> Option<Entry> {
+        self.find(line).map(|i| self.remove_at(i))
+    }
+
+    /// Every listed line and its entry (in no particular order).
+    fn iter(&self) -> impl Iterator<Item = (u64, &Entry)> + '_ {
+        self.keys
+            .iter()
+            .zip(&self.entries)
+            .filter(|(&k, _)| k != NO_LINE)
+            .map(|(&k, e)| (k, e))
+    }
+}
+
 /// Counters and latencies accumulated by a simulation: the totals of its
 /// [`Counters`] (read through `Deref`: `stats.l1_hits`) and the latency
 /// per core. Serialised flat, as one object.
@@ -257,7 +406,7 @@ pub struct Coherence {
     l1: Vec<Cache>,
     l2: Vec<Cache>,
     l3: Vec<Cache>,
-    dir: LineMap<Entry>,
+    dir: Directory,
     page_home: LineMap<u32>,
     /// The pages that have a home, in order (to visit the touched pages of
     /// a block without walking all of it).
@@ -328,7 +477,7 @@ impl Coherence {
             l1: build(cores, c.l1d)?,
             l2: build(cores, c.l2)?,
             l3: build(l3_instances, c.l3)?,
-            dir: LineMap::default(),
+            dir: Directory::new(),
             page_home: LineMap::default(),
             homed: Default::default(),
             bindings: Vec::new(),
@@ -423,7 +572,7 @@ impl Coherence {
     /// memory was copied elsewhere and this copy is dead.
     pub fn purge(&mut self, addr: u64) {
         let line = addr >> self.line_bits;
-        if let Some(e) = self.dir.remove(&line) {
+        if let Some(e) = self.dir.remove(line) {
             for c in e.owner.map(|(o, _)| o).into_iter().chain(e.sharers.iter()) {
                 if self.m_line[c as usize] == line {
                     self.m_line[c as usize] = NO_LINE;
@@ -469,7 +618,7 @@ impl Coherence {
     }
 
     fn line_state(&self, core: u32, line: u64) -> State {
-        state_in(self.dir.get(&line), core)
+        state_in(self.dir.get(line), core)
     }
 
     /// Replays one trace event. Thread `t` runs on core `t`; only memory
@@ -649,25 +798,21 @@ impl Coherence {
         } else {
             k.reads += 1;
         }
-        let entry = self.dir.get_mut(&line);
-        match (state_in(entry.as_deref(), core), write) {
+        // One probe finds the line's entry, or lists the line with an
+        // empty one (state Invalid) that `fetch` fills in.
+        let slot = self.dir.slot(line);
+        let entry = &mut self.dir.entries[slot];
+        match (state_in(Some(entry), core), write) {
             (State::Modified, _) | (State::Exclusive | State::Shared, false) => {
                 self.private_hit(core, line)
             }
             (State::Exclusive, true) => {
-                if let Some(e) = entry {
-                    e.owner = Some((core, true));
-                }
+                entry.owner = Some((core, true));
                 self.private_hit(core, line)
             }
             (State::Shared, true) => {
-                let sharers = match entry {
-                    Some(e) => {
-                        e.owner = Some((core, true));
-                        std::mem::take(&mut e.sharers)
-                    }
-                    None => Sharers::default(),
-                };
+                entry.owner = Some((core, true));
+                let sharers = std::mem::take(&mut entry.sharers);
                 self.k().upgrades += 1;
                 let hit = self.private_hit(core, line);
                 let inval = self.invalidate_sharers(core, line, &sharers);
@@ -675,8 +820,8 @@ impl Coherence {
                 hit + inval
             }
             (State::Invalid, _) => {
-                let entry = entry.map(std::mem::take).unwrap_or_default();
-                let cost = self.fetch(core, line, write, entry);
+                let entry = std::mem::take(entry);
+                let cost = self.fetch(core, line, write, entry, slot);
                 self.fill_private(core, line);
                 cost
             }
@@ -684,9 +829,10 @@ impl Coherence {
     }
 
     /// Brings `line` to `core`, which does not hold it, and updates the
-    /// directory, where the line had `entry` (taken out of it, or empty);
-    /// returns the latency.
-    fn fetch(&mut self, core: u32, line: u64, write: bool, entry: Entry) -> f64 {
+    /// directory, where the line had `entry` (taken out of its `slot`,
+    /// which nothing here inserts or removes before the update); returns
+    /// the latency.
+    fn fetch(&mut self, core: u32, line: u64, write: bool, entry: Entry, slot: usize) -> f64 {
         let l3 = self.l3_of(core);
         let (cost, new_entry) = if let Some((owner, dirty)) = entry.owner {
             let cost = self.transfer(owner, core);
@@ -774,7 +920,7 @@ impl Coherence {
                 },
             )
         };
-        self.dir.insert(line, new_entry);
+        self.dir.entries[slot] = new_entry;
         if write {
             self.drop_other_l3(core, line);
         }
@@ -808,9 +954,10 @@ impl Coherence {
         if self.m_line[core as usize] == line {
             self.m_line[core as usize] = NO_LINE;
         }
-        let Some(e) = self.dir.get_mut(&line) else {
+        let Some(slot) = self.dir.find(line) else {
             return;
         };
+        let e = &mut self.dir.entries[slot];
         if let Some((o, dirty)) = e.owner {
             if o == core {
                 e.owner = None;
@@ -821,7 +968,7 @@ impl Coherence {
         }
         e.sharers.remove(core);
         if e.owner.is_none() && e.sharers.is_empty() {
-            self.dir.remove(&line);
+            self.dir.remove_at(slot);
         }
         let l3 = self.l3_of(core);
         self.l3[l3].access_line(line);
@@ -833,7 +980,7 @@ impl Coherence {
     /// every L1 line is in L2.
     pub fn check_invariants(&self) -> Result<(), String> {
         let cores = self.machine.cores();
-        for (&line, e) in &self.dir {
+        for (line, e) in self.dir.iter() {
             if e.owner.is_some() && !e.sharers.is_empty() {
                 return Err(format!("line {line:#x}: an owner and sharers at once"));
             }
@@ -875,5 +1022,41 @@ impl Coherence {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Directory, HashMap};
+
+    /// The directory agrees with a `HashMap` through inserts, updates and
+    /// removals, across growth and with colliding probe runs.
+    #[test]
+    fn directory_matches_a_hash_map() {
+        let mut d = Directory::with_slots(4);
+        let mut m: HashMap<u64, u32> = HashMap::new();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Few distinct lines, so that removals hit listed ones.
+            let line = (x % 300) * if x & 1 == 0 { 1 } else { 1 << 20 };
+            if x >> 60 < 9 {
+                let i = d.slot(line);
+                d.entries[i].owner = Some((step, false));
+                m.insert(line, step);
+            } else {
+                let got = d.remove(line).and_then(|e| e.owner).map(|(o, _)| o);
+                assert_eq!(got, m.remove(&line), "removing line {line}");
+            }
+            assert_eq!(d.len, m.len());
+        }
+        for (&line, &v) in &m {
+            assert_eq!(d.get(line).and_then(|e| e.owner), Some((v, false)));
+        }
+        let listed: Vec<(u64, Option<(u32, bool)>)> = d.iter().map(|(l, e)| (l, e.owner)).collect();
+        assert_eq!(listed.len(), m.len());
+        assert!(d.get(u64::MAX - 1).is_none());
     }
 }

@@ -50,7 +50,7 @@ use crate::variant::{BarrierVariant, Filter};
 use crate::{Error, ErrorKind};
 use loci_trace::{Event, FenceKind};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// How a barrier that orders stores is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -245,11 +245,88 @@ type Memo = (u64, u64, usize, bool);
 /// A memo that matches no address.
 const NO_MEMO: Memo = (0, 0, 0, false);
 
+/// A FIFO of store completion times in a ring of fixed capacity (the
+/// store-buffer depth): no growth checks, no reallocation.
+#[derive(Debug, Clone, Default)]
+struct StoreBuffer {
+    /// The ring (its length is the capacity, allocated at the first push).
+    slots: Vec<f64>,
+    /// Index of the oldest entry.
+    head: usize,
+    /// Number of entries.
+    len: usize,
+}
+
+impl StoreBuffer {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn front(&self) -> Option<f64> {
+        (self.len > 0).then(|| self.slots[self.head])
+    }
+
+    #[inline]
+    fn back(&self) -> Option<f64> {
+        (self.len > 0).then(|| self.slots[self.wrap(self.head + self.len - 1)])
+    }
+
+    #[inline]
+    fn wrap(&self, i: usize) -> usize {
+        if i >= self.slots.len() {
+            i - self.slots.len()
+        } else {
+            i
+        }
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<f64> {
+        let v = self.front()?;
+        self.head = self.wrap(self.head + 1);
+        self.len -= 1;
+        Some(v)
+    }
+
+    /// Appends `v`; the caller keeps at most `depth` entries (and `depth`
+    /// is the same at every call).
+    #[inline]
+    fn push_back(&mut self, v: f64, depth: usize) {
+        if self.slots.len() < depth {
+            self.grow(depth);
+        }
+        let i = self.wrap(self.head + self.len);
+        self.slots[i] = v;
+        self.len += 1;
+    }
+
+    #[cold]
+    fn grow(&mut self, depth: usize) {
+        // Unroll the ring into a buffer of the new capacity.
+        let mut slots = Vec::with_capacity(depth);
+        while let Some(v) = self.pop_front() {
+            slots.push(v);
+        }
+        self.len = slots.len();
+        self.head = 0;
+        slots.resize(depth, 0.0);
+        self.slots = slots;
+    }
+
+    #[inline]
+    fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Core {
     stats: ThreadStats,
     /// Completion times of buffered stores, oldest first (non-decreasing).
-    buffer: VecDeque<f64>,
+    buffer: StoreBuffer,
     /// The two address ranges last looked up, most recent first (see
     /// [`Memo`]).
     memo: [Memo; 2],
@@ -506,7 +583,7 @@ impl OrderingSim {
                 core,
                 ..ThreadStats::default()
             },
-            buffer: VecDeque::new(),
+            buffer: StoreBuffer::default(),
             memo: [NO_MEMO; 2],
         });
         Ok(())
@@ -959,7 +1036,7 @@ impl OrderingSim {
             return;
         }
         let now = s.clock_ns;
-        while core.buffer.front().is_some_and(|&done| done <= now) {
+        while core.buffer.front().is_some_and(|done| done <= now) {
             core.buffer.pop_front();
         }
         if core.buffer.len() >= depth {
@@ -967,8 +1044,8 @@ impl OrderingSim {
             s.store_buffer_full_stall_ns += oldest - now;
             s.clock_ns = oldest;
         }
-        let start = core.buffer.back().copied().unwrap_or(0.0).max(s.clock_ns);
-        core.buffer.push_back(start + cost);
+        let start = core.buffer.back().unwrap_or(0.0).max(s.clock_ns);
+        core.buffer.push_back(start + cost, depth);
     }
 
     fn barrier(&mut self, thread: u32, cycles: u32, wait: Wait) -> Result<(), Error> {
@@ -982,7 +1059,7 @@ impl OrderingSim {
         let s = &mut core.stats;
         s.barriers += 1;
         if waits {
-            if let Some(&last) = core.buffer.back() {
+            if let Some(last) = core.buffer.back() {
                 let stall = (last - s.clock_ns).max(0.0);
                 s.barrier_stall_ns += stall;
                 s.barrier_stall_cycles += stall * ghz;
@@ -1032,4 +1109,37 @@ impl OrderingSim {
 
 fn invalid(m: String) -> Error {
     Error::new(ErrorKind::Invalid(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreBuffer;
+    use std::collections::VecDeque;
+
+    /// The ring behaves as a `VecDeque` bounded by the depth.
+    #[test]
+    fn store_buffer_is_a_bounded_fifo() {
+        for depth in [1usize, 2, 3, 7] {
+            let mut b = StoreBuffer::default();
+            let mut q = VecDeque::new();
+            for i in 0..200u32 {
+                let v = f64::from(i);
+                match i % 5 {
+                    0 | 1 | 3 if q.len() < depth => {
+                        b.push_back(v, depth);
+                        q.push_back(v);
+                    }
+                    2 => assert_eq!(b.pop_front(), q.pop_front()),
+                    4 if i % 35 == 4 => {
+                        b.clear();
+                        q.clear();
+                    }
+                    _ => assert_eq!(b.pop_front(), q.pop_front()),
+                }
+                assert_eq!(b.len(), q.len());
+                assert_eq!(b.front(), q.front().copied());
+                assert_eq!(b.back(), q.back().copied());
+            }
+        }
+    }
 }
