@@ -3,9 +3,10 @@
 //! function entry/exit, vptr accesses, bulk memory operations and the
 //! atomic operations on 1-, 2-, 4- and 8-byte integers.
 //!
-//! Every access costs one lock of the object table (see `state`):
-//! it is counted against its heap object and checked for races by the
-//! happens-before detector (`race`). The access hooks are naked
+//! Every access is counted against its heap object and checked for races
+//! by the happens-before detector (`race`): without a lock when it
+//! repeats what the thread just did (`fast`), else under the lock of the
+//! object table (see `state`). The access hooks are naked
 //! trampolines that pass their return address (the accessing instruction)
 //! on, for frame `#0` of race reports. Atomic operations are performed for
 //! real, with the requested memory order, inside the table's critical
@@ -30,25 +31,39 @@ use std::sync::atomic::{self, Ordering};
 
 /// Count one access of `kind` (`range`: one per object overlapped) and
 /// check it for races. `pc` is the accessing instruction.
-#[inline]
+#[inline(always)]
 pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: bool) {
     access_by(addr, size, kind, pc, range, 0)
 }
 
 /// As [`access`], made inside intercepted libc function number `func`
 /// (see `race_report::INTERCEPTED`; 0: the program itself).
-#[inline]
+#[inline(always)]
 pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
     if size == 0 || FINISHED.load(Ordering::Relaxed) {
         return;
     }
-    let Some(g) = Guard::enter() else { return };
+    if !range && crate::fast::try_access(addr, size, kind) {
+        return;
+    }
+    access_slow(addr, size, kind, pc, range, func)
+}
+
+/// [`access_by`] under the table lock (everything the fast path did not
+/// take). Kept out of line so that the fast path's callers stay small.
+#[inline(never)]
+fn access_slow(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
+    let Some(mut g) = Guard::enter() else { return };
     let tid = state::current_tid(&g);
     let mut t = state::table();
     let site = if range {
+        // Rows claimed here are not remembered by the fast path.
+        crate::fast::forget_object(&g);
         t.access_range(addr, size, tid, kind)
     } else {
-        t.access_sized(addr, size, tid, kind, kind == Kind::Write)
+        let hit = t.access_sized(addr, size, tid, kind, kind == Kind::Write);
+        crate::fast::learn(&mut g, &mut t, tid, addr, hit);
+        hit.map(|h| h.site)
     };
     if t.trace.is_some() {
         t.emit(Event::Access {
@@ -343,13 +358,15 @@ fn atomic_op<R>(
     if FINISHED.load(Ordering::Relaxed) {
         return op().0;
     }
-    let Some(g) = Guard::enter() else {
+    let Some(mut g) = Guard::enter() else {
         return op().0;
     };
     let tid = state::current_tid(&g);
     let mut t = state::table();
     let (r, mo, reads, writes) = op();
-    let site = t.access_sized(addr, size, tid, Kind::Atomic, writes);
+    let hit = t.access_sized(addr, size, tid, Kind::Atomic, writes);
+    crate::fast::learn(&mut g, &mut t, tid, addr, hit);
+    let site = hit.map(|h| h.site);
     if t.trace.is_some() {
         atomic_events(&mut t, tid, addr, size, mo, reads, writes, site);
     }

@@ -53,8 +53,11 @@ then exits with status 66, as under ThreadSanitizer.
   `_exit(66)` once stdio is flushed, as ThreadSanitizer does: exit
   handlers registered before the runtime started and ELF destructors
   (`__attribute__((destructor))`) then do not run.
-- One global lock per access (correctness first): expect large slowdowns
-  on access-heavy multi-threaded code.
+- Accesses that repeat what the thread just did (same object, line and
+  bytes in the same epoch) are recorded without a lock (module `fast`);
+  every other access, allocation and synchronisation event takes one
+  global lock, so code whose threads constantly touch new memory or
+  synchronise scales with that lock.
 - x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics (their
   entries abort with a message naming them, see `abi`). The race
   detector's model and limits are documented in its module
@@ -109,16 +112,19 @@ macro_rules! trampoline {
 pub mod abi;
 #[cfg(not(test))]
 pub mod bulk;
+#[cfg_attr(test, allow(dead_code))]
+mod fast;
 #[cfg(not(test))]
 pub mod fatal;
 #[cfg(not(test))]
 pub mod intercept;
-#[cfg_attr(test, allow(dead_code))]
 mod lines;
 mod lock;
+mod objects;
 mod race;
 mod race_report;
 mod report;
+mod shadow;
 #[cfg_attr(test, allow(dead_code))]
 mod state;
 #[cfg(not(test))]

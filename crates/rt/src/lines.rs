@@ -63,6 +63,7 @@
 //!   sites and writers) are kept; further ones are counted (`dropped`).
 
 use crate::race::AddrHasher;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
@@ -80,8 +81,6 @@ pub(crate) const MAX_RESULTS: usize = 4096;
 pub(crate) const OTHERS: u32 = u32::MAX;
 /// Entries of the direct-mapped cache of line records.
 const CACHE: usize = 1024;
-/// The line of a free record.
-const NO_LINE: usize = usize::MAX;
 
 /// What one thread did to one line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,18 +95,101 @@ pub(crate) struct Slot {
     pub(crate) writes: u64,
 }
 
-/// The record of one line.
-#[derive(Clone, Debug, Default)]
-struct LineRec {
-    /// The line's index (address / [`LINE`]); [`NO_LINE`] when free.
-    line: usize,
-    /// `SLOTS` threads exactly, then the merged slot of all further ones.
-    slots: [Slot; SLOTS + 1],
-    /// Slots in use (`SLOTS + 1` once the merged slot is).
-    n: u8,
-    sites: [u32; LINE_SITES],
-    nsites: u8,
+/// What one thread did to one line, updated in place by that thread
+/// without the lock (it is the slot's only writer once it owns it).
+#[derive(Default)]
+pub(crate) struct SharedSlot {
+    /// The thread + 1 (0: free; [`OTHERS`]: the merged slot).
+    tid1: AtomicU32,
+    written: AtomicU64,
+    read: AtomicU64,
+    writes: AtomicU64,
 }
+
+impl SharedSlot {
+    /// Record a write (or a read) of the bytes `m`.
+    #[inline]
+    pub(crate) fn note(&self, m: u64, write: bool) {
+        if write {
+            self.written
+                .store(self.written.load(Ordering::Relaxed) | m, Ordering::Relaxed);
+            self.writes
+                .store(self.writes.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        } else {
+            self.read
+                .store(self.read.load(Ordering::Relaxed) | m, Ordering::Relaxed);
+        }
+    }
+
+    /// Does the slot belong to thread `tid` (not the merged slot)?
+    #[inline]
+    pub(crate) fn owned_by(&self, tid: u32) -> bool {
+        self.tid1.load(Ordering::Relaxed) == tid.wrapping_add(1)
+    }
+
+    fn take(&self) -> Slot {
+        let t = self.tid1.swap(0, Ordering::Relaxed);
+        Slot {
+            tid: if t == OTHERS {
+                OTHERS
+            } else {
+                t.wrapping_sub(1)
+            },
+            written: self.written.swap(0, Ordering::Relaxed),
+            read: self.read.swap(0, Ordering::Relaxed),
+            writes: self.writes.swap(0, Ordering::Relaxed),
+        }
+    }
+}
+
+/// The record of one line (in a slab that never moves, so the fast path
+/// may keep a pointer to its slot; see [`LineMemo`]).
+#[derive(Default)]
+pub(crate) struct LineRec {
+    /// The line's index (address / [`LINE`]) + 1; 0 when free.
+    line1: AtomicUsize,
+    /// `SLOTS` threads exactly, then the merged slot of all further ones.
+    slots: [SharedSlot; SLOTS + 1],
+    /// Slots in use (`SLOTS + 1` once the merged slot is); under the lock.
+    n: AtomicU32,
+    sites: [AtomicU32; LINE_SITES],
+    nsites: AtomicU32,
+}
+
+impl LineRec {
+    /// Is this the record of line `line`?
+    #[inline]
+    pub(crate) fn is_line(&self, line: usize) -> bool {
+        self.line1.load(Ordering::Relaxed) == line.wrapping_add(1)
+    }
+
+    fn sites(&self) -> Vec<u32> {
+        let n = self.nsites.load(Ordering::Relaxed) as usize;
+        self.sites[..n]
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// What a thread may remember after noting an access inside one line: its
+/// own slot in the line's record. Valid while the record is still that
+/// line's ([`LineRec::is_line`]) and the slot still the thread's
+/// ([`SharedSlot::owned_by`]), for accesses to objects of `site`.
+#[derive(Clone, Copy)]
+pub(crate) struct LineMemo {
+    /// The line index.
+    pub(crate) line: usize,
+    /// The allocation site the record has seen.
+    pub(crate) site: u32,
+    /// The record.
+    pub(crate) rec: &'static LineRec,
+    /// The thread's slot in it.
+    pub(crate) slot: &'static SharedSlot,
+}
+
+/// Records per slab chunk.
+const RECS_PER_CHUNK: usize = 4096;
 
 /// How a line is shared, see the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,19 +272,18 @@ pub(crate) struct FalseLine {
 /// The false-sharing state: line records and results.
 #[derive(Debug)]
 pub(crate) struct Lines {
-    /// The records (free ones have line [`NO_LINE`] and are in `free`).
-    recs: Vec<LineRec>,
+    /// The record slab: chunks of [`RECS_PER_CHUNK`] records, leaked and
+    /// never moved (free ones have line 0 and are in `free`).
+    chunks: Vec<*mut LineRec>,
+    /// Records handed out so far.
+    nrecs: usize,
     free: Vec<u32>,
     /// Line index to record.
     index: HashMap<usize, u32, BuildHasherDefault<AddrHasher>>,
     /// `cache[line % CACHE]`: the record of a recently accessed line (to
-    /// be checked against the record's `line`): spares the hash lookup
-    /// for repeated accesses to a line.
+    /// be checked against the record's line): spares the hash lookup for
+    /// repeated accesses to a line.
     cache: [u32; CACHE],
-    /// The last update: `(line, thread, site, record, slot)`; the same
-    /// thread touching the same line again (the common case) goes straight
-    /// to its slot. `line` is [`NO_LINE`] when not valid.
-    memo: (usize, u32, u32, u32, u32),
     /// Falsely shared lines, keyed by (address, sites, writer ids).
     results: BTreeMap<(usize, Vec<u32>, Vec<u32>), FalseLine>,
     /// Lines found truly shared (each time a record was classified).
@@ -213,15 +294,19 @@ pub(crate) struct Lines {
     pub(crate) dropped: u64,
 }
 
+// SAFETY: the records behind the raw pointers are leaked, never freed,
+// and only reached through atomics.
+unsafe impl Send for Lines {}
+
 impl Lines {
     /// No lines.
     pub(crate) const fn new() -> Lines {
         Lines {
-            recs: Vec::new(),
+            chunks: Vec::new(),
+            nrecs: 0,
             free: Vec::new(),
             index: HashMap::with_hasher(BuildHasherDefault::new()),
             cache: [u32::MAX; CACHE],
-            memo: (NO_LINE, 0, 0, 0, 0),
             results: BTreeMap::new(),
             true_shared: 0,
             untracked: 0,
@@ -229,18 +314,51 @@ impl Lines {
         }
     }
 
-    /// Thread `tid` read or wrote (`write`) `[addr, addr+size)`, which lies
-    /// in an object allocated at `site`.
+    /// Record `i` (handed out before).
     #[inline]
-    pub(crate) fn note(&mut self, addr: usize, size: usize, tid: u32, write: bool, site: u32) {
+    fn rec(&self, i: usize) -> &'static LineRec {
+        // SAFETY: `i < nrecs`, so its chunk exists; chunks are leaked.
+        unsafe { &*self.chunks[i / RECS_PER_CHUNK].add(i % RECS_PER_CHUNK) }
+    }
+
+    /// A free record for `line`.
+    fn new_rec(&mut self, line: usize) -> usize {
+        let i = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                if self.nrecs / RECS_PER_CHUNK >= self.chunks.len() {
+                    let v: Vec<LineRec> = (0..RECS_PER_CHUNK).map(|_| LineRec::default()).collect();
+                    self.chunks
+                        .push(Box::leak(v.into_boxed_slice()).as_mut_ptr());
+                }
+                self.nrecs += 1;
+                self.nrecs - 1
+            }
+        };
+        self.rec(i).line1.store(line + 1, Ordering::Relaxed);
+        i
+    }
+
+    /// Thread `tid` read or wrote (`write`) `[addr, addr+size)`, which lies
+    /// in an object allocated at `site`. Returns the thread's slot when
+    /// the access lies in one line (see [`LineMemo`]).
+    #[inline]
+    pub(crate) fn note(
+        &mut self,
+        addr: usize,
+        size: usize,
+        tid: u32,
+        write: bool,
+        site: u32,
+    ) -> Option<LineMemo> {
         let lo = addr % LINE;
         if size > 0 && size < LINE && lo + size <= LINE {
             // The common case: within one line.
             let m = ((1u64 << size) - 1) << lo;
-            self.note_line(addr / LINE, m, tid, write, site);
-            return;
+            return self.note_line(addr / LINE, m, tid, write, site);
         }
         self.note_lines(addr, size, tid, write, site);
+        None
     }
 
     /// [`Lines::note`] for accesses that may span lines.
@@ -259,97 +377,68 @@ impl Lines {
         }
     }
 
-    #[inline]
-    fn note_line(&mut self, line: usize, m: u64, tid: u32, write: bool, site: u32) {
-        let (l, t, st, r, sl) = self.memo;
-        if l == line && t == tid && st == site {
-            if let Some(s) = self
-                .recs
-                .get_mut(r as usize)
-                .and_then(|rec| rec.slots.get_mut(sl as usize))
-            {
-                if write {
-                    s.written |= m;
-                    s.writes += 1;
-                } else {
-                    s.read |= m;
-                }
-                return;
-            }
-        }
-        self.note_line_slow(line, m, tid, write, site);
-    }
-
-    /// [`Lines::note_line`] without the memo: finds or makes the record
-    /// and the thread's slot, and remembers them.
-    fn note_line_slow(&mut self, line: usize, m: u64, tid: u32, write: bool, site: u32) {
+    /// Find or make the record of `line` and the thread's slot, and note
+    /// the access in it.
+    fn note_line(
+        &mut self,
+        line: usize,
+        m: u64,
+        tid: u32,
+        write: bool,
+        site: u32,
+    ) -> Option<LineMemo> {
         let c = line % CACHE;
         let mut i = self.cache[c] as usize;
-        if self.recs.get(i).is_none_or(|r| r.line != line) {
+        if i >= self.nrecs || !self.rec(i).is_line(line) {
             i = match self.index.get(&line) {
                 Some(&i) => i as usize,
                 None => {
                     if self.index.len() >= MAX_LINES {
                         self.untracked += 1;
-                        return;
+                        return None;
                     }
-                    let rec = LineRec {
-                        line,
-                        ..LineRec::default()
-                    };
-                    let i = match self.free.pop() {
-                        Some(i) => {
-                            self.recs[i as usize] = rec;
-                            i as usize
-                        }
-                        None => {
-                            self.recs.push(rec);
-                            self.recs.len() - 1
-                        }
-                    };
+                    let i = self.new_rec(line);
                     self.index.insert(line, i as u32);
                     i
                 }
             };
             self.cache[c] = i as u32;
         }
-        let rec_index = i;
-        let rec = &mut self.recs[i];
-        let n = rec.n as usize;
-        let i = match rec.slots[..n].iter().position(|s| s.tid == tid) {
+        let rec = self.rec(i);
+        let n = rec.n.load(Ordering::Relaxed) as usize;
+        let i = match rec.slots[..n].iter().position(|s| s.owned_by(tid)) {
             Some(i) => i,
             None if n < SLOTS => {
-                rec.slots[n].tid = tid;
-                rec.n += 1;
+                rec.slots[n].tid1.store(tid + 1, Ordering::Relaxed);
+                rec.n.store(n as u32 + 1, Ordering::Relaxed);
                 n
             }
             None => {
                 if n == SLOTS {
-                    rec.slots[SLOTS].tid = OTHERS;
-                    rec.n += 1;
+                    rec.slots[SLOTS].tid1.store(OTHERS, Ordering::Relaxed);
+                    rec.n.store(n as u32 + 1, Ordering::Relaxed);
                 }
                 SLOTS
             }
         };
-        let s = &mut rec.slots[i];
-        if write {
-            s.written |= m;
-            s.writes += 1;
-        } else {
-            s.read |= m;
+        let slot = &rec.slots[i];
+        slot.note(m, write);
+        let ns = rec.nsites.load(Ordering::Relaxed) as usize;
+        let known = rec.sites[..ns]
+            .iter()
+            .any(|s| s.load(Ordering::Relaxed) == site);
+        if !known && ns < LINE_SITES {
+            rec.sites[ns].store(site, Ordering::Relaxed);
+            rec.nsites.store(ns as u32 + 1, Ordering::Relaxed);
         }
-        let ns = rec.nsites as usize;
-        if ns < LINE_SITES && !rec.sites[..ns].contains(&site) {
-            rec.sites[ns] = site;
-            rec.nsites += 1;
-        }
-        // The memo may be taken only while the record keeps this slot for
-        // this thread alone (not the merged one) and has seen this site.
-        if i < SLOTS && rec.sites[..rec.nsites as usize].contains(&site) {
-            self.memo = (line, tid, site, rec_index as u32, i as u32);
-        } else {
-            self.memo.0 = NO_LINE;
-        }
+        // The memo may be taken only for the thread's own slot (not the
+        // merged one) of a record that has seen this site.
+        (i < SLOTS && (known || ns < LINE_SITES)).then_some(LineMemo {
+            line,
+            site,
+            rec,
+            slot,
+        })
     }
 
     /// Classify and drop the records of the lines overlapping
@@ -368,44 +457,40 @@ impl Lines {
                 .copied()
                 .collect();
             for k in keys {
-                if let Some(r) = self.remove(k) {
-                    self.finish(k, &r);
-                }
+                self.remove_and_finish(k);
             }
         } else {
             for k in first..=last {
-                if let Some(r) = self.remove(k) {
-                    self.finish(k, &r);
-                }
+                self.remove_and_finish(k);
             }
         }
     }
 
     /// Classify and drop every record (at exit).
     pub(crate) fn flush_all(&mut self) {
-        self.memo.0 = NO_LINE;
-        let index = std::mem::take(&mut self.index);
-        let recs = std::mem::take(&mut self.recs);
-        self.free.clear();
-        for (k, i) in index {
-            self.finish(k, &recs[i as usize]);
+        let keys: Vec<usize> = self.index.keys().copied().collect();
+        for k in keys {
+            self.remove_and_finish(k);
         }
     }
 
-    /// Take the record of line `line` out (its slot becomes free).
-    fn remove(&mut self, line: usize) -> Option<LineRec> {
-        let i = self.index.remove(&line)?;
-        if self.memo.0 == line {
-            self.memo.0 = NO_LINE;
-        }
-        let r = std::mem::take(&mut self.recs[i as usize]);
-        self.recs[i as usize].line = NO_LINE;
+    /// Take the record of line `line` out (it becomes free) and classify
+    /// it.
+    fn remove_and_finish(&mut self, line: usize) {
+        let Some(i) = self.index.remove(&line) else {
+            return;
+        };
+        let rec = self.rec(i as usize);
+        rec.line1.store(0, Ordering::Relaxed);
+        let n = rec.n.swap(0, Ordering::Relaxed) as usize;
+        let slots: Vec<Slot> = rec.slots[..n].iter().map(SharedSlot::take).collect();
+        let sites = rec.sites();
+        rec.nsites.store(0, Ordering::Relaxed);
         self.free.push(i);
-        Some(r)
+        self.finish(line, &slots, sites);
     }
 
-    fn finish(&mut self, line: usize, r: &LineRec) {
-        let slots = &r.slots[..r.n as usize];
+    fn finish(&mut self, line: usize, slots: &[Slot], mut sites: Vec<u32>) {
         match classify(slots) {
             Sharing::Unclassified => {}
             Sharing::True => self.true_shared += 1,
@@ -419,7 +504,6 @@ impl Lines {
                     .map(|s| s.tid)
                     .collect();
                 readers.sort_unstable();
-                let mut sites = r.sites[..r.nsites as usize].to_vec();
                 sites.sort_unstable();
                 let ids: Vec<u32> = writers.iter().map(|s| s.tid).collect();
                 let key = (line * LINE, sites, ids);

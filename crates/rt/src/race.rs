@@ -26,13 +26,13 @@
 //!   racing with a dropped cell necessarily races with the access that
 //!   dropped it, so no race goes unreported, though the *previous* access
 //!   named in the report may be the newer one.
-//! - Two fast paths skip the work for repeated accesses (FastTrack's
-//!   "same epoch" case): an access is not checked or stored when its
-//!   thread already has a cell at least as strong (write ≥ read, same
-//!   atomicity) covering its bytes in the current epoch; and each thread
-//!   remembers its last accesses per granule slot, which spares even the
-//!   shadow lookup while the shadow has not changed (a generation counter
-//!   bumped by every stored or removed cell).
+//! - A fast path skips the work for repeated accesses (FastTrack's "same
+//!   epoch" case): an access is not checked or stored when its thread
+//!   already has a cell at least as strong (write ≥ read, same atomicity)
+//!   covering its bytes in the current epoch ([`same_epoch`]). Cells are
+//!   packed into one atomic word each in a direct-mapped shadow
+//!   ([`crate::shadow`]), so the test runs without the runtime's lock
+//!   (module `fast`); checks and stores take the lock.
 //! - Sync objects (mutexes, rwlocks, spinlocks, barriers, once controls,
 //!   semaphores, atomic variables) have a clock `S`. *Release* joins the
 //!   thread's clock into it (`S := S ⊔ C_t`, then `C_t[t] += 1`),
@@ -84,8 +84,33 @@
 //! Concurrency contract: everything here is plain data inside the
 //! runtime's [`crate::state::Table`], behind its lock.
 
+use crate::shadow::{self, Shadow, MAX_TID};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// FastTrack's "same epoch" test on a granule's packed cells: has thread
+/// `t` already made, in `epoch`, an access covering the bytes `mask` that
+/// is at least as strong (a write covers a read) with the same atomicity?
+/// Lock-free (relaxed loads of whole cells). Cost: four loads and
+/// compares.
+#[inline]
+pub(crate) fn same_epoch(
+    cells: &[AtomicU64; CELLS],
+    t: u32,
+    epoch: u32,
+    mask: u8,
+    write: bool,
+    atomic: bool,
+) -> bool {
+    let want = shadow::owner(t, epoch) | (atomic as u64) << 9;
+    cells.iter().any(|c| {
+        let w = c.load(Ordering::Relaxed);
+        w & (shadow::ID_BITS | 1 << 9) == want
+            && (w as u8) & mask == mask
+            && (w >> 8 & 1 != 0 || !write)
+    })
+}
 
 /// Cells per 8-byte granule (as in TSan).
 pub(crate) const CELLS: usize = 4;
@@ -217,7 +242,8 @@ pub(crate) struct Cell {
 /// The thread id of a free cell.
 pub(crate) const EMPTY_TID: u32 = u32::MAX;
 
-const EMPTY: Cell = Cell {
+/// A free cell, unpacked.
+pub(crate) const EMPTY: Cell = Cell {
     pc: 0,
     tid: EMPTY_TID,
     epoch: 0,
@@ -227,19 +253,6 @@ const EMPTY: Cell = Cell {
     atomic: false,
     func: 0,
 };
-
-#[derive(Clone, Copy, Debug)]
-struct Granule {
-    cells: [Cell; CELLS],
-}
-
-impl Default for Granule {
-    fn default() -> Granule {
-        Granule {
-            cells: [EMPTY; CELLS],
-        }
-    }
-}
 
 /// An access to check and record.
 #[derive(Clone, Copy, Debug)]
@@ -318,22 +331,6 @@ impl Stacks {
     }
 }
 
-/// One remembered access of a thread, see [`Detector::access`]'s cache.
-#[derive(Clone, Copy, Debug, Default)]
-struct Recent {
-    /// The shadow generation plus one when recorded (0: empty).
-    gen: u64,
-    granule: usize,
-    epoch: u32,
-    mask: u8,
-    write: bool,
-    atomic: bool,
-}
-
-/// Entries of the per-thread cache of recent accesses (direct-mapped by
-/// granule).
-const RECENT: usize = 8;
-
 /// `(acquires, releases)` for a C11 memory order as the instrumentation
 /// passes it (high flag bits masked; out of range is `seq_cst`).
 fn split(mo: i32) -> (bool, bool) {
@@ -351,7 +348,8 @@ pub(crate) struct Detector {
     /// Per-thread clocks, indexed by thread id.
     pub(crate) threads: Vec<ThreadClock>,
     sync: BTreeMap<usize, SyncVar>,
-    shadow: HashMap<usize, Granule, Build>,
+    /// Shadow memory: the cells (and the object ids of `state`).
+    pub(crate) shadow: Shadow,
     /// Call stacks referenced by cells and objects.
     pub(crate) stacks: Stacks,
     /// The clock that orders `seq_cst` fences.
@@ -362,16 +360,10 @@ pub(crate) struct Detector {
     pub(crate) races: u64,
     /// Set when shadow state could not grow (then checking stops).
     pub(crate) degraded: bool,
-    /// Shadow generation: bumped whenever any cell is stored or removed.
-    gen: u64,
-    /// Per thread, its recent single-granule accesses (see `access`).
-    recent: Vec<[Recent; RECENT]>,
+    /// Per thread, its own epoch (`C_t[t]`) where the thread's lock-free
+    /// fast path can read it: leaked, never moved.
+    epochs: Vec<&'static AtomicU32>,
 }
-
-/// Shadow granules beyond which the detector stops growing its shadow
-/// (about 3 GiB of shadow); past it, it says so once and only keeps
-/// checking granules it already has.
-const MAX_GRANULES: usize = 24 << 20;
 
 impl Detector {
     /// An empty detector (usable in a `static`).
@@ -379,7 +371,7 @@ impl Detector {
         Detector {
             threads: Vec::new(),
             sync: BTreeMap::new(),
-            shadow: HashMap::with_hasher(BuildHasherDefault::new()),
+            shadow: Shadow::new(),
             stacks: Stacks {
                 nodes: Vec::new(),
                 index: HashMap::with_hasher(BuildHasherDefault::new()),
@@ -388,9 +380,24 @@ impl Detector {
             reported: HashSet::with_hasher(BuildHasherDefault::new()),
             races: 0,
             degraded: false,
-            gen: 0,
-            recent: Vec::new(),
+            epochs: Vec::new(),
         }
+    }
+
+    /// Where thread `t`'s own epoch is mirrored for its fast path.
+    pub(crate) fn epoch_cell(&mut self, t: u32) -> &'static AtomicU32 {
+        self.thread(t);
+        self.epochs[t as usize]
+    }
+
+    /// Copy thread `t`'s epoch to its mirror.
+    fn mirror(&mut self, t: u32) {
+        let i = t as usize;
+        while self.epochs.len() <= i {
+            self.epochs.push(Box::leak(Box::new(AtomicU32::new(0))));
+        }
+        let e = self.threads[i].vc.get(t);
+        self.epochs[i].store(e, Ordering::Relaxed);
     }
 
     /// The clock state of thread `t`, creating it (at epoch 1) if new.
@@ -399,11 +406,13 @@ impl Detector {
         if self.threads.len() <= i {
             self.threads.resize(i + 1, ThreadClock::default());
         }
-        let th = &mut self.threads[i];
-        if th.vc.get(t) == 0 {
-            th.vc.set(t, 1);
+        if self.threads[i].vc.get(t) == 0 || self.epochs.len() <= i {
+            if self.threads[i].vc.get(t) == 0 {
+                self.threads[i].vc.set(t, 1);
+            }
+            self.mirror(t);
         }
-        th
+        &mut self.threads[i]
     }
 
     fn tick(&mut self, t: u32) {
@@ -411,6 +420,7 @@ impl Detector {
         let e = th.vc.get(t);
         th.vc.set(t, e + 1);
         th.releases += 1;
+        self.mirror(t);
     }
 
     /// `parent` creates `child`: the child starts with the parent's clock.
@@ -418,6 +428,7 @@ impl Detector {
         let mut vc = self.thread(parent).vc.clone();
         vc.set(child, 1);
         self.thread(child).vc = vc;
+        self.mirror(child);
         self.tick(parent);
     }
 
@@ -572,17 +583,7 @@ impl Detector {
         if size == 0 {
             return;
         }
-        let first = addr / 8;
-        let last = (addr + size - 1) / 8;
-        let n = last - first + 1;
-        self.gen += 1;
-        if n > self.shadow.len() {
-            self.shadow.retain(|g, _| *g < first || *g > last);
-        } else {
-            for g in first..=last {
-                self.shadow.remove(&g);
-            }
-        }
+        self.shadow.forget(addr, size);
         self.forget_sync(addr, size);
     }
 
@@ -597,34 +598,12 @@ impl Detector {
             self.thread(t);
         }
         let epoch = self.threads[t as usize].vc.get(t);
+        if t > MAX_TID {
+            return None;
+        }
         let mut found: Option<Race> = None;
         let first = a.addr / 8;
         let last = (a.addr + a.size - 1) / 8;
-        // Cache of recent accesses: if the shadow has not changed at all
-        // since this thread made an access at least as strong to the same
-        // bytes in this epoch, the same-epoch fast path below would be
-        // taken; skip the shadow lookup. Cost: a few compares.
-        let single = first == last;
-        let slot = first % RECENT;
-        let lo = a.addr % 8;
-        let single_mask = if single {
-            ((0xffu16 << lo) & (0xffu16 >> (7 - (a.addr + a.size - 1) % 8))) as u8
-        } else {
-            0
-        };
-        if single {
-            if let Some(r) = self.recent.get(t as usize).map(|r| r[slot]) {
-                if r.gen == self.gen + 1
-                    && r.granule == first
-                    && r.epoch == epoch
-                    && r.mask & single_mask == single_mask
-                    && r.atomic == a.atomic
-                    && (r.write || !a.write)
-                {
-                    return None;
-                }
-            }
-        }
         for g in first..=last {
             let lo = if g == first { a.addr % 8 } else { 0 };
             let hi = if g == last {
@@ -643,43 +622,34 @@ impl Detector {
                 atomic: a.atomic,
                 func: a.func,
             };
-            let gran = match self.shadow.get_mut(&g) {
-                Some(x) => x,
-                None => {
-                    if self.shadow.len() >= MAX_GRANULES {
-                        if !self.degraded {
-                            self.degraded = true;
-                            crate::sys::say(
-                                "loci-rt: shadow memory limit reached; race detection continues only on memory already shadowed\n",
-                            );
-                        }
-                        continue;
-                    }
-                    self.shadow.entry(g).or_default()
+            let Some((chunk, gi)) = self.shadow.make(g * 8) else {
+                if !self.degraded {
+                    self.degraded = true;
+                    crate::sys::say(
+                        "loci-rt: shadow memory could not be mapped; race detection continues only on memory already shadowed\n",
+                    );
                 }
+                continue;
             };
             // Fast path (FastTrack's "same epoch"): this thread already
             // made an access at least as strong to these bytes in this
             // epoch. Every other cell was checked against that access, or
             // checked it when it was added, so nothing can be new.
             // Cost: one pass over 4 cells, no writes.
-            if gran.cells.iter().any(|c| {
-                c.tid == t
-                    && c.epoch == epoch
-                    && c.mask & mask == mask
-                    && c.atomic == a.atomic
-                    && (c.write || !a.write)
-            }) {
+            if same_epoch(&chunk.cells[gi], t, epoch, mask, a.write, a.atomic) {
                 continue;
             }
-            self.gen += 1;
             let vc = &self.threads[t as usize].vc;
             let mut free_slot = None;
-            for (i, slot) in gran.cells.iter_mut().enumerate() {
-                let c = *slot;
+            let mut mine = None;
+            for i in 0..CELLS {
+                let c = self.shadow.cell(chunk, gi, i);
                 if c.tid == EMPTY_TID {
                     free_slot.get_or_insert(i);
                     continue;
+                }
+                if c.tid == t {
+                    mine.get_or_insert(i);
                 }
                 let hb = c.tid == t || c.epoch <= vc.get(c.tid);
                 if !hb
@@ -695,33 +665,14 @@ impl Detector {
                     });
                 }
                 if hb && c.mask & !mask == 0 && (a.write || !c.write) && (c.atomic || !a.atomic) {
-                    *slot = EMPTY;
+                    self.shadow.clear(chunk, gi, i);
                     free_slot.get_or_insert(i);
                 }
             }
             // Evict when full: a cell of this thread if any, else one chosen
             // by the epoch (cheap pseudo-randomness, as TSan's).
-            let i = free_slot.unwrap_or_else(|| {
-                gran.cells
-                    .iter()
-                    .position(|c| c.tid == t)
-                    .unwrap_or(epoch as usize % CELLS)
-            });
-            gran.cells[i] = cur;
-        }
-        if single {
-            if self.recent.len() <= t as usize {
-                self.recent
-                    .resize(t as usize + 1, [Recent::default(); RECENT]);
-            }
-            self.recent[t as usize][slot] = Recent {
-                gen: self.gen + 1,
-                granule: first,
-                epoch,
-                mask: single_mask,
-                write: a.write,
-                atomic: a.atomic,
-            };
+            let i = free_slot.unwrap_or_else(|| mine.unwrap_or(epoch as usize % CELLS));
+            self.shadow.store(chunk, gi, i, &cur);
         }
         let race = found?;
         let key = if race.cur.pc <= race.prev.pc {
@@ -927,7 +878,7 @@ mod tests {
     }
 
     #[test]
-    fn recent_access_cache_is_invalidated_by_any_shadow_change() {
+    fn same_epoch_path_is_invalidated_by_pruned_cells() {
         let mut d = Detector::new();
         d.thread(0);
         d.thread_created(0, 1);
@@ -957,9 +908,12 @@ mod tests {
 
     #[test]
     fn shadow_is_compact() {
-        // The hot data: 24-byte cells, 96-byte granules (64-bit targets).
-        assert_eq!(std::mem::size_of::<Cell>(), 24);
-        assert_eq!(std::mem::size_of::<Granule>(), 96);
+        // 4 bytes of object id, 4 packed 8-byte cells and their 16-byte
+        // side data per granule, plus a page id per 512 granules.
+        assert_eq!(
+            std::mem::size_of::<crate::shadow::Chunk>(),
+            crate::shadow::GRANULES * 100 + crate::shadow::GRANULES / 512 * 4
+        );
     }
 
     #[test]

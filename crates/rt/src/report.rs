@@ -71,6 +71,7 @@ pub(crate) fn write_profile() -> u64 {
         }
     }
     t.retire_all();
+    t.fold_stats();
     let json = render(&t, &mut Symbolizer::new());
     let races = t.hb.races;
     drop(t);

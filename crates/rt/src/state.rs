@@ -3,11 +3,13 @@
 //! per-thread access counts.
 //!
 //! Concurrency contract: all shared state lives in one [`Table`] behind a
-//! single [`Lock`] (never allocates; safe across `fork`). Every
-//! instrumented access takes it once: a lookup in an ordered map of live
-//! objects, `O(log n)` in the number of live objects, plus a linear scan
-//! of the (few) threads that touched the object. This is correctness
-//! first; a sharded or lock-free scheme is later work.
+//! single [`Lock`] (never allocates; safe across `fork`), except what the
+//! lock-free fast path (`fast`) updates: per-object rows of counters
+//! (`objects`), per-thread totals ([`ThreadStats`]), line slots (`lines`),
+//! all atomics with one writing thread each. An access the fast path does
+//! not take locks the table once: a lookup in an ordered map of live
+//! objects, `O(log n)` in the number of live objects, plus a scan of the
+//! object's rows.
 //!
 //! Everything here runs with the thread's [`Guard`] held, so that any
 //! allocation the runtime makes (maps, vectors) goes straight to the real
@@ -16,14 +18,15 @@
 //! The happens-before state of the race detector ([`crate::race`]) lives
 //! in the same table, so one lock covers counting and race checking.
 
-use crate::lines::Lines;
+use crate::lines::{LineMemo, Lines};
 use crate::lock::{Lock, LockGuard};
+use crate::objects::{Objects, Row};
 use crate::race::Detector;
 use crate::trace::{self, Tracer};
 use loci_trace::Event;
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Kind of an access, the index into a `[u64; 3]` counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,8 +56,13 @@ static NEXT_TID: AtomicU32 = AtomicU32::new(0);
 /// Set once the report has been written: from then on nothing is recorded.
 pub(crate) static FINISHED: AtomicBool = AtomicBool::new(false);
 
-/// Proof that the current thread is inside the runtime. Dropping it leaves.
-pub(crate) struct Guard(());
+/// Proof that the current thread is inside the runtime. Dropping it
+/// leaves. While it lives, the thread's fast-path context is hidden (so
+/// the runtime's own accesses, e.g. through intercepted `memcpy`, are
+/// never recorded by the fast path either).
+pub(crate) struct Guard {
+    ctx: *const crate::fast::Ctx,
+}
 
 impl Guard {
     /// Enter the runtime, or `None` when this thread already is inside it
@@ -66,15 +74,28 @@ impl Guard {
                 None
             } else {
                 g.set(true);
-                Some(Guard(()))
+                Some(Guard {
+                    ctx: crate::fast::hide(),
+                })
             }
         })
+    }
+
+    /// The thread's fast-path context (null if it has none yet).
+    pub(crate) fn ctx(&self) -> *const crate::fast::Ctx {
+        self.ctx
+    }
+
+    /// Give the thread its fast-path context (installed on leaving).
+    pub(crate) fn set_ctx(&mut self, c: *const crate::fast::Ctx) {
+        self.ctx = c;
     }
 }
 
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
+        crate::fast::restore(self.ctx);
         IN_RT.with(|g| g.set(false));
     }
 }
@@ -219,8 +240,52 @@ pub(crate) struct Object {
     pub(crate) func: AllocFn,
     pub(crate) site: usize,
     pub(crate) alloc_tid: u32,
-    /// `(thread, counts)`, in order of first access.
+    /// Its id in [`Objects`] (0: none, the slab was full): the counters of
+    /// its first [`crate::objects::ROWS`] threads.
+    pub(crate) id: u32,
+    /// `(thread, counts)` of further threads (all threads when `id` is 0),
+    /// in order of first access.
     pub(crate) per_thread: Vec<(u32, Counts)>,
+}
+
+/// What the lock-free fast path (`fast`) may remember after an access
+/// counted against a heap object.
+#[derive(Clone, Copy)]
+pub(crate) struct Hit {
+    /// The object's allocation site.
+    pub(crate) site: u32,
+    /// The object's id (0: none).
+    pub(crate) id: u32,
+    /// One past the object's last byte.
+    pub(crate) end: usize,
+    /// The thread's counters in the object, if it has a row.
+    pub(crate) row: Option<&'static Row>,
+    /// The thread's slot in the record of the accessed line, if any.
+    pub(crate) memo: Option<LineMemo>,
+}
+
+/// One thread's access totals, which the thread counts without the lock
+/// (leaked, never moved; folded into [`ThreadInfo`] for the report).
+#[derive(Default, Debug)]
+pub(crate) struct ThreadStats {
+    /// Accesses to heap objects, `[reads, writes, atomics]`.
+    pub(crate) heap: [AtomicU64; 3],
+    /// Accesses to memory that is not a live heap object.
+    pub(crate) unattributed: [AtomicU64; 3],
+}
+
+impl ThreadStats {
+    /// Add `n` accesses of kind `k` (heap or not); the caller is the
+    /// thread itself or holds the table lock.
+    #[inline]
+    pub(crate) fn add(&self, heap: bool, k: usize, n: u64) {
+        let c = if heap {
+            &self.heap[k]
+        } else {
+            &self.unattributed[k]
+        };
+        c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
 }
 
 /// The function of the malloc family that allocated an object.
@@ -352,6 +417,9 @@ pub(crate) struct ThreadInfo {
     pub(crate) heap: Counts,
     /// Accesses to memory that is not a live heap object.
     pub(crate) unattributed: Counts,
+    /// Counters the thread updates without the lock (folded into `heap`
+    /// and `unattributed` by [`Table::fold_stats`]).
+    pub(crate) stats: Option<&'static ThreadStats>,
     /// Objects this thread allocated.
     pub(crate) allocs: u64,
     /// The kernel's id of the thread (`gettid`), once it ran.
@@ -387,6 +455,8 @@ pub(crate) struct Table {
     /// Per cache line of heap objects: who wrote and read which bytes
     /// (false sharing, [`crate::lines`]).
     pub(crate) lines: Lines,
+    /// Per-object counters of live objects.
+    pub(crate) objects: Objects,
 }
 
 impl Table {
@@ -401,6 +471,7 @@ impl Table {
             races_on: true,
             trace: None,
             lines: Lines::new(),
+            objects: Objects::new(),
         }
     }
 
@@ -543,19 +614,59 @@ impl Table {
         &mut self.threads[i]
     }
 
+    /// The lock-free counters of thread `t` (made on first use).
+    pub(crate) fn stats(&mut self, t: u32) -> &'static ThreadStats {
+        let info = self.thread_mut(t);
+        info.stats
+            .get_or_insert_with(|| Box::leak(Box::new(ThreadStats::default())))
+    }
+
+    /// Move every thread's lock-free counters into its [`ThreadInfo`].
+    pub(crate) fn fold_stats(&mut self) {
+        for info in &mut self.threads {
+            if let Some(st) = info.stats {
+                for k in 0..3 {
+                    info.heap[k] += st.heap[k].swap(0, Ordering::Relaxed);
+                    info.unattributed[k] += st.unattributed[k].swap(0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
     /// Record a one-byte access of `kind` by `tid` at `addr` (a write
     /// when `kind` is [`Kind::Write`]); see [`Table::access_sized`].
     #[cfg(test)]
     pub(crate) fn access(&mut self, addr: usize, tid: u32, kind: Kind) -> Option<u32> {
         self.access_sized(addr, 1, tid, kind, kind == Kind::Write)
+            .map(|h| h.site)
+    }
+
+    /// Count one access of kind `k` by `tid` to `obj`: in the thread's row
+    /// when the object has an id and a row is free, else in its list.
+    fn count(objects: &Objects, obj: &mut Object, tid: u32, k: usize) -> Option<&'static Row> {
+        if obj.id != 0 {
+            if let Some(r) = objects.row(obj.id, tid) {
+                r.bump(k);
+                return Some(r);
+            }
+        }
+        match obj.per_thread.iter_mut().find(|(t, _)| *t == tid) {
+            Some((_, c)) => c[k] += 1,
+            None => {
+                let mut c = [0; 3];
+                c[k] = 1;
+                obj.per_thread.push((tid, c));
+            }
+        }
+        None
     }
 
     /// Record an access of `kind` by `tid` to the `size` bytes at `addr`,
     /// counted against the object containing `addr`; `write`: it stores
-    /// (for the cache-line record; an atomic may or may not). Returns the
-    /// site index of the heap object accessed, if any. Cost: one
-    /// ordered-map lookup, a scan of the threads that touched the object,
-    /// and one hash lookup per cache line touched (inside the object).
+    /// (for the cache-line record; an atomic may or may not). Returns what
+    /// the fast path may remember of the heap object accessed, if any.
+    /// Cost: one ordered-map lookup, a scan of the object's rows, and one
+    /// hash lookup per cache line touched (inside the object).
     #[inline]
     pub(crate) fn access_sized(
         &mut self,
@@ -564,32 +675,28 @@ impl Table {
         tid: u32,
         kind: Kind,
         write: bool,
-    ) -> Option<u32> {
+    ) -> Option<Hit> {
         let k = kind as usize;
+        let objects = &self.objects;
         let hit = match self.live.range_mut(..=addr).next_back() {
             Some((&base, obj)) if addr < base + obj.size.max(1) => {
-                match obj.per_thread.iter_mut().find(|(t, _)| *t == tid) {
-                    Some((_, c)) => c[k] += 1,
-                    None => {
-                        let mut c = [0; 3];
-                        c[k] = 1;
-                        obj.per_thread.push((tid, c));
-                    }
-                }
-                let end = (base + obj.size.max(1)).min(addr.saturating_add(size.max(1)));
-                Some((obj.site as u32, end - addr))
+                let row = Self::count(objects, obj, tid, k);
+                let end = base + obj.size.max(1);
+                Some((obj.site as u32, obj.id, end, row))
             }
             _ => None,
         };
-        let info = self.thread_mut(tid);
-        if hit.is_some() {
-            info.heap[k] += 1;
-        } else {
-            info.unattributed[k] += 1;
-        }
-        let (site, len) = hit?;
-        self.lines.note(addr, len, tid, write, site);
-        Some(site)
+        self.stats(tid).add(hit.is_some(), k, 1);
+        let (site, id, end, row) = hit?;
+        let len = end.min(addr.saturating_add(size.max(1))) - addr;
+        let memo = self.lines.note(addr, len, tid, write, site);
+        Some(Hit {
+            site,
+            id,
+            end,
+            row,
+            memo,
+        })
     }
 
     /// Record one access of `kind` by `tid` to every live object that
@@ -609,18 +716,12 @@ impl Table {
         let k = kind as usize;
         let mut hits = 0u64;
         let mut site = None;
+        let objects = &self.objects;
         for (&base, obj) in self.live.range_mut(..end).rev() {
             if base + obj.size.max(1) <= addr {
                 break;
             }
-            match obj.per_thread.iter_mut().find(|(t, _)| *t == tid) {
-                Some((_, c)) => c[k] += 1,
-                None => {
-                    let mut c = [0; 3];
-                    c[k] = 1;
-                    obj.per_thread.push((tid, c));
-                }
-            }
+            Self::count(objects, obj, tid, k);
             hits += 1;
             site = Some(obj.site as u32);
             let lo = addr.max(base);
@@ -628,17 +729,18 @@ impl Table {
             self.lines
                 .note(lo, hi - lo, tid, kind == Kind::Write, obj.site as u32);
         }
-        let info = self.thread_mut(tid);
+        let st = self.stats(tid);
         if hits > 0 {
-            info.heap[k] += hits;
+            st.add(true, k, hits);
         } else {
-            info.unattributed[k] += 1;
+            st.add(false, k, 1);
         }
         site
     }
 
     /// Take the live object at `base` out of the table (to be put back with
-    /// [`Table::put_back`] or retired with [`Table::retire`]).
+    /// [`Table::put_back`] or retired with [`Table::retire`]). Its shadow
+    /// marks stay until it is retired.
     pub(crate) fn take(&mut self, base: usize) -> Option<Object> {
         self.live.remove(&base)
     }
@@ -674,6 +776,12 @@ impl Table {
         if let Some(old) = self.live.remove(&base) {
             self.retire(old);
         }
+        let id = self.objects.alloc().unwrap_or(0);
+        // Mark the object's granules for the fast path: its id, or
+        // `u32::MAX` ("ask the table") when it has none.
+        self.hb
+            .shadow
+            .mark(base, size, if id == 0 { u32::MAX } else { id }, None);
         self.live.insert(
             base,
             Object {
@@ -683,6 +791,7 @@ impl Table {
                 func: AllocFn::Malloc,
                 site,
                 alloc_tid: tid,
+                id,
                 per_thread: Vec::new(),
             },
         );
@@ -707,14 +816,27 @@ impl Table {
         self.lines.flush_all();
         let live = std::mem::take(&mut self.live);
         for (_, obj) in live {
-            self.retire(obj);
+            // At exit the shadow is not cleared (nothing reads it again).
+            self.fold(obj);
         }
     }
 
     /// Fold a dead object into its site and forget its shadow (the memory
     /// goes back to the allocator).
     pub(crate) fn retire(&mut self, obj: Object) {
+        let mark = if obj.id == 0 { u32::MAX } else { obj.id };
+        self.hb.shadow.mark(obj.base, obj.size, 0, Some(mark));
         self.hb.forget_range(obj.base, obj.size);
+        self.fold(obj);
+    }
+
+    /// Fold a dead object's counts and line records into its site.
+    fn fold(&mut self, mut obj: Object) {
+        if obj.id != 0 {
+            let mut rows = self.objects.release(obj.id);
+            rows.append(&mut obj.per_thread);
+            obj.per_thread = rows;
+        }
         self.lines.flush_range(obj.base, obj.size);
         let class = classify(obj.alloc_tid, &obj.per_thread);
         let accesses: u64 = obj
@@ -776,6 +898,7 @@ mod tests {
         t.access(999, 0, Kind::Read);
         t.free(1000, 0);
         t.retire_all();
+        t.fold_stats();
         assert_eq!(t.sites.len(), 1);
         let s = &t.sites[0];
         assert_eq!((s.objects, s.bytes), (2, 24));

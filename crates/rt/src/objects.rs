@@ -1,0 +1,196 @@
+//! Per-object access counters that threads update without a lock.
+//!
+//! Every live heap object gets an id (its index in a slab, plus one) and a
+//! [`Rec`] of [`ROWS`] rows, one per accessing thread in order of first
+//! access: a thread claims a row once (under the runtime's lock), then
+//! counts its reads, writes and atomics in it with plain relaxed loads and
+//! stores (it is the row's only writer). Threads beyond `ROWS` are counted
+//! in the object's overflow list, under the lock.
+//!
+//! The slab grows in chunks of [`PER_CHUNK`] records that are never freed
+//! or moved, so a thread may keep a pointer to its row: when the object is
+//! freed its rows are emptied, and a cached row is only used while it
+//! still names the thread (see `fast`).
+//!
+//! Concurrency contract: ids are handed out, rows claimed and records
+//! emptied under the runtime's lock; counters are atomics (never torn).
+//! A count can be lost only when a thread accesses an object while another
+//! frees it — a use-after-free in the program.
+
+use crate::state::Counts;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Threads counted per object without the lock.
+pub(crate) const ROWS: usize = 4;
+/// Records per slab chunk.
+const PER_CHUNK: usize = 1 << 14;
+/// Chunks at most (`2^26` live objects); beyond, objects get no id and
+/// are counted under the lock only.
+const MAX_CHUNKS: usize = 1 << 12;
+
+/// One thread's counters in an object.
+#[derive(Default)]
+#[repr(C)]
+pub(crate) struct Row {
+    /// The thread + 1 (0: free).
+    pub(crate) tid1: AtomicU32,
+    /// Reads, writes, atomics.
+    pub(crate) counts: [AtomicU64; 3],
+}
+
+impl Row {
+    /// Is this the row of thread `tid`?
+    #[inline]
+    pub(crate) fn owned_by(&self, tid: u32) -> bool {
+        self.tid1.load(Ordering::Relaxed) == tid.wrapping_add(1)
+    }
+
+    /// Add one access of kind `k` (the caller owns the row).
+    #[inline]
+    pub(crate) fn bump(&self, k: usize) {
+        let c = &self.counts[k];
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
+/// The rows of one object.
+#[derive(Default)]
+#[repr(C)]
+pub(crate) struct Rec {
+    pub(crate) rows: [Row; ROWS],
+}
+
+/// The slab of records, with its free ids.
+#[derive(Debug)]
+pub(crate) struct Objects {
+    chunks: Vec<*mut Rec>,
+    free: Vec<u32>,
+    next: u32,
+}
+
+// SAFETY: the records are only reached through atomics; the raw pointers
+// are to leaked, never-freed allocations.
+unsafe impl Send for Objects {}
+
+// A row is 32 bytes: a record is two cache lines.
+const _: () = assert!(core::mem::size_of::<Rec>() == ROWS * 32);
+
+impl Objects {
+    /// No objects.
+    pub(crate) const fn new() -> Objects {
+        Objects {
+            chunks: Vec::new(),
+            free: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// A fresh id (its rows empty), or `None` when the slab is full.
+    pub(crate) fn alloc(&mut self) -> Option<u32> {
+        if let Some(id) = self.free.pop() {
+            return Some(id);
+        }
+        let i = self.next as usize;
+        if i / PER_CHUNK >= self.chunks.len() {
+            if self.chunks.len() >= MAX_CHUNKS {
+                return None;
+            }
+            let v: Vec<Rec> = (0..PER_CHUNK).map(|_| Rec::default()).collect();
+            let p = Box::leak(v.into_boxed_slice()).as_mut_ptr();
+            self.chunks.push(p);
+        }
+        self.next += 1;
+        Some(i as u32 + 1)
+    }
+
+    /// The record of `id` (non-zero, handed out by [`Objects::alloc`]).
+    #[inline]
+    pub(crate) fn rec(&self, id: u32) -> &'static Rec {
+        let i = id as usize - 1;
+        // SAFETY: `id` came from `alloc`, so its chunk exists; chunks are
+        // leaked and never move.
+        unsafe { &*self.chunks[i / PER_CHUNK].add(i % PER_CHUNK) }
+    }
+
+    /// The row of `tid` in `id`, claiming a free one; `None` when all
+    /// rows belong to other threads.
+    pub(crate) fn row(&self, id: u32, tid: u32) -> Option<&'static Row> {
+        let rec = self.rec(id);
+        let want = tid + 1;
+        for r in &rec.rows {
+            match r.tid1.load(Ordering::Relaxed) {
+                0 => {
+                    r.tid1.store(want, Ordering::Relaxed);
+                    return Some(r);
+                }
+                t if t == want => return Some(r),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Take the counts of `id` out, `(thread, counts)` in row order, and
+    /// free the id.
+    pub(crate) fn release(&mut self, id: u32) -> Vec<(u32, Counts)> {
+        let rec = self.rec(id);
+        let mut out = Vec::new();
+        for r in &rec.rows {
+            let t = r.tid1.swap(0, Ordering::Relaxed);
+            if t == 0 {
+                break;
+            }
+            let c = [0, 1, 2].map(|k| r.counts[k].swap(0, Ordering::Relaxed));
+            out.push((t - 1, c));
+        }
+        self.free.push(id);
+        out
+    }
+
+    /// The counts of `id` so far, without releasing it.
+    #[cfg(test)]
+    pub(crate) fn peek(&self, id: u32) -> Vec<(u32, Counts)> {
+        self.rec(id)
+            .rows
+            .iter()
+            .map_while(|r| {
+                let t = r.tid1.load(Ordering::Relaxed);
+                (t != 0).then(|| {
+                    (
+                        t - 1,
+                        [0, 1, 2].map(|k| r.counts[k].load(Ordering::Relaxed)),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_claimed_counted_and_released() {
+        let mut o = Objects::new();
+        let a = o.alloc().unwrap();
+        let b = o.alloc().unwrap();
+        assert_ne!(a, b);
+        o.row(a, 3).unwrap().bump(1);
+        o.row(a, 0).unwrap().bump(0);
+        o.row(a, 3).unwrap().bump(1);
+        for t in 10..12 {
+            o.row(a, t).unwrap();
+        }
+        assert!(o.row(a, 99).is_none());
+        assert_eq!(o.peek(a)[0], (3, [0, 2, 0]));
+        let got = o.release(a);
+        assert_eq!(
+            got,
+            vec![(3, [0, 2, 0]), (0, [1, 0, 0]), (10, [0; 3]), (11, [0; 3])]
+        );
+        // The id is reused, empty.
+        assert_eq!(o.alloc(), Some(a));
+        assert!(o.peek(a).is_empty());
+    }
+}
