@@ -124,6 +124,49 @@ pub(crate) fn malloc_for(h: *mut Heap, size: usize) -> *mut u8 {
     }
 }
 
+/// The fast path of [`malloc_for`] (inlined into `loci_malloc_for`): a
+/// request of up to 1 KiB by a thread that has a heap, served from the
+/// class's direct page when `h` is its own heap, else from the page of
+/// `h` it has claimed for the class. `None` when that does not apply (then
+/// call [`malloc_for`]).
+///
+/// Cost (claimed page hit): the class table, one TLS load, the claim-cache
+/// slot (a hash), the target compare and the pop: about 20 instructions.
+#[inline(always)]
+pub(crate) fn malloc_for_hit(h: *mut Heap, size: usize) -> Option<*mut u8> {
+    if size > SMALL_LOOKUP_MAX {
+        return None;
+    }
+    let me = heap::current_or_null();
+    if me.is_null() {
+        return None;
+    }
+    let class = small_class_of(size);
+    // SAFETY: `me` is the calling thread's heap: its direct table, its
+    // claim cache and the pages it claimed are its own to use.
+    unsafe {
+        let page = if me == h {
+            *(*(*h).direct.get()).get_unchecked(class)
+        } else {
+            let slot = (*(*me).claims.get()).get_unchecked(page::claim_slot(h, class));
+            if slot.target != h {
+                return None;
+            }
+            slot.page
+        };
+        let b = (*page).free;
+        if b.is_null() {
+            return None;
+        }
+        (*page).free = (*b).next;
+        if me == h {
+            (*page).used += 1;
+        }
+        *(b as *mut usize).add(1) = 0;
+        Some(b as *mut u8)
+    }
+}
+
 /// Allocate `size` bytes aligned to `align` without touching them: from
 /// the consumer pool (never-used blocks are not written), or a fresh
 /// mapping for large objects. Null if out of memory.
@@ -370,7 +413,7 @@ pub(crate) unsafe fn free(p: *mut u8) {
 /// dismiss (the mark was stale data) by scanning, then free it.
 ///
 /// # Safety
-/// `me` owns the in-use `page` (which may be full, not shared); `b` is a
+/// `me` owns the in-use `page` (which may be full or shared); `b` is a
 /// block of it.
 #[cold]
 #[inline(never)]
@@ -382,11 +425,12 @@ unsafe extern "C" fn free_suspect(page: *mut Page, b: *mut Block, me: *mut Heap)
     }
 }
 
-/// The owner's free of `b` into its non-shared `page`, once `b` is known
-/// not to be free already, when the page may be full or become empty.
+/// The owner's free of `b` into its `page`, once `b` is known not to be
+/// free already, when the page may be full or become empty (or, shared,
+/// due for a hand-over).
 ///
 /// # Safety
-/// `me` owns the in-use, non-shared `page`; `b` is a live block of it.
+/// `me` owns the in-use `page`; `b` is a live block of it.
 unsafe extern "C" fn free_owner_slow(page: *mut Page, b: *mut Block, me: *mut Heap) {
     // SAFETY: owner-only page fields.
     unsafe {
@@ -430,8 +474,8 @@ extern "C" fn bad_free(p: *mut u8) -> ! {
 }
 
 /// `free` of a block of a page whose `local_owner` is not the calling
-/// thread's heap: a remote free, an owner's free into a shared page or
-/// into its own full page, or an invalid free (a page not in use).
+/// thread's heap: a remote free, an owner's free into its own full page,
+/// or an invalid free (a page not in use).
 ///
 /// # Safety
 /// `page` is the descriptor of a paged segment that `p` points into; `me`
@@ -449,24 +493,14 @@ unsafe extern "C" fn free_other(page: *mut Page, p: *mut u8, me: *mut Heap) {
         let b = p as *mut Block;
         let mark = (b as *mut usize).add(1);
         if (*page).heap == me {
+            // The owner's own page, marked full.
             if *mark == FREED_MARK {
                 check_double_free(page, b);
             }
-            if !(*page).shared {
-                // The owner's own page, marked full.
-                return free_owner_slow(page, b, me);
-            }
-            *mark = FREED_MARK;
-            (*b).next = (*page).local_free;
-            (*page).local_free = b;
-            (*page).local_free_count += 1;
-            if (*page).local_free_count >= SHARED_FLUSH_BATCH {
-                page::flush_shared(page);
-            }
-        } else {
-            *mark = FREED_MARK;
-            free_remote(page, b);
+            return free_owner_slow(page, b, me);
         }
+        *mark = FREED_MARK;
+        free_remote(page, b);
     }
 }
 

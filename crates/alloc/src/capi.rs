@@ -288,6 +288,15 @@ pub unsafe extern "C" fn loci_malloc_for(heap: *mut c_void, size: usize) -> *mut
         os::fatal("loci_malloc_for: null heap handle", 0);
     }
     // (Per the contract the pointer came from loci_heap_current.)
+    match alloc::malloc_for_hit(heap as *mut Heap, size) {
+        Some(p) => p as *mut c_void,
+        None => malloc_for_miss(heap, size),
+    }
+}
+
+/// The rest of [`loci_malloc_for`] (no stack frame on its fast path).
+#[inline(never)]
+extern "C" fn malloc_for_miss(heap: *mut c_void, size: usize) -> *mut c_void {
     nomem(alloc::malloc_for(heap as *mut Heap, size))
 }
 

@@ -361,6 +361,10 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
 pub(crate) unsafe extern "C" fn free_slow(heap: *mut Heap, page: *mut Page) {
     // SAFETY: owner-only structures; page release under the heap lock.
     unsafe {
+        if (*page).shared {
+            // `used` counted the owner's frees down: hand them over.
+            return flush_shared(page);
+        }
         let class = (*page).class as usize;
         let q = ptr::addr_of_mut!((*(*heap).queues.get())[class]);
         let state = (*page).full.load(Ordering::SeqCst);
@@ -390,8 +394,11 @@ pub(crate) unsafe extern "C" fn free_slow(heap: *mut Heap, page: *mut Page) {
 }
 
 /// Slot of the claim cache for (`target`, `class`).
+///
+/// For one target the classes fall into distinct slots (`class <
+/// CLAIM_SLOTS`), so a slot whose target matches holds that class.
 #[inline(always)]
-fn claim_slot(target: *mut Heap, class: usize) -> usize {
+pub(crate) fn claim_slot(target: *mut Heap, class: usize) -> usize {
     // Heaps are a few KiB apart in the arena; classes are consecutive.
     let t = target as usize;
     ((t >> 10) ^ (t >> 16)).wrapping_add(class) % CLAIM_SLOTS
@@ -463,7 +470,7 @@ pub(crate) unsafe fn malloc_claimed(me: *mut Heap, target: *mut Heap, class: usi
     unsafe {
         let slot = ptr::addr_of_mut!((*(*me).claims.get())[claim_slot(target, class)]);
         let page = (*slot).page;
-        if !page.is_null() && (*slot).target == target && (*page).class as usize == class {
+        if !page.is_null() && (*slot).target == target {
             if let Some(b) = claimed_pop(page) {
                 return b;
             }
@@ -561,7 +568,7 @@ pub(crate) unsafe fn flush_shared(page: *mut Page) {
             return;
         }
         (*page).local_free = ptr::null_mut();
-        (*page).local_free_count = 0;
+        (*page).used = SHARED_FLUSH_BATCH;
         let mut last = list;
         while !(*last).next.is_null() {
             last = (*last).next;

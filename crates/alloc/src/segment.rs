@@ -337,15 +337,14 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                 (*page).in_use = true;
                 (*page).shared = shared;
                 (*page).heap = heap;
-                (*page).local_owner = if shared { NOT_LOCAL } else { heap };
+                (*page).local_owner = heap;
                 (*page).class = class as u8;
                 (*page).block_size = CLASS_SIZE[class];
                 (*page).block_magic = block_magic(CLASS_SIZE[class]);
                 (*page).bump = 0;
                 (*page).free = ptr::null_mut();
                 (*page).local_free = ptr::null_mut();
-                (*page).local_free_count = 0;
-                (*page).used = 0;
+                (*page).used = if shared { SHARED_FLUSH_BATCH } else { 0 };
                 (*page).next = ptr::null_mut();
                 (*page).prev = ptr::null_mut();
                 (*page)

@@ -207,11 +207,12 @@ pub(crate) struct Page {
     pub(crate) local_free: *mut Block,
     /// Blocks freed by other threads, pushed with CAS. Atomic.
     pub(crate) thread_free: AtomicPtr<Block>,
-    /// Blocks handed out and not yet collected back. Owner; not maintained
-    /// for pages claimed by other threads (see `page::take_thread_free`).
+    /// Blocks handed out and not yet collected back. Owner. For a shared
+    /// page (whose allocation side another thread may hold, see
+    /// `page::take_thread_free`) it counts down instead the owner's frees
+    /// until the next hand-over of `local_free` (`page::flush_shared`),
+    /// which the free fast path's "became zero" test then triggers.
     pub(crate) used: u32,
-    /// Owner frees sitting in `local_free` of a shared page. Owner only.
-    pub(crate) local_free_count: u32,
     /// Block size in bytes (0 while the page is unused).
     pub(crate) block_size: usize,
     /// `block_magic(block_size)`, for the interior-pointer check in `free`.
@@ -225,10 +226,10 @@ pub(crate) struct Page {
     pub(crate) capacity: usize,
     /// Owning heap; set when the page is taken from its segment (under lock).
     pub(crate) heap: *mut Heap,
-    /// `heap` for an in-use, non-shared page of its owner that is not
-    /// marked full; `NOT_LOCAL` for every other page (shared, full, not in
-    /// use): `free`'s one-compare test for "a plain local free". Owner (lock
-    /// while not in use).
+    /// `heap` for an in-use page that is not marked full (shared or not);
+    /// `NOT_LOCAL` for every other page (full, not in use): `free`'s
+    /// one-compare test for "a plain local free". Owner (lock while not in
+    /// use).
     pub(crate) local_owner: *mut Heap,
     /// Next/previous page in the owner's class queue (or shared list).
     pub(crate) next: *mut Page,
