@@ -73,9 +73,10 @@ assert_eq!(consumer.join().unwrap(), 42);
   whose alignment no class satisfies), and the rest of its mapping is room
   for `realloc` to grow in place. Any object's segment header is at
   `(ptr - 1) & !(4 MiB - 1)`.
-* **region cache**: up to 64 freed 4 MiB regions kept for the next
-  segment or large object (up to 8 MiB of them still resident, the rest
-  decommitted), so that churn of large objects makes no system calls.
+* **region cache**: up to 256 freed 4 MiB regions kept for the next
+  segment or large object (up to 32 MiB of them still resident, the rest
+  decommitted), so that churn of large objects makes no system calls; a
+  new segment reuses a resident region as it is (its pages start dirty).
 * **dirty page**: a released page (no blocks, back in its segment) whose
   memory is still resident; the next page of *any* class takes it first
   (no page faults), and it is purged (`MADV_DONTNEED`) if unused for
@@ -118,7 +119,7 @@ released to its segment but stays resident (*dirty*) for 50 ms, ready for
 a page of any class; the heap's next slow path after that returns it with
 `madvise(MADV_DONTNEED)` (the segment keeps the address range). A segment whose last page is released, and a freed large
 object of up to 4 MiB, goes to the region cache (decommitted beyond its
-8 MiB resident budget); beyond 64 cached regions they are `munmap`ed, as
+32 MiB resident budget); beyond 256 cached regions they are `munmap`ed, as
 are bigger large objects.
 
 # Limitations
@@ -128,7 +129,7 @@ are bigger large objects.
   objects reuse cached regions only when not bound to a node.
 * Purges run on a heap's slow paths, not on a timer: a thread that frees
   a lot and then stops allocating keeps its dirty pages resident (and the
-  region cache keeps up to 8 MiB) until it allocates again or exits.
+  region cache keeps up to 32 MiB) until it allocates again or exits.
 * An abandoned heap's memory is only reused when a new thread adopts it.
 * A full or empty page whose blocks are all freed by *other* threads is
   reclaimed only when its owner next takes the slow path for that class.

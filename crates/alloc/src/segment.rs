@@ -1,18 +1,18 @@
 //! Segment layer: 4 MiB aligned chunks from the OS, the global segment map,
 //! page acquisition/release inside small segments, and large objects.
 //!
-//! Concurrency contract: the segment map is a global atomic bitmap (any
-//! thread). Everything that changes a small segment (its page table, its
+//! Concurrency contract: the segment map is a global array of atomic bytes
+//! (any thread). Everything that changes a small segment (its page table, its
 //! `used_pages`, its membership in a heap's list) runs under the owning
 //! heap's `lock`. Large objects belong to no heap: any thread may free them.
 //!
-//! OS return policy: a page that becomes empty and is released gets
-//! `madvise(MADV_DONTNEED)` (its address range stays in the segment); a
-//! segment whose last page is released, and a freed large object, is
-//! decommitted (`MADV_DONTNEED`) and kept in a small *region cache* of
-//! 4 MiB-aligned 4 MiB mappings (at most `CACHE_SLOTS`, address space only)
-//! for the next segment or large object; when the cache is full it is
-//! `munmap`ed.
+//! OS return policy: a page that becomes empty and is released stays
+//! resident for `PURGE_DELAY_MS`, then gets `madvise(MADV_DONTNEED)` (its
+//! address range stays in the segment); a segment whose last page is
+//! released, and a freed large object, is kept in a *region cache* of
+//! 4 MiB-aligned 4 MiB mappings (at most `CACHE_SLOTS`; resident up to
+//! `CACHE_DIRTY_MAX` bytes in all, decommitted beyond) for the next
+//! segment or large object; when the cache is full it is `munmap`ed.
 
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
@@ -89,10 +89,10 @@ pub(crate) fn segment_of(p: *const u8) -> *mut Segment {
 }
 
 /// Number of 4 MiB regions kept for reuse.
-const CACHE_SLOTS: usize = 64;
+const CACHE_SLOTS: usize = 256;
 /// Bytes of cached regions that may stay resident (not decommitted), so
 /// that a large object freed and allocated again costs no page faults.
-const CACHE_DIRTY_MAX: usize = 8 << 20;
+const CACHE_DIRTY_MAX: usize = 32 << 20;
 
 /// Freed 4 MiB-aligned, 4 MiB-long regions, ready to reuse. Each slot is
 /// `(base, dirty)`: the first `dirty` bytes may hold old data (still
@@ -219,16 +219,27 @@ pub(crate) fn is_medium_class(class: usize) -> bool {
 /// # Safety
 /// The caller holds `heap.lock`; `heap` is live.
 unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
-    // Page memory may be reused dirty, but the header must start zeroed and
-    // `page_release` assumes memory past a page's `bump` was never touched.
-    let Some((base, _)) = region_get(true) else {
+    // A region that is still resident (a segment or large object freed
+    // shortly before) is reused as it is: its pages start out *dirty*
+    // (resident, reusable by any class without page faults, purged later
+    // like any released page). Node heaps (whose memory must be bound
+    // before it is touched) and the consumer pool (which promises
+    // untouched memory) take clean regions.
+    // SAFETY: `heap` is live.
+    let clean = unsafe { (*heap).node != usize::MAX || (*heap).untouched };
+    let Some((base, dirty)) = region_get(clean) else {
         return ptr::null_mut();
     };
     let seg = base as *mut Segment;
-    // SAFETY: the mapping is fresh, zeroed, aligned and large enough for the
-    // header (checked by a unit test); all-zero bytes are a valid value for
-    // every `Page` field, and we write the non-page fields explicitly.
+    // SAFETY: the mapping is aligned and large enough for the header
+    // (checked by a unit test), zeroed below where it was dirty; all-zero
+    // bytes are a valid value for every `Page` field, and we write the
+    // non-page fields explicitly.
     unsafe {
+        if dirty > 0 {
+            ptr::write_bytes(base, 0, core::mem::size_of::<Segment>());
+        }
+        let now = if dirty > 0 { os::now_ms() } else { 0 };
         let node = (*heap).node;
         ptr::addr_of_mut!((*seg).kind).write(kind);
         let shift = if kind == SegmentKind::Medium {
@@ -261,6 +272,16 @@ unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
             };
             ptr::addr_of_mut!((*pg).start).write(start);
             ptr::addr_of_mut!((*pg).capacity).write(cap);
+            // The part of the page that the region's last use may have
+            // touched (page memory past `dirty` is zero and not resident).
+            let resident = (base as usize + dirty)
+                .saturating_sub(start as usize)
+                .min(cap);
+            if resident > 0 {
+                ptr::addr_of_mut!((*pg).dirty).write(resident.next_multiple_of(os::OS_PAGE));
+                ptr::addr_of_mut!((*pg).freed_at).write(now);
+                (*heap).dirty_pages.fetch_add(1, Ordering::Relaxed);
+            }
             ptr::addr_of_mut!((*pg).thread_free).write(AtomicPtr::new(ptr::null_mut()));
             ptr::addr_of_mut!((*pg).full).write(AtomicU8::new(PAGE_NOT_FULL));
         }
