@@ -55,6 +55,9 @@ pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: 
 fn access_slow(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
     let Some(mut g) = Guard::enter() else { return };
     let tid = state::current_tid(&g);
+    if !range && crate::fast::unlocked(&mut g, tid, addr, size, kind, pc, func) {
+        return;
+    }
     let mut t = state::table();
     let site = if range {
         // Rows claimed here are not remembered by the fast path.
@@ -76,7 +79,7 @@ fn access_slow(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, fun
         });
     }
     if t.races_on {
-        let stack = state::stack_node(&mut t);
+        let stack = state::stack_node();
         let a = Access {
             addr,
             size,
@@ -374,7 +377,7 @@ fn atomic_op<R>(
         if reads {
             t.hb.atomic_read_side(tid, addr, mo);
         }
-        let stack = state::stack_node(&mut t);
+        let stack = state::stack_node();
         let a = Access {
             addr,
             size,

@@ -29,9 +29,9 @@
 
 use crate::lines::{LineRec, SharedSlot};
 use crate::objects::Row;
-use crate::race;
+use crate::race::{self, Access, ThreadClock};
 use crate::shadow::{self, Chunk, Shadow};
-use crate::state::{Guard, Hit, Kind, Table, ThreadStats};
+use crate::state::{self, Guard, Hit, Kind, Table, ThreadStats};
 use core::cell::Cell;
 use core::ptr::null;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, Ordering};
@@ -55,17 +55,25 @@ pub(crate) struct Ctx {
     epoch: &'static AtomicU32,
     /// The thread's lock-free totals.
     stats: &'static ThreadStats,
+    /// The thread's clock state (only this thread changes it).
+    clock: *const ThreadClock,
     /// The object last counted: id, end, site and the thread's row.
     obj_id: Cell<u32>,
     obj_site: Cell<u32>,
     obj_end: Cell<usize>,
     row: Cell<*const Row>,
-    /// The line last noted: index, site, record and the thread's slot.
-    line: Cell<usize>,
-    line_site: Cell<u32>,
-    line_rec: Cell<*const LineRec>,
-    line_slot: Cell<*const SharedSlot>,
+    /// Lines recently noted, direct-mapped by line index: (line, site,
+    /// record, the thread's slot in it).
+    lines: [Cell<LineEntry>; LINE_MEMO],
 }
+
+/// A remembered line: index (`usize::MAX`: none), site, record, slot.
+type LineEntry = (usize, u32, *const LineRec, *const SharedSlot);
+
+/// Entries of a thread's line memo.
+const LINE_MEMO: usize = 4;
+
+const NO_ENTRY: LineEntry = (usize::MAX, 0, null(), null());
 
 /// The calling thread's context pointer in an initial-exec TLS slot: two
 /// instructions to read (`thread_local!` in a position-independent
@@ -177,16 +185,32 @@ pub(crate) fn try_access(addr: usize, size: usize, kind: Kind) -> bool {
     let Some((chunk, gi)) = shadow::lookup(L1.load(Ordering::Acquire), addr) else {
         return false;
     };
-    let tid = c.tid;
-    let write = kind == Kind::Write;
-    let k = kind as usize;
     if flags & RACES != 0 {
         let epoch = c.epoch.load(Ordering::Relaxed);
         let mask = (((1u16 << size) - 1) << off) as u8;
-        if !race::same_epoch(&chunk.cells[gi], tid, epoch, mask, write, false) {
+        if !race::same_epoch(
+            &chunk.cells[gi],
+            c.tid,
+            epoch,
+            mask,
+            kind == Kind::Write,
+            false,
+        ) {
             return false;
         }
     }
+    try_count(c, chunk, gi, addr, size, kind)
+}
+
+/// The counting half of [`try_access`]: count an access of `size` bytes
+/// at `addr` (granule `gi` of `chunk`) against its object, its line and
+/// the thread's totals without the lock, if the thread's context knows
+/// them; `false`: nothing was counted.
+#[inline(always)]
+fn try_count(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, size: usize, kind: Kind) -> bool {
+    let tid = c.tid;
+    let write = kind == Kind::Write;
+    let k = kind as usize;
     let id = Shadow::id(chunk, gi);
     if id == 0 {
         c.stats.add(false, k, 1);
@@ -204,17 +228,97 @@ pub(crate) fn try_access(addr: usize, size: usize, kind: Kind) -> bool {
     let len = size.min(end - addr);
     let lo = addr & 63;
     let line = addr >> 6;
-    if lo + len > 64 || c.line.get() != line || c.line_site.get() != c.obj_site.get() {
+    if lo + len > 64 {
         return false;
     }
-    // SAFETY: a valid `line` comes with a record in a leaked slab chunk.
-    let (rec, slot) = unsafe { (&*c.line_rec.get(), &*c.line_slot.get()) };
-    if !rec.is_line(line) || !slot.owned_by(tid) {
-        return false;
-    }
+    let site = c.obj_site.get();
+    let memo = &c.lines[line % LINE_MEMO];
+    let (l, s, rec, slot) = memo.get();
+    // SAFETY: a valid entry's record and slot live in leaked slab chunks.
+    let slot = if l == line && s == site && unsafe { (*rec).is_line(line) && (*slot).owned_by(tid) }
+    {
+        unsafe { &*slot }
+    } else {
+        // Not remembered: the line's record through the shadow, and the
+        // thread's slot in it.
+        let rec = chunk.line_recs[gi / 8].load(Ordering::Relaxed);
+        if rec.is_null() {
+            return false;
+        }
+        // SAFETY: line records live in leaked slab chunks (never freed).
+        let rec: &'static LineRec = unsafe { &*rec };
+        if !rec.is_line(line) {
+            return false;
+        }
+        let Some(slot) = rec.slot_for(tid, site) else {
+            return false;
+        };
+        memo.set((line, site, rec, slot));
+        slot
+    };
     row.bump(k);
     c.stats.add(true, k, 1);
     slot.note(((1u64 << len) - 1) << lo, write);
+    true
+}
+
+/// The slow path of a plain access without the table lock, when the
+/// thread has a context (`g` is its guard): the race check under the
+/// granules' stripe locks (the table lock only to report a race), then
+/// the counting fast path, else counting under the table lock. `false`
+/// when nothing was done (no context, tracing, or memory not shadowed
+/// yet): the caller takes the locked path.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn unlocked(
+    g: &mut Guard,
+    tid: u32,
+    addr: usize,
+    size: usize,
+    kind: Kind,
+    pc: usize,
+    func: u8,
+) -> bool {
+    let c = g.ctx();
+    let flags = FLAGS.load(Ordering::Relaxed);
+    if c.is_null() || flags & ENABLED == 0 {
+        return false;
+    }
+    // SAFETY: contexts are leaked, and only this thread uses its own.
+    let c = unsafe { &*c };
+    let l1 = L1.load(Ordering::Acquire);
+    let Some((chunk, gi)) = shadow::lookup(l1, addr) else {
+        return false;
+    };
+    if flags & RACES != 0 {
+        let a = Access {
+            addr,
+            size,
+            write: kind == Kind::Write,
+            atomic: false,
+            pc,
+            stack: state::stack_node(),
+            func,
+        };
+        // SAFETY: the clock state is a leaked box that only this thread
+        // changes (under the table lock, which it does not hold here).
+        let vc = unsafe { &(*c.clock).vc };
+        match race::check(l1, tid, vc, &a, false) {
+            Err(()) => return false,
+            Ok(None) => {}
+            Ok(Some(r)) => {
+                let mut t = state::table();
+                if let Some(r) = t.hb.dedupe(r) {
+                    crate::race_report::report(&t, &r);
+                }
+            }
+        }
+    }
+    if try_count(c, chunk, gi, addr, size, kind) {
+        return true;
+    }
+    let mut t = state::table();
+    let hit = t.access_sized(addr, size, tid, kind, kind == Kind::Write);
+    learn(g, &mut t, tid, addr, hit);
     true
 }
 
@@ -244,14 +348,12 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
             tid,
             epoch: t.hb.epoch_cell(tid),
             stats: t.stats(tid),
+            clock: t.hb.clock_ptr(tid),
             obj_id: Cell::new(0),
             obj_site: Cell::new(0),
             obj_end: Cell::new(0),
             row: Cell::new(null()),
-            line: Cell::new(usize::MAX),
-            line_site: Cell::new(0),
-            line_rec: Cell::new(null()),
-            line_slot: Cell::new(null()),
+            lines: [const { Cell::new(NO_ENTRY) }; LINE_MEMO],
         }));
         g.set_ctx(c);
     }
@@ -265,10 +367,7 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
         c.row.set(row);
     }
     if let Some(m) = h.memo {
-        c.line.set(m.line);
-        c.line_site.set(m.site);
-        c.line_rec.set(m.rec);
-        c.line_slot.set(m.slot);
+        c.lines[m.line % LINE_MEMO].set((m.line, m.site, m.rec, m.slot));
     }
 }
 

@@ -59,7 +59,7 @@ fn note_alloc(p: *mut c_void, size: usize, site: usize, func: AllocFn) {
     let tid = state::current_tid(&g);
     let caller = state::shadow_top();
     let mut t = state::table();
-    let stack = state::stack_node(&mut t);
+    let stack = state::stack_node();
     t.alloc(p as usize, size, tid, site, caller, stack);
     if let Some(o) = t.live.get_mut(&(p as usize)) {
         o.func = func;

@@ -84,10 +84,10 @@
 //! Concurrency contract: everything here is plain data inside the
 //! runtime's [`crate::state::Table`], behind its lock.
 
-use crate::shadow::{self, Shadow, MAX_TID};
+use crate::shadow::{self, Chunk, Shadow, MAX_TID};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// FastTrack's "same epoch" test on a granule's packed cells: has thread
 /// `t` already made, in `epoch`, an access covering the bytes `mask` that
@@ -304,6 +304,14 @@ pub(crate) struct Stacks {
 }
 
 impl Stacks {
+    /// No stacks (usable in a `static`).
+    pub(crate) const fn new() -> Stacks {
+        Stacks {
+            nodes: Vec::new(),
+            index: HashMap::with_hasher(BuildHasherDefault::new()),
+        }
+    }
+
     /// The node for `parent` extended by the inner frame `pc`.
     pub(crate) fn push(&mut self, parent: u32, pc: usize) -> u32 {
         if self.nodes.is_empty() {
@@ -346,12 +354,10 @@ fn split(mo: i32) -> (bool, bool) {
 #[derive(Debug, Default)]
 pub(crate) struct Detector {
     /// Per-thread clocks, indexed by thread id.
-    pub(crate) threads: Vec<ThreadClock>,
+    pub(crate) threads: Clocks,
     sync: BTreeMap<usize, SyncVar>,
     /// Shadow memory: the cells (and the object ids of `state`).
     pub(crate) shadow: Shadow,
-    /// Call stacks referenced by cells and objects.
-    pub(crate) stacks: Stacks,
     /// The clock that orders `seq_cst` fences.
     sc_fence: Vc,
     /// Pairs of pcs already reported (each race is reported once).
@@ -369,13 +375,9 @@ impl Detector {
     /// An empty detector (usable in a `static`).
     pub(crate) const fn new() -> Detector {
         Detector {
-            threads: Vec::new(),
+            threads: Clocks::new(),
             sync: BTreeMap::new(),
             shadow: Shadow::new(),
-            stacks: Stacks {
-                nodes: Vec::new(),
-                index: HashMap::with_hasher(BuildHasherDefault::new()),
-            },
             sc_fence: Vc(Vec::new()),
             reported: HashSet::with_hasher(BuildHasherDefault::new()),
             races: 0,
@@ -404,7 +406,7 @@ impl Detector {
     pub(crate) fn thread(&mut self, t: u32) -> &mut ThreadClock {
         let i = t as usize;
         if self.threads.len() <= i {
-            self.threads.resize(i + 1, ThreadClock::default());
+            self.threads.grow(i + 1);
         }
         if self.threads[i].vc.get(t) == 0 || self.epochs.len() <= i {
             if self.threads[i].vc.get(t) == 0 {
@@ -597,84 +599,28 @@ impl Detector {
         if (t as usize) >= self.threads.len() {
             self.thread(t);
         }
-        let epoch = self.threads[t as usize].vc.get(t);
         if t > MAX_TID {
             return None;
         }
-        let mut found: Option<Race> = None;
         let first = a.addr / 8;
         let last = (a.addr + a.size - 1) / 8;
         for g in first..=last {
-            let lo = if g == first { a.addr % 8 } else { 0 };
-            let hi = if g == last {
-                (a.addr + a.size - 1) % 8
-            } else {
-                7
-            };
-            let mask = ((0xffu16 << lo) & (0xffu16 >> (7 - hi))) as u8;
-            let cur = Cell {
-                pc: a.pc,
-                tid: t,
-                epoch,
-                stack: a.stack,
-                mask,
-                write: a.write,
-                atomic: a.atomic,
-                func: a.func,
-            };
-            let Some((chunk, gi)) = self.shadow.make(g * 8) else {
-                if !self.degraded {
-                    self.degraded = true;
-                    crate::sys::say(
-                        "loci-rt: shadow memory could not be mapped; race detection continues only on memory already shadowed\n",
-                    );
-                }
-                continue;
-            };
-            // Fast path (FastTrack's "same epoch"): this thread already
-            // made an access at least as strong to these bytes in this
-            // epoch. Every other cell was checked against that access, or
-            // checked it when it was added, so nothing can be new.
-            // Cost: one pass over 4 cells, no writes.
-            if same_epoch(&chunk.cells[gi], t, epoch, mask, a.write, a.atomic) {
-                continue;
+            if self.shadow.make(g * 8).is_none() && !self.degraded {
+                self.degraded = true;
+                crate::sys::say(
+                    "loci-rt: shadow memory could not be mapped; race detection continues only on memory already shadowed\n",
+                );
             }
-            let vc = &self.threads[t as usize].vc;
-            let mut free_slot = None;
-            let mut mine = None;
-            for i in 0..CELLS {
-                let c = self.shadow.cell(chunk, gi, i);
-                if c.tid == EMPTY_TID {
-                    free_slot.get_or_insert(i);
-                    continue;
-                }
-                if c.tid == t {
-                    mine.get_or_insert(i);
-                }
-                let hb = c.tid == t || c.epoch <= vc.get(c.tid);
-                if !hb
-                    && c.mask & mask != 0
-                    && (c.write || a.write)
-                    && !(c.atomic && a.atomic)
-                    && found.is_none()
-                {
-                    found = Some(Race {
-                        cur,
-                        prev: c,
-                        granule: g,
-                    });
-                }
-                if hb && c.mask & !mask == 0 && (a.write || !c.write) && (c.atomic || !a.atomic) {
-                    self.shadow.clear(chunk, gi, i);
-                    free_slot.get_or_insert(i);
-                }
-            }
-            // Evict when full: a cell of this thread if any, else one chosen
-            // by the epoch (cheap pseudo-randomness, as TSan's).
-            let i = free_slot.unwrap_or_else(|| mine.unwrap_or(epoch as usize % CELLS));
-            self.shadow.store(chunk, gi, i, &cur);
         }
-        let race = found?;
+        let l1 = self.shadow.first_level();
+        let vc = &self.threads[t as usize].vc;
+        let found = check(l1, t, vc, a, true).ok().flatten();
+        self.dedupe(found?)
+    }
+
+    /// `race` unless a race between the same two pcs was reported before
+    /// (then `None`); counts it.
+    pub(crate) fn dedupe(&mut self, race: Race) -> Option<Race> {
         let key = if race.cur.pc <= race.prev.pc {
             (race.cur.pc, race.prev.pc)
         } else {
@@ -686,6 +632,192 @@ impl Detector {
         } else {
             None
         }
+    }
+
+    /// Thread `t`'s clock state where its own thread can read it without
+    /// the lock (see [`Clocks`]).
+    pub(crate) fn clock_ptr(&mut self, t: u32) -> *const ThreadClock {
+        self.thread(t);
+        self.threads.ptr(t as usize)
+    }
+}
+
+/// Locks serialising updates of a granule's cells (by granule address):
+/// held only while one granule is checked and stored, by the locked and
+/// the unlocked path alike.
+static STRIPES: [Stripe; STRIPE_COUNT] = [const { Stripe(AtomicBool::new(false)) }; STRIPE_COUNT];
+const STRIPE_COUNT: usize = 1024;
+
+/// One stripe lock, alone in its cache line.
+#[repr(align(64))]
+struct Stripe(AtomicBool);
+
+impl Stripe {
+    fn of(granule: usize) -> &'static Stripe {
+        &STRIPES[(granule ^ granule >> 10) % STRIPE_COUNT]
+    }
+
+    fn lock(&self) {
+        while self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+    }
+
+    fn unlock(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// Check access `a` by thread `t`, whose vector clock is `vc`, against the
+/// cells of the shadow with first level `l1`, and store it; returns the
+/// first race found (not yet de-duplicated). `Err(())` when a granule is
+/// not shadowed and `skip_unmapped` is false (then nothing was checked or
+/// stored; the caller retries under the table lock, which maps it).
+///
+/// Needs no table lock: the caller is thread `t` itself (only it changes
+/// `vc`) or holds the lock; each granule is updated under its stripe lock.
+pub(crate) fn check(
+    l1: *mut AtomicPtr<Chunk>,
+    t: u32,
+    vc: &Vc,
+    a: &Access,
+    skip_unmapped: bool,
+) -> Result<Option<Race>, ()> {
+    let epoch = vc.get(t);
+    let mut found: Option<Race> = None;
+    let first = a.addr / 8;
+    let last = (a.addr + a.size - 1) / 8;
+    if !skip_unmapped && (first..=last).any(|g| shadow::lookup(l1, g * 8).is_none()) {
+        return Err(());
+    }
+    for g in first..=last {
+        let lo = if g == first { a.addr % 8 } else { 0 };
+        let hi = if g == last {
+            (a.addr + a.size - 1) % 8
+        } else {
+            7
+        };
+        let mask = ((0xffu16 << lo) & (0xffu16 >> (7 - hi))) as u8;
+        let cur = Cell {
+            pc: a.pc,
+            tid: t,
+            epoch,
+            stack: a.stack,
+            mask,
+            write: a.write,
+            atomic: a.atomic,
+            func: a.func,
+        };
+        let Some((chunk, gi)) = shadow::lookup(l1, g * 8) else {
+            continue;
+        };
+        // Fast path (FastTrack's "same epoch"): this thread already made
+        // an access at least as strong to these bytes in this epoch.
+        // Every other cell was checked against that access, or checked it
+        // when it was added, so nothing can be new. Cost: one pass over 4
+        // cells, no writes.
+        if same_epoch(&chunk.cells[gi], t, epoch, mask, a.write, a.atomic) {
+            continue;
+        }
+        let stripe = Stripe::of(g);
+        stripe.lock();
+        let mut free_slot = None;
+        let mut mine = None;
+        let cells = &chunk.cells[gi];
+        for (i, cell) in cells.iter().enumerate() {
+            // Work on the packed word; unpack fully only for a report.
+            let w = cell.load(Ordering::Relaxed);
+            if w == 0 {
+                free_slot.get_or_insert(i);
+                continue;
+            }
+            let (ctid, cepoch) = (shadow::tid_of(w), (w >> 32) as u32);
+            let (cmask, cwrite, catomic) = (w as u8, w >> 8 & 1 != 0, w >> 9 & 1 != 0);
+            if ctid == t {
+                mine.get_or_insert(i);
+            }
+            let hb = ctid == t || cepoch <= vc.get(ctid);
+            if !hb
+                && cmask & mask != 0
+                && (cwrite || a.write)
+                && !(catomic && a.atomic)
+                && found.is_none()
+            {
+                found = Some(Race {
+                    cur,
+                    prev: Shadow::cell(chunk, gi, i),
+                    granule: g,
+                });
+            }
+            if hb && cmask & !mask == 0 && (a.write || !cwrite) && (catomic || !a.atomic) {
+                Shadow::clear(chunk, gi, i);
+                free_slot.get_or_insert(i);
+            }
+        }
+        // Evict when full: a cell of this thread if any, else one chosen
+        // by the epoch (cheap pseudo-randomness, as TSan's).
+        let i = free_slot.unwrap_or_else(|| mine.unwrap_or(epoch as usize % CELLS));
+        Shadow::store(chunk, gi, i, &cur);
+        stripe.unlock();
+    }
+    Ok(found)
+}
+
+/// Per-thread clock states at addresses that never change: a thread reads
+/// its own without the table lock (`fast`), while other threads, holding
+/// the lock, may add entries for new threads.
+#[derive(Debug, Default)]
+pub(crate) struct Clocks(Vec<*mut ThreadClock>);
+
+// SAFETY: the pointers are to leaked boxes; each state is changed only by
+// its own thread or, before it starts and after it ends, under the lock.
+unsafe impl Send for Clocks {}
+
+impl Clocks {
+    const fn new() -> Clocks {
+        Clocks(Vec::new())
+    }
+
+    /// Entries.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Grow to `n` entries (new ones default).
+    fn grow(&mut self, n: usize) {
+        while self.0.len() < n {
+            self.0.push(Box::into_raw(Box::new(ThreadClock::default())));
+        }
+    }
+
+    /// Entry `i`, if any.
+    pub(crate) fn get(&self, i: usize) -> Option<&ThreadClock> {
+        // SAFETY: entries are leaked boxes, never freed.
+        self.0.get(i).map(|p| unsafe { &**p })
+    }
+
+    fn ptr(&self, i: usize) -> *const ThreadClock {
+        self.0[i]
+    }
+}
+
+impl core::ops::Index<usize> for Clocks {
+    type Output = ThreadClock;
+    fn index(&self, i: usize) -> &ThreadClock {
+        // SAFETY: entries are leaked boxes, never freed.
+        unsafe { &*self.0[i] }
+    }
+}
+
+impl core::ops::IndexMut<usize> for Clocks {
+    fn index_mut(&mut self, i: usize) -> &mut ThreadClock {
+        // SAFETY: as for `index`; the table lock (held by whoever has
+        // `&mut Clocks`) and the ownership rule above make it exclusive.
+        unsafe { &mut *self.0[i] }
     }
 }
 
@@ -912,7 +1044,7 @@ mod tests {
         // side data per granule, plus a page id per 512 granules.
         assert_eq!(
             std::mem::size_of::<crate::shadow::Chunk>(),
-            crate::shadow::GRANULES * 100 + crate::shadow::GRANULES / 512 * 4
+            crate::shadow::GRANULES * 101 + crate::shadow::GRANULES / 512 * 4
         );
     }
 

@@ -83,7 +83,8 @@ fn frame(out: &mut String, sym: &mut Symbolizer, n: usize, ret: usize) {
 /// (the call into the thread's first instrumented function, made from
 /// libc or from the runtime, which TSan does not show either).
 fn stack_frames(t: &Table, node: u32) -> Vec<usize> {
-    let mut f = t.hb.stacks.frames(node);
+    let _ = t;
+    let mut f = crate::state::stacks().frames(node);
     f.pop();
     f
 }

@@ -20,7 +20,9 @@
 //! - per cell, its report-only side data (pc, call stack, libc function),
 //!   16 bytes, read only under the runtime's lock.
 //!
-//! That is 4 + 32 + 64 = 100 bytes of virtual shadow per 8 bytes of
+//! - per 64-byte line, a pointer to its false-sharing record (`lines`).
+//!
+//! That is 4 + 32 + 64 + 1 = 101 bytes of virtual shadow per 8 bytes of
 //! memory; resident only where touched (ThreadSanitizer: 16 + 8).
 //!
 //! Chunks are never unmapped (their addresses are handed to the lock-free
@@ -60,6 +62,8 @@ pub(crate) struct Side {
 pub(crate) struct Chunk {
     pub(crate) ids: [AtomicU32; GRANULES],
     pub(crate) page_ids: [AtomicU32; PAGES],
+    /// Per 64-byte line, its false-sharing record (`lines`), if any.
+    pub(crate) line_recs: [AtomicPtr<crate::lines::LineRec>; GRANULES / 8],
     pub(crate) cells: [[AtomicU64; CELLS]; GRANULES],
     side: [[Side; CELLS]; GRANULES],
 }
@@ -121,6 +125,12 @@ pub(crate) fn pack(tid: u32, epoch: u32, mask: u8, write: bool, atomic: bool) ->
         | (atomic as u64) << 9
         | ((tid as u64 + 1) & TID_MASK) << 10
         | (epoch as u64) << 32
+}
+
+/// The thread of a non-empty packed cell.
+#[inline]
+pub(crate) fn tid_of(w: u64) -> u32 {
+    ((w >> 10) & TID_MASK) as u32 - 1
 }
 
 /// Mask of the thread field (22 bits).
@@ -264,13 +274,15 @@ impl Shadow {
 
     /// The cells of the granule at `addr`, unpacked (for tests and
     /// reports).
-    pub(crate) fn cell(&self, c: &Chunk, i: usize, k: usize) -> Cell {
+    #[inline]
+    pub(crate) fn cell(c: &Chunk, i: usize, k: usize) -> Cell {
         let w = c.cells[i][k].load(Ordering::Relaxed);
         unpack(w, &c.side[i][k])
     }
 
     /// Store `cell` as cell `k` of granule `i`.
-    pub(crate) fn store(&self, c: &Chunk, i: usize, k: usize, cell: &Cell) {
+    #[inline]
+    pub(crate) fn store(c: &Chunk, i: usize, k: usize, cell: &Cell) {
         let s = &c.side[i][k];
         s.pc.store(cell.pc as u64, Ordering::Relaxed);
         s.info.store(
@@ -284,7 +296,8 @@ impl Shadow {
     }
 
     /// Empty cell `k` of granule `i`.
-    pub(crate) fn clear(&self, c: &Chunk, i: usize, k: usize) {
+    #[inline]
+    pub(crate) fn clear(c: &Chunk, i: usize, k: usize) {
         c.cells[i][k].store(0, Ordering::Relaxed);
     }
 
@@ -341,6 +354,14 @@ impl Shadow {
         }
     }
 
+    /// Point line `line`'s shadow at its record (null: none), if the line
+    /// is shadowed.
+    pub(crate) fn set_line(&self, line: usize, rec: *mut crate::lines::LineRec) {
+        if let Some((c, i)) = self.get(line * 64) {
+            c.line_recs[i / 8].store(rec, Ordering::Relaxed);
+        }
+    }
+
     /// The object id of the granule `i` of chunk `c` (0: none).
     #[inline]
     pub(crate) fn id(c: &Chunk, i: usize) -> u32 {
@@ -389,13 +410,13 @@ mod tests {
             atomic: false,
             func: 3,
         };
-        sh.store(c, i, 2, &cell);
-        assert_eq!(sh.cell(c, i, 2), cell);
-        assert_eq!(sh.cell(c, i, 1).tid, EMPTY_TID);
+        Shadow::store(c, i, 2, &cell);
+        assert_eq!(Shadow::cell(c, i, 2), cell);
+        assert_eq!(Shadow::cell(c, i, 1).tid, EMPTY_TID);
         let w = c.cells[i][2].load(Ordering::Relaxed);
         assert_eq!(w & ID_BITS, owner(77, 0xdead_beef));
         sh.forget(0x7000_1234_5678, 1);
-        assert_eq!(sh.cell(c, i, 2).tid, EMPTY_TID);
+        assert_eq!(Shadow::cell(c, i, 2).tid, EMPTY_TID);
     }
 
     #[test]

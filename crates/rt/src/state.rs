@@ -21,7 +21,7 @@
 use crate::lines::{LineMemo, Lines};
 use crate::lock::{Lock, LockGuard};
 use crate::objects::{Objects, Row};
-use crate::race::Detector;
+use crate::race::{Detector, Stacks};
 use crate::trace::{self, Tracer};
 use loci_trace::Event;
 use std::cell::Cell;
@@ -162,7 +162,7 @@ pub(crate) fn new_thread(g: &Guard, start_routine: usize, pc: usize) -> u32 {
     let parent = current_tid(g);
     let t = NEXT_TID.fetch_add(1, Ordering::Relaxed);
     let mut tab = table();
-    let stack = stack_node(&mut tab);
+    let stack = stack_node();
     tab.hb.thread_created(parent, t);
     tab.emit(Event::Release {
         thread: parent,
@@ -193,17 +193,30 @@ pub(crate) fn func_entry(pc: usize) {
 /// The current thread's call stack as a node of the detector's stack trie.
 /// Cost: nothing when no function was entered since the last call,
 /// otherwise one hash lookup per newly entered frame.
-pub(crate) fn stack_node(t: &mut Table) -> u32 {
+#[inline]
+pub(crate) fn stack_node() -> u32 {
     let d = DEPTH.with(|d| d.get()).min(SHADOW_DEPTH);
     let v = VALID.with(|v| v.get()).min(d);
+    if v == d {
+        return NODE.with(|nodes| nodes[d].get());
+    }
+    intern_frames(v, d)
+}
+
+/// [`stack_node`] when frames `v..d` are new.
+#[cold]
+fn intern_frames(v: usize, d: usize) -> u32 {
     NODE.with(|nodes| {
         let mut node = nodes[v].get();
-        SHADOW.with(|s| {
-            for i in v..d {
-                node = t.hb.stacks.push(node, s[i].get());
-                nodes[i + 1].set(node);
-            }
-        });
+        if v < d {
+            let mut stacks = STACKS.lock();
+            SHADOW.with(|s| {
+                for i in v..d {
+                    node = stacks.push(node, s[i].get());
+                    nodes[i + 1].set(node);
+                }
+            });
+        }
         VALID.with(|x| x.set(d));
         node
     })
@@ -560,6 +573,16 @@ impl Table {
 
 static TABLE: Lock<Table> = Lock::new(Table::new());
 
+/// The call stacks referenced by cells, objects and threads (its own lock:
+/// interned from the lock-free access path too). Lock order: the table
+/// before the stacks.
+static STACKS: Lock<Stacks> = Lock::new(Stacks::new());
+
+/// Lock the call-stack trie.
+pub(crate) fn stacks() -> LockGuard<'static, Stacks> {
+    STACKS.lock()
+}
+
 /// Lock the table.
 pub(crate) fn table() -> LockGuard<'static, Table> {
     TABLE.lock()
@@ -567,11 +590,15 @@ pub(crate) fn table() -> LockGuard<'static, Table> {
 
 extern "C" fn fork_prepare() {
     TABLE.raw_lock();
+    STACKS.raw_lock();
 }
 
 extern "C" fn fork_parent() {
-    // SAFETY: runs after `fork_prepare` took the lock in this thread.
-    unsafe { TABLE.raw_unlock() };
+    // SAFETY: runs after `fork_prepare` took the locks in this thread.
+    unsafe {
+        STACKS.raw_unlock();
+        TABLE.raw_unlock();
+    }
 }
 
 /// A forked child profiles nothing and writes no report (it would
@@ -579,8 +606,11 @@ extern "C" fn fork_parent() {
 extern "C" fn fork_child() {
     FINISHED.store(true, Ordering::Release);
     // SAFETY: the child's only thread is the one whose `fork_prepare` took
-    // the lock.
-    unsafe { TABLE.raw_unlock() };
+    // the locks.
+    unsafe {
+        STACKS.raw_unlock();
+        TABLE.raw_unlock();
+    }
 }
 
 /// Keep the table lock out of `fork` (see [`crate::lock`]). Once.
@@ -689,7 +719,9 @@ impl Table {
         self.stats(tid).add(hit.is_some(), k, 1);
         let (site, id, end, row) = hit?;
         let len = end.min(addr.saturating_add(size.max(1))) - addr;
-        let memo = self.lines.note(addr, len, tid, write, site);
+        let memo = self
+            .lines
+            .note(&self.hb.shadow, addr, len, tid, write, site);
         Some(Hit {
             site,
             id,
@@ -726,8 +758,14 @@ impl Table {
             site = Some(obj.site as u32);
             let lo = addr.max(base);
             let hi = end.min(base + obj.size.max(1));
-            self.lines
-                .note(lo, hi - lo, tid, kind == Kind::Write, obj.site as u32);
+            self.lines.note(
+                &self.hb.shadow,
+                lo,
+                hi - lo,
+                tid,
+                kind == Kind::Write,
+                obj.site as u32,
+            );
         }
         let st = self.stats(tid);
         if hits > 0 {
@@ -813,7 +851,7 @@ impl Table {
 
     /// Fold all live objects into their sites (at exit).
     pub(crate) fn retire_all(&mut self) {
-        self.lines.flush_all();
+        self.lines.flush_all(&self.hb.shadow);
         let live = std::mem::take(&mut self.live);
         for (_, obj) in live {
             // At exit the shadow is not cleared (nothing reads it again).
@@ -837,7 +875,7 @@ impl Table {
             rows.append(&mut obj.per_thread);
             obj.per_thread = rows;
         }
-        self.lines.flush_range(obj.base, obj.size);
+        self.lines.flush_range(&self.hb.shadow, obj.base, obj.size);
         let class = classify(obj.alloc_tid, &obj.per_thread);
         let accesses: u64 = obj
             .per_thread
