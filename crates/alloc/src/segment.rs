@@ -278,8 +278,8 @@ unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
                 .saturating_sub(start as usize)
                 .min(cap);
             if resident > 0 {
-                ptr::addr_of_mut!((*pg).dirty).write(resident.next_multiple_of(os::OS_PAGE));
-                ptr::addr_of_mut!((*pg).freed_at).write(now);
+                ptr::addr_of_mut!((*pg).dirty).write(resident.next_multiple_of(os::OS_PAGE) as u32);
+                ptr::addr_of_mut!((*pg).freed_at).write(now as u32);
                 (*heap).dirty_pages.fetch_add(1, Ordering::Relaxed);
             }
             ptr::addr_of_mut!((*pg).thread_free).write(AtomicPtr::new(ptr::null_mut()));
@@ -377,7 +377,7 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                     (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
                     if (*heap).untouched {
                         // The consumer pool promises untouched memory.
-                        os::reset((*page).start, (*page).dirty);
+                        os::reset((*page).start, (*page).dirty as usize);
                         (*page).dirty = 0;
                     }
                 }
@@ -409,10 +409,9 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
         (*page).local_free = ptr::null_mut();
         // Only the carved part was touched (by this use or an earlier one).
         let was_dirty = (*page).dirty > 0;
-        (*page).dirty = (*page)
-            .dirty
-            .max((*page).bump.next_multiple_of(os::OS_PAGE));
-        (*page).freed_at = os::now_ms();
+        (*page).dirty =
+            ((*page).dirty as usize).max((*page).bump.next_multiple_of(os::OS_PAGE)) as u32;
+        (*page).freed_at = os::now_ms() as u32;
         if (*page).dirty > 0 && !was_dirty {
             (*heap).dirty_pages.fetch_add(1, Ordering::Relaxed);
         }
@@ -425,7 +424,8 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
                 let pg = ptr::addr_of_mut!((*seg).pages[i]);
                 if (*pg).dirty > 0 {
                     (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
-                    touched = touched.max((*pg).start as usize + (*pg).dirty - seg as usize);
+                    touched =
+                        touched.max((*pg).start as usize + (*pg).dirty as usize - seg as usize);
                 }
             }
             let (prev, next) = ((*seg).prev, (*seg).next);
@@ -474,9 +474,9 @@ pub(crate) unsafe fn maybe_purge(heap: *mut Heap) {
                 let page = ptr::addr_of_mut!((*seg).pages[i]);
                 if !(*page).in_use
                     && (*page).dirty > 0
-                    && now.saturating_sub((*page).freed_at) >= PURGE_DELAY_MS
+                    && u64::from((now as u32).wrapping_sub((*page).freed_at)) >= PURGE_DELAY_MS
                 {
-                    os::reset((*page).start, (*page).dirty);
+                    os::reset((*page).start, (*page).dirty as usize);
                     (*page).dirty = 0;
                     (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
                 }
