@@ -164,6 +164,8 @@ pub struct Cache {
     /// `sets - 1` when `sets` is a power of two (a mask instead of a
     /// division on the hot path), else 0.
     set_mask: u64,
+    /// Whether `sets` is a power of two (1 included).
+    pow2: bool,
     assoc: usize,
     line_bits: u32,
     tags: Vec<u64>,
@@ -188,6 +190,7 @@ impl Cache {
             geometry,
             sets,
             set_mask: if sets.is_power_of_two() { sets - 1 } else { 0 },
+            pow2: sets.is_power_of_two(),
             assoc: geometry.assoc as usize,
             line_bits: geometry.line.trailing_zeros(),
             tags: vec![EMPTY; slots],
@@ -195,9 +198,9 @@ impl Cache {
     }
 
     /// The set of line number `block`: `block mod sets`.
-    #[inline]
+    #[inline(always)]
     fn set_of(&self, block: u64) -> usize {
-        if self.set_mask != 0 || self.sets == 1 {
+        if self.pow2 {
             (block & self.set_mask) as usize
         } else {
             (block % self.sets) as usize
@@ -217,10 +220,13 @@ impl Cache {
 
     /// Makes line number `block` most recently used if it is resident;
     /// returns whether it was (a miss changes nothing).
-    #[inline]
+    #[inline(always)]
     pub fn hit_line(&mut self, block: u64) -> bool {
         let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        if ways[0] == block {
+            return true;
+        }
         match ways.iter().position(|&t| t == block) {
             Some(i) => {
                 promote(ways, i);

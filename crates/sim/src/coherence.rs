@@ -639,7 +639,7 @@ impl Coherence {
 
     /// Simulates `core` reading or writing `addr .. addr + size` (a size of
     /// 0 counts as 1); returns the latency in ns.
-    #[inline]
+    #[inline(always)]
     pub fn access(&mut self, core: u32, addr: u64, size: u64, write: bool) -> Result<f64, Error> {
         if core >= self.cores {
             return Err(invalid(format!(
@@ -658,6 +658,80 @@ impl Coherence {
         self.k().latency_ns += cost;
         self.per_core_latency_ns[core as usize] += cost;
         Ok(cost)
+    }
+
+    /// [`Coherence::access`] in bucket `bucket` (see
+    /// [`Coherence::set_bucket`]), out of line: what follows a failed
+    /// [`Coherence::l1_hit`]. The first line goes straight to the general
+    /// path (which counts an L1 hit exactly as the fast path would).
+    #[inline(never)]
+    pub fn access_in(
+        &mut self,
+        bucket: usize,
+        core: u32,
+        addr: u64,
+        size: u64,
+        write: bool,
+    ) -> Result<f64, Error> {
+        self.set_bucket(bucket);
+        if core >= self.cores {
+            return Err(invalid(format!(
+                "core {core} does not exist (the machine has {} cores)",
+                self.machine.cores()
+            )));
+        }
+        let first = addr >> self.line_bits;
+        let last = addr.saturating_add(size.max(1) - 1) >> self.line_bits;
+        let mut cost = self.access_line_slow(core, first, write);
+        if last != first {
+            for line in first + 1..=last {
+                cost += self.access_line(core, line, write);
+            }
+        }
+        self.k().latency_ns += cost;
+        self.per_core_latency_ns[core as usize] += cost;
+        Ok(cost)
+    }
+
+    /// The fast path of [`Coherence::access`] in bucket `bucket` (see
+    /// [`Coherence::set_bucket`]): when the access touches one line and
+    /// hits the L1 without needing the directory (a read, or a write to
+    /// the line the core holds Modified), counts it and returns its
+    /// latency; otherwise changes nothing and returns `None`.
+    #[inline(always)]
+    pub fn l1_hit(
+        &mut self,
+        core: u32,
+        addr: u64,
+        size: u64,
+        write: bool,
+        bucket: usize,
+    ) -> Option<f64> {
+        let line = addr >> self.line_bits;
+        let last = addr.saturating_add(size.max(1) - 1) >> self.line_bits;
+        let c = core as usize;
+        if last != line || bucket >= self.buckets.len() || c >= self.l1.len() {
+            return None;
+        }
+        if write && self.m_line[c] != line {
+            return None;
+        }
+        if !self.l1[c].hit_line(line) {
+            return None;
+        }
+        self.bucket = bucket;
+        let cost = self.l1_ns;
+        let k = &mut self.buckets[bucket];
+        k.accesses += 1;
+        if write {
+            k.writes += 1;
+        } else {
+            k.reads += 1;
+        }
+        k.l1_hits += 1;
+        k.latency_ns += cost;
+        self.per_core_latency_ns[c] += cost;
+        Some(cost)
     }
 
     #[inline]

@@ -246,79 +246,75 @@ type Memo = (u64, u64, usize, bool);
 const NO_MEMO: Memo = (0, 0, 0, false);
 
 /// A FIFO of store completion times in a ring of fixed capacity (the
-/// store-buffer depth): no growth checks, no reallocation.
+/// store-buffer depth rounded up to a power of two): no growth checks, no
+/// reallocation, a mask for the wrap-around.
 #[derive(Debug, Clone, Default)]
 struct StoreBuffer {
-    /// The ring (its length is the capacity, allocated at the first push).
+    /// The ring (allocated at the first push).
     slots: Vec<f64>,
-    /// Index of the oldest entry.
+    /// Free-running positions of the oldest entry and of the next free
+    /// slot (`tail - head` entries, wrapping).
     head: usize,
-    /// Number of entries.
-    len: usize,
+    tail: usize,
 }
 
 impl StoreBuffer {
-    #[inline]
+    #[inline(always)]
     fn len(&self) -> usize {
-        self.len
+        self.tail.wrapping_sub(self.head)
     }
 
-    #[inline]
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    #[inline(always)]
     fn front(&self) -> Option<f64> {
-        (self.len > 0).then(|| self.slots[self.head])
+        (self.head != self.tail).then(|| self.slots[self.head & self.mask()])
     }
 
-    #[inline]
+    #[inline(always)]
     fn back(&self) -> Option<f64> {
-        (self.len > 0).then(|| self.slots[self.wrap(self.head + self.len - 1)])
+        (self.head != self.tail).then(|| self.slots[self.tail.wrapping_sub(1) & self.mask()])
     }
 
-    #[inline]
-    fn wrap(&self, i: usize) -> usize {
-        if i >= self.slots.len() {
-            i - self.slots.len()
-        } else {
-            i
-        }
-    }
-
-    #[inline]
+    #[inline(always)]
     fn pop_front(&mut self) -> Option<f64> {
         let v = self.front()?;
-        self.head = self.wrap(self.head + 1);
-        self.len -= 1;
+        self.head = self.head.wrapping_add(1);
         Some(v)
     }
 
     /// Appends `v`; the caller keeps at most `depth` entries (and `depth`
     /// is the same at every call).
-    #[inline]
+    #[inline(always)]
     fn push_back(&mut self, v: f64, depth: usize) {
         if self.slots.len() < depth {
             self.grow(depth);
         }
-        let i = self.wrap(self.head + self.len);
+        let i = self.tail & self.mask();
         self.slots[i] = v;
-        self.len += 1;
+        self.tail = self.tail.wrapping_add(1);
     }
 
     #[cold]
     fn grow(&mut self, depth: usize) {
         // Unroll the ring into a buffer of the new capacity.
-        let mut slots = Vec::with_capacity(depth);
+        let mut slots = Vec::with_capacity(depth.next_power_of_two());
         while let Some(v) = self.pop_front() {
             slots.push(v);
         }
-        self.len = slots.len();
         self.head = 0;
-        slots.resize(depth, 0.0);
+        self.tail = slots.len();
+        slots.resize(depth.next_power_of_two(), 0.0);
         self.slots = slots;
     }
 
     #[inline]
     fn clear(&mut self) {
         self.head = 0;
-        self.len = 0;
+        self.tail = 0;
     }
 }
 
@@ -454,6 +450,10 @@ pub struct OrderingSim {
     gc: Option<Gc>,
     /// The largest clock of any trace thread so far (drives the GC marker).
     now_ns: f64,
+    /// No GC marker, every barrier as traced, first-touch placement: an
+    /// access is only its coherence and store-buffer work (see
+    /// [`OrderingSim::on_event`]). Kept up to date by the `with_` methods.
+    plain: bool,
 }
 
 impl OrderingSim {
@@ -485,6 +485,7 @@ impl OrderingSim {
             lift: LiftStats::default(),
             gc: None,
             now_ns: 0.0,
+            plain: true,
         })
     }
 
@@ -500,12 +501,20 @@ impl OrderingSim {
     pub fn with_placement(mut self, placement: Placement, consumers: BTreeMap<u32, u32>) -> Self {
         self.placement = placement;
         self.consumers = consumers;
+        self.update_plain();
         self
+    }
+
+    fn update_plain(&mut self) {
+        self.plain = self.gc.is_none()
+            && self.filter.variant().is_as_traced()
+            && self.placement == Placement::FirstTouch;
     }
 
     /// Drops or merges barriers as `variant` says (before any event).
     pub fn with_variant(mut self, variant: BarrierVariant) -> Self {
         self.filter = Filter::new(variant);
+        self.update_plain();
         self
     }
 
@@ -530,6 +539,7 @@ impl OrderingSim {
             next_ns: marker.period_ns,
         });
         self.core(marker.thread)?;
+        self.update_plain();
         Ok(self)
     }
 
@@ -780,12 +790,12 @@ impl OrderingSim {
     }
 
     /// Replays one event.
-    #[inline]
+    #[inline(always)]
     pub fn on_event(&mut self, event: &Event) -> Result<(), Error> {
         // Most events are accesses (then acquires and releases), and most
-        // replays keep every barrier and run no GC marker: then the access
-        // or the barrier is all there is to do.
-        if self.gc.is_none() && self.filter.variant().is_as_traced() {
+        // replays are plain (see `plain`): then the access or the barrier
+        // is all there is to do.
+        if self.plain {
             match *event {
                 Event::Access {
                     thread,
@@ -793,7 +803,25 @@ impl OrderingSim {
                     size,
                     write,
                     ..
-                } => return self.access(thread, addr, size as u64, write),
+                } => {
+                    // A known thread, in the range its memo remembers (the
+                    // common case): an L1 hit needing no directory, the
+                    // most common case of all, inline; any other access
+                    // out of line, without repeating these lookups.
+                    if let Some(Some(core)) = self.cores.get_mut(thread as usize) {
+                        let (lo, hi, bucket, _) = core.memo[0];
+                        if lo <= addr && addr < hi {
+                            let (c, size) = (core.stats.core, size as u64);
+                            let cost = match self.coherence.l1_hit(c, addr, size, write, bucket) {
+                                Some(cost) => cost,
+                                None => self.coherence.access_in(bucket, c, addr, size, write)?,
+                            };
+                            Self::account(core, cost, write, self.costs.store_buffer as usize);
+                            return Ok(());
+                        }
+                    }
+                    return self.access_general(thread, addr, size as u64, write);
+                }
                 Event::Acquire { thread, .. } => {
                     return self.barrier(thread, self.costs.fence_cycles.ldar, Wait::Never)
                 }
@@ -807,6 +835,7 @@ impl OrderingSim {
     }
 
     /// [`OrderingSim::on_event`] for any event and configuration.
+    #[inline(never)]
     fn on_event_general(&mut self, event: &Event) -> Result<(), Error> {
         let thread = event.thread();
         if !self.filter.variant().is_as_traced() {
@@ -976,7 +1005,7 @@ impl OrderingSim {
     }
 
     /// Simulates `thread` reading or writing `addr .. addr + size`.
-    #[inline]
+    #[inline(always)]
     pub fn access(&mut self, thread: u32, addr: u64, size: u64, write: bool) -> Result<(), Error> {
         // Fast path: first-touch placement, a thread seen before, and an
         // address in the range its memo remembers (the common case).
@@ -1022,7 +1051,7 @@ impl OrderingSim {
 
     /// Charges an access of coherence latency `cost` to `core`: a load to
     /// its clock, a store to its store buffer of `depth` entries.
-    #[inline]
+    #[inline(always)]
     fn account(core: &mut Core, cost: f64, write: bool, depth: usize) {
         let s = &mut core.stats;
         if !write {

@@ -232,6 +232,61 @@ impl Event {
         }
     }
 
+    /// Decodes a block's payload, which must hold exactly `count` events,
+    /// into `out` (cleared first); on error, `out` holds an unspecified
+    /// prefix and the message names the event at fault. Accesses, most
+    /// events of a trace, are decoded inline here; the rest by
+    /// [`Event::decode`].
+    pub(crate) fn decode_block(
+        payload: &[u8],
+        count: u32,
+        out: &mut Vec<Event>,
+    ) -> Result<(), String> {
+        out.clear();
+        // Every event takes at least 5 bytes, which bounds the
+        // reservation whatever the count says.
+        out.reserve((count as usize).min(payload.len() / 5));
+        let mut rest = payload;
+        for i in 0..count {
+            if let Some((b, tail)) = rest.split_first_chunk::<22>() {
+                let flags = b[17];
+                if b[0] == TAG_ACCESS && flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) == 0 {
+                    let site = u32::from_le_bytes([b[18], b[19], b[20], b[21]]);
+                    out.push(Event::Access {
+                        thread: u32::from_le_bytes([b[1], b[2], b[3], b[4]]),
+                        addr: u64::from_le_bytes([
+                            b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                        ]),
+                        size: u32::from_le_bytes([b[13], b[14], b[15], b[16]]),
+                        write: flags & FLAG_WRITE != 0,
+                        atomic: flags & FLAG_ATOMIC != 0,
+                        site: if flags & FLAG_SITE != 0 {
+                            Some(site)
+                        } else {
+                            None
+                        },
+                    });
+                    rest = tail;
+                    continue;
+                }
+            }
+            match Event::decode(rest) {
+                Ok((ev, used)) => {
+                    out.push(ev);
+                    rest = &rest[used..];
+                }
+                Err(m) => return Err(format!("event {i} of the block: {m}")),
+            }
+        }
+        if !rest.is_empty() {
+            return Err(format!(
+                "{} bytes left after the block's {count} events",
+                rest.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// Decodes the event at the front of `buf` and returns it with its
     /// length in bytes, or a description of what is wrong with it (an
     /// unknown tag, a flag or boolean byte out of range, an unknown fence

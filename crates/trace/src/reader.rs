@@ -130,30 +130,10 @@ impl<R: Read> Reader<R> {
             return Err(err(ErrorKind::Checksum { stored, computed }));
         }
         // Decode every event before handing out any: a damaged block
-        // yields none of its events. (Every event takes at least 5 bytes,
-        // which bounds the reservation whatever the count says.)
-        self.events.reserve((count as usize).min(payload.len() / 5));
-        let mut pos = 0;
-        for i in 0..count {
-            match Event::decode(&payload[pos..]) {
-                Ok((ev, used)) => {
-                    self.events.push(ev);
-                    pos += used;
-                }
-                Err(m) => {
-                    self.events.clear();
-                    return Err(err(ErrorKind::BadEvent(format!(
-                        "event {i} of the block: {m}"
-                    ))));
-                }
-            }
-        }
-        if pos != payload.len() {
+        // yields none of its events.
+        if let Err(e) = Event::decode_block(payload, count, &mut self.events) {
             self.events.clear();
-            return Err(err(ErrorKind::BadEvent(format!(
-                "{} bytes left after the block's {count} events",
-                payload.len() - pos
-            ))));
+            return Err(err(ErrorKind::BadEvent(e)));
         }
         self.offset += (BLOCK_HEADER_LEN + len as usize) as u64;
         Ok(true)
@@ -163,7 +143,22 @@ impl<R: Read> Reader<R> {
 impl<R: Read> Iterator for Reader<R> {
     type Item = Result<Event, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        // The common case, inlined into the caller's loop: the next event
+        // of the current block.
+        if let Some(&ev) = self.events.get(self.next) {
+            self.next += 1;
+            return Some(Ok(ev));
+        }
+        self.next_slow()
+    }
+}
+
+impl<R: Read> Reader<R> {
+    /// [`Iterator::next`] at the end of a block: reads the next one.
+    #[inline(never)]
+    fn next_slow(&mut self) -> Option<Result<Event, Error>> {
         loop {
             if let Some(&ev) = self.events.get(self.next) {
                 self.next += 1;
