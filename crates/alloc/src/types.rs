@@ -397,7 +397,11 @@ impl Drop for SpinGuard<'_> {
 
 /// Per-thread (or per-node) heap. Heaps are never freed: a thread's heap is
 /// abandoned at thread exit and adopted whole by the next new thread.
-#[repr(C)]
+/// Aligned to 128 bytes (two cache lines, what adjacent-line prefetch
+/// pairs), so that the fields one thread writes on its slow paths never
+/// share a line with the next heap's `direct` table, which another thread
+/// reads on every `malloc`.
+#[repr(C, align(128))]
 pub struct Heap {
     /// Current page of each class: the fast path's only lookup (the empty
     /// page, `page::empty_page`, for a class without one). Owner.
