@@ -302,14 +302,14 @@ pub(crate) fn unlocked(
         // SAFETY: the clock state is a leaked box that only this thread
         // changes (under the table lock, which it does not hold here).
         let vc = unsafe { &(*c.clock).vc };
-        match race::check(l1, tid, vc, &a, false) {
-            Err(()) => return false,
-            Ok(None) => {}
-            Ok(Some(r)) => {
-                let mut t = state::table();
-                if let Some(r) = t.hb.dedupe(r) {
-                    crate::race_report::report(&t, &r);
-                }
+        let mut found = None;
+        if race::check(l1, tid, vc, &a, false, &mut found).is_err() {
+            return false;
+        }
+        if let Some(r) = found {
+            let mut t = state::table();
+            if let Some(r) = t.hb.dedupe(r) {
+                crate::race_report::report(&t, &r);
             }
         }
     }

@@ -177,12 +177,14 @@ impl LineRec {
             .then_some(slot)
     }
 
-    fn sites(&self) -> Vec<u32> {
-        let n = self.nsites.load(Ordering::Relaxed) as usize;
-        self.sites[..n]
-            .iter()
-            .map(|s| s.load(Ordering::Relaxed))
-            .collect()
+    /// The sites seen (the first `n` of the array).
+    fn sites(&self) -> ([u32; LINE_SITES], usize) {
+        let n = (self.nsites.load(Ordering::Relaxed) as usize).min(LINE_SITES);
+        let mut out = [0; LINE_SITES];
+        for (o, s) in out.iter_mut().zip(&self.sites[..n]) {
+            *o = s.load(Ordering::Relaxed);
+        }
+        (out, n)
     }
 }
 
@@ -509,12 +511,19 @@ impl Lines {
         shadow.set_line(line, core::ptr::null_mut());
         let rec = self.rec(i as usize);
         rec.line1.store(0, Ordering::Relaxed);
-        let n = rec.n.swap(0, Ordering::Relaxed) as usize;
-        let slots: Vec<Slot> = rec.slots[..n].iter().map(SharedSlot::take).collect();
-        let sites = rec.sites();
+        let n = (rec.n.swap(0, Ordering::Relaxed) as usize).min(SLOTS + 1);
+        let mut slots = [Slot::default(); SLOTS + 1];
+        for (o, s) in slots.iter_mut().zip(&rec.slots[..n]) {
+            *o = s.take();
+        }
+        let (sites, ns) = rec.sites();
         rec.nsites.store(0, Ordering::Relaxed);
         self.free.push(i);
-        self.finish(line, &slots, sites);
+        // Only lines with two writers or more need the classification
+        // (and its allocations).
+        if slots[..n].iter().filter(|s| s.written != 0).count() >= 2 {
+            self.finish(line, &slots[..n], sites[..ns].to_vec());
+        }
     }
 
     fn finish(&mut self, line: usize, slots: &[Slot], mut sites: Vec<u32>) {

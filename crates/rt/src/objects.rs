@@ -132,19 +132,22 @@ impl Objects {
 
     /// Take the counts of `id` out, `(thread, counts)` in row order, and
     /// free the id.
-    pub(crate) fn release(&mut self, id: u32) -> Vec<(u32, Counts)> {
+    /// (The first `n` entries of the array; no allocation.)
+    pub(crate) fn release(&mut self, id: u32) -> ([(u32, Counts); ROWS], usize) {
         let rec = self.rec(id);
-        let mut out = Vec::new();
+        let mut out = [(0, [0; 3]); ROWS];
+        let mut n = 0;
         for r in &rec.rows {
             let t = r.tid1.swap(0, Ordering::Relaxed);
             if t == 0 {
                 break;
             }
             let c = [0, 1, 2].map(|k| r.counts[k].swap(0, Ordering::Relaxed));
-            out.push((t - 1, c));
+            out[n] = (t - 1, c);
+            n += 1;
         }
         self.free.push(id);
-        out
+        (out, n)
     }
 
     /// The counts of `id` so far, without releasing it.
@@ -184,10 +187,10 @@ mod tests {
         }
         assert!(o.row(a, 99).is_none());
         assert_eq!(o.peek(a)[0], (3, [0, 2, 0]));
-        let got = o.release(a);
+        let (rows, n) = o.release(a);
         assert_eq!(
-            got,
-            vec![(3, [0, 2, 0]), (0, [1, 0, 0]), (10, [0; 3]), (11, [0; 3])]
+            &rows[..n],
+            &[(3, [0, 2, 0]), (0, [1, 0, 0]), (10, [0; 3]), (11, [0; 3])]
         );
         // The id is reused, empty.
         assert_eq!(o.alloc(), Some(a));

@@ -459,8 +459,9 @@ impl Detector {
 
     /// `t` releases sync object `addr` (joining).
     pub(crate) fn release(&mut self, t: u32, addr: usize) {
-        let vc = self.thread(t).vc.clone();
-        self.sync.entry(addr).or_default().vc.join(&vc);
+        self.thread(t);
+        let vc = &self.threads[t as usize].vc;
+        self.sync.entry(addr).or_default().vc.join(vc);
         self.tick(t);
     }
 
@@ -484,13 +485,14 @@ impl Detector {
 
     /// `t` is about to unlock rwlock `addr` (as writer if it holds it so).
     pub(crate) fn rwlock_unlock(&mut self, t: u32, addr: usize) {
-        let vc = self.thread(t).vc.clone();
+        self.thread(t);
+        let vc = &self.threads[t as usize].vc;
         let s = self.sync.entry(addr).or_default();
         if s.writer == Some(t) {
             s.writer = None;
-            s.vc.join(&vc);
+            s.vc.join(vc);
         } else {
-            s.read_vc.join(&vc);
+            s.read_vc.join(vc);
         }
         self.tick(t);
     }
@@ -614,7 +616,8 @@ impl Detector {
         }
         let l1 = self.shadow.first_level();
         let vc = &self.threads[t as usize].vc;
-        let found = check(l1, t, vc, a, true).ok().flatten();
+        let mut found = None;
+        let _ = check(l1, t, vc, a, true, &mut found);
         self.dedupe(found?)
     }
 
@@ -673,28 +676,40 @@ impl Stripe {
 }
 
 /// Check access `a` by thread `t`, whose vector clock is `vc`, against the
-/// cells of the shadow with first level `l1`, and store it; returns the
-/// first race found (not yet de-duplicated). `Err(())` when a granule is
+/// cells of the shadow with first level `l1`, and store it; the first
+/// race found (not yet de-duplicated) is left in `found` (an out
+/// parameter: the common path copies no race). `Err(())` when a granule is
 /// not shadowed and `skip_unmapped` is false (then nothing was checked or
 /// stored; the caller retries under the table lock, which maps it).
 ///
 /// Needs no table lock: the caller is thread `t` itself (only it changes
 /// `vc`) or holds the lock; each granule is updated under its stripe lock.
+#[inline]
 pub(crate) fn check(
     l1: *mut AtomicPtr<Chunk>,
     t: u32,
     vc: &Vc,
     a: &Access,
     skip_unmapped: bool,
-) -> Result<Option<Race>, ()> {
+    found: &mut Option<Race>,
+) -> Result<(), ()> {
     let epoch = vc.get(t);
-    let mut found: Option<Race> = None;
     let first = a.addr / 8;
     let last = (a.addr + a.size - 1) / 8;
-    if !skip_unmapped && (first..=last).any(|g| shadow::lookup(l1, g * 8).is_none()) {
-        return Err(());
+    if !skip_unmapped && last > first {
+        let mut g = first;
+        while g <= last {
+            if shadow::lookup(l1, g * 8).is_none() {
+                return Err(());
+            }
+            g += 1;
+        }
     }
-    for g in first..=last {
+    let mut g = first;
+    while g <= last {
+        let this = g;
+        g += 1;
+        let g = this;
         let lo = if g == first { a.addr % 8 } else { 0 };
         let hi = if g == last {
             (a.addr + a.size - 1) % 8
@@ -713,7 +728,10 @@ pub(crate) fn check(
             func: a.func,
         };
         let Some((chunk, gi)) = shadow::lookup(l1, g * 8) else {
-            continue;
+            if skip_unmapped {
+                continue;
+            }
+            return Err(());
         };
         // Fast path (FastTrack's "same epoch"): this thread already made
         // an access at least as strong to these bytes in this epoch.
@@ -747,7 +765,7 @@ pub(crate) fn check(
                 && !(catomic && a.atomic)
                 && found.is_none()
             {
-                found = Some(Race {
+                *found = Some(Race {
                     cur,
                     prev: Shadow::cell(chunk, gi, i),
                     granule: g,
@@ -764,7 +782,7 @@ pub(crate) fn check(
         Shadow::store(chunk, gi, i, &cur);
         stripe.unlock();
     }
-    Ok(found)
+    Ok(())
 }
 
 /// Per-thread clock states at addresses that never change: a thread reads

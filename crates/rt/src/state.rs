@@ -870,25 +870,30 @@ impl Table {
 
     /// Fold a dead object's counts and line records into its site.
     fn fold(&mut self, mut obj: Object) {
-        if obj.id != 0 {
-            let mut rows = self.objects.release(obj.id);
-            rows.append(&mut obj.per_thread);
-            obj.per_thread = rows;
-        }
+        let (rows, n) = if obj.id != 0 {
+            self.objects.release(obj.id)
+        } else {
+            ([(0, [0; 3]); crate::objects::ROWS], 0)
+        };
+        // The rows, then the threads beyond them (rarely any: then one
+        // allocation).
+        let all: std::borrow::Cow<[(u32, Counts)]> = if obj.per_thread.is_empty() {
+            std::borrow::Cow::Borrowed(&rows[..n])
+        } else {
+            let mut v = rows[..n].to_vec();
+            v.append(&mut obj.per_thread);
+            std::borrow::Cow::Owned(v)
+        };
         self.lines.flush_range(&self.hb.shadow, obj.base, obj.size);
-        let class = classify(obj.alloc_tid, &obj.per_thread);
-        let accesses: u64 = obj
-            .per_thread
-            .iter()
-            .map(|(_, c)| c.iter().sum::<u64>())
-            .sum();
+        let class = classify(obj.alloc_tid, &all);
+        let accesses: u64 = all.iter().map(|(_, c)| c.iter().sum::<u64>()).sum();
         let site = &mut self.sites[obj.site];
         site.objects += 1;
         site.bytes += obj.size as u64;
         if !site.alloc_threads.contains(&obj.alloc_tid) {
             site.alloc_threads.push(obj.alloc_tid);
         }
-        for (t, c) in &obj.per_thread {
+        for (t, c) in all.iter() {
             add(&mut site.per_thread, *t, c);
         }
         let ci = Class::ALL.iter().position(|c| *c == class).unwrap_or(4);
