@@ -661,11 +661,37 @@ impl Coherence {
     }
 
     /// [`Coherence::access`] in bucket `bucket` (see
-    /// [`Coherence::set_bucket`]), out of line: what follows a failed
+    /// [`Coherence::set_bucket`]): what follows a failed
     /// [`Coherence::l1_hit`]. The first line goes straight to the general
-    /// path (which counts an L1 hit exactly as the fast path would).
-    #[inline(never)]
+    /// path (which counts an L1 hit exactly as the fast path would); an
+    /// access of one line is that call and the latency sums, inline.
+    #[inline(always)]
     pub fn access_in(
+        &mut self,
+        bucket: usize,
+        core: u32,
+        addr: u64,
+        size: u64,
+        write: bool,
+    ) -> Result<f64, Error> {
+        let line_size = 1u64 << self.line_bits;
+        let c = core as usize;
+        if bucket >= self.buckets.len()
+            || core >= self.cores
+            || size.max(1) > line_size - (addr & (line_size - 1))
+        {
+            return self.access_in_general(bucket, core, addr, size, write);
+        }
+        self.bucket = bucket;
+        let cost = self.access_line_slow(core, addr >> self.line_bits, write);
+        self.buckets[bucket].latency_ns += cost;
+        self.per_core_latency_ns[c] += cost;
+        Ok(cost)
+    }
+
+    /// [`Coherence::access_in`] in every case.
+    #[inline(never)]
+    fn access_in_general(
         &mut self,
         bucket: usize,
         core: u32,
@@ -707,16 +733,19 @@ impl Coherence {
         write: bool,
         bucket: usize,
     ) -> Option<f64> {
+        // One line: the size (0 counts as 1) fits in what the line has
+        // left after the offset.
+        let line_size = 1u64 << self.line_bits;
+        if size.max(1) > line_size - (addr & (line_size - 1)) {
+            return None;
+        }
         let line = addr >> self.line_bits;
-        let last = addr.saturating_add(size.max(1) - 1) >> self.line_bits;
         let c = core as usize;
-        if last != line || bucket >= self.buckets.len() || c >= self.l1.len() {
+        if write && self.m_line.get(c) != Some(&line) {
             return None;
         }
-        if write && self.m_line[c] != line {
-            return None;
-        }
-        if !self.l1[c].hit_line(line) {
+        let l1 = self.l1.get_mut(c)?;
+        if bucket >= self.buckets.len() || !l1.hit_line(line) {
             return None;
         }
         self.bucket = bucket;
@@ -730,7 +759,9 @@ impl Coherence {
         }
         k.l1_hits += 1;
         k.latency_ns += cost;
-        self.per_core_latency_ns[c] += cost;
+        if let Some(p) = self.per_core_latency_ns.get_mut(c) {
+            *p += cost;
+        }
         Some(cost)
     }
 
@@ -938,8 +969,7 @@ impl Coherence {
                 )
             }
         } else if !entry.sharers.is_empty() {
-            let fetch = if self.l3[l3].contains_line(line) {
-                self.l3[l3].access_line(line);
+            let fetch = if self.l3[l3].hit_line(line) {
                 self.k().l3_hits += 1;
                 self.l3_ns
             } else {

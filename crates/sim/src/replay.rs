@@ -41,6 +41,8 @@ impl InOrder {
     #[inline]
     pub fn on_event(&mut self, sim: &mut OrderingSim, event: &Event) -> Result<(), Error> {
         match *event {
+            // Accesses, most events, move no clock along an edge.
+            Event::Access { .. } => return sim.on_event(event),
             Event::Acquire { thread, object } => {
                 if let Some(&t) = self.released.get(&object) {
                     sim.sync_to(thread, t)?;
