@@ -284,10 +284,9 @@ pub extern "C" fn loci_heap_current() -> *mut c_void {
 /// `heap` was returned by [`loci_heap_current`].
 #[no_mangle]
 pub unsafe extern "C" fn loci_malloc_for(heap: *mut c_void, size: usize) -> *mut c_void {
-    if heap.is_null() {
-        os::fatal("loci_malloc_for: null heap handle", 0);
-    }
-    // (Per the contract the pointer came from loci_heap_current.)
+    // (Per the contract the pointer came from loci_heap_current. A null
+    // one finds no claim, whose empty slots hold no target and the empty
+    // page, and is refused on the miss path.)
     match alloc::malloc_for_hit(heap as *mut Heap, size) {
         Some(p) => p as *mut c_void,
         None => malloc_for_miss(heap, size),
@@ -297,6 +296,9 @@ pub unsafe extern "C" fn loci_malloc_for(heap: *mut c_void, size: usize) -> *mut
 /// The rest of [`loci_malloc_for`] (no stack frame on its fast path).
 #[inline(never)]
 extern "C" fn malloc_for_miss(heap: *mut c_void, size: usize) -> *mut c_void {
+    if heap.is_null() {
+        os::fatal("loci_malloc_for: null heap handle", 0);
+    }
     nomem(alloc::malloc_for(heap as *mut Heap, size))
 }
 

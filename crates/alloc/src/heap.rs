@@ -128,7 +128,7 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
             untouched,
             next_abandoned: UnsafeCell::new(ptr::null_mut()),
             next_all: ptr::null_mut(),
-            claims: UnsafeCell::new([Claim::EMPTY; CLAIM_SLOTS]),
+            claims: UnsafeCell::new([Claim::empty(); CLAIM_SLOTS]),
             dirty_pages: AtomicUsize::new(0),
             next_purge: AtomicU64::new(0),
             purge_tick: UnsafeCell::new(0),

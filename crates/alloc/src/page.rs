@@ -399,9 +399,9 @@ pub(crate) unsafe extern "C" fn free_slow(heap: *mut Heap, page: *mut Page) {
 /// CLAIM_SLOTS`), so a slot whose target matches holds that class.
 #[inline(always)]
 pub(crate) fn claim_slot(target: *mut Heap, class: usize) -> usize {
-    // Heaps are a few KiB apart in the arena; classes are consecutive.
-    let t = target as usize;
-    ((t >> 10) ^ (t >> 16)).wrapping_add(class) % CLAIM_SLOTS
+    // Heaps are a few KiB apart in the arena (about 3 slots apart here);
+    // classes are consecutive.
+    ((target as usize) >> 10).wrapping_add(class) % CLAIM_SLOTS
 }
 
 /// Pop a block from a page the calling thread has claimed (collecting
@@ -470,7 +470,7 @@ pub(crate) unsafe fn malloc_claimed(me: *mut Heap, target: *mut Heap, class: usi
     unsafe {
         let slot = ptr::addr_of_mut!((*(*me).claims.get())[claim_slot(target, class)]);
         let page = (*slot).page;
-        if !page.is_null() && (*slot).target == target {
+        if (*slot).target == target {
             if let Some(b) = claimed_pop(page) {
                 return b;
             }
@@ -486,13 +486,13 @@ pub(crate) unsafe fn malloc_claimed(me: *mut Heap, target: *mut Heap, class: usi
 unsafe fn unclaim(slot: *mut Claim) {
     // SAFETY: the claimer releases its page under the target's lock.
     unsafe {
-        let page = (*slot).page;
-        if page.is_null() {
+        if (*slot).target.is_null() {
             return;
         }
+        let page = (*slot).page;
         let _g = (*(*slot).target).lock.lock();
         (*page).claimed = ptr::null_mut();
-        *slot = Claim::EMPTY;
+        *slot = Claim::empty();
     }
 }
 
@@ -569,6 +569,14 @@ pub(crate) unsafe fn flush_shared(page: *mut Page) {
         }
         (*page).local_free = ptr::null_mut();
         (*page).used = SHARED_FLUSH_BATCH;
+        // Usually the allocator has taken everything: no tail to find.
+        if (*page)
+            .thread_free
+            .compare_exchange(ptr::null_mut(), list, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
         let mut last = list;
         while !(*last).next.is_null() {
             last = (*last).next;

@@ -318,10 +318,16 @@ pub(crate) struct Claim {
 }
 
 impl Claim {
-    pub(crate) const EMPTY: Claim = Claim {
-        target: ptr::null_mut(),
-        page: ptr::null_mut(),
-    };
+    /// An unused slot: no target (null, which no handle is) and the empty
+    /// page (`page::empty_page`, which has no free block), so that a
+    /// lookup, even for a null target, finds nothing to pop without
+    /// testing for it.
+    pub(crate) fn empty() -> Claim {
+        Claim {
+            target: ptr::null_mut(),
+            page: crate::page::empty_page(),
+        }
+    }
 }
 
 /// Doubly linked list of pages.
