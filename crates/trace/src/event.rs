@@ -242,17 +242,20 @@ impl Event {
         count: u32,
         out: &mut Vec<Event>,
     ) -> Result<(), String> {
+        // Every event takes at least 5 bytes, so a valid payload holds at
+        // most `payload.len() / 5` of them: `out` gets that many slots at
+        // most (whatever the count says), written in place (no capacity
+        // check per event); a larger count fails below.
+        let n = (count as usize).min(payload.len() / 5);
         out.clear();
-        // Every event takes at least 5 bytes, which bounds the
-        // reservation whatever the count says.
-        out.reserve((count as usize).min(payload.len() / 5));
+        out.resize(n, Event::ThreadExit { thread: 0 });
         let mut rest = payload;
-        for i in 0..count {
+        for (i, slot) in out.iter_mut().enumerate() {
             if let Some((b, tail)) = rest.split_first_chunk::<22>() {
                 let flags = b[17];
                 if b[0] == TAG_ACCESS && flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) == 0 {
                     let site = u32::from_le_bytes([b[18], b[19], b[20], b[21]]);
-                    out.push(Event::Access {
+                    *slot = Event::Access {
                         thread: u32::from_le_bytes([b[1], b[2], b[3], b[4]]),
                         addr: u64::from_le_bytes([
                             b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
@@ -265,16 +268,24 @@ impl Event {
                         } else {
                             None
                         },
-                    });
+                    };
                     rest = tail;
                     continue;
                 }
             }
             match Event::decode(rest) {
                 Ok((ev, used)) => {
-                    out.push(ev);
+                    *slot = ev;
                     rest = &rest[used..];
                 }
+                Err(m) => return Err(format!("event {i} of the block: {m}")),
+            }
+        }
+        // Events beyond the slots cannot all decode: find the first that
+        // does not, for the message.
+        for i in n as u32..count {
+            match Event::decode(rest) {
+                Ok((_, used)) => rest = &rest[used..],
                 Err(m) => return Err(format!("event {i} of the block: {m}")),
             }
         }

@@ -226,3 +226,65 @@ fn a_bad_event_in_a_block_with_a_valid_checksum_hands_out_nothing_of_it() {
     assert!(r.next().unwrap().is_err());
     assert!(r.next().is_none());
 }
+
+/// A file of one block with `payload` and the event count `count` (and a
+/// valid checksum), after the header of `sample`'s encoding.
+fn one_block(payload: &[u8], count: u32) -> Vec<u8> {
+    let mut bytes = encode(&[], 1 << 20)[..HEADER_LEN].to_vec();
+    bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&count.to_le_bytes());
+    bytes.extend_from_slice(&loci_trace::crc32(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+#[test]
+fn bad_event_messages_name_the_event_at_fault() {
+    let events = &sample()[..4];
+    let whole = encode(events, 1 << 20);
+    let payload = &whole[HEADER_LEN + 12..];
+    let message = |bytes: &[u8]| match read_all(bytes).unwrap_err().kind {
+        ErrorKind::BadEvent(m) => m,
+        k => panic!("not a bad event: {k}"),
+    };
+    // More events announced than the payload holds, by one and by far.
+    assert_eq!(
+        message(&one_block(payload, 5)),
+        "event 4 of the block: payload ends inside an event"
+    );
+    assert_eq!(
+        message(&one_block(payload, 1000)),
+        "event 4 of the block: payload ends inside an event"
+    );
+    // Fewer: the rest is left over.
+    let first = encode(&events[..1], 1 << 20).len() - HEADER_LEN - 12;
+    assert_eq!(
+        message(&one_block(payload, 1)),
+        format!(
+            "{} bytes left after the block's 1 events",
+            payload.len() - first
+        )
+    );
+    // An access with an unknown flag bit, and an unknown tag.
+    let mut access = encode(
+        &[Event::Access {
+            thread: 1,
+            addr: 64,
+            size: 8,
+            write: true,
+            atomic: false,
+            site: None,
+        }],
+        1 << 20,
+    )[HEADER_LEN + 12..]
+        .to_vec();
+    access[17] |= 0x10;
+    assert_eq!(
+        message(&one_block(&access, 1)),
+        "event 0 of the block: Access flags 0x11 has unknown bits"
+    );
+    assert_eq!(
+        message(&one_block(&[0x09, 0, 0, 0, 0], 1)),
+        "event 0 of the block: unknown event tag 0x09"
+    );
+}
