@@ -322,11 +322,11 @@ unsafe fn lookup(p: *mut u8) -> Result<*mut Page, *mut Segment> {
 /// `seg` is a live small or medium segment containing `p`.
 #[inline(always)]
 unsafe fn page_at(seg: *mut Segment, p: *mut u8, shift: u8) -> *mut Page {
-    // (The mask only tells the compiler the index is in bounds: the offset
-    // is below 4 MiB and the shift at least 16.)
-    let idx = ((p as usize - seg as usize) >> shift) & (PAGES_PER_SEGMENT - 1);
-    // SAFETY: per the contract.
-    unsafe { ptr::addr_of_mut!((*seg).pages[idx]) }
+    // `p - seg` is in 1..=4 MiB (see `segment::segment_of`) and the shift
+    // at least 16, so the index is at most PAGES_PER_SEGMENT: in bounds.
+    let idx = (p as usize - seg as usize) >> shift;
+    // SAFETY: per the contract and the bound above.
+    unsafe { ptr::addr_of_mut!((*seg).pages).cast::<Page>().add(idx) }
 }
 
 /// Confirm a suspected double free by scanning the page's owner-visible
@@ -370,9 +370,7 @@ unsafe fn check_double_free(page: *mut Page, b: *mut Block) {
 /// (violations that are cheap to detect abort with a message).
 #[inline(always)]
 pub(crate) unsafe fn free(p: *mut u8) {
-    if p.is_null() {
-        return;
-    }
+    // (Null has no map entry: `free_not_paged` returns for it.)
     // SAFETY: the map says whether `p` is in a segment of ours; page fields
     // are accessed per the page contract (owner-only fields only when we
     // own the page).
@@ -444,11 +442,14 @@ unsafe extern "C" fn free_owner_slow(page: *mut Page, b: *mut Block, me: *mut He
     }
 }
 
-/// `free` of a pointer that is not in a small or medium page: a large
-/// object, or not ours at all (abort).
+/// `free` of a pointer that is not in a small or medium page: null, a
+/// large object, or not ours at all (abort).
 #[cold]
 #[inline(never)]
 unsafe extern "C" fn free_not_paged(p: *mut u8) {
+    if p.is_null() {
+        return;
+    }
     if segment::map_entry(p) == segment::MAP_NONE {
         os::fatal(
             "free/realloc of a pointer not allocated by loci-alloc:",

@@ -57,9 +57,9 @@ fn map_set(seg: usize, entry: u8) -> bool {
     true
 }
 
-/// The map entry of the segment that would contain the object at `p`
-/// (non-null): `MAP_NONE` if that is not one of ours, `MAP_LARGE`, or the
-/// page shift of a small or medium segment.
+/// The map entry of the segment that would contain the object at `p`:
+/// `MAP_NONE` if that is not one of ours (or `p` is null), `MAP_LARGE`,
+/// or the page shift of a small or medium segment.
 ///
 /// Cost: a subtraction, a shift, a compare and a byte load.
 #[inline(always)]
@@ -259,7 +259,7 @@ unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
         ptr::addr_of_mut!((*seg).prev).write(ptr::null_mut());
         // No descriptor (not even the header's, or those a medium segment
         // does not use) may look like a local owner's page to `free`.
-        for i in 0..PAGES_PER_SEGMENT {
+        for i in 0..=PAGES_PER_SEGMENT {
             ptr::addr_of_mut!((*seg).pages[i].local_owner).write(NOT_LOCAL);
         }
         for i in page_range(kind) {

@@ -38,7 +38,11 @@ pub(crate) const MIN_ALIGN: usize = 16;
 /// block is handed out again) so that a double free is cheap to suspect;
 /// confirmed by a list scan (live data that happens to hold the marker
 /// only costs that scan).
-pub(crate) const FREED_MARK: usize = 0x10c1_a110_cf4e_ed00;
+pub(crate) const FREED_MARK: usize = 0xffff_ffff_d0c1_a110;
+
+// The mark is a sign-extended 32-bit immediate: `free` compares and
+// stores it without loading a 64-bit constant first.
+const _: () = assert!(FREED_MARK as i64 == FREED_MARK as i32 as i64);
 /// How long (milliseconds) a released page's memory stays resident
 /// (*dirty*, reusable by any size class without page faults) before the
 /// heap's next slow path returns it to the OS with `madvise`.
@@ -303,7 +307,10 @@ pub(crate) struct Segment {
     /// See `next`.
     pub(crate) prev: *mut Segment,
     /// Small: page descriptors (index 0 unused: it holds this header).
-    pub(crate) pages: [Page; PAGES_PER_SEGMENT],
+    /// One more than there are pages, never in use: an (invalid) pointer
+    /// exactly 4 MiB past the header, which `segment::segment_of` maps to
+    /// this segment, indexes it, so `free` needs no bounds mask.
+    pub(crate) pages: [Page; PAGES_PER_SEGMENT + 1],
 }
 
 /// Slots in a heap's claim cache (`Heap::claims`).

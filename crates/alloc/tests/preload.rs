@@ -242,6 +242,7 @@ fn invalid_frees_abort_naming_the_address() {
         ("stack", "not allocated by loci-alloc"),
         ("header", "unused page"),
         ("medium-header", "interior pointer"),
+        ("chunk-end", "unused page"),
         ("large", "interior pointer"),
         ("double-full", "double free of"),
     ] {

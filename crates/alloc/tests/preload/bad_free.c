@@ -9,6 +9,9 @@
  *   medium-header  a pointer 32 KiB into the header of the medium
  *             segment of a live 32 KiB block (32 KiB below the start of
  *             the segment's first page: a whole number of blocks)
+ *   chunk-end the address 4 MiB past the start of a live block's small
+ *             segment (what the segment lookup maps to that segment's
+ *             65th, never used, page descriptor)
  *   large     a pointer 4 KiB into a live 1 MiB block
  *   double-full  a double free into a page its owner has marked full
  *             (every block of the page allocated first) */
@@ -46,6 +49,10 @@ int main(int argc, char **argv) {
     } else if (strcmp(mode, "medium-header") == 0) {
         char *m = malloc(32 << 10);
         char *p = (char *)(((uintptr_t)m & ~(uintptr_t)((4 << 20) - 1)) + (32 << 10));
+        show(p);
+        free(p);
+    } else if (strcmp(mode, "chunk-end") == 0) {
+        char *p = (char *)(((uintptr_t)live & ~(uintptr_t)((4 << 20) - 1)) + (4 << 20));
         show(p);
         free(p);
     } else if (strcmp(mode, "large") == 0) {
