@@ -53,11 +53,11 @@ pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: 
 /// take). Kept out of line so that the fast path's callers stay small.
 #[inline(never)]
 fn access_slow(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
-    let Some(mut g) = Guard::enter() else { return };
-    let tid = state::current_tid(&g);
-    if !range && crate::fast::unlocked(&mut g, tid, addr, size, kind, pc, func) {
+    if !range && crate::fast::unlocked(addr, size, kind, pc, func) {
         return;
     }
+    let Some(mut g) = Guard::enter() else { return };
+    let tid = state::current_tid(&g);
     let mut t = state::table();
     let site = if range {
         // Rows claimed here are not remembered by the fast path.

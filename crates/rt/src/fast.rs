@@ -150,6 +150,18 @@ mod slot {
     }
 }
 
+/// The context slot's value while the thread holds a stripe lock of the
+/// race detector outside the runtime (see [`unlocked`]): nothing is
+/// recorded then, and the runtime cannot be entered (see [`busy`]).
+const BUSY: *const Ctx = 1 as *const Ctx;
+
+/// Is the thread inside the unlocked race check (so that the runtime must
+/// not be entered, e.g. from a signal handler)?
+#[inline]
+pub(crate) fn busy() -> bool {
+    slot::get() == BUSY
+}
+
 /// Hide the thread's context from the fast path (entering the runtime);
 /// returns it for [`restore`].
 #[inline]
@@ -177,7 +189,7 @@ pub(crate) fn try_access(addr: usize, size: usize, kind: Kind) -> bool {
     let c = slot::get();
     let flags = FLAGS.load(Ordering::Relaxed);
     let off = addr & 7;
-    if c.is_null() || flags & ENABLED == 0 || off + size > 8 {
+    if (c as usize) <= BUSY as usize || flags & ENABLED == 0 || off + size > 8 {
         return false;
     }
     // SAFETY: contexts are leaked, and only this thread uses its own.
@@ -263,28 +275,21 @@ fn try_count(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, size: usize, kind: 
 }
 
 /// The slow path of a plain access without the table lock, when the
-/// thread has a context (`g` is its guard): the race check under the
-/// granules' stripe locks (the table lock only to report a race), then
-/// the counting fast path, else counting under the table lock. `false`
-/// when nothing was done (no context, tracing, or memory not shadowed
-/// yet): the caller takes the locked path.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn unlocked(
-    g: &mut Guard,
-    tid: u32,
-    addr: usize,
-    size: usize,
-    kind: Kind,
-    pc: usize,
-    func: u8,
-) -> bool {
-    let c = g.ctx();
+/// thread has a context (and so is not inside the runtime): the race
+/// check under the granules' stripe locks (the table lock only to report a
+/// race), then the counting fast path, else counting under the table lock.
+/// Enters the runtime ([`Guard`]) only where it may allocate. `false` when
+/// nothing was done (no context, tracing, or memory not shadowed yet): the
+/// caller takes the locked path.
+pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) -> bool {
+    let cp = slot::get();
     let flags = FLAGS.load(Ordering::Relaxed);
-    if c.is_null() || flags & ENABLED == 0 {
+    if (cp as usize) <= BUSY as usize || flags & ENABLED == 0 {
         return false;
     }
     // SAFETY: contexts are leaked, and only this thread uses its own.
-    let c = unsafe { &*c };
+    let c = unsafe { &*cp };
+    let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
     let Some((chunk, gi)) = shadow::lookup(l1, addr) else {
         return false;
@@ -303,23 +308,38 @@ pub(crate) fn unlocked(
         // changes (under the table lock, which it does not hold here).
         let vc = unsafe { &(*c.clock).vc };
         let mut found = None;
-        if race::check(l1, tid, vc, &a, false, &mut found).is_err() {
+        // Stripe locks are held inside: a signal handler interrupting
+        // this thread must not record (it could wait for the same stripe).
+        slot::set(BUSY);
+        let checked = race::check(l1, tid, vc, &a, false, &mut found);
+        slot::set(cp);
+        if checked.is_err() {
             return false;
         }
         if let Some(r) = found {
-            let mut t = state::table();
-            if let Some(r) = t.hb.dedupe(r) {
-                crate::race_report::report(&t, &r);
-            }
+            report(r);
         }
     }
     if try_count(c, chunk, gi, addr, size, kind) {
         return true;
     }
+    let Some(mut g) = Guard::enter() else {
+        return true;
+    };
     let mut t = state::table();
     let hit = t.access_sized(addr, size, tid, kind, kind == Kind::Write);
-    learn(g, &mut t, tid, addr, hit);
+    learn(&mut g, &mut t, tid, addr, hit);
     true
+}
+
+/// Report race `r` (unless reported before), inside the runtime.
+#[cold]
+fn report(r: race::Race) {
+    let Some(_g) = Guard::enter() else { return };
+    let mut t = state::table();
+    if let Some(r) = t.hb.dedupe(r) {
+        crate::race_report::report(&t, &r);
+    }
 }
 
 /// After a slow-path access by `tid` at `addr` (inside the runtime, under

@@ -50,7 +50,8 @@
 //!   then restarts: objects that share a line with a freed one lose the
 //!   accesses made before the free), and at exit.
 //! - At most [`MAX_LINES`] lines (16 MiB of heap) have a record at a time
-//!   (192 bytes each, so at most 48 MiB plus the index): accesses to
+//!   (384 bytes each — one cache line per thread slot — so at most 96 MiB
+//!   plus the index): accesses to
 //!   further lines are not tracked, only counted (`untracked` in the
 //!   profile), until records are freed again.
 //! - A record keeps [`SLOTS`] threads exactly (the first to touch the
@@ -97,8 +98,11 @@ pub(crate) struct Slot {
 }
 
 /// What one thread did to one line, updated in place by that thread
-/// without the lock (it is the slot's only writer once it owns it).
+/// without the lock (it is the slot's only writer once it owns it); alone
+/// in its cache line, so that threads writing their own slots of one
+/// record do not falsely share the record.
 #[derive(Default)]
+#[repr(align(64))]
 pub(crate) struct SharedSlot {
     /// The thread + 1 (0: free; [`OTHERS`]: the merged slot).
     tid1: AtomicU32,
@@ -734,5 +738,14 @@ mod tests {
         let ids: Vec<u32> = fs[1].writers.iter().map(|s| s.tid).collect();
         assert_eq!(ids, vec![1, 2, 3, 4]);
         assert_eq!(fs[1].readers, vec![OTHERS]);
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    #[test]
+    fn records_are_a_cache_line_per_slot() {
+        assert_eq!(core::mem::size_of::<super::SharedSlot>(), 64);
+        assert!(core::mem::size_of::<super::LineRec>() <= 384);
     }
 }

@@ -22,15 +22,17 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Threads counted per object without the lock.
 pub(crate) const ROWS: usize = 4;
-/// Records per slab chunk.
+/// Records per slab chunk (4 MiB).
 const PER_CHUNK: usize = 1 << 14;
 /// Chunks at most (`2^26` live objects); beyond, objects get no id and
 /// are counted under the lock only.
 const MAX_CHUNKS: usize = 1 << 12;
 
-/// One thread's counters in an object.
+/// One thread's counters in an object, alone in its cache line: rows of
+/// different threads must not share one, or the runtime would add false
+/// sharing of its own to every shared object.
 #[derive(Default)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub(crate) struct Row {
     /// The thread + 1 (0: free).
     pub(crate) tid1: AtomicU32,
@@ -64,6 +66,8 @@ pub(crate) struct Rec {
 #[derive(Debug)]
 pub(crate) struct Objects {
     chunks: Vec<*mut Rec>,
+    /// The base address of each live id's object (index: id - 1).
+    bases: Vec<usize>,
     free: Vec<u32>,
     next: u32,
 }
@@ -72,22 +76,25 @@ pub(crate) struct Objects {
 // are to leaked, never-freed allocations.
 unsafe impl Send for Objects {}
 
-// A row is 32 bytes: a record is two cache lines.
-const _: () = assert!(core::mem::size_of::<Rec>() == ROWS * 32);
+// A row is one cache line.
+const _: () = assert!(core::mem::size_of::<Rec>() == ROWS * 64);
 
 impl Objects {
     /// No objects.
     pub(crate) const fn new() -> Objects {
         Objects {
             chunks: Vec::new(),
+            bases: Vec::new(),
             free: Vec::new(),
             next: 0,
         }
     }
 
-    /// A fresh id (its rows empty), or `None` when the slab is full.
-    pub(crate) fn alloc(&mut self) -> Option<u32> {
+    /// A fresh id for the object at `base` (its rows empty), or `None`
+    /// when the slab is full.
+    pub(crate) fn alloc(&mut self, base: usize) -> Option<u32> {
         if let Some(id) = self.free.pop() {
+            self.bases[id as usize - 1] = base;
             return Some(id);
         }
         let i = self.next as usize;
@@ -100,7 +107,14 @@ impl Objects {
             self.chunks.push(p);
         }
         self.next += 1;
+        self.bases.push(base);
         Some(i as u32 + 1)
+    }
+
+    /// The base address of live object `id`.
+    #[inline]
+    pub(crate) fn base(&self, id: u32) -> Option<usize> {
+        self.bases.get((id as usize).wrapping_sub(1)).copied()
     }
 
     /// The record of `id` (non-zero, handed out by [`Objects::alloc`]).
@@ -176,8 +190,9 @@ mod tests {
     #[test]
     fn rows_are_claimed_counted_and_released() {
         let mut o = Objects::new();
-        let a = o.alloc().unwrap();
-        let b = o.alloc().unwrap();
+        let a = o.alloc(0x10).unwrap();
+        let b = o.alloc(0x20).unwrap();
+        assert_eq!(o.base(b), Some(0x20));
         assert_ne!(a, b);
         o.row(a, 3).unwrap().bump(1);
         o.row(a, 0).unwrap().bump(0);
@@ -193,7 +208,8 @@ mod tests {
             &[(3, [0, 2, 0]), (0, [1, 0, 0]), (10, [0; 3]), (11, [0; 3])]
         );
         // The id is reused, empty.
-        assert_eq!(o.alloc(), Some(a));
+        assert_eq!(o.alloc(0x30), Some(a));
+        assert_eq!(o.base(a), Some(0x30));
         assert!(o.peek(a).is_empty());
     }
 }

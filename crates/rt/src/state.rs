@@ -22,6 +22,7 @@ use crate::lines::{LineMemo, Lines};
 use crate::lock::{Lock, LockGuard};
 use crate::objects::{Objects, Row};
 use crate::race::{Detector, Stacks};
+use crate::shadow::Shadow;
 use crate::trace::{self, Tracer};
 use loci_trace::Event;
 use std::cell::Cell;
@@ -69,6 +70,9 @@ impl Guard {
     /// (the runtime's own allocations must not be recorded).
     #[inline]
     pub(crate) fn enter() -> Option<Guard> {
+        if crate::fast::busy() {
+            return None;
+        }
         IN_RT.with(|g| {
             if g.get() {
                 None
@@ -206,6 +210,8 @@ pub(crate) fn stack_node() -> u32 {
 /// [`stack_node`] when frames `v..d` are new.
 #[cold]
 fn intern_frames(v: usize, d: usize) -> u32 {
+    // Interning may allocate: inside the runtime (if not already).
+    let _g = Guard::enter();
     NODE.with(|nodes| {
         let mut node = nodes[v].get();
         if v < d {
@@ -707,9 +713,20 @@ impl Table {
         write: bool,
     ) -> Option<Hit> {
         let k = kind as usize;
+        // The shadow's object id names the object (or says there is none)
+        // without searching the ordered map.
+        let key = match self.hb.shadow.get(addr).map(|(c, gi)| Shadow::id(c, gi)) {
+            Some(0) => None,
+            Some(id) => self
+                .objects
+                .base(id)
+                .filter(|b| id != u32::MAX && self.live.contains_key(b))
+                .or_else(|| self.live.range(..=addr).next_back().map(|(b, _)| *b)),
+            None => self.live.range(..=addr).next_back().map(|(b, _)| *b),
+        };
         let objects = &self.objects;
-        let hit = match self.live.range_mut(..=addr).next_back() {
-            Some((&base, obj)) if addr < base + obj.size.max(1) => {
+        let hit = match key.and_then(|b| self.live.get_mut(&b).map(|o| (b, o))) {
+            Some((base, obj)) if addr < base + obj.size.max(1) => {
                 let row = Self::count(objects, obj, tid, k);
                 let end = base + obj.size.max(1);
                 Some((obj.site as u32, obj.id, end, row))
@@ -814,7 +831,7 @@ impl Table {
         if let Some(old) = self.live.remove(&base) {
             self.retire(old);
         }
-        let id = self.objects.alloc().unwrap_or(0);
+        let id = self.objects.alloc(base).unwrap_or(0);
         // Mark the object's granules for the fast path: its id, or
         // `u32::MAX` ("ask the table") when it has none.
         self.hb
