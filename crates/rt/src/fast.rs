@@ -153,7 +153,7 @@ mod slot {
 /// The context slot's value while the thread holds a stripe lock of the
 /// race detector outside the runtime (see [`unlocked`]): nothing is
 /// recorded then, and the runtime cannot be entered (see [`busy`]).
-const BUSY: *const Ctx = 1 as *const Ctx;
+const BUSY: *const Ctx = core::ptr::dangling();
 
 /// Is the thread inside the unlocked race check (so that the runtime must
 /// not be entered, e.g. from a signal handler)?
