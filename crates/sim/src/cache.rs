@@ -153,6 +153,27 @@ fn shift_in_n<const N: usize>(ways: &mut [u64; N], tag: u64) -> u64 {
     victim
 }
 
+/// The way of `ways` holding `block`, if any. Empty ways are all at the
+/// least recently used end of a set, so the search of a set that is not
+/// full stops at the first (sets of a cache that holds few lines are
+/// scanned only as far as they are filled).
+#[inline(always)]
+fn find(ways: &[u64], block: u64) -> Option<usize> {
+    if ways.last() != Some(&EMPTY) {
+        // A full set: one comparison per way.
+        return ways.iter().position(|&t| t == block);
+    }
+    for (i, &t) in ways.iter().enumerate() {
+        if t == block {
+            return Some(i);
+        }
+        if t == EMPTY {
+            return None;
+        }
+    }
+    None
+}
+
 /// Tag value of an empty way; no line number reaches it.
 const EMPTY: u64 = u64::MAX;
 
@@ -227,7 +248,7 @@ impl Cache {
         if ways[0] == block {
             return true;
         }
-        match ways.iter().position(|&t| t == block) {
+        match find(ways, block) {
             Some(i) => {
                 promote(ways, i);
                 true
@@ -242,7 +263,7 @@ impl Cache {
     pub fn access_line_evict(&mut self, block: u64) -> (bool, Option<u64>) {
         let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
-        match ways.iter().position(|&t| t == block) {
+        match find(ways, block) {
             Some(i) => {
                 promote(ways, i);
                 (false, None)
@@ -272,12 +293,20 @@ impl Cache {
     pub fn invalidate_line(&mut self, block: u64) -> bool {
         let set = self.set_of(block);
         let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
-        match ways.iter().position(|&t| t == block) {
+        match find(ways, block) {
             Some(i) => {
-                ways.copy_within(i + 1.., i);
-                if let Some(last) = ways.last_mut() {
-                    *last = EMPTY;
+                // Move the less recent ways up by one, up to the first
+                // empty one (those after it are empty too).
+                let mut j = i;
+                while j + 1 < ways.len() {
+                    let next = ways[j + 1];
+                    ways[j] = next;
+                    if next == EMPTY {
+                        return true;
+                    }
+                    j += 1;
                 }
+                ways[j] = EMPTY;
                 true
             }
             None => false,
@@ -305,7 +334,7 @@ impl Cache {
     /// Whether line number `block` is resident (does not change recency).
     pub fn contains_line(&self, block: u64) -> bool {
         let set = self.set_of(block);
-        self.tags[set * self.assoc..(set + 1) * self.assoc].contains(&block)
+        find(&self.tags[set * self.assoc..(set + 1) * self.assoc], block).is_some()
     }
 }
 
@@ -357,6 +386,62 @@ mod tests {
         assert_eq!(a.access_line_evict(11), (true, None));
         assert_eq!(b.insert_absent(11), None);
         assert_eq!(a.lines().collect::<Vec<_>>(), b.lines().collect::<Vec<_>>());
+    }
+
+    /// Random accesses, inserts and invalidations agree with a plain
+    /// recency list per set (most recent first), for associativities with
+    /// and without a fixed-length path, in sets full and not.
+    #[test]
+    fn matches_a_recency_list_model() {
+        for assoc in [1u32, 2, 3, 4, 8, 11, 16] {
+            let sets = 4u64;
+            let mut c = Cache::new(g(sets * assoc as u64 * 64, assoc, 64)).unwrap();
+            let mut model: Vec<Vec<u64>> = vec![Vec::new(); sets as usize];
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ assoc as u64;
+            for _ in 0..5000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let line = x % (sets * (assoc as u64 + 3));
+                let set = &mut model[(line % sets) as usize];
+                let pos = set.iter().position(|&t| t == line);
+                match x >> 61 {
+                    0 | 1 => {
+                        assert_eq!(c.invalidate_line(line), pos.is_some());
+                        if let Some(i) = pos {
+                            set.remove(i);
+                        }
+                    }
+                    2 => {
+                        assert_eq!(c.hit_line(line), pos.is_some());
+                        if let Some(i) = pos {
+                            let t = set.remove(i);
+                            set.insert(0, t);
+                        }
+                    }
+                    3 if pos.is_none() => {
+                        set.insert(0, line);
+                        let evicted = (set.len() > assoc as usize).then(|| set.pop()).flatten();
+                        assert_eq!(c.insert_absent(line), evicted);
+                    }
+                    _ => {
+                        let miss = pos.is_none();
+                        if let Some(i) = pos {
+                            set.remove(i);
+                        }
+                        set.insert(0, line);
+                        let evicted = (set.len() > assoc as usize).then(|| set.pop()).flatten();
+                        assert_eq!(c.access_line_evict(line), (miss, evicted));
+                    }
+                }
+                assert_eq!(
+                    c.contains_line(line),
+                    model[(line % sets) as usize].contains(&line)
+                );
+            }
+            let lines: Vec<u64> = model.concat();
+            assert_eq!(c.lines().collect::<Vec<_>>(), lines, "assoc {assoc}");
+        }
     }
 
     #[test]
