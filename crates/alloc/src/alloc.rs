@@ -137,10 +137,8 @@ pub(crate) fn malloc_for_hit(h: *mut Heap, size: usize) -> Option<*mut u8> {
     if size > SMALL_LOOKUP_MAX {
         return None;
     }
-    let me = heap::current_or_null();
-    if me.is_null() {
-        return None;
-    }
+    // (A thread without a heap finds the no-heap: no claim, no block.)
+    let me = heap::current_or_none();
     let class = small_class_of(size);
     // SAFETY: `me` is the calling thread's heap: its direct table, its
     // claim cache and the pages it claimed are its own to use.
@@ -249,11 +247,10 @@ pub(crate) fn malloc_hit(size: usize) -> Option<*mut u8> {
     if size > SMALL_LOOKUP_MAX {
         return None;
     }
-    let h = heap::current_or_null();
-    if h.is_null() {
-        return None;
-    }
-    // SAFETY: the calling thread owns `h`; the class is below NUM_CLASSES.
+    // (A thread without a heap finds the no-heap, whose pages are empty.)
+    let h = heap::current_or_none();
+    // SAFETY: the calling thread owns `h` (or it is the no-heap, which is
+    // only read here); the class is below NUM_CLASSES.
     unsafe {
         let page = *(*(*h).direct.get()).get_unchecked(small_class_of(size));
         let b = (*page).free;
@@ -381,9 +378,9 @@ pub(crate) unsafe fn free(p: *mut u8) {
         }
         let page = page_at(segment::segment_of(p), p, entry);
         // `local_owner` is the calling thread's heap only for an in-use,
-        // non-shared, non-full page of it (`NOT_LOCAL` otherwise; a thread
-        // without a heap compares null).
-        let me = heap::current_or_null();
+        // non-full page of it (`NOT_LOCAL` otherwise; a thread without a
+        // heap compares the no-heap, which owns no page).
+        let me = heap::current_or_none();
         if (*page).local_owner != me {
             return free_other(page, p, me);
         }

@@ -141,11 +141,55 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
     }
 }
 
-/// The calling thread's heap if it has one (null otherwise).
+/// What a thread without a heap finds in its TLS slot: a heap that owns
+/// nothing and is never written, whose direct table and claim cache point
+/// at the empty page, so that the allocation fast paths need no null
+/// test (they find no free block and take their miss paths, which give
+/// the thread a heap) and `free` finds no page it owns.
+#[repr(transparent)]
+pub(crate) struct NoHeap(Heap);
+
+// SAFETY: nothing ever writes to the no-heap (see `no_heap`).
+unsafe impl Sync for NoHeap {}
+
+/// The empty page's address (a static initializer may take it).
+const EMPTY: *mut Page = core::ptr::addr_of!(crate::page::EMPTY_PAGE) as *mut Page;
+
+/// See [`NoHeap`]. Its address is the initial value of every thread's TLS
+/// slot (`tls.rs`).
+pub(crate) static NO_HEAP: NoHeap = NoHeap(Heap {
+    direct: UnsafeCell::new([EMPTY; NUM_CLASSES]),
+    queues: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
+    shared: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
+    segments: UnsafeCell::new(ptr::null_mut()),
+    delayed: AtomicPtr::new(ptr::null_mut()),
+    lock: SpinLock::new(),
+    node: usize::MAX,
+    untouched: false,
+    next_abandoned: UnsafeCell::new(ptr::null_mut()),
+    next_all: ptr::null_mut(),
+    claims: UnsafeCell::new(
+        [Claim {
+            target: ptr::null_mut(),
+            page: EMPTY,
+        }; CLAIM_SLOTS],
+    ),
+    dirty_pages: AtomicUsize::new(0),
+    next_purge: AtomicU64::new(0),
+    purge_tick: UnsafeCell::new(0),
+});
+
+/// The address of [`NO_HEAP`]: "this thread has no heap".
+#[inline(always)]
+pub(crate) fn no_heap() -> *mut Heap {
+    ptr::addr_of!(NO_HEAP) as *mut Heap
+}
+
+/// The calling thread's heap if it has one, else [`no_heap`] (never null).
 ///
 /// Cost: one initial-exec TLS load (see `tls.rs`).
 #[inline(always)]
-pub(crate) fn current_or_null() -> *mut Heap {
+pub(crate) fn current_or_none() -> *mut Heap {
     crate::tls::get()
 }
 
@@ -153,8 +197,8 @@ pub(crate) fn current_or_null() -> *mut Heap {
 /// Null only if the OS is out of memory.
 #[inline(always)]
 pub(crate) fn current() -> *mut Heap {
-    let h = current_or_null();
-    if h.is_null() {
+    let h = current_or_none();
+    if h == no_heap() {
         init_current()
     } else {
         h
@@ -242,7 +286,7 @@ extern "C" fn fork_release() {
 /// pthread key destructor: abandon the exiting thread's heap.
 unsafe extern "C" fn on_thread_exit(value: *mut libc::c_void) {
     let heap = value as *mut Heap;
-    if heap.is_null() || current_or_null() != heap {
+    if heap.is_null() || current_or_none() != heap {
         return;
     }
     // SAFETY: the exiting thread still owns `heap`; shared pages and the
@@ -263,10 +307,10 @@ unsafe extern "C" fn on_thread_exit(value: *mut libc::c_void) {
             seg = (*seg).next;
         }
     }
-    crate::tls::set(ptr::null_mut());
+    crate::tls::set(no_heap());
     let _g = ABANDONED.lock.lock();
     // SAFETY: the stack is guarded by its lock; from here on frees by this
-    // thread take the remote path because its TLS slot is null.
+    // thread take the remote path because its TLS slot is the no-heap.
     unsafe {
         let list = &mut *ABANDONED.value.get();
         *(*heap).next_abandoned.get() = list.0;

@@ -231,12 +231,13 @@ unsafe fn drain_delayed(heap: *mut Heap) {
 /// class it has no page of, so that the allocation fast path needs no
 /// null test: its `free` and `local_free` stay null (no block of it can be
 /// freed: it is in no segment).
-struct EmptyPage(core::cell::UnsafeCell<core::mem::MaybeUninit<Page>>);
+#[repr(transparent)]
+pub(crate) struct EmptyPage(core::cell::UnsafeCell<core::mem::MaybeUninit<Page>>);
 
 // SAFETY: nothing ever writes to the empty page (see `malloc_refill`).
 unsafe impl Sync for EmptyPage {}
 
-static EMPTY_PAGE: EmptyPage = EmptyPage(core::cell::UnsafeCell::new(
+pub(crate) static EMPTY_PAGE: EmptyPage = EmptyPage(core::cell::UnsafeCell::new(
     // All-zero bytes are a valid `Page` (null lists, no heap).
     core::mem::MaybeUninit::zeroed(),
 ));

@@ -13,13 +13,20 @@
 //! Elsewhere a `const`-initialised `thread_local!` `Cell` is used (no
 //! destructor, so no allocation on first use).
 //!
+//! A thread without a heap reads `heap::no_heap()` (the slot's initial
+//! value on x86-64; null, translated by [`get`], elsewhere), never null,
+//! so that the fast paths need no null test.
+//!
 //! Concurrency contract: each thread sees only its own slot.
 
 use crate::types::Heap;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 core::arch::global_asm!(
-    ".section .tbss.loci_alloc_heap,\"awT\",@nobits",
+    // Initialised (`.tdata`), not zero (`.tbss`): every thread starts with
+    // the no-heap's address. (The dynamic linker relocates the TLS
+    // initialisation image before it copies it for any thread.)
+    ".section .tdata.loci_alloc_heap,\"awT\",@progbits",
     ".p2align 3",
     // Global (the asm blocks that read it may sit in other object files)
     // but hidden: never exported from the shared library.
@@ -28,11 +35,12 @@ core::arch::global_asm!(
     ".type loci_alloc_tls_heap, @object",
     ".size loci_alloc_tls_heap, 8",
     "loci_alloc_tls_heap:",
-    ".zero 8",
+    ".quad {none}",
     ".text",
+    none = sym crate::heap::NO_HEAP,
 );
 
-/// The calling thread's heap, or null.
+/// The calling thread's heap, or `heap::no_heap()` if it has none.
 ///
 /// Cost: two instructions on x86-64 Linux.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -71,15 +79,21 @@ pub(crate) fn set(h: *mut Heap) {
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 std::thread_local! {
     /// `const`-initialised `Cell` of a raw pointer: no destructor, so std
-    /// stores it in plain ELF TLS without allocating.
+    /// stores it in plain ELF TLS without allocating. Null stands for the
+    /// no-heap here.
     static CURRENT: core::cell::Cell<*mut Heap> = const { core::cell::Cell::new(core::ptr::null_mut()) };
 }
 
-/// The calling thread's heap, or null.
+/// The calling thread's heap, or `heap::no_heap()` if it has none.
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 #[inline(always)]
 pub(crate) fn get() -> *mut Heap {
-    CURRENT.with(|c| c.get())
+    let h = CURRENT.with(|c| c.get());
+    if h.is_null() {
+        crate::heap::no_heap()
+    } else {
+        h
+    }
 }
 
 /// Set the calling thread's heap.
