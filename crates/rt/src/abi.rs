@@ -40,10 +40,7 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: boo
 /// (see `race_report::INTERCEPTED`; 0: the program itself).
 #[inline(always)]
 pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
-    if size == 0 || FINISHED.load(Ordering::Relaxed) {
-        return;
-    }
-    if !range && crate::fast::try_access(addr, size, kind) {
+    if !range && size != 0 && crate::fast::try_access(addr, size, kind) {
         return;
     }
     access_slow(addr, size, kind, pc, range, func)
@@ -53,6 +50,9 @@ pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: 
 /// take). Kept out of line so that the fast path's callers stay small.
 #[inline(never)]
 fn access_slow(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
+    if size == 0 || FINISHED.load(Ordering::Relaxed) {
+        return;
+    }
     if !range && crate::fast::unlocked(addr, size, kind, pc, func) {
         return;
     }

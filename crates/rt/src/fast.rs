@@ -181,6 +181,16 @@ pub(crate) fn restore(c: *const Ctx) {
     }
 }
 
+/// Turn the fast path off for good (the profile is being written, or this
+/// is a forked child): every access then reaches the slow path, which
+/// checks `FINISHED`.
+pub(crate) fn disable() {
+    FLAGS.store(DISABLED, Ordering::Release);
+}
+
+/// [`FLAGS`] once [`disable`]d ([`learn`] never changes it back).
+const DISABLED: u8 = 0x80;
+
 /// Record a plain access of `size` bytes at `addr` without the lock, if
 /// it is one the fast path can take (see the module docs); `false` means
 /// nothing was recorded and the caller must take the slow path.
@@ -352,7 +362,8 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
     } else {
         ENABLED | if t.races_on { RACES } else { 0 }
     };
-    if FLAGS.load(Ordering::Relaxed) != flags {
+    let old = FLAGS.load(Ordering::Relaxed);
+    if old != flags && old != DISABLED {
         FLAGS.store(flags, Ordering::Relaxed);
     }
     if t.hb.shadow.get(addr).is_none() && t.hb.shadow.make(addr).is_none() {

@@ -54,6 +54,7 @@ pub(crate) fn exit_now(status: c_int) -> ! {
 pub(crate) fn write_profile() -> u64 {
     let Some(_g) = Guard::enter() else { return 0 };
     let mut t = state::table();
+    crate::fast::disable();
     if FINISHED.swap(true, Ordering::AcqRel) {
         return 0;
     }

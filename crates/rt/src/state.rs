@@ -610,6 +610,7 @@ extern "C" fn fork_parent() {
 /// A forked child profiles nothing and writes no report (it would
 /// overwrite the parent's): the profile is the parent process's.
 extern "C" fn fork_child() {
+    crate::fast::disable();
     FINISHED.store(true, Ordering::Release);
     // SAFETY: the child's only thread is the one whose `fork_prepare` took
     // the locks.
