@@ -403,6 +403,8 @@ impl Stats {
 pub struct Coherence {
     machine: Machine,
     line_bits: u32,
+    /// `1 << line_bits`.
+    line_size: u64,
     l1: Vec<Cache>,
     l2: Vec<Cache>,
     l3: Vec<Cache>,
@@ -474,6 +476,7 @@ impl Coherence {
         let all = 0..cores as u32;
         Ok(Coherence {
             line_bits: c.l1d.line.trailing_zeros(),
+            line_size: 1 << c.l1d.line.trailing_zeros(),
             l1: build(cores, c.l1d)?,
             l2: build(cores, c.l2)?,
             l3: build(l3_instances, c.l3)?,
@@ -674,11 +677,10 @@ impl Coherence {
         size: u64,
         write: bool,
     ) -> Result<f64, Error> {
-        let line_size = 1u64 << self.line_bits;
         let c = core as usize;
         if bucket >= self.buckets.len()
             || core >= self.cores
-            || size.max(1) > line_size - (addr & (line_size - 1))
+            || size.max(1) > self.line_size - (addr & (self.line_size - 1))
         {
             return self.access_in_general(bucket, core, addr, size, write);
         }
@@ -735,8 +737,7 @@ impl Coherence {
     ) -> Option<f64> {
         // One line: the size (0 counts as 1) fits in what the line has
         // left after the offset.
-        let line_size = 1u64 << self.line_bits;
-        if size.max(1) > line_size - (addr & (line_size - 1)) {
+        if size.max(1) > self.line_size - (addr & (self.line_size - 1)) {
             return None;
         }
         let line = addr >> self.line_bits;
