@@ -363,6 +363,14 @@ pub(crate) unsafe extern "C" fn free_slow(heap: *mut Heap, page: *mut Page) {
     // SAFETY: owner-only structures; page release under the heap lock.
     unsafe {
         if (*page).shared {
+            let lf = (*page).local_free;
+            if (*page).delayed_next.is_null() && !lf.is_null() && (*lf).next.is_null() {
+                // The first block of a new `local_free` list: its tail,
+                // for `flush_shared`'s splice. Then count a batch down.
+                (*page).delayed_next = lf as *mut Page;
+                (*page).used = SHARED_FLUSH_BATCH - 1;
+                return;
+            }
             // `used` counted the owner's frees down: hand them over.
             return flush_shared(page);
         }
@@ -553,9 +561,11 @@ pub(crate) unsafe fn release_claims(me: *mut Heap) {
 }
 
 /// Owner: hand the blocks it freed into a shared page (kept on
-/// `local_free`, `SHARED_FLUSH_BATCH` at a time) to the page's allocator:
-/// one CAS pushes the whole list onto `thread_free`, from where the
-/// claimer (or the next thread to claim the page) collects them.
+/// `local_free`, counted down from `SHARED_FLUSH_BATCH`) to the page's
+/// allocator, from where the claimer (or the next thread to claim the
+/// page) collects them: one CAS from null when the claimer has taken
+/// everything already, else a CAS splice at the list's tail, which
+/// `free_slow` recorded when the list's first block was freed (no walk).
 ///
 /// # Safety
 /// The calling thread owns `page`'s heap; `page` is shared.
@@ -565,12 +575,14 @@ pub(crate) unsafe fn flush_shared(page: *mut Page) {
     // SAFETY: local_free is owner-only; thread_free is a CAS stack.
     unsafe {
         let list = (*page).local_free;
+        let tail = (*page).delayed_next as *mut Block;
+        (*page).delayed_next = ptr::null_mut();
+        // The next free starts a new list and records its tail.
+        (*page).used = 1;
         if list.is_null() {
             return;
         }
         (*page).local_free = ptr::null_mut();
-        (*page).used = SHARED_FLUSH_BATCH;
-        // Usually the allocator has taken everything: no tail to find.
         if (*page)
             .thread_free
             .compare_exchange(ptr::null_mut(), list, Ordering::Release, Ordering::Relaxed)
@@ -578,9 +590,12 @@ pub(crate) unsafe fn flush_shared(page: *mut Page) {
         {
             return;
         }
-        let mut last = list;
-        while !(*last).next.is_null() {
-            last = (*last).next;
+        let mut last = tail;
+        if last.is_null() {
+            last = list;
+            while !(*last).next.is_null() {
+                last = (*last).next;
+            }
         }
         let mut head = (*page).thread_free.load(Ordering::Relaxed);
         loop {

@@ -365,9 +365,12 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
                 (*page).bump = 0;
                 (*page).free = ptr::null_mut();
                 (*page).local_free = ptr::null_mut();
-                (*page).used = if shared { SHARED_FLUSH_BATCH } else { 0 };
+                // (A shared page's first free records the tail of its
+                // owner's `local_free`, see `page::free_slow`.)
+                (*page).used = if shared { 1 } else { 0 };
                 (*page).next = ptr::null_mut();
                 (*page).prev = ptr::null_mut();
+                (*page).delayed_next = ptr::null_mut();
                 (*page)
                     .thread_free
                     .store(ptr::null_mut(), Ordering::Relaxed);

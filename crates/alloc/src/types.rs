@@ -219,7 +219,9 @@ pub(crate) struct Page {
     /// page (whose allocation side another thread may hold, see
     /// `page::take_thread_free`) it counts down instead the owner's frees
     /// until the next hand-over of `local_free` (`page::flush_shared`),
-    /// which the free fast path's "became zero" test then triggers.
+    /// which the free fast path's "became zero" test then triggers (and
+    /// from 1 after a hand-over, so that `page::free_slow` sees the first
+    /// block of the new list).
     pub(crate) used: u32,
     /// Size class.
     pub(crate) class: u8,
@@ -252,6 +254,9 @@ pub(crate) struct Page {
     /// See `next`.
     pub(crate) prev: *mut Page,
     /// Link in `Heap::delayed`. Atomic (written by the pushing thread).
+    /// Shared pages never go on `delayed`; for them it holds instead the
+    /// last block of `local_free` (cast), or null if not known (see
+    /// `page::flush_shared`). Owner.
     pub(crate) delayed_next: *mut Page,
     /// While not in use: bytes from `start` that may still be resident
     /// (0 once purged). Lock.
