@@ -213,47 +213,59 @@ struct Entry {
     sharers: Sharers,
 }
 
-/// The directory: line number -> [`Entry`], an open-addressing hash table
-/// with linear probing, built for this one job: a lookup is a multiply, a
-/// shift and (mostly) one key comparison; a miss can look a line up and
-/// insert it in the same probe ([`Directory::slot`]) and then update the
-/// entry in place by slot; a removal shifts the following entries back
-/// (no tombstones). At most half full.
+/// A map from line (or page) numbers to `V`: an open-addressing hash
+/// table with linear probing, built for the simulator's hot maps (the
+/// coherence directory, pages' home nodes, sync objects' release clocks):
+/// a lookup is a multiply, a shift and (mostly) one key comparison; a
+/// miss can look a key up and insert it in the same probe
+/// ([`LineTable::slot`]) and then update the value in place by slot; a
+/// removal shifts the following entries back (no tombstones). At most
+/// half full. Every key but `u64::MAX` (the empty-slot mark) can be
+/// stored.
 #[derive(Debug, Clone)]
-struct Directory {
-    /// The line in each slot, or [`NO_LINE`] for an empty slot.
+pub(crate) struct LineTable<V> {
+    /// The key in each slot, or [`NO_LINE`] for an empty slot.
     keys: Vec<u64>,
-    /// The entry of each slot (empty in empty slots).
-    entries: Vec<Entry>,
+    /// The value of each slot (the default in empty slots).
+    pub(crate) values: Vec<V>,
     /// Occupied slots.
     len: usize,
-    /// `64 - log2(slots)`: a line's home slot is the top bits of its hash.
+    /// `64 - log2(slots)`: a key's home slot is the top bits of its hash.
     shift: u32,
 }
 
-impl Directory {
-    /// Slots of a new directory (a power of two).
+/// The coherence directory: line number -> [`Entry`].
+type Directory = LineTable<Entry>;
+
+impl<V: Default + Clone> Default for LineTable<V> {
+    fn default() -> Self {
+        Self::with_slots(Self::INITIAL_SLOTS)
+    }
+}
+
+impl<V: Default + Clone> LineTable<V> {
+    /// Slots of a new table (a power of two).
     const INITIAL_SLOTS: usize = 1 << 10;
 
-    fn new() -> Directory {
-        Directory::with_slots(Self::INITIAL_SLOTS)
+    pub(crate) fn new() -> Self {
+        Self::default()
     }
 
-    fn with_slots(n: usize) -> Directory {
+    fn with_slots(n: usize) -> Self {
         debug_assert!(n.is_power_of_two() && n >= 2);
-        Directory {
+        LineTable {
             keys: vec![NO_LINE; n],
-            entries: vec![Entry::default(); n],
+            values: vec![V::default(); n],
             len: 0,
             shift: 64 - n.trailing_zeros(),
         }
     }
 
-    /// The home slot of `line` (Fibonacci hashing: the top bits of the
-    /// product depend on every bit of the line number).
+    /// The home slot of `key` (Fibonacci hashing: the top bits of the
+    /// product depend on every bit of the key).
     #[inline]
-    fn home(&self, line: u64) -> usize {
-        (line.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
     #[inline]
@@ -261,15 +273,15 @@ impl Directory {
         self.keys.len() - 1
     }
 
-    /// The slot holding `line`, if it is listed.
+    /// The slot holding `key`, if it is in the table.
     #[inline]
-    fn find(&self, line: u64) -> Option<usize> {
+    pub(crate) fn find(&self, key: u64) -> Option<usize> {
         let mask = self.mask();
-        let mut i = self.home(line);
+        let mut i = self.home(key);
         loop {
             let k = self.keys[i];
-            if k == line {
-                return Some(i);
+            if k == key {
+                return (key != NO_LINE).then_some(i);
             }
             if k == NO_LINE {
                 return None;
@@ -278,27 +290,30 @@ impl Directory {
         }
     }
 
+    /// The value of `key`, if it is in the table.
     #[inline]
-    fn get(&self, line: u64) -> Option<&Entry> {
-        self.find(line).map(|i| &self.entries[i])
+    pub(crate) fn get(&self, key: u64) -> Option<&V> {
+        self.find(key).map(|i| &self.values[i])
     }
 
-    /// The slot of `line`, listing it with an empty entry if it was not
-    /// listed. The slot stays valid until the next insertion or removal.
+    /// The slot of `key` (not `u64::MAX`), inserting it with the default
+    /// value if it was not in the table. The slot stays valid until the
+    /// next insertion or removal.
     #[inline]
-    fn slot(&mut self, line: u64) -> usize {
+    pub(crate) fn slot(&mut self, key: u64) -> usize {
+        debug_assert!(key != NO_LINE);
         if (self.len + 1) * 2 > self.keys.len() {
             self.grow();
         }
         let mask = self.mask();
-        let mut i = self.home(line);
+        let mut i = self.home(key);
         loop {
             let k = self.keys[i];
-            if k == line {
+            if k == key {
                 return i;
             }
             if k == NO_LINE {
-                self.keys[i] = line;
+                self.keys[i] = key;
                 self.len += 1;
                 return i;
             }
@@ -306,24 +321,34 @@ impl Directory {
         }
     }
 
+    /// Sets the value of `key` (not `u64::MAX`); returns whether the key
+    /// is new.
+    #[inline]
+    pub(crate) fn insert(&mut self, key: u64, value: V) -> bool {
+        let len = self.len;
+        let i = self.slot(key);
+        self.values[i] = value;
+        self.len > len
+    }
+
     #[cold]
     fn grow(&mut self) {
-        let old = std::mem::replace(self, Directory::with_slots(self.keys.len() * 2));
-        for (line, e) in old.keys.into_iter().zip(old.entries) {
-            if line != NO_LINE {
-                let i = self.slot(line);
-                self.entries[i] = e;
+        let old = std::mem::replace(self, Self::with_slots(self.keys.len() * 2));
+        for (key, v) in old.keys.into_iter().zip(old.values) {
+            if key != NO_LINE {
+                let i = self.slot(key);
+                self.values[i] = v;
             }
         }
     }
 
-    /// Unlists the line in slot `i`; returns its entry.
-    fn remove_at(&mut self, mut i: usize) -> Entry {
+    /// Removes the key in slot `i`; returns its value.
+    pub(crate) fn remove_at(&mut self, mut i: usize) -> V {
         let mask = self.mask();
-        let entry = std::mem::take(&mut self.entries[i]);
+        let value = std::mem::take(&mut self.values[i]);
         // Backward-shift deletion: move up every following entry of the
         // probe run whose home slot is not in (i, j], so that no lookup
-        // meets a hole before its line.
+        // meets a hole before its key.
         let mut j = i;
         loop {
             j = (j + 1) & mask;
@@ -339,26 +364,27 @@ impl Directory {
             };
             if !stays {
                 self.keys[i] = k;
-                self.entries[i] = std::mem::take(&mut self.entries[j]);
+                self.values[i] = std::mem::take(&mut self.values[j]);
                 i = j;
             }
         }
         self.keys[i] = NO_LINE;
         self.len -= 1;
-        entry
+        value
     }
 
-    fn remove(&mut self, line: u64) -> Option<Entry> {
-        self.find(line).map(|i| self.remove_at(i))
+    /// Removes `key`; returns its value if it was in the table.
+    pub(crate) fn remove(&mut self, key: u64) -> Option<V> {
+        self.find(key).map(|i| self.remove_at(i))
     }
 
-    /// Every listed line and its entry (in no particular order).
-    fn iter(&self) -> impl Iterator<Item = (u64, &Entry)> + '_ {
+    /// Every key and its value (in no particular order).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &V)> + '_ {
         self.keys
             .iter()
-            .zip(&self.entries)
+            .zip(&self.values)
             .filter(|(&k, _)| k != NO_LINE)
-            .map(|(&k, e)| (k, e))
+            .map(|(&k, v)| (k, v))
     }
 }
 
@@ -409,7 +435,7 @@ pub struct Coherence {
     l2: Vec<Cache>,
     l3: Vec<Cache>,
     dir: Directory,
-    page_home: LineMap<u32>,
+    page_home: LineTable<u32>,
     /// The pages that have a home, in order (to visit the touched pages of
     /// a block without walking all of it).
     homed: std::collections::BTreeSet<u64>,
@@ -481,7 +507,7 @@ impl Coherence {
             l2: build(cores, c.l2)?,
             l3: build(l3_instances, c.l3)?,
             dir: Directory::new(),
-            page_home: LineMap::default(),
+            page_home: LineTable::new(),
             homed: Default::default(),
             bindings: Vec::new(),
             buckets: vec![Counters::default()],
@@ -527,7 +553,7 @@ impl Coherence {
     /// The home node of page number `page` (address / [`PAGE`]), once it
     /// has one (it was touched, or placed with [`Coherence::place_page`]).
     pub fn page_home(&self, page: u64) -> Option<u32> {
-        self.page_home.get(&page).copied()
+        self.page_home.get(page).copied()
     }
 
     /// Gives page number `page` the home node `node` unless it already has
@@ -539,10 +565,10 @@ impl Coherence {
                 self.machine.nodes()
             )));
         }
-        if self.page_home.contains_key(&page) {
+        if self.page_home.find(page).is_some() {
             return Ok(false);
         }
-        if self.page_home.insert(page, node).is_none() {
+        if self.page_home.insert(page, node) {
             self.homed.insert(page);
         }
         Ok(true)
@@ -558,7 +584,7 @@ impl Coherence {
                 self.machine.nodes()
             )));
         }
-        if self.page_home.insert(page, node).is_none() {
+        if self.page_home.insert(page, node) {
             self.homed.insert(page);
         }
         Ok(())
@@ -852,7 +878,7 @@ impl Coherence {
 
     fn home_of(&mut self, line: u64, core: u32) -> u32 {
         let page = (line << self.line_bits) / PAGE;
-        if let Some(&n) = self.page_home.get(&page) {
+        if let Some(&n) = self.page_home.get(page) {
             return n;
         }
         let node = self
@@ -861,7 +887,7 @@ impl Coherence {
             .find(|&&(lo, hi, _)| lo <= page && page <= hi)
             .map(|&(_, _, n)| n)
             .unwrap_or_else(|| self.node_of(core));
-        if self.page_home.insert(page, node).is_none() {
+        if self.page_home.insert(page, node) {
             self.homed.insert(page);
         }
         node
@@ -907,7 +933,7 @@ impl Coherence {
         // One probe finds the line's entry, or lists the line with an
         // empty one (state Invalid) that `fetch` fills in.
         let slot = self.dir.slot(line);
-        let entry = &mut self.dir.entries[slot];
+        let entry = &mut self.dir.values[slot];
         match (state_in(Some(entry), core), write) {
             (State::Modified, _) | (State::Exclusive | State::Shared, false) => {
                 self.private_hit(core, line)
@@ -1025,7 +1051,7 @@ impl Coherence {
                 },
             )
         };
-        self.dir.entries[slot] = new_entry;
+        self.dir.values[slot] = new_entry;
         if write {
             self.drop_other_l3(core, line);
         }
@@ -1062,7 +1088,7 @@ impl Coherence {
         let Some(slot) = self.dir.find(line) else {
             return;
         };
-        let e = &mut self.dir.entries[slot];
+        let e = &mut self.dir.values[slot];
         if let Some((o, dirty)) = e.owner {
             if o == core {
                 e.owner = None;
@@ -1149,7 +1175,7 @@ mod tests {
             let line = (x % 300) * if x & 1 == 0 { 1 } else { 1 << 20 };
             if x >> 60 < 9 {
                 let i = d.slot(line);
-                d.entries[i].owner = Some((step, false));
+                d.values[i].owner = Some((step, false));
                 m.insert(line, step);
             } else {
                 let got = d.remove(line).and_then(|e| e.owner).map(|(o, _)| o);

@@ -22,7 +22,7 @@
 //!   earlier trace event, so the thread holding the earliest unreplayed
 //!   trace event can always run: the replay cannot deadlock.
 
-use crate::coherence::LineMap;
+use crate::coherence::LineTable;
 use crate::ordering::OrderingSim;
 use crate::{Error, ErrorKind};
 use loci_trace::Event;
@@ -32,8 +32,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 #[derive(Debug, Default)]
 pub struct InOrder {
     /// Sync object -> the clock of the thread that last released it
-    /// (object ids come from the trace, so the cheap line hasher is fine).
-    released: LineMap<f64>,
+    /// (object ids come from the trace, so the cheap line hash is fine);
+    /// the object `u64::MAX`, which the table cannot hold, beside it.
+    released: LineTable<f64>,
+    released_max: Option<f64>,
 }
 
 impl InOrder {
@@ -44,7 +46,12 @@ impl InOrder {
             // Accesses, most events, move no clock along an edge.
             Event::Access { .. } => return sim.on_event(event),
             Event::Acquire { thread, object } => {
-                if let Some(&t) = self.released.get(&object) {
+                let t = if object == u64::MAX {
+                    self.released_max
+                } else {
+                    self.released.get(object).copied()
+                };
+                if let Some(t) = t {
                     sim.sync_to(thread, t)?;
                 }
             }
@@ -56,7 +63,12 @@ impl InOrder {
         }
         sim.on_event(event)?;
         if let Event::Release { thread, object } = *event {
-            self.released.insert(object, sim.clock(thread));
+            let t = sim.clock(thread);
+            if object == u64::MAX {
+                self.released_max = Some(t);
+            } else {
+                self.released.insert(object, t);
+            }
         }
         Ok(())
     }

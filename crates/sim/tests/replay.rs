@@ -160,3 +160,29 @@ fn thread_start_follows_its_parent() {
     assert!((r.threads[1].sync_wait_ns - 170.0).abs() < 1e-9);
     assert!((r.threads[1].clock_ns - 255.0).abs() < 1e-9);
 }
+
+/// Every sync object id moves clocks alike, the largest one included.
+#[test]
+fn in_order_edges_hold_for_any_object_id() {
+    let replay = |object: u64| {
+        let events: Vec<Event> = handoff()
+            .into_iter()
+            .map(|e| match e {
+                Event::Release { thread, .. } => Event::Release { thread, object },
+                Event::Acquire { thread, .. } => Event::Acquire { thread, object },
+                e => e,
+            })
+            .collect();
+        let mut s = sim();
+        let mut order = InOrder::default();
+        for e in &events {
+            order.on_event(&mut s, e).unwrap();
+        }
+        s.report()
+    };
+    let r = replay(9);
+    assert!(r.threads[1].sync_wait_ns > 0.0);
+    for object in [0, u64::MAX - 1, u64::MAX] {
+        assert_eq!(replay(object), r, "object {object}");
+    }
+}
