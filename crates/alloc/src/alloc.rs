@@ -296,7 +296,7 @@ unsafe fn lookup(p: *mut u8) -> Result<*mut Page, *mut Segment> {
         );
     }
     if entry == segment::MAP_LARGE {
-        return Err(seg);
+        return Err(segment::large_header(p));
     }
     // SAFETY: the map says `seg` is a live small or medium segment header.
     unsafe {
@@ -454,7 +454,7 @@ unsafe extern "C" fn free_not_paged(p: *mut u8) {
         );
     }
     // SAFETY: `seg` is a live large segment per the map.
-    unsafe { segment::large_free(segment::segment_of(p), p) }
+    unsafe { segment::large_free(segment::large_header(p), p) }
 }
 
 /// Abort on a pointer into an unused page or into the middle of a block.

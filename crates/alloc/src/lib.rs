@@ -71,8 +71,10 @@ assert_eq!(consumer.join().unwrap(), 42);
   segment has 8 pages of 512 KiB (the first one shortened by the 64 KiB
   header); a *large* segment holds one object bigger than 128 KiB (or one
   whose alignment no class satisfies), and the rest of its mapping is room
-  for `realloc` to grow in place. Any object's segment header is at
-  `(ptr - 1) & !(4 MiB - 1)`.
+  for `realloc` to grow in place. A small or medium object's segment
+  header is at `(ptr - 1) & !(4 MiB - 1)`; a large object's a few cache
+  lines above that (see `segment::large_header`), so that the headers of
+  many large objects do not compete for the same cache sets.
 * **region cache**: up to 256 freed 4 MiB regions kept for the next
   segment or large object (up to 32 MiB of them still resident, the rest
   decommitted), so that churn of large objects makes no system calls; a

@@ -88,6 +88,21 @@ pub(crate) fn segment_of(p: *const u8) -> *mut Segment {
     ((p as usize - 1) & !(SEGMENT_SIZE - 1)) as *mut Segment
 }
 
+/// Header of the large object at `p` (non-null, in a large segment): in
+/// the first OS page of the object's 4 MiB chunk, at one of 32 offsets
+/// 128 bytes apart chosen by the chunk's address. (At the chunk's start,
+/// the headers of all large objects would map to the same cache sets, 4
+/// MiB apart, and evict each other: `realloc` of many large objects in
+/// turn missed the cache on every call.)
+#[inline(always)]
+pub(crate) fn large_header(p: *const u8) -> *mut Segment {
+    let chunk = segment_of(p) as usize;
+    (chunk + ((chunk >> SEGMENT_SHIFT) & 31) * 128) as *mut Segment
+}
+
+// The header's last colour ends inside the OS page in front of the object.
+const _: () = assert!(31 * 128 + 128 <= LARGE_HEADER);
+
 /// Number of 4 MiB regions kept for reuse.
 const CACHE_SLOTS: usize = 256;
 /// Bytes of cached regions that may stay resident (not decommitted), so
@@ -539,13 +554,14 @@ pub(crate) fn large_alloc(
         return ptr::null_mut();
     }
     // SAFETY: offset < total <= map_len, so obj and the header (which lies
-    // in [base, obj)) are inside the (zeroed) mapping.
+    // in the OS page below obj's 4 MiB chunk start + 4 KiB <= obj, see
+    // `large_header`, and at or above base) are inside the mapping.
     unsafe {
         let obj = base.add(offset);
         if zero && dirty > offset {
             ptr::write_bytes(obj, 0, (dirty - offset).min(size));
         }
-        let seg = segment_of(obj);
+        let seg = large_header(obj);
         ptr::addr_of_mut!((*seg).kind).write(SegmentKind::Large);
         ptr::addr_of_mut!((*seg).page_shift).write(PAGE_SHIFT);
         ptr::addr_of_mut!((*seg).node).write(node.unwrap_or(usize::MAX));
@@ -603,7 +619,8 @@ pub(crate) unsafe fn large_free(seg: *mut Segment, p: *mut u8) {
         }
         let (base, len) = ((*seg).map_base, (*seg).map_len);
         let touched = p as usize - base as usize + (*seg).large_usable;
-        let cached = (*seg).node == usize::MAX && len == SEGMENT_SIZE && base == seg as *mut u8;
+        let cached =
+            (*seg).node == usize::MAX && len == SEGMENT_SIZE && base == segment_of(p) as *mut u8;
         map_set(seg as usize, MAP_NONE);
         if cached {
             region_put(base, touched);

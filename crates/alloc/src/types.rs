@@ -281,7 +281,9 @@ pub(crate) enum SegmentKind {
     Medium = 3,
 }
 
-/// Header at the start of every segment (4 MiB aligned).
+/// Header at the start of every small or medium segment (4 MiB aligned),
+/// and (with the `Large` fields) in front of every large object (see
+/// `segment::large_header`).
 #[repr(C)]
 pub(crate) struct Segment {
     /// Small, Medium or Large.
