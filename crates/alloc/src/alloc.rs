@@ -510,10 +510,11 @@ unsafe fn free_remote(page: *mut Page, b: *mut Block) {
     unsafe {
         let mut head = (*page).thread_free.load(Ordering::Relaxed);
         loop {
-            (*b).next = head;
+            // (The word also counts the list's blocks, see `Page::thread_free`.)
+            (*b).next = tf_ptr(head);
             match (*page).thread_free.compare_exchange_weak(
                 head,
-                b,
+                tf_pack(b, tf_count(head) + 1),
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {

@@ -136,51 +136,57 @@ pub(crate) unsafe fn page_extend(page: *mut Page) {
     }
 }
 
-/// Move blocks freed by other threads into `free`, returning how many.
+/// Move blocks freed by other threads into `free`.
+///
+/// Cost: one swap; the count comes with the list (see `Page::thread_free`),
+/// so the list is only walked (to its tail) when `free` is not empty. Not
+/// walking it matters: its blocks were last written by other cores, and a
+/// walk takes a cache miss per block in a row, where the allocations that
+/// pop them one by one overlap those misses with other work.
 ///
 /// # Safety
-/// The caller owns the page's allocation side (owner or lock).
-pub(crate) unsafe fn collect_thread_free(page: *mut Page) -> u32 {
+/// The caller owns the page's allocation side (owner or lock), and only
+/// remote frees push to this page's `thread_free` (not a shared page of a
+/// thread heap, whose owner hands over lists of uncounted blocks).
+pub(crate) unsafe fn collect_thread_free(page: *mut Page) {
     // SAFETY: after the swap, the list is ours alone.
     unsafe {
         if (*page).thread_free.load(Ordering::Relaxed).is_null() {
-            return 0;
+            return;
         }
-        let list = (*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire);
-        let mut n = 1;
-        let mut last = list;
-        while !(*last).next.is_null() {
-            last = (*last).next;
-            n += 1;
+        let v = (*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire);
+        let list = tf_ptr(v);
+        if !(*page).free.is_null() {
+            let mut last = list;
+            while !(*last).next.is_null() {
+                last = (*last).next;
+            }
+            (*last).next = (*page).free;
         }
-        (*last).next = (*page).free;
         (*page).free = list;
-        (*page).used -= n;
-        n
+        (*page).used -= tf_count(v);
     }
 }
 
-/// Owner: move `local_free` and `thread_free` into `free`.
-///
-/// Cost: O(1) for `local_free` when `free` is empty (the usual case: the
-/// lists are swapped); a walk of `thread_free` (to count it).
+/// Owner: give an empty `free` list blocks to allocate, if the page has
+/// freed ones: the owner's own frees (`local_free`, a swap) first, else
+/// other threads' (`thread_free`, a swap that also brings the count).
+/// Nothing is walked: a page's lists are only merged when one of them is
+/// empty, and blocks left on the others wait for the next time `free`
+/// runs dry (their page's `used` stays higher until then).
 ///
 /// # Safety
 /// The calling thread owns the (non-shared) page.
 pub(crate) unsafe fn page_collect(page: *mut Page) {
     // SAFETY: owner-only fields.
     unsafe {
-        if (*page).free.is_null() {
+        if !(*page).free.is_null() {
+            return;
+        }
+        if !(*page).local_free.is_null() {
             (*page).free = (*page).local_free;
             (*page).local_free = ptr::null_mut();
-        } else if !(*page).local_free.is_null() {
-            let mut last = (*page).local_free;
-            while !(*last).next.is_null() {
-                last = (*last).next;
-            }
-            (*last).next = (*page).free;
-            (*page).free = (*page).local_free;
-            (*page).local_free = ptr::null_mut();
+            return;
         }
         collect_thread_free(page);
     }
@@ -453,7 +459,7 @@ unsafe fn take_thread_free(page: *mut Page) {
     // SAFETY: after the swap, the list is ours alone.
     unsafe {
         if !(*page).thread_free.load(Ordering::Relaxed).is_null() {
-            (*page).free = (*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire);
+            (*page).free = tf_ptr((*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire));
         }
     }
 }
@@ -599,10 +605,10 @@ pub(crate) unsafe fn flush_shared(page: *mut Page) {
         }
         let mut head = (*page).thread_free.load(Ordering::Relaxed);
         loop {
-            (*last).next = head;
+            (*last).next = tf_ptr(head);
             match (*page).thread_free.compare_exchange_weak(
                 head,
-                list,
+                tf_pack(list, tf_count(head)),
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {

@@ -185,6 +185,30 @@ pub(crate) fn class_for_layout(size: usize, align: usize) -> Option<usize> {
     None
 }
 
+/// Bits of a `Page::thread_free` word that hold the list head: every
+/// block address is below 2^47 (the segment map covers no more).
+const TF_PTR_BITS: u32 = 47;
+
+/// The list head of a tagged `Page::thread_free` word.
+#[inline(always)]
+pub(crate) fn tf_ptr(v: *mut Block) -> *mut Block {
+    (v as usize & ((1 << TF_PTR_BITS) - 1)) as *mut Block
+}
+
+/// The block count of a tagged `Page::thread_free` word. (It counts up to
+/// 2^17 - 1, more than a page's blocks; only repeated remote double frees,
+/// which are not detected, could wrap it.)
+#[inline(always)]
+pub(crate) fn tf_count(v: *mut Block) -> u32 {
+    (v as usize >> TF_PTR_BITS) as u32
+}
+
+/// A tagged `Page::thread_free` word: list `head`, `count` blocks.
+#[inline(always)]
+pub(crate) fn tf_pack(head: *mut Block, count: u32) -> *mut Block {
+    ((head as usize) | ((count as usize) << TF_PTR_BITS)) as *mut Block
+}
+
 /// A free block: its first word links to the next free block.
 #[repr(C)]
 pub(crate) struct Block {
@@ -213,7 +237,11 @@ pub(crate) struct Page {
     pub(crate) free: *mut Block,
     /// Blocks freed by the owner. Owner only.
     pub(crate) local_free: *mut Block,
-    /// Blocks freed by other threads, pushed with CAS. Atomic.
+    /// Blocks freed by other threads, pushed with CAS. Atomic. The word
+    /// is tagged: the list head in its low 47 bits, the number of blocks
+    /// on the list (pushed by remote frees) in the top 17 (see
+    /// [`tf_ptr`], [`tf_count`]), so that the owner learns the count
+    /// without walking the list through other cores' cache lines.
     pub(crate) thread_free: AtomicPtr<Block>,
     /// Blocks handed out and not yet collected back. Owner. For a shared
     /// page (whose allocation side another thread may hold, see
