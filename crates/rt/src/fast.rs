@@ -29,7 +29,7 @@
 
 use crate::lines::{LineRec, SharedSlot};
 use crate::objects::Row;
-use crate::race::{self, Access, ThreadClock};
+use crate::race::{self, Access, SyncOp, ThreadClock};
 use crate::shadow::{self, Chunk, Shadow};
 use crate::state::{self, Guard, Hit, Kind, Table, ThreadStats};
 use core::cell::Cell;
@@ -256,10 +256,11 @@ fn try_count(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, size: usize, kind: 
     let site = c.obj_site.get();
     let memo = &c.lines[line % LINE_MEMO];
     let (l, s, rec, slot) = memo.get();
+    let m = ((1u64 << len) - 1) << lo;
     // SAFETY: a valid entry's record and slot live in leaked slab chunks.
-    let slot = if l == line && s == site && unsafe { (*rec).is_line(line) && (*slot).owned_by(tid) }
-    {
-        unsafe { &*slot }
+    if l == line && s == site && unsafe { (*rec).is_line(line) && (*slot).owned_by(tid) } {
+        // SAFETY: as above.
+        unsafe { &*slot }.note(m, write);
     } else {
         // Not remembered: the line's record through the shadow, and the
         // thread's slot in it.
@@ -275,12 +276,17 @@ fn try_count(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, size: usize, kind: 
         let Some(slot) = rec.slot_for(tid, site) else {
             return false;
         };
-        memo.set((line, site, rec, slot));
-        slot
-    };
+        if slot.is_merged() {
+            // Shared with other threads: atomic updates, not remembered
+            // (the thread may own a slot of a later record of the line).
+            slot.note_shared(m, write);
+        } else {
+            memo.set((line, site, rec, slot));
+            slot.note(m, write);
+        }
+    }
     row.bump(k);
     c.stats.add(true, k, 1);
-    slot.note(((1u64 << len) - 1) << lo, write);
     true
 }
 
@@ -339,6 +345,36 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
     let mut t = state::table();
     let hit = t.access_sized(addr, size, tid, kind, kind == Kind::Write);
     learn(&mut g, &mut t, tid, addr, hit);
+    true
+}
+
+/// Apply synchronisation effect `op` on object `addr` for the calling
+/// thread without the table lock, when it has a context and no trace is
+/// being written (the trace needs the events in the table's order):
+/// only the thread's own clock state and the object's shard of the sync
+/// map are touched. `false`: nothing was done, take the locked path.
+pub(crate) fn sync(addr: usize, op: SyncOp) -> bool {
+    let cp = slot::get();
+    let flags = FLAGS.load(Ordering::Relaxed);
+    if (cp as usize) <= BUSY as usize || flags & ENABLED == 0 {
+        return false;
+    }
+    if flags & RACES == 0 {
+        return true;
+    }
+    // SAFETY: contexts are leaked, and only this thread uses its own.
+    let c = unsafe { &*cp };
+    // SAFETY: the clock state is a leaked box that only this thread
+    // changes, and it is not inside the runtime (its context is visible),
+    // so no other reference to it is live.
+    let th = unsafe { &mut *(c.clock as *mut ThreadClock) };
+    // A shard lock is held inside, and the map or the clock may allocate:
+    // BUSY keeps signal handlers and the malloc hooks from recording.
+    slot::set(BUSY);
+    if race::apply(th, c.tid, race::sync_map(), addr, op) {
+        c.epoch.store(th.vc.get(c.tid), Ordering::Relaxed);
+    }
+    slot::set(cp);
     true
 }
 

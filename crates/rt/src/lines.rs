@@ -126,6 +126,25 @@ impl SharedSlot {
         }
     }
 
+    /// Record a write (or a read) of the bytes `m` in a slot other threads
+    /// may update at the same time (the merged slot): atomic
+    /// read-modify-writes.
+    #[inline]
+    pub(crate) fn note_shared(&self, m: u64, write: bool) {
+        if write {
+            self.written.fetch_or(m, Ordering::Relaxed);
+            self.writes.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.read.fetch_or(m, Ordering::Relaxed);
+        }
+    }
+
+    /// Is this the merged slot of the threads beyond [`SLOTS`]?
+    #[inline]
+    pub(crate) fn is_merged(&self) -> bool {
+        self.tid1.load(Ordering::Relaxed) == OTHERS
+    }
+
     /// Does the slot belong to thread `tid` (not the merged slot)?
     #[inline]
     pub(crate) fn owned_by(&self, tid: u32) -> bool {
@@ -168,12 +187,18 @@ impl LineRec {
         self.line1.load(Ordering::Relaxed) == line.wrapping_add(1)
     }
 
-    /// The slot of thread `tid` (not the merged one), if the record has
-    /// one and has seen `site`: what the fast path needs to note an access
-    /// without the lock. Cost: up to 8 loads and compares.
+    /// The slot of thread `tid` — its own, or the merged one when all
+    /// [`SLOTS`] belong to other threads — if the record has seen `site`:
+    /// what the fast path needs to note an access without the lock (the
+    /// merged slot with [`SharedSlot::note_shared`]). Cost: up to 10 loads
+    /// and compares.
     #[inline]
     pub(crate) fn slot_for(&self, tid: u32, site: u32) -> Option<&SharedSlot> {
-        let slot = self.slots[..SLOTS].iter().find(|s| s.owned_by(tid))?;
+        let slot = match self.slots[..SLOTS].iter().find(|s| s.owned_by(tid)) {
+            Some(s) => s,
+            None if self.slots[SLOTS].is_merged() => &self.slots[SLOTS],
+            None => return None,
+        };
         let n = self.nsites.load(Ordering::Relaxed) as usize;
         self.sites[..n.min(LINE_SITES)]
             .iter()
@@ -454,7 +479,12 @@ impl Lines {
             }
         };
         let slot = &rec.slots[i];
-        slot.note(m, write);
+        if i == SLOTS {
+            // The merged slot: other threads update it without the lock.
+            slot.note_shared(m, write);
+        } else {
+            slot.note(m, write);
+        }
         let ns = rec.nsites.load(Ordering::Relaxed) as usize;
         let known = rec.sites[..ns]
             .iter()

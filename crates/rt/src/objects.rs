@@ -4,8 +4,9 @@
 //! [`Rec`] of [`ROWS`] rows, one per accessing thread in order of first
 //! access: a thread claims a row once (under the runtime's lock), then
 //! counts its reads, writes and atomics in it with plain relaxed loads and
-//! stores (it is the row's only writer). Threads beyond `ROWS` are counted
-//! in the object's overflow list, under the lock.
+//! stores (it is the row's only writer). Further threads get rows in
+//! records chained to the first (up to `ROWS * MAX_LINKS` threads; beyond
+//! that, in the object's list under the lock).
 //!
 //! The slab grows in chunks of [`PER_CHUNK`] records that are never freed
 //! or moved, so a thread may keep a pointer to its row: when the object is
@@ -18,7 +19,7 @@
 //! frees it — a use-after-free in the program.
 
 use crate::state::Counts;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// Threads counted per object without the lock.
 pub(crate) const ROWS: usize = 4;
@@ -60,6 +61,9 @@ impl Row {
 #[repr(C)]
 pub(crate) struct Rec {
     pub(crate) rows: [Row; ROWS],
+    /// Rows for further threads (a leaked record, kept for the id's next
+    /// object; null until needed).
+    more: AtomicPtr<Rec>,
 }
 
 /// The slab of records, with its free ids.
@@ -76,8 +80,13 @@ pub(crate) struct Objects {
 // are to leaked, never-freed allocations.
 unsafe impl Send for Objects {}
 
-// A row is one cache line.
-const _: () = assert!(core::mem::size_of::<Rec>() == ROWS * 64);
+// A row is one cache line (and the link one more).
+const _: () = assert!(core::mem::size_of::<Rec>() == ROWS * 64 + 64);
+
+/// Records chained per object at most: `ROWS * MAX_LINKS` threads get a
+/// lock-free row; further ones are counted in the object's list under the
+/// lock.
+const MAX_LINKS: usize = 16;
 
 impl Objects {
     /// No objects.
@@ -126,42 +135,55 @@ impl Objects {
         unsafe { &*self.chunks[i / PER_CHUNK].add(i % PER_CHUNK) }
     }
 
-    /// The row of `tid` in `id`, claiming a free one; `None` when all
-    /// rows belong to other threads.
+    /// The row of `tid` in `id`, claiming a free one (chaining a record of
+    /// [`ROWS`] more when all are taken, up to [`MAX_LINKS`] records);
+    /// `None` beyond. Called under the runtime's lock.
     pub(crate) fn row(&self, id: u32, tid: u32) -> Option<&'static Row> {
-        let rec = self.rec(id);
         let want = tid + 1;
-        for r in &rec.rows {
-            match r.tid1.load(Ordering::Relaxed) {
-                0 => {
-                    r.tid1.store(want, Ordering::Relaxed);
-                    return Some(r);
+        let mut rec = self.rec(id);
+        for _ in 0..MAX_LINKS {
+            for r in &rec.rows {
+                match r.tid1.load(Ordering::Relaxed) {
+                    0 => {
+                        r.tid1.store(want, Ordering::Relaxed);
+                        return Some(r);
+                    }
+                    t if t == want => return Some(r),
+                    _ => {}
                 }
-                t if t == want => return Some(r),
-                _ => {}
             }
+            let mut next = rec.more.load(Ordering::Acquire);
+            if next.is_null() {
+                next = Box::into_raw(Box::new(Rec::default()));
+                rec.more.store(next, Ordering::Release);
+            }
+            // SAFETY: chained records are leaked, never freed.
+            rec = unsafe { &*next };
         }
         None
     }
 
-    /// Take the counts of `id` out, `(thread, counts)` in row order, and
-    /// free the id.
-    /// (The first `n` entries of the array; no allocation.)
-    pub(crate) fn release(&mut self, id: u32) -> ([(u32, Counts); ROWS], usize) {
-        let rec = self.rec(id);
-        let mut out = [(0, [0; 3]); ROWS];
-        let mut n = 0;
-        for r in &rec.rows {
-            let t = r.tid1.swap(0, Ordering::Relaxed);
-            if t == 0 {
+    /// Take the counts of `id` out — `(thread, counts)` in row order,
+    /// appended to `out` — and free the id.
+    pub(crate) fn release(&mut self, id: u32, out: &mut Vec<(u32, Counts)>) {
+        let mut rec = self.rec(id);
+        'chain: loop {
+            for r in &rec.rows {
+                let t = r.tid1.swap(0, Ordering::Relaxed);
+                if t == 0 {
+                    break 'chain;
+                }
+                let c = [0, 1, 2].map(|k| r.counts[k].swap(0, Ordering::Relaxed));
+                out.push((t - 1, c));
+            }
+            let next = rec.more.load(Ordering::Acquire);
+            if next.is_null() {
                 break;
             }
-            let c = [0, 1, 2].map(|k| r.counts[k].swap(0, Ordering::Relaxed));
-            out[n] = (t - 1, c);
-            n += 1;
+            // SAFETY: chained records are leaked, never freed.
+            rec = unsafe { &*next };
         }
         self.free.push(id);
-        (out, n)
     }
 
     /// The counts of `id` so far, without releasing it.
@@ -200,12 +222,21 @@ mod tests {
         for t in 10..12 {
             o.row(a, t).unwrap();
         }
-        assert!(o.row(a, 99).is_none());
+        // A fifth thread gets a row in a chained record.
+        o.row(a, 99).unwrap().bump(2);
+        assert_eq!(o.row(a, 99).unwrap().counts[2].load(Ordering::Relaxed), 1);
         assert_eq!(o.peek(a)[0], (3, [0, 2, 0]));
-        let (rows, n) = o.release(a);
+        let mut got = Vec::new();
+        o.release(a, &mut got);
         assert_eq!(
-            &rows[..n],
-            &[(3, [0, 2, 0]), (0, [1, 0, 0]), (10, [0; 3]), (11, [0; 3])]
+            got,
+            vec![
+                (3, [0, 2, 0]),
+                (0, [1, 0, 0]),
+                (10, [0; 3]),
+                (11, [0; 3]),
+                (99, [0, 0, 1])
+            ]
         );
         // The id is reused, empty.
         assert_eq!(o.alloc(0x30), Some(a));

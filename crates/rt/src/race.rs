@@ -84,6 +84,7 @@
 //! Concurrency contract: everything here is plain data inside the
 //! runtime's [`crate::state::Table`], behind its lock.
 
+use crate::lock::Lock;
 use crate::shadow::{self, Chunk, Shadow, MAX_TID};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -350,12 +351,135 @@ fn split(mo: i32) -> (bool, bool) {
     }
 }
 
+/// Shards of the sync-object map.
+const SYNC_SHARDS: usize = 64;
+
+/// The clocks of sync objects, sharded by 4 KiB page (so that forgetting
+/// the range of a freed block takes one or two shard locks), each shard
+/// behind its own lock: threads synchronising on different objects do not
+/// wait for each other or for the runtime's table lock.
+pub(crate) struct SyncMap {
+    shards: [Lock<BTreeMap<usize, SyncVar>>; SYNC_SHARDS],
+}
+
+impl core::fmt::Debug for SyncMap {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SyncMap")
+    }
+}
+
+impl SyncMap {
+    const fn new() -> SyncMap {
+        SyncMap {
+            shards: [const { Lock::new(BTreeMap::new()) }; SYNC_SHARDS],
+        }
+    }
+
+    /// Run `f` on the shard holding `addr`, locked.
+    #[inline]
+    fn with<R>(&self, addr: usize, f: impl FnOnce(&mut BTreeMap<usize, SyncVar>) -> R) -> R {
+        f(&mut self.shards[(addr >> 12) % SYNC_SHARDS].lock())
+    }
+
+    /// Forget the objects in `[addr, end)`.
+    fn forget(&self, addr: usize, end: usize) {
+        let pages = (end - 1) / 4096 - addr / 4096 + 1;
+        let remove = |m: &mut BTreeMap<usize, SyncVar>| {
+            if m.range(addr..end).next().is_some() {
+                let keys: Vec<usize> = m.range(addr..end).map(|(k, _)| *k).collect();
+                for k in keys {
+                    m.remove(&k);
+                }
+            }
+        };
+        if pages >= SYNC_SHARDS {
+            for sh in &self.shards {
+                remove(&mut sh.lock());
+            }
+        } else {
+            for p in 0..pages {
+                self.with(addr + p * 4096, remove);
+            }
+        }
+    }
+}
+
+/// The process's sync objects (the runtime's detector uses these; tests
+/// make their own, see [`Detector::isolated`]).
+static SYNC: SyncMap = SyncMap::new();
+
+/// The process's sync objects.
+pub(crate) fn sync_map() -> &'static SyncMap {
+    &SYNC
+}
+
+/// A synchronisation effect of an intercepted call, applied by
+/// [`Detector::sync_op`] under the table lock or by the fast path
+/// (`fast::sync`) without it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SyncOp {
+    /// Lock taken, wait ended: acquire the object.
+    Acquire,
+    /// About to unlock or post: release the object (joining).
+    Release,
+    /// rwlock taken for reading.
+    ReadLocked,
+    /// rwlock taken for writing.
+    WriteLocked,
+    /// About to unlock an rwlock.
+    RwUnlock,
+}
+
+/// Apply `op` on sync object `addr` of `sync` to thread `t`'s clock state
+/// `th`. Returns whether `t`'s epoch advanced (a release). Needs no table
+/// lock: `th` is changed only by its own thread.
+pub(crate) fn apply(th: &mut ThreadClock, t: u32, sync: &SyncMap, addr: usize, op: SyncOp) -> bool {
+    match op {
+        SyncOp::Acquire | SyncOp::ReadLocked => {
+            th.acquires += 1;
+            sync.with(addr, |m| {
+                if let Some(s) = m.get(&addr) {
+                    th.vc.join(&s.vc);
+                }
+            });
+            false
+        }
+        SyncOp::WriteLocked => {
+            th.acquires += 1;
+            sync.with(addr, |m| {
+                let s = m.entry(addr).or_default();
+                s.writer = Some(t);
+                th.vc.join(&s.vc);
+                th.vc.join(&s.read_vc);
+            });
+            false
+        }
+        SyncOp::Release | SyncOp::RwUnlock => {
+            sync.with(addr, |m| {
+                let s = m.entry(addr).or_default();
+                if op == SyncOp::RwUnlock && s.writer != Some(t) {
+                    s.read_vc.join(&th.vc);
+                } else {
+                    if op == SyncOp::RwUnlock {
+                        s.writer = None;
+                    }
+                    s.vc.join(&th.vc);
+                }
+            });
+            let e = th.vc.get(t);
+            th.vc.set(t, e + 1);
+            th.releases += 1;
+            true
+        }
+    }
+}
+
 /// The detector: threads' clocks, sync objects, shadow memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Detector {
     /// Per-thread clocks, indexed by thread id.
     pub(crate) threads: Clocks,
-    sync: BTreeMap<usize, SyncVar>,
+    sync: &'static SyncMap,
     /// Shadow memory: the cells (and the object ids of `state`).
     pub(crate) shadow: Shadow,
     /// The clock that orders `seq_cst` fences.
@@ -376,13 +500,31 @@ impl Detector {
     pub(crate) const fn new() -> Detector {
         Detector {
             threads: Clocks::new(),
-            sync: BTreeMap::new(),
+            sync: &SYNC,
             shadow: Shadow::new(),
             sc_fence: Vc(Vec::new()),
             reported: HashSet::with_hasher(BuildHasherDefault::new()),
             races: 0,
             degraded: false,
             epochs: Vec::new(),
+        }
+    }
+
+    /// A detector with its own sync objects (tests run several at once).
+    #[cfg(test)]
+    pub(crate) fn isolated() -> Detector {
+        Detector {
+            sync: Box::leak(Box::new(SyncMap::new())),
+            ..Detector::new()
+        }
+    }
+
+    /// Apply synchronisation effect `op` of thread `t` on object `addr`.
+    pub(crate) fn sync_op(&mut self, t: u32, addr: usize, op: SyncOp) {
+        self.thread(t);
+        let sync = self.sync;
+        if apply(&mut self.threads[t as usize], t, sync, addr, op) {
+            self.mirror(t);
         }
     }
 
@@ -448,62 +590,39 @@ impl Detector {
     }
 
     /// `t` acquires sync object `addr`.
+    #[cfg(test)]
     pub(crate) fn acquire(&mut self, t: u32, addr: usize) {
-        let th = self.thread(t);
-        th.acquires += 1;
-        if let Some(s) = self.sync.get(&addr) {
-            let th = &mut self.threads[t as usize];
-            th.vc.join(&s.vc);
-        }
+        self.sync_op(t, addr, SyncOp::Acquire);
     }
 
     /// `t` releases sync object `addr` (joining).
+    #[cfg(test)]
     pub(crate) fn release(&mut self, t: u32, addr: usize) {
-        self.thread(t);
-        let vc = &self.threads[t as usize].vc;
-        self.sync.entry(addr).or_default().vc.join(vc);
-        self.tick(t);
+        self.sync_op(t, addr, SyncOp::Release);
     }
 
     /// `t` took rwlock `addr` for reading.
+    #[cfg(test)]
     pub(crate) fn rwlock_read_locked(&mut self, t: u32, addr: usize) {
-        self.acquire(t, addr);
+        self.sync_op(t, addr, SyncOp::ReadLocked);
     }
 
     /// `t` took rwlock `addr` for writing: acquires the write-unlocks and
     /// the read-unlocks.
+    #[cfg(test)]
     pub(crate) fn rwlock_write_locked(&mut self, t: u32, addr: usize) {
-        let th = self.thread(t);
-        th.acquires += 1;
-        let s = self.sync.entry(addr).or_default();
-        s.writer = Some(t);
-        let (vc, rvc) = (s.vc.clone(), s.read_vc.clone());
-        let th = &mut self.threads[t as usize];
-        th.vc.join(&vc);
-        th.vc.join(&rvc);
+        self.sync_op(t, addr, SyncOp::WriteLocked);
     }
 
     /// `t` is about to unlock rwlock `addr` (as writer if it holds it so).
+    #[cfg(test)]
     pub(crate) fn rwlock_unlock(&mut self, t: u32, addr: usize) {
-        self.thread(t);
-        let vc = &self.threads[t as usize].vc;
-        let s = self.sync.entry(addr).or_default();
-        if s.writer == Some(t) {
-            s.writer = None;
-            s.vc.join(vc);
-        } else {
-            s.read_vc.join(vc);
-        }
-        self.tick(t);
+        self.sync_op(t, addr, SyncOp::RwUnlock);
     }
 
     /// Forget the sync objects in `[addr, addr+size)` (destroyed or freed).
     pub(crate) fn forget_sync(&mut self, addr: usize, size: usize) {
-        let end = addr.saturating_add(size.max(1));
-        let keys: Vec<usize> = self.sync.range(addr..end).map(|(k, _)| *k).collect();
-        for k in keys {
-            self.sync.remove(&k);
-        }
+        self.sync.forget(addr, addr.saturating_add(size.max(1)));
     }
 
     /// An atomic operation by `t` on `addr` with C11 order `mo` (0 relaxed,
@@ -526,15 +645,17 @@ impl Detector {
     pub(crate) fn atomic_read_side(&mut self, t: u32, addr: usize, mo: i32) {
         let (acq, _) = split(mo);
         self.thread(t);
-        if let Some(s) = self.sync.get(&addr) {
-            let th = &mut self.threads[t as usize];
-            if acq {
-                th.vc.join(&s.vc);
-                th.acquires += 1;
-            } else {
-                th.fence_acq.join(&s.vc);
+        let th = &mut self.threads[t as usize];
+        self.sync.with(addr, |m| {
+            if let Some(s) = m.get(&addr) {
+                if acq {
+                    th.vc.join(&s.vc);
+                    th.acquires += 1;
+                } else {
+                    th.fence_acq.join(&s.vc);
+                }
             }
-        }
+        });
     }
 
     /// The write half of an atomic operation (before the value is
@@ -543,19 +664,23 @@ impl Detector {
     /// relaxed store or RMW releases the clock of the last release fence.
     pub(crate) fn atomic_write_side(&mut self, t: u32, addr: usize, mo: i32, rmw: bool) {
         let (_, rel) = split(mo);
-        let th = self.thread(t);
+        self.thread(t);
+        let sync = self.sync;
+        let th = &self.threads[t as usize];
         if rel {
-            let vc = th.vc.clone();
-            let s = self.sync.entry(addr).or_default();
-            if rmw {
-                s.vc.join(&vc);
-            } else {
-                s.vc = vc;
-            }
+            let vc = &th.vc;
+            sync.with(addr, |m| {
+                let s = m.entry(addr).or_default();
+                if rmw {
+                    s.vc.join(vc);
+                } else {
+                    s.vc.clone_from(vc);
+                }
+            });
             self.tick(t);
         } else if th.fence_rel != Vc::default() {
-            let vc = th.fence_rel.clone();
-            self.sync.entry(addr).or_default().vc.join(&vc);
+            let vc = &th.fence_rel;
+            sync.with(addr, |m| m.entry(addr).or_default().vc.join(vc));
         }
     }
 
@@ -870,7 +995,7 @@ mod tests {
 
     #[test]
     fn unordered_write_read_races_once_per_pc_pair() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         assert!(d.access(1, &acc(0x1000, 4, true, false, 10)).is_none());
@@ -886,7 +1011,7 @@ mod tests {
 
     #[test]
     fn create_join_and_mutex_order_accesses() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         assert!(d.access(0, &acc(0x100, 8, true, false, 1)).is_none());
         d.thread_created(0, 1);
@@ -907,7 +1032,7 @@ mod tests {
 
     #[test]
     fn disjoint_bytes_and_two_reads_do_not_race() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         assert!(d.access(1, &acc(0x200, 4, true, false, 1)).is_none());
@@ -920,7 +1045,7 @@ mod tests {
 
     #[test]
     fn atomics_race_only_with_plain_accesses() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         d.atomic(1, 0x400, 0, false, true);
@@ -931,7 +1056,7 @@ mod tests {
 
     #[test]
     fn release_acquire_atomics_publish() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         // t1: data = 1; flag.store(1, release)
@@ -941,7 +1066,7 @@ mod tests {
         d.atomic(0, 0x600, 2, true, false);
         assert!(d.access(0, &acc(0x500, 4, false, false, 2)).is_none());
         // With relaxed orders the same shape races.
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         assert!(d.access(1, &acc(0x500, 4, true, false, 1)).is_none());
@@ -953,7 +1078,7 @@ mod tests {
     #[test]
     fn fences_pair_with_relaxed_atomics() {
         for acquire_fence in [false, true] {
-            let mut d = Detector::new();
+            let mut d = Detector::isolated();
             d.thread(0);
             d.thread_created(0, 1);
             // t1: data = 1; fence(release); flag.store(1, relaxed)
@@ -972,7 +1097,7 @@ mod tests {
 
     #[test]
     fn seq_cst_fences_are_ordered() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         assert!(d.access(1, &acc(0x500, 4, true, false, 1)).is_none());
@@ -983,7 +1108,7 @@ mod tests {
 
     #[test]
     fn rwlock_readers_do_not_order_each_other() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         d.thread_created(0, 2);
@@ -1003,7 +1128,7 @@ mod tests {
 
     #[test]
     fn freed_memory_is_forgotten() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         assert!(d.access(1, &acc(0x900, 8, true, false, 1)).is_none());
@@ -1013,7 +1138,7 @@ mod tests {
 
     #[test]
     fn same_epoch_fast_path_keeps_the_stronger_access() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         // t1 reads, then writes the same bytes in the same epoch: the
@@ -1029,7 +1154,7 @@ mod tests {
 
     #[test]
     fn same_epoch_path_is_invalidated_by_pruned_cells() {
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         // t1 writes twice (the second from its cache).
@@ -1043,7 +1168,7 @@ mod tests {
         assert!(d.access(1, &acc(0xb00, 8, false, false, 3)).is_some());
         // Same epoch case: t1 writes, t0 (ordered) writes, t1 writes again
         // in the same epoch: t1's cache must not hide the race.
-        let mut d = Detector::new();
+        let mut d = Detector::isolated();
         d.thread(0);
         d.thread_created(0, 1);
         assert!(d.access(1, &acc(0xd00, 4, true, false, 1)).is_none());

@@ -21,7 +21,7 @@
 use crate::lines::{LineMemo, Lines};
 use crate::lock::{Lock, LockGuard};
 use crate::objects::{Objects, Row};
-use crate::race::{Detector, Stacks};
+use crate::race::{Detector, Stacks, SyncOp};
 use crate::shadow::Shadow;
 use crate::trace::{self, Tracer};
 use loci_trace::Event;
@@ -476,6 +476,8 @@ pub(crate) struct Table {
     pub(crate) lines: Lines,
     /// Per-object counters of live objects.
     pub(crate) objects: Objects,
+    /// A buffer reused when objects are folded into their sites.
+    scratch: Vec<(u32, Counts)>,
 }
 
 impl Table {
@@ -491,6 +493,7 @@ impl Table {
             trace: None,
             lines: Lines::new(),
             objects: Objects::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -516,44 +519,17 @@ impl Table {
         });
     }
 
-    /// `tid` acquired sync object `addr` (lock, successful wait, ...).
-    pub(crate) fn acquire(&mut self, tid: u32, addr: usize) {
+    /// `tid` applies synchronisation effect `op` to object `addr` (a
+    /// lock taken, an unlock, a post, a successful wait ...).
+    pub(crate) fn sync_op(&mut self, tid: u32, addr: usize, op: SyncOp) {
         if self.races_on {
-            self.hb.acquire(tid, addr);
+            self.hb.sync_op(tid, addr, op);
         }
-        self.emit_sync(tid, addr, true);
-    }
-
-    /// `tid` releases sync object `addr` (unlock, post, ...).
-    pub(crate) fn release(&mut self, tid: u32, addr: usize) {
-        if self.races_on {
-            self.hb.release(tid, addr);
-        }
-        self.emit_sync(tid, addr, false);
-    }
-
-    /// `tid` took rwlock `addr` for reading.
-    pub(crate) fn rwlock_read_locked(&mut self, tid: u32, addr: usize) {
-        if self.races_on {
-            self.hb.rwlock_read_locked(tid, addr);
-        }
-        self.emit_sync(tid, addr, true);
-    }
-
-    /// `tid` took rwlock `addr` for writing.
-    pub(crate) fn rwlock_write_locked(&mut self, tid: u32, addr: usize) {
-        if self.races_on {
-            self.hb.rwlock_write_locked(tid, addr);
-        }
-        self.emit_sync(tid, addr, true);
-    }
-
-    /// `tid` is about to unlock rwlock `addr`.
-    pub(crate) fn rwlock_unlock(&mut self, tid: u32, addr: usize) {
-        if self.races_on {
-            self.hb.rwlock_unlock(tid, addr);
-        }
-        self.emit_sync(tid, addr, false);
+        let acquire = matches!(
+            op,
+            SyncOp::Acquire | SyncOp::ReadLocked | SyncOp::WriteLocked
+        );
+        self.emit_sync(tid, addr, acquire);
     }
 
     /// `atomic_thread_fence(mo)` by `tid`.
@@ -888,20 +864,13 @@ impl Table {
 
     /// Fold a dead object's counts and line records into its site.
     fn fold(&mut self, mut obj: Object) {
-        let (rows, n) = if obj.id != 0 {
-            self.objects.release(obj.id)
-        } else {
-            ([(0, [0; 3]); crate::objects::ROWS], 0)
-        };
-        // The rows, then the threads beyond them (rarely any: then one
-        // allocation).
-        let all: std::borrow::Cow<[(u32, Counts)]> = if obj.per_thread.is_empty() {
-            std::borrow::Cow::Borrowed(&rows[..n])
-        } else {
-            let mut v = rows[..n].to_vec();
-            v.append(&mut obj.per_thread);
-            std::borrow::Cow::Owned(v)
-        };
+        // The rows, then the threads beyond them, in a reused buffer.
+        let mut all = std::mem::take(&mut self.scratch);
+        all.clear();
+        if obj.id != 0 {
+            self.objects.release(obj.id, &mut all);
+        }
+        all.append(&mut obj.per_thread);
         self.lines.flush_range(&self.hb.shadow, obj.base, obj.size);
         let class = classify(obj.alloc_tid, &all);
         let accesses: u64 = all.iter().map(|(_, c)| c.iter().sum::<u64>()).sum();
@@ -917,6 +886,7 @@ impl Table {
         let ci = Class::ALL.iter().position(|c| *c == class).unwrap_or(4);
         site.classes[ci] += 1;
         site.class_accesses[ci] += accesses;
+        self.scratch = all;
     }
 }
 

@@ -32,14 +32,22 @@ use crate::sys::{self, cond, real};
 use core::ffi::c_int;
 use std::cell::Cell;
 
+/// Apply synchronisation effect `op` on object `addr` for the current
+/// thread: without the table lock when possible (`fast::sync`).
+fn effect(addr: usize, op: SyncOp) {
+    if !crate::fast::sync(addr, op) {
+        state::with_hb(|t, tid| t.sync_op(tid, addr, op));
+    }
+}
+
 /// Acquire sync object `addr` for the current thread.
 fn acquire(addr: usize) {
-    state::with_hb(|t, tid| t.acquire(tid, addr));
+    effect(addr, SyncOp::Acquire);
 }
 
 /// Release sync object `addr` from the current thread.
 fn release(addr: usize) {
-    state::with_hb(|t, tid| t.release(tid, addr));
+    effect(addr, SyncOp::Release);
 }
 
 /// Forget the clock of the sync object at `addr` (`size` bytes).
@@ -74,8 +82,7 @@ macro_rules! lock_fn {
             // SAFETY: forwarding the caller's arguments.
             let rc = unsafe { f($p $(, $a)*) };
             if taken(rc) {
-                let addr = $p as usize;
-                state::with_hb(|t, tid| $effect(t, tid, addr));
+                effect($p as usize, $effect);
             }
             rc
         }
@@ -91,8 +98,7 @@ macro_rules! unlock_fn {
         #[no_mangle]
         pub unsafe extern "C" fn $name($p: *mut $ty) -> c_int {
             let f = real_or_abort!($name);
-            let addr = $p as usize;
-            state::with_hb(|t, tid| $effect(t, tid, addr));
+            effect($p as usize, $effect);
             // SAFETY: forwarding the caller's argument.
             unsafe { f($p) }
         }
@@ -115,23 +121,23 @@ macro_rules! destroy_fn {
     };
 }
 
-use crate::state::Table;
+use crate::race::SyncOp;
 
 lock_fn!(
     /// Interposed `pthread_mutex_lock`: acquires the mutex's clock.
-    pthread_mutex_lock(m: libc::pthread_mutex_t) => Table::acquire);
+    pthread_mutex_lock(m: libc::pthread_mutex_t) => SyncOp::Acquire);
 lock_fn!(
     /// Interposed `pthread_mutex_trylock`: acquires on success.
-    pthread_mutex_trylock(m: libc::pthread_mutex_t) => Table::acquire);
+    pthread_mutex_trylock(m: libc::pthread_mutex_t) => SyncOp::Acquire);
 lock_fn!(
     /// Interposed `pthread_mutex_timedlock`: acquires on success.
-    pthread_mutex_timedlock(m: libc::pthread_mutex_t, ts: *const libc::timespec) => Table::acquire);
+    pthread_mutex_timedlock(m: libc::pthread_mutex_t, ts: *const libc::timespec) => SyncOp::Acquire);
 lock_fn!(
     /// Interposed `pthread_mutex_clocklock` (glibc 2.30): acquires on success.
-    pthread_mutex_clocklock(m: libc::pthread_mutex_t, clock: libc::clockid_t, ts: *const libc::timespec) => Table::acquire);
+    pthread_mutex_clocklock(m: libc::pthread_mutex_t, clock: libc::clockid_t, ts: *const libc::timespec) => SyncOp::Acquire);
 unlock_fn!(
     /// Interposed `pthread_mutex_unlock`: releases into the mutex's clock.
-    pthread_mutex_unlock(m: libc::pthread_mutex_t) => Table::release);
+    pthread_mutex_unlock(m: libc::pthread_mutex_t) => SyncOp::Release);
 destroy_fn!(
     /// Interposed `pthread_mutex_destroy`: forgets the mutex's clock.
     pthread_mutex_destroy(m: libc::pthread_mutex_t));
@@ -154,44 +160,44 @@ pub unsafe extern "C" fn pthread_mutex_init(
 
 lock_fn!(
     /// Interposed `pthread_spin_lock`: acquires the lock's clock.
-    pthread_spin_lock(s: libc::pthread_spinlock_t) => Table::acquire);
+    pthread_spin_lock(s: libc::pthread_spinlock_t) => SyncOp::Acquire);
 lock_fn!(
     /// Interposed `pthread_spin_trylock`: acquires on success.
-    pthread_spin_trylock(s: libc::pthread_spinlock_t) => Table::acquire);
+    pthread_spin_trylock(s: libc::pthread_spinlock_t) => SyncOp::Acquire);
 unlock_fn!(
     /// Interposed `pthread_spin_unlock`: releases into the lock's clock.
-    pthread_spin_unlock(s: libc::pthread_spinlock_t) => Table::release);
+    pthread_spin_unlock(s: libc::pthread_spinlock_t) => SyncOp::Release);
 destroy_fn!(
     /// Interposed `pthread_spin_destroy`: forgets the lock's clock.
     pthread_spin_destroy(s: libc::pthread_spinlock_t));
 
 lock_fn!(
     /// Interposed `pthread_rwlock_rdlock`: acquires the write-unlocks.
-    pthread_rwlock_rdlock(l: libc::pthread_rwlock_t) => Table::rwlock_read_locked);
+    pthread_rwlock_rdlock(l: libc::pthread_rwlock_t) => SyncOp::ReadLocked);
 lock_fn!(
     /// Interposed `pthread_rwlock_tryrdlock`: as `rdlock` on success.
-    pthread_rwlock_tryrdlock(l: libc::pthread_rwlock_t) => Table::rwlock_read_locked);
+    pthread_rwlock_tryrdlock(l: libc::pthread_rwlock_t) => SyncOp::ReadLocked);
 lock_fn!(
     /// Interposed `pthread_rwlock_timedrdlock`: as `rdlock` on success.
-    pthread_rwlock_timedrdlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => Table::rwlock_read_locked);
+    pthread_rwlock_timedrdlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => SyncOp::ReadLocked);
 lock_fn!(
     /// Interposed `pthread_rwlock_wrlock`: acquires write- and read-unlocks.
-    pthread_rwlock_wrlock(l: libc::pthread_rwlock_t) => Table::rwlock_write_locked);
+    pthread_rwlock_wrlock(l: libc::pthread_rwlock_t) => SyncOp::WriteLocked);
 lock_fn!(
     /// Interposed `pthread_rwlock_trywrlock`: as `wrlock` on success.
-    pthread_rwlock_trywrlock(l: libc::pthread_rwlock_t) => Table::rwlock_write_locked);
+    pthread_rwlock_trywrlock(l: libc::pthread_rwlock_t) => SyncOp::WriteLocked);
 lock_fn!(
     /// Interposed `pthread_rwlock_timedwrlock`: as `wrlock` on success.
-    pthread_rwlock_timedwrlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => Table::rwlock_write_locked);
+    pthread_rwlock_timedwrlock(l: libc::pthread_rwlock_t, ts: *const libc::timespec) => SyncOp::WriteLocked);
 lock_fn!(
     /// Interposed `pthread_rwlock_clockrdlock` (glibc 2.30): as `rdlock` on success.
-    pthread_rwlock_clockrdlock(l: libc::pthread_rwlock_t, clock: libc::clockid_t, ts: *const libc::timespec) => Table::rwlock_read_locked);
+    pthread_rwlock_clockrdlock(l: libc::pthread_rwlock_t, clock: libc::clockid_t, ts: *const libc::timespec) => SyncOp::ReadLocked);
 lock_fn!(
     /// Interposed `pthread_rwlock_clockwrlock` (glibc 2.30): as `wrlock` on success.
-    pthread_rwlock_clockwrlock(l: libc::pthread_rwlock_t, clock: libc::clockid_t, ts: *const libc::timespec) => Table::rwlock_write_locked);
+    pthread_rwlock_clockwrlock(l: libc::pthread_rwlock_t, clock: libc::clockid_t, ts: *const libc::timespec) => SyncOp::WriteLocked);
 unlock_fn!(
     /// Interposed `pthread_rwlock_unlock`: releases as writer or reader.
-    pthread_rwlock_unlock(l: libc::pthread_rwlock_t) => Table::rwlock_unlock);
+    pthread_rwlock_unlock(l: libc::pthread_rwlock_t) => SyncOp::RwUnlock);
 destroy_fn!(
     /// Interposed `pthread_rwlock_destroy`: forgets the lock's clocks.
     pthread_rwlock_destroy(l: libc::pthread_rwlock_t));
