@@ -295,8 +295,8 @@ unsafe fn lookup(p: *mut u8) -> Result<*mut Page, *mut Segment> {
             p as usize,
         );
     }
-    if entry == segment::MAP_LARGE {
-        return Err(segment::large_header(p));
+    if entry < segment::MAP_PAGED {
+        return Err(segment::large_header(p, entry));
     }
     // SAFETY: the map says `seg` is a live small or medium segment header.
     unsafe {
@@ -373,7 +373,7 @@ pub(crate) unsafe fn free(p: *mut u8) {
     // own the page).
     unsafe {
         let entry = segment::map_entry(p);
-        if entry <= segment::MAP_LARGE {
+        if entry < segment::MAP_PAGED {
             return free_not_paged(p);
         }
         let page = page_at(segment::segment_of(p), p, entry);
@@ -447,14 +447,15 @@ unsafe extern "C" fn free_not_paged(p: *mut u8) {
     if p.is_null() {
         return;
     }
-    if segment::map_entry(p) == segment::MAP_NONE {
+    let entry = segment::map_entry(p);
+    if entry == segment::MAP_NONE {
         os::fatal(
             "free/realloc of a pointer not allocated by loci-alloc:",
             p as usize,
         );
     }
-    // SAFETY: `seg` is a live large segment per the map.
-    unsafe { segment::large_free(segment::large_header(p), p) }
+    // SAFETY: the map says `p`'s chunk holds a live large segment.
+    unsafe { segment::large_free(segment::large_header(p, entry), p) }
 }
 
 /// Abort on a pointer into an unused page or into the middle of a block.

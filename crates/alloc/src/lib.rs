@@ -72,9 +72,10 @@ assert_eq!(consumer.join().unwrap(), 42);
   header); a *large* segment holds one object bigger than 128 KiB (or one
   whose alignment no class satisfies), and the rest of its mapping is room
   for `realloc` to grow in place. A small or medium object's segment
-  header is at `(ptr - 1) & !(4 MiB - 1)`; a large object's a few cache
-  lines above that (see `segment::large_header`), so that the headers of
-  many large objects do not compete for the same cache sets.
+  header is at `(ptr - 1) & !(4 MiB - 1)`; a large object starts 1 to 16
+  OS pages into its region (its *colour*, kept in the segment map) with
+  its header in the page below it, so that many large objects do not
+  compete for the same cache and TLB sets (see `segment::large_header`).
 * **region cache**: up to 256 freed 4 MiB regions kept for the next
   segment or large object (up to 32 MiB of them still resident, the rest
   decommitted), so that churn of large objects makes no system calls; a

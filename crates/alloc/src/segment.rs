@@ -30,18 +30,23 @@ const MAP_LEN: usize = 1 << (ADDRESS_BITS - SEGMENT_SHIFT);
 
 /// Segment map entry of a chunk that holds no segment header of ours.
 pub(crate) const MAP_NONE: u8 = 0;
-/// Segment map entry of a large object's segment.
+/// Segment map entry of a large object's segment whose object starts one
+/// OS page in; `MAP_LARGE + c` (up to `MAP_PAGED - 1`) for one that starts
+/// `1 + c` pages in (its *page colour*, see `large_alloc`).
 pub(crate) const MAP_LARGE: u8 = 1;
+/// Entries from this one up are page shifts of small and medium segments.
+pub(crate) const MAP_PAGED: u8 = 16;
 
-/// One byte per 4 MiB chunk of address space: `MAP_NONE`, `MAP_LARGE`, or
-/// for a small or medium segment its page shift (`PAGE_SHIFT`,
-/// `MEDIUM_PAGE_SHIFT`), so that `free` learns "ours", "paged" and the
-/// page index from this one load. 32 MiB of `.bss`: untouched bytes cost no
-/// memory (a process with a few GiB of heap touches a few OS pages of it).
+/// One byte per 4 MiB chunk of address space: `MAP_NONE`, a large
+/// object's `MAP_LARGE + colour`, or for a small or medium segment its
+/// page shift (`PAGE_SHIFT`, `MEDIUM_PAGE_SHIFT`), so that `free` learns
+/// "ours", "paged" and the page index from this one load. 32 MiB of
+/// `.bss`: untouched bytes cost no memory (a process with a few GiB of
+/// heap touches a few OS pages of it).
 static SEGMENT_MAP: [AtomicU8; MAP_LEN] = [const { AtomicU8::new(MAP_NONE) }; MAP_LEN];
 
 // Paged entries are the page shifts and must not collide with the others.
-const _: () = assert!(PAGE_SHIFT as u8 > MAP_LARGE && MEDIUM_PAGE_SHIFT as u8 > MAP_LARGE);
+const _: () = assert!(PAGE_SHIFT as u8 >= MAP_PAGED && MEDIUM_PAGE_SHIFT as u8 >= MAP_PAGED);
 
 /// Header bytes reserved in front of a large object (keeps it page aligned).
 const LARGE_HEADER: usize = os::OS_PAGE;
@@ -88,20 +93,23 @@ pub(crate) fn segment_of(p: *const u8) -> *mut Segment {
     ((p as usize - 1) & !(SEGMENT_SIZE - 1)) as *mut Segment
 }
 
-/// Header of the large object at `p` (non-null, in a large segment): in
-/// the first OS page of the object's 4 MiB chunk, at one of 32 offsets
-/// 128 bytes apart chosen by the chunk's address. (At the chunk's start,
-/// the headers of all large objects would map to the same cache sets, 4
-/// MiB apart, and evict each other: `realloc` of many large objects in
-/// turn missed the cache on every call.)
+/// Header of the large object at `p` (non-null) whose segment map entry
+/// is `entry` (`MAP_LARGE + c`): in the OS page below the object, which
+/// starts `1 + c` pages into its 4 MiB chunk, at one of 32 offsets 128
+/// bytes apart chosen by the chunk's address. The colours spread what
+/// `realloc` and `free` touch of many large objects over cache sets and
+/// TLB sets: at the chunk's start, every header (and every object's first
+/// page) would be 4 MiB from the next, in the same sets, evicting each
+/// other when a program works on many large objects in turn.
 #[inline(always)]
-pub(crate) fn large_header(p: *const u8) -> *mut Segment {
+pub(crate) fn large_header(p: *const u8, entry: u8) -> *mut Segment {
     let chunk = segment_of(p) as usize;
-    (chunk + ((chunk >> SEGMENT_SHIFT) & 31) * 128) as *mut Segment
+    let page = (entry - MAP_LARGE) as usize * os::OS_PAGE;
+    (chunk + page + ((chunk >> SEGMENT_SHIFT) & 31) * 128) as *mut Segment
 }
 
-// The header's last colour ends inside the OS page in front of the object.
-const _: () = assert!(31 * 128 + 128 <= LARGE_HEADER);
+// The header's last line colour ends inside its OS page.
+const _: () = assert!(31 * 128 + 128 <= os::OS_PAGE);
 
 /// Number of 4 MiB regions kept for reuse.
 const CACHE_SLOTS: usize = 256;
@@ -553,15 +561,30 @@ pub(crate) fn large_alloc(
     if base.is_null() {
         return ptr::null_mut();
     }
+    // The page colour (see `large_header`): the object starts `1 + colour`
+    // pages into its region when it still fits, else one page in.
+    let (offset, total, colour) = {
+        let colour = (base as usize >> SEGMENT_SHIFT) & (MAP_PAGED - MAP_LARGE - 1) as usize;
+        let coloured = (LARGE_HEADER + colour * os::OS_PAGE).next_multiple_of(align);
+        let total_c = (coloured + size).next_multiple_of(os::OS_PAGE);
+        if map_align == SEGMENT_SIZE && total_c <= map_len {
+            (coloured, total_c, colour)
+        } else {
+            (offset, total, 0)
+        }
+    };
     // SAFETY: offset < total <= map_len, so obj and the header (which lies
-    // in the OS page below obj's 4 MiB chunk start + 4 KiB <= obj, see
-    // `large_header`, and at or above base) are inside the mapping.
+    // in the OS page below obj, see `large_header`, and at or above base)
+    // are inside the mapping. (With an alignment of 4 MiB or more, obj's
+    // chunk starts 4 MiB below obj, and colour 0 puts the header at its
+    // start.)
     unsafe {
         let obj = base.add(offset);
         if zero && dirty > offset {
             ptr::write_bytes(obj, 0, (dirty - offset).min(size));
         }
-        let seg = large_header(obj);
+        let entry = MAP_LARGE + colour as u8;
+        let seg = large_header(obj, entry);
         ptr::addr_of_mut!((*seg).kind).write(SegmentKind::Large);
         ptr::addr_of_mut!((*seg).page_shift).write(PAGE_SHIFT);
         ptr::addr_of_mut!((*seg).node).write(node.unwrap_or(usize::MAX));
@@ -574,7 +597,7 @@ pub(crate) fn large_alloc(
         if let Some(n) = node {
             os::bind_to_node(base, map_len, n);
         }
-        if !map_set(seg as usize, MAP_LARGE) {
+        if !map_set(seg as usize, entry) {
             os::unmap(base, map_len);
             return ptr::null_mut();
         }
