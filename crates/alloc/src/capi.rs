@@ -29,7 +29,7 @@ fn enomem() -> *mut c_void {
 }
 
 /// C `malloc`. On x86-64 one indirect jump through `MALLOC_IMPL`: to
-/// [`malloc_plain`] without a placement plan, to `malloc_with_return`
+/// `malloc_plain` without a placement plan, to `malloc_with_return`
 /// (which passes the caller's return address on, see `placement.rs`) once
 /// a plan is active.
 #[cfg(target_arch = "x86_64")]
