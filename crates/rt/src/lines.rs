@@ -366,15 +366,20 @@ impl Lines {
         unsafe { &*self.chunks[i / RECS_PER_CHUNK].add(i % RECS_PER_CHUNK) }
     }
 
-    /// A free record for `line` (pointed to from the line's shadow).
-    fn new_rec(&mut self, shadow: &Shadow, line: usize) -> usize {
+    /// A free record for `line` (pointed to from the line's shadow), or
+    /// `None` when memory for one cannot be had.
+    fn new_rec(&mut self, shadow: &Shadow, line: usize) -> Option<usize> {
         let i = match self.free.pop() {
             Some(i) => i as usize,
             None => {
                 if self.nrecs / RECS_PER_CHUNK >= self.chunks.len() {
-                    let v: Vec<LineRec> = (0..RECS_PER_CHUNK).map(|_| LineRec::default()).collect();
-                    self.chunks
-                        .push(Box::leak(v.into_boxed_slice()).as_mut_ptr());
+                    // SAFETY: all-zero bytes are a free record (no line,
+                    // free slots, no sites).
+                    let p = unsafe { crate::objects::leak_zeroed::<LineRec>(RECS_PER_CHUNK) };
+                    if p.is_null() {
+                        return None;
+                    }
+                    self.chunks.push(p);
                 }
                 self.nrecs += 1;
                 self.nrecs - 1
@@ -383,7 +388,7 @@ impl Lines {
         let rec = self.rec(i);
         rec.line1.store(line + 1, Ordering::Relaxed);
         shadow.set_line(line, rec as *const LineRec as *mut LineRec);
-        i
+        Some(i)
     }
 
     /// Thread `tid` read or wrote (`write`) `[addr, addr+size)`, which lies
@@ -454,7 +459,10 @@ impl Lines {
                         self.untracked += 1;
                         return None;
                     }
-                    let i = self.new_rec(shadow, line);
+                    let Some(i) = self.new_rec(shadow, line) else {
+                        self.untracked += 1;
+                        return None;
+                    };
                     self.index.insert(line, i as u32);
                     i
                 }

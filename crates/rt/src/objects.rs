@@ -88,6 +88,18 @@ const _: () = assert!(core::mem::size_of::<Rec>() == ROWS * 64 + 64);
 /// lock.
 const MAX_LINKS: usize = 16;
 
+/// `n` zeroed `T`s in fresh mapped memory (resident only once touched),
+/// never freed; null if the mapping fails.
+///
+/// # Safety
+/// All-zero bytes must be a valid `T`, and `T`'s alignment at most a page.
+pub(crate) unsafe fn leak_zeroed<T>(n: usize) -> *mut T {
+    match core::mem::size_of::<T>().checked_mul(n) {
+        Some(len) if len > 0 => crate::shadow::map(len) as *mut T,
+        _ => core::ptr::null_mut(),
+    }
+}
+
 impl Objects {
     /// No objects.
     pub(crate) const fn new() -> Objects {
@@ -111,8 +123,12 @@ impl Objects {
             if self.chunks.len() >= MAX_CHUNKS {
                 return None;
             }
-            let v: Vec<Rec> = (0..PER_CHUNK).map(|_| Rec::default()).collect();
-            let p = Box::leak(v.into_boxed_slice()).as_mut_ptr();
+            // SAFETY: a record of all-zero bytes is a valid empty record
+            // (zero counters, free rows, no link).
+            let p = unsafe { leak_zeroed::<Rec>(PER_CHUNK) };
+            if p.is_null() {
+                return None;
+            }
             self.chunks.push(p);
         }
         self.next += 1;

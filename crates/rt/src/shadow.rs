@@ -70,7 +70,7 @@ pub(crate) struct Chunk {
 
 /// Map `len` bytes of zeroed, lazily backed memory (not through the
 /// interposed `mmap`), or null.
-fn map(len: usize) -> *mut u8 {
+pub(crate) fn map(len: usize) -> *mut u8 {
     // SAFETY: an anonymous private mapping at an address of the kernel's
     // choosing touches no existing memory.
     let p = unsafe {
