@@ -143,13 +143,19 @@ pub enum State {
 const LOW_CORES: u32 = 128;
 
 /// A set of cores (the sharers of a line): a bit mask for cores 0 to 127,
-/// which needs no allocation, and a sorted list of the cores beyond (empty,
+/// which needs no allocation, and a sorted list of the cores beyond (absent,
 /// and so unallocated, on machines of at most 128 cores). Iteration is in
-/// increasing core order.
+/// increasing core order. Small (24 bytes), for a dense directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Sharers {
-    low: u128,
-    high: Vec<u32>,
+    /// Cores 0 to 127, one bit each, in two words (a `u128`'s 16-byte
+    /// alignment would pad every directory slot).
+    low: [u64; 2],
+    /// Cores from 128 on, sorted; `None` rather than an empty list. Boxed
+    /// on purpose: a thin pointer (8 bytes, not a `Vec`'s 24) keeps the
+    /// directory dense for the common machine, which never allocates it.
+    #[allow(clippy::box_collection)]
+    high: Option<Box<Vec<u32>>>,
 }
 
 impl Sharers {
@@ -161,39 +167,59 @@ impl Sharers {
         s
     }
 
+    /// Cores 0 to 127 as one mask.
+    #[inline]
+    fn low(&self) -> u128 {
+        self.low[0] as u128 | (self.low[1] as u128) << 64
+    }
+
+    /// Cores from 128 on.
+    #[inline]
+    fn high(&self) -> &[u32] {
+        self.high.as_deref().map_or(&[], |h| h.as_slice())
+    }
+
     #[inline]
     fn is_empty(&self) -> bool {
-        self.low == 0 && self.high.is_empty()
+        self.low == [0, 0] && self.high.is_none()
     }
 
     #[inline]
     fn contains(&self, core: u32) -> bool {
         if core < LOW_CORES {
-            self.low >> core & 1 != 0
+            self.low[(core >> 6) as usize] >> (core & 63) & 1 != 0
         } else {
-            self.high.binary_search(&core).is_ok()
+            self.high().binary_search(&core).is_ok()
         }
     }
 
     fn insert(&mut self, core: u32) {
         if core < LOW_CORES {
-            self.low |= 1 << core;
-        } else if let Err(i) = self.high.binary_search(&core) {
-            self.high.insert(i, core);
+            self.low[(core >> 6) as usize] |= 1 << (core & 63);
+        } else {
+            let h = self.high.get_or_insert_with(Default::default);
+            if let Err(i) = h.binary_search(&core) {
+                h.insert(i, core);
+            }
         }
     }
 
     fn remove(&mut self, core: u32) {
         if core < LOW_CORES {
-            self.low &= !(1 << core);
-        } else if let Ok(i) = self.high.binary_search(&core) {
-            self.high.remove(i);
+            self.low[(core >> 6) as usize] &= !(1 << (core & 63));
+        } else if let Some(h) = &mut self.high {
+            if let Ok(i) = h.binary_search(&core) {
+                h.remove(i);
+            }
+            if h.is_empty() {
+                self.high = None;
+            }
         }
     }
 
     /// The cores, in increasing order.
     fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        let mut m = self.low;
+        let mut m = self.low();
         std::iter::from_fn(move || {
             (m != 0).then(|| {
                 let c = m.trailing_zeros();
@@ -201,7 +227,7 @@ impl Sharers {
                 c
             })
         })
-        .chain(self.high.iter().copied())
+        .chain(self.high().iter().copied())
     }
 }
 
@@ -219,15 +245,16 @@ struct Entry {
 /// a lookup is a multiply, a shift and (mostly) one key comparison; a
 /// miss can look a key up and insert it in the same probe
 /// ([`LineTable::slot`]) and then update the value in place by slot; a
-/// removal shifts the following entries back (no tombstones). At most
-/// half full. Every key but `u64::MAX` (the empty-slot mark) can be
-/// stored.
+/// removal shifts the following entries back (no tombstones). Keys and
+/// values lie side by side, and the table is at most 70 % full: a lookup
+/// mostly reads one cache line, and the table stays smaller than a general
+/// hash map of the same entries. Every key but `u64::MAX` (the empty-slot
+/// mark) can be stored.
 #[derive(Debug, Clone)]
 pub(crate) struct LineTable<V> {
-    /// The key in each slot, or [`NO_LINE`] for an empty slot.
-    keys: Vec<u64>,
-    /// The value of each slot (the default in empty slots).
-    pub(crate) values: Vec<V>,
+    /// Each slot's key (or [`NO_LINE`] for an empty slot) and value (the
+    /// default in empty slots), side by side: a probe reads one cache line.
+    pub(crate) slots: Vec<(u64, V)>,
     /// Occupied slots.
     len: usize,
     /// `64 - log2(slots)`: a key's home slot is the top bits of its hash.
@@ -254,8 +281,7 @@ impl<V: Default + Clone> LineTable<V> {
     fn with_slots(n: usize) -> Self {
         debug_assert!(n.is_power_of_two() && n >= 2);
         LineTable {
-            keys: vec![NO_LINE; n],
-            values: vec![V::default(); n],
+            slots: vec![(NO_LINE, V::default()); n],
             len: 0,
             shift: 64 - n.trailing_zeros(),
         }
@@ -270,7 +296,7 @@ impl<V: Default + Clone> LineTable<V> {
 
     #[inline]
     fn mask(&self) -> usize {
-        self.keys.len() - 1
+        self.slots.len() - 1
     }
 
     /// The slot holding `key`, if it is in the table.
@@ -279,7 +305,7 @@ impl<V: Default + Clone> LineTable<V> {
         let mask = self.mask();
         let mut i = self.home(key);
         loop {
-            let k = self.keys[i];
+            let k = self.slots[i].0;
             if k == key {
                 return (key != NO_LINE).then_some(i);
             }
@@ -293,7 +319,7 @@ impl<V: Default + Clone> LineTable<V> {
     /// The value of `key`, if it is in the table.
     #[inline]
     pub(crate) fn get(&self, key: u64) -> Option<&V> {
-        self.find(key).map(|i| &self.values[i])
+        self.find(key).map(|i| &self.slots[i].1)
     }
 
     /// The slot of `key` (not `u64::MAX`), inserting it with the default
@@ -302,18 +328,18 @@ impl<V: Default + Clone> LineTable<V> {
     #[inline]
     pub(crate) fn slot(&mut self, key: u64) -> usize {
         debug_assert!(key != NO_LINE);
-        if (self.len + 1) * 2 > self.keys.len() {
+        if (self.len + 1) * 10 > self.slots.len() * 7 {
             self.grow();
         }
         let mask = self.mask();
         let mut i = self.home(key);
         loop {
-            let k = self.keys[i];
+            let k = self.slots[i].0;
             if k == key {
                 return i;
             }
             if k == NO_LINE {
-                self.keys[i] = key;
+                self.slots[i].0 = key;
                 self.len += 1;
                 return i;
             }
@@ -327,17 +353,17 @@ impl<V: Default + Clone> LineTable<V> {
     pub(crate) fn insert(&mut self, key: u64, value: V) -> bool {
         let len = self.len;
         let i = self.slot(key);
-        self.values[i] = value;
+        self.slots[i].1 = value;
         self.len > len
     }
 
     #[cold]
     fn grow(&mut self) {
-        let old = std::mem::replace(self, Self::with_slots(self.keys.len() * 2));
-        for (key, v) in old.keys.into_iter().zip(old.values) {
+        let old = std::mem::replace(self, Self::with_slots(self.slots.len() * 2));
+        for (key, v) in old.slots {
             if key != NO_LINE {
                 let i = self.slot(key);
-                self.values[i] = v;
+                self.slots[i].1 = v;
             }
         }
     }
@@ -345,14 +371,14 @@ impl<V: Default + Clone> LineTable<V> {
     /// Removes the key in slot `i`; returns its value.
     pub(crate) fn remove_at(&mut self, mut i: usize) -> V {
         let mask = self.mask();
-        let value = std::mem::take(&mut self.values[i]);
+        let value = std::mem::take(&mut self.slots[i].1);
         // Backward-shift deletion: move up every following entry of the
         // probe run whose home slot is not in (i, j], so that no lookup
         // meets a hole before its key.
         let mut j = i;
         loop {
             j = (j + 1) & mask;
-            let k = self.keys[j];
+            let k = self.slots[j].0;
             if k == NO_LINE {
                 break;
             }
@@ -363,12 +389,12 @@ impl<V: Default + Clone> LineTable<V> {
                 i < h || h <= j
             };
             if !stays {
-                self.keys[i] = k;
-                self.values[i] = std::mem::take(&mut self.values[j]);
+                let v = std::mem::take(&mut self.slots[j].1);
+                self.slots[i] = (k, v);
                 i = j;
             }
         }
-        self.keys[i] = NO_LINE;
+        self.slots[i].0 = NO_LINE;
         self.len -= 1;
         value
     }
@@ -380,11 +406,10 @@ impl<V: Default + Clone> LineTable<V> {
 
     /// Every key and its value (in no particular order).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &V)> + '_ {
-        self.keys
+        self.slots
             .iter()
-            .zip(&self.values)
-            .filter(|(&k, _)| k != NO_LINE)
-            .map(|(&k, v)| (k, v))
+            .filter(|(k, _)| *k != NO_LINE)
+            .map(|(k, v)| (*k, v))
     }
 }
 
@@ -858,7 +883,7 @@ impl Coherence {
         let mut worst: f64 = 0.0;
         // The bit mask first (a plain loop: the common case), then the
         // cores beyond it; increasing core order either way.
-        let mut m = sharers.low;
+        let mut m = sharers.low();
         while m != 0 {
             let s = m.trailing_zeros();
             m &= m - 1;
@@ -867,7 +892,7 @@ impl Coherence {
                 worst = worst.max(self.distance_ns(core, s));
             }
         }
-        for &s in &sharers.high {
+        for &s in sharers.high() {
             if s != core {
                 self.invalidate_core(s, line);
                 worst = worst.max(self.distance_ns(core, s));
@@ -933,7 +958,7 @@ impl Coherence {
         // One probe finds the line's entry, or lists the line with an
         // empty one (state Invalid) that `fetch` fills in.
         let slot = self.dir.slot(line);
-        let entry = &mut self.dir.values[slot];
+        let entry = &mut self.dir.slots[slot].1;
         match (state_in(Some(entry), core), write) {
             (State::Modified, _) | (State::Exclusive | State::Shared, false) => {
                 self.private_hit(core, line)
@@ -1051,7 +1076,7 @@ impl Coherence {
                 },
             )
         };
-        self.dir.values[slot] = new_entry;
+        self.dir.slots[slot].1 = new_entry;
         if write {
             self.drop_other_l3(core, line);
         }
@@ -1088,7 +1113,7 @@ impl Coherence {
         let Some(slot) = self.dir.find(line) else {
             return;
         };
-        let e = &mut self.dir.values[slot];
+        let e = &mut self.dir.slots[slot].1;
         if let Some((o, dirty)) = e.owner {
             if o == core {
                 e.owner = None;
@@ -1118,8 +1143,9 @@ impl Coherence {
             if e.owner.is_none() && e.sharers.is_empty() {
                 return Err(format!("line {line:#x}: empty directory entry"));
             }
-            if e.sharers.high.windows(2).any(|w| w[0] >= w[1])
-                || e.sharers.high.first().is_some_and(|&c| c < LOW_CORES)
+            if e.sharers.high().windows(2).any(|w| w[0] >= w[1])
+                || e.sharers.high().first().is_some_and(|&c| c < LOW_CORES)
+                || e.sharers.high.as_ref().is_some_and(|h| h.is_empty())
             {
                 return Err(format!("line {line:#x}: sharers not sorted/unique"));
             }
@@ -1175,7 +1201,7 @@ mod tests {
             let line = (x % 300) * if x & 1 == 0 { 1 } else { 1 << 20 };
             if x >> 60 < 9 {
                 let i = d.slot(line);
-                d.values[i].owner = Some((step, false));
+                d.slots[i].1.owner = Some((step, false));
                 m.insert(line, step);
             } else {
                 let got = d.remove(line).and_then(|e| e.owner).map(|(o, _)| o);

@@ -182,3 +182,71 @@ fn same_trace_and_machine_give_byte_identical_json() {
     assert!(v["transfers_cross_socket"].as_u64().unwrap() > 0);
     assert!(v["transfers_cross_die"].as_u64().unwrap() > 0);
 }
+
+/// A machine of 2 sockets x 100 cores: sharer sets reach beyond core 127.
+fn wide() -> Machine {
+    Machine::from_toml(WIDE, "wide").unwrap_or_else(|e| panic!("{e}"))
+}
+
+const WIDE: &str = r#"
+name = "wide"
+ghz = 1.0
+[topology]
+sockets = 2
+dies_per_socket = 2
+cores_per_die = 50
+nodes_per_socket = 1
+[caches.l1d]
+size = 128
+assoc = 2
+line = 64
+hit_cycles = 1
+[caches.l2]
+size = 256
+assoc = 2
+line = 64
+hit_cycles = 4
+[caches.l3]
+size = 512
+assoc = 2
+line = 64
+hit_cycles = 10
+shared = "die"
+[transfer]
+same_die_ns = 20.0
+cross_die_ns = 60.0
+cross_socket_ns = 150.0
+[dram]
+latency_ns = [[80.0, 130.0], [130.0, 80.0]]
+"#;
+
+/// Cores above 127 share, are invalidated and keep the invariants like
+/// the others.
+#[test]
+fn sharers_beyond_core_127() {
+    let mut sim = Coherence::new(&wide()).expect("sim");
+    let addr = 0x4000;
+    for core in [3, 130, 199, 64, 150] {
+        sim.access(core, addr, 8, false).expect("read");
+        sim.check_invariants().expect("invariants");
+    }
+    for core in [3, 130, 199, 64, 150] {
+        assert_eq!(sim.state(core, addr), State::Shared, "core {core}");
+    }
+    let before = sim.stats().invalidations;
+    sim.access(131, addr, 8, true).expect("write");
+    sim.check_invariants().expect("invariants");
+    assert_eq!(sim.stats().invalidations - before, 5);
+    assert_eq!(sim.state(131, addr), State::Modified);
+    for core in [3, 130, 199, 64, 150] {
+        assert_eq!(sim.state(core, addr), State::Invalid, "core {core}");
+    }
+    // A shared line written by one of its high sharers: an upgrade.
+    sim.access(140, addr, 8, false).expect("read");
+    sim.access(160, addr, 8, false).expect("read");
+    sim.access(160, addr, 8, true).expect("upgrade");
+    sim.check_invariants().expect("invariants");
+    assert_eq!(sim.state(160, addr), State::Modified);
+    assert_eq!(sim.state(140, addr), State::Invalid);
+    assert_eq!(sim.state(131, addr), State::Invalid);
+}
