@@ -23,7 +23,7 @@
 //! `__tsan_ignore_thread_begin`/`__tsan_ignore_thread_end` (clang emits
 //! them only in Objective-C `dealloc`/`+initialize` methods).
 
-use crate::race::Access;
+use crate::race::{self, Access};
 use crate::state::{self, Guard, Kind, FINISHED};
 use core::ffi::c_void;
 use loci_trace::Event;
@@ -347,10 +347,14 @@ fn atomic_events(
     }
 }
 
-/// Perform atomic operation `op` on `addr` inside the table's critical
-/// section, then count it and apply its happens-before effect. `op`
-/// returns its result, the memory order that applied (the failure order
-/// of a failed compare-exchange), and whether it read and wrote.
+/// Perform atomic operation `op` on `addr`, count it and apply its
+/// happens-before effect: without the table lock when the thread can
+/// (`fast::atomic`), else under it. Either way the operation and its effect
+/// on the variable's clock happen under the lock of the variable's shard of
+/// the sync map, so that the detector sees the operations on one variable
+/// in the order they took effect. `op` returns its result, the memory
+/// order that applied (the failure order of a failed compare-exchange),
+/// and whether it read and wrote.
 #[inline]
 fn atomic_op<R>(
     addr: usize,
@@ -361,23 +365,26 @@ fn atomic_op<R>(
     if FINISHED.load(Ordering::Relaxed) {
         return op().0;
     }
+    let op = match crate::fast::atomic(addr, size, pc, op) {
+        Ok(r) => return r,
+        Err(op) => op,
+    };
     let Some(mut g) = Guard::enter() else {
         return op().0;
     };
     let tid = state::current_tid(&g);
     let mut t = state::table();
+    let races = t.races_on;
+    let stack = if races { state::stack_node() } else { 0 };
+    let (th, sync, l1) = t.hb.for_atomic(tid, addr, size);
+    let mut shard = sync.lock(addr);
     let (r, mo, reads, writes) = op();
-    let hit = t.access_sized(addr, size, tid, Kind::Atomic, writes);
-    crate::fast::learn(&mut g, &mut t, tid, addr, hit);
-    let site = hit.map(|h| h.site);
-    if t.trace.is_some() {
-        atomic_events(&mut t, tid, addr, size, mo, reads, writes, site);
-    }
-    if t.races_on {
+    let mut found = None;
+    let mut ticked = false;
+    if races {
         if reads {
-            t.hb.atomic_read_side(tid, addr, mo);
+            race::atomic_read_effect(th, &mut shard, addr, mo);
         }
-        let stack = state::stack_node();
         let a = Access {
             addr,
             size,
@@ -387,12 +394,21 @@ fn atomic_op<R>(
             stack,
             func: 0,
         };
-        if let Some(race) = t.hb.access(tid, &a) {
-            crate::race_report::report(&t, &race);
-        }
-        if writes {
-            t.hb.atomic_write_side(tid, addr, mo, reads);
-        }
+        let _ = race::check(l1, tid, &th.vc, &a, true, &mut found);
+        ticked = writes && race::atomic_write_effect(th, tid, &mut shard, addr, mo, reads);
+    }
+    drop(shard);
+    if ticked {
+        t.hb.sync_epoch(tid);
+    }
+    if let Some(race) = found.and_then(|r| t.hb.dedupe(r)) {
+        crate::race_report::report(&t, &race);
+    }
+    let hit = t.access_sized(addr, size, tid, Kind::Atomic, writes);
+    crate::fast::learn(&mut g, &mut t, tid, addr, hit);
+    if t.trace.is_some() {
+        let site = hit.map(|h| h.site);
+        atomic_events(&mut t, tid, addr, size, mo, reads, writes, site);
     }
     r
 }

@@ -221,17 +221,25 @@ pub(crate) fn try_access(addr: usize, size: usize, kind: Kind) -> bool {
             return false;
         }
     }
-    try_count(c, chunk, gi, addr, size, kind)
+    try_count(c, chunk, gi, addr, size, kind, kind == Kind::Write)
 }
 
-/// The counting half of [`try_access`]: count an access of `size` bytes
-/// at `addr` (granule `gi` of `chunk`) against its object, its line and
-/// the thread's totals without the lock, if the thread's context knows
-/// them; `false`: nothing was counted.
+/// The counting half of [`try_access`]: count an access of kind `kind`
+/// (`write`: it stores, for the line's record) of `size` bytes at `addr`
+/// (granule `gi` of `chunk`) against its object, its line and the
+/// thread's totals without the lock, if the thread's context knows them;
+/// `false`: nothing was counted.
 #[inline(always)]
-fn try_count(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, size: usize, kind: Kind) -> bool {
+fn try_count(
+    c: &Ctx,
+    chunk: &Chunk,
+    gi: usize,
+    addr: usize,
+    size: usize,
+    kind: Kind,
+    write: bool,
+) -> bool {
     let tid = c.tid;
-    let write = kind == Kind::Write;
     let k = kind as usize;
     let id = Shadow::id(chunk, gi);
     if id == 0 {
@@ -336,7 +344,7 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
             report(r);
         }
     }
-    if try_count(c, chunk, gi, addr, size, kind) {
+    if try_count(c, chunk, gi, addr, size, kind, kind == Kind::Write) {
         return true;
     }
     let Some(mut g) = Guard::enter() else {
@@ -376,6 +384,79 @@ pub(crate) fn sync(addr: usize, op: SyncOp) -> bool {
     }
     slot::set(cp);
     true
+}
+
+/// Perform atomic operation `op` on the `size` bytes at `addr` and record
+/// it without the table lock, when the thread has a context, no trace is
+/// being written and the bytes are shadowed: the operation and its effect
+/// on the variable's clock under the lock of the variable's shard of the
+/// sync map (the race check between the read and the write half), then
+/// the counting fast path (or the table lock to count). `Err(op)`: not
+/// taken, nothing done.
+pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
+    addr: usize,
+    size: usize,
+    pc: usize,
+    op: F,
+) -> Result<R, F> {
+    let cp = slot::get();
+    let flags = FLAGS.load(Ordering::Relaxed);
+    if (cp as usize) <= BUSY as usize || flags & ENABLED == 0 || size == 0 {
+        return Err(op);
+    }
+    // SAFETY: contexts are leaked, and only this thread uses its own.
+    let c = unsafe { &*cp };
+    let tid = c.tid;
+    let l1 = L1.load(Ordering::Acquire);
+    let last = (addr + size - 1) & !7;
+    let (Some((chunk, gi)), Some(_)) = (shadow::lookup(l1, addr), shadow::lookup(l1, last)) else {
+        return Err(op);
+    };
+    let races = flags & RACES != 0;
+    let stack = if races { state::stack_node() } else { 0 };
+    // SAFETY: the clock state is a leaked box that only this thread
+    // changes, and it is not inside the runtime (its context is visible),
+    // so no other reference to it is live.
+    let th = unsafe { &mut *(c.clock as *mut ThreadClock) };
+    // The shard lock is held, and the map or the clock may allocate: BUSY
+    // keeps signal handlers and the malloc hooks from recording.
+    slot::set(BUSY);
+    let mut shard = race::sync_map().lock(addr);
+    let (r, mo, reads, writes) = op();
+    let mut found = None;
+    let mut ticked = false;
+    if races {
+        if reads {
+            race::atomic_read_effect(th, &mut shard, addr, mo);
+        }
+        let a = Access {
+            addr,
+            size,
+            write: writes,
+            atomic: true,
+            pc,
+            stack,
+            func: 0,
+        };
+        let _ = race::check(l1, tid, &th.vc, &a, true, &mut found);
+        ticked = writes && race::atomic_write_effect(th, tid, &mut shard, addr, mo, reads);
+    }
+    drop(shard);
+    if ticked {
+        c.epoch.store(th.vc.get(tid), Ordering::Relaxed);
+    }
+    slot::set(cp);
+    if let Some(f) = found {
+        report(f);
+    }
+    if !try_count(c, chunk, gi, addr, size, Kind::Atomic, writes) {
+        if let Some(mut g) = Guard::enter() {
+            let mut t = state::table();
+            let hit = t.access_sized(addr, size, tid, Kind::Atomic, writes);
+            learn(&mut g, &mut t, tid, addr, hit);
+        }
+    }
+    Ok(r)
 }
 
 /// Report race `r` (unless reported before), inside the runtime.

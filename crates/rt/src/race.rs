@@ -84,7 +84,7 @@
 //! Concurrency contract: everything here is plain data inside the
 //! runtime's [`crate::state::Table`], behind its lock.
 
-use crate::lock::Lock;
+use crate::lock::{Lock, LockGuard};
 use crate::shadow::{self, Chunk, Shadow, MAX_TID};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -206,7 +206,7 @@ pub(crate) struct ThreadClock {
 
 /// Clock(s) of one sync object.
 #[derive(Clone, Debug, Default)]
-struct SyncVar {
+pub(crate) struct SyncVar {
     /// Released by unlocks, posts, release stores, ...
     vc: Vc,
     /// rwlocks only: released by read-unlocks, acquired by write-locks.
@@ -375,6 +375,12 @@ impl SyncMap {
         }
     }
 
+    /// The shard holding `addr`, locked.
+    #[inline]
+    pub(crate) fn lock(&self, addr: usize) -> LockGuard<'_, BTreeMap<usize, SyncVar>> {
+        self.shards[(addr >> 12) % SYNC_SHARDS].lock()
+    }
+
     /// Run `f` on the shard holding `addr`, locked.
     #[inline]
     fn with<R>(&self, addr: usize, f: impl FnOnce(&mut BTreeMap<usize, SyncVar>) -> R) -> R {
@@ -407,6 +413,60 @@ impl SyncMap {
 /// The process's sync objects (the runtime's detector uses these; tests
 /// make their own, see [`Detector::isolated`]).
 static SYNC: SyncMap = SyncMap::new();
+
+/// The read half of an atomic operation by a thread with clock state `th`
+/// on `addr` with order `mo` (after the value was read; `m` is the
+/// variable's locked shard): acquire orders acquire from the variable,
+/// weaker ones collect its clock for a later acquire fence.
+pub(crate) fn atomic_read_effect(
+    th: &mut ThreadClock,
+    m: &mut BTreeMap<usize, SyncVar>,
+    addr: usize,
+    mo: i32,
+) {
+    let (acq, _) = split(mo);
+    if let Some(s) = m.get(&addr) {
+        if acq {
+            th.vc.join(&s.vc);
+            th.acquires += 1;
+        } else {
+            th.fence_acq.join(&s.vc);
+        }
+    }
+}
+
+/// The write half of an atomic operation by thread `t` (before the value
+/// is visible to any other thread's read half): a release store assigns
+/// the variable's clock, a release RMW joins it (release sequences); a
+/// relaxed store or RMW releases the clock of the last release fence.
+/// Returns whether `t`'s epoch advanced.
+pub(crate) fn atomic_write_effect(
+    th: &mut ThreadClock,
+    t: u32,
+    m: &mut BTreeMap<usize, SyncVar>,
+    addr: usize,
+    mo: i32,
+    rmw: bool,
+) -> bool {
+    let (_, rel) = split(mo);
+    if rel {
+        let s = m.entry(addr).or_default();
+        if rmw {
+            s.vc.join(&th.vc);
+        } else {
+            s.vc.clone_from(&th.vc);
+        }
+        let e = th.vc.get(t);
+        th.vc.set(t, e + 1);
+        th.releases += 1;
+        true
+    } else {
+        if th.fence_rel != Vc::default() {
+            m.entry(addr).or_default().vc.join(&th.fence_rel);
+        }
+        false
+    }
+}
 
 /// The process's sync objects.
 pub(crate) fn sync_map() -> &'static SyncMap {
@@ -639,49 +699,50 @@ impl Detector {
         }
     }
 
-    /// The read half of an atomic operation (after the value was read):
-    /// acquire orders acquire from the variable, weaker ones collect its
-    /// clock for a later acquire fence.
+    /// The read half of an atomic operation (after the value was read),
+    /// see [`atomic_read_effect`].
+    #[cfg(test)]
     pub(crate) fn atomic_read_side(&mut self, t: u32, addr: usize, mo: i32) {
-        let (acq, _) = split(mo);
         self.thread(t);
         let th = &mut self.threads[t as usize];
-        self.sync.with(addr, |m| {
-            if let Some(s) = m.get(&addr) {
-                if acq {
-                    th.vc.join(&s.vc);
-                    th.acquires += 1;
-                } else {
-                    th.fence_acq.join(&s.vc);
-                }
-            }
-        });
+        self.sync
+            .with(addr, |m| atomic_read_effect(th, m, addr, mo));
     }
 
-    /// The write half of an atomic operation (before the value is
-    /// visible to any other thread's read half): a release store assigns
-    /// the variable's clock, a release RMW joins it (release sequences); a
-    /// relaxed store or RMW releases the clock of the last release fence.
+    /// The write half of an atomic operation, see [`atomic_write_effect`].
+    #[cfg(test)]
     pub(crate) fn atomic_write_side(&mut self, t: u32, addr: usize, mo: i32, rmw: bool) {
-        let (_, rel) = split(mo);
         self.thread(t);
         let sync = self.sync;
-        let th = &self.threads[t as usize];
-        if rel {
-            let vc = &th.vc;
-            sync.with(addr, |m| {
-                let s = m.entry(addr).or_default();
-                if rmw {
-                    s.vc.join(vc);
-                } else {
-                    s.vc.clone_from(vc);
-                }
-            });
-            self.tick(t);
-        } else if th.fence_rel != Vc::default() {
-            let vc = &th.fence_rel;
-            sync.with(addr, |m| m.entry(addr).or_default().vc.join(vc));
+        let th = &mut self.threads[t as usize];
+        if sync.with(addr, |m| atomic_write_effect(th, t, m, addr, mo, rmw)) {
+            self.mirror(t);
         }
+    }
+
+    /// Thread `t`'s clock state, with the shadow of `[addr, addr+size)`
+    /// mapped (for [`check`]) and the sync objects: what an atomic
+    /// operation under the table lock needs.
+    pub(crate) fn for_atomic(
+        &mut self,
+        t: u32,
+        addr: usize,
+        size: usize,
+    ) -> (&mut ThreadClock, &'static SyncMap, *mut AtomicPtr<Chunk>) {
+        self.thread(t);
+        let mut g = addr / 8;
+        while g <= (addr + size.max(1) - 1) / 8 {
+            let _ = self.shadow.make(g * 8);
+            g += 1;
+        }
+        let l1 = self.shadow.first_level();
+        (&mut self.threads[t as usize], self.sync, l1)
+    }
+
+    /// Copy thread `t`'s epoch to its mirror (after its clock changed
+    /// outside the detector's methods).
+    pub(crate) fn sync_epoch(&mut self, t: u32) {
+        self.mirror(t);
     }
 
     /// `atomic_thread_fence(mo)` by `t`.
