@@ -244,41 +244,50 @@ impl Event {
     ) -> Result<(), String> {
         // Every event takes at least 5 bytes, so a valid payload holds at
         // most `payload.len() / 5` of them: `out` gets that many slots at
-        // most (whatever the count says), written in place (no capacity
-        // check per event); a larger count fails below.
+        // most (whatever the count says), made a few at a time, each
+        // batch while it is still in the L1 cache, and written in place
+        // (no capacity check per event); a larger count fails below.
+        const BATCH: usize = 256;
         let n = (count as usize).min(payload.len() / 5);
         out.clear();
-        out.resize(n, Event::ThreadExit { thread: 0 });
+        out.reserve(n);
         let mut rest = payload;
-        for (i, slot) in out.iter_mut().enumerate() {
-            if let Some((b, tail)) = rest.split_first_chunk::<22>() {
-                let flags = b[17];
-                if b[0] == TAG_ACCESS && flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) == 0 {
-                    let site = u32::from_le_bytes([b[18], b[19], b[20], b[21]]);
-                    *slot = Event::Access {
-                        thread: u32::from_le_bytes([b[1], b[2], b[3], b[4]]),
-                        addr: u64::from_le_bytes([
-                            b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-                        ]),
-                        size: u32::from_le_bytes([b[13], b[14], b[15], b[16]]),
-                        write: flags & FLAG_WRITE != 0,
-                        atomic: flags & FLAG_ATOMIC != 0,
-                        site: if flags & FLAG_SITE != 0 {
-                            Some(site)
-                        } else {
-                            None
-                        },
-                    };
-                    rest = tail;
-                    continue;
+        let mut i = 0;
+        while i < n {
+            let start = out.len();
+            out.resize(start + (n - i).min(BATCH), Event::ThreadExit { thread: 0 });
+            for slot in &mut out[start..] {
+                if let Some((b, tail)) = rest.split_first_chunk::<22>() {
+                    let flags = b[17];
+                    if b[0] == TAG_ACCESS && flags & !(FLAG_WRITE | FLAG_ATOMIC | FLAG_SITE) == 0 {
+                        let site = u32::from_le_bytes([b[18], b[19], b[20], b[21]]);
+                        *slot = Event::Access {
+                            thread: u32::from_le_bytes([b[1], b[2], b[3], b[4]]),
+                            addr: u64::from_le_bytes([
+                                b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                            ]),
+                            size: u32::from_le_bytes([b[13], b[14], b[15], b[16]]),
+                            write: flags & FLAG_WRITE != 0,
+                            atomic: flags & FLAG_ATOMIC != 0,
+                            site: if flags & FLAG_SITE != 0 {
+                                Some(site)
+                            } else {
+                                None
+                            },
+                        };
+                        rest = tail;
+                        i += 1;
+                        continue;
+                    }
                 }
-            }
-            match Event::decode(rest) {
-                Ok((ev, used)) => {
-                    *slot = ev;
-                    rest = &rest[used..];
+                match Event::decode(rest) {
+                    Ok((ev, used)) => {
+                        *slot = ev;
+                        rest = &rest[used..];
+                    }
+                    Err(m) => return Err(format!("event {i} of the block: {m}")),
                 }
-                Err(m) => return Err(format!("event {i} of the block: {m}")),
+                i += 1;
             }
         }
         // Events beyond the slots cannot all decode: find the first that
