@@ -3,8 +3,8 @@
 # benchmarks in benches/alloc/ (each allocator through LD_PRELOAD), and
 # prints per benchmark and allocator the median wall time, the spread
 # ((max - min) / median), the median user+sys CPU time and the median peak
-# RSS, then a summary table with times relative to mimalloc. See
-# benches/alloc/README.md.
+# RSS, then a summary table with times relative to mimalloc. The
+# allocators take turns run by run. See benches/alloc/README.md.
 #
 # Environment:
 #   RUNS=N        runs per benchmark and allocator (default 5)
@@ -75,20 +75,32 @@ summary="$bindir/summary"
 for entry in "${benches[@]}"; do
   IFS='|' read -r name prog args what <<<"$entry"
   [ -z "${BENCHES:-}" ] || [[ " $BENCHES " == *" $name "* ]] || continue
+  # The allocators take turns run by run (not all runs of one, then the
+  # next), so that a change in the machine's load during the benchmark
+  # weighs on all of them alike. xmalloc-for runs loci with "for" and, as
+  # the reference for its ratio, mimalloc's plain xmalloc (the same
+  # program without "for"), interleaved the same way.
+  here=""
   for a in $allocs; do
-    if [ "$name" = xmalloc-for ] && [ "$a" != loci ]; then continue; fi
-    times="$bindir/times"
-    : >"$times"
-    for _ in $(seq "$runs"); do
-      # shellcheck disable=SC2086
+    if [ "$name" = xmalloc-for ] && [ "$a" != loci ] && [ "$a" != mimalloc ]; then continue; fi
+    here="$here $a"
+    : >"$bindir/times.$a"
+  done
+  for _ in $(seq "$runs"); do
+    for a in $here; do
+      run_args="$args"
+      if [ "$name" = xmalloc-for ] && [ "$a" != loci ]; then run_args="${args% for}"; fi
       t0=$(date +%s%N)
-      if ! /usr/bin/time -f '%U %S %M' -o "$bindir/t" env LD_PRELOAD="${lib[$a]}" "$bindir/$prog" $args >/dev/null 2>"$bindir/err"; then
+      # shellcheck disable=SC2086
+      if ! /usr/bin/time -f '%U %S %M' -o "$bindir/t" env LD_PRELOAD="${lib[$a]}" "$bindir/$prog" $run_args >/dev/null 2>"$bindir/err"; then
         die "$name under $a failed: $(cat "$bindir/err")"
       fi
       t1=$(date +%s%N)
       # Wall time from the shell's nanosecond clock (GNU time's %e has 10 ms steps).
-      echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$bindir/t")" | awk '{ printf "%.4f %s %s %s\n", $1 / 1e6, $2, $3, $4 }' >>"$times"
+      echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$bindir/t")" | awk '{ printf "%.4f %s %s %s\n", $1 / 1e6, $2, $3, $4 }' >>"$bindir/times.$a"
     done
+  done
+  for a in $here; do
     read -r med spread cpu rss < <(awk '
       { w[NR] = $1; c[NR] = $2 + $3; r[NR] = $4 }
       function median(a, n,   i, j, t, b) {
@@ -102,7 +114,7 @@ for entry in "${benches[@]}"; do
         m = median(w, NR)
         sp = (m > 0) ? 100 * (max - min) / m : 0
         printf "%.3f %.0f%% %.3f %d\n", m, sp, median(c, NR), median(r, NR)
-      }' "$times")
+      }' "$bindir/times.$a")
     printf '%-17s %-9s %9s %7s %9s %9s\n' "$name" "$a" "$med" "$spread" "$cpu" "$rss"
     echo "$name $a $med $spread $cpu $rss" >>"$summary"
   done
@@ -126,7 +138,7 @@ awk -v allocs="$allocs" '
         row = row ((k in t) ? sprintf(" %.3f s (%s), %.1f MiB |", t[k], sp[k], rss[k] / 1024) : " – |")
       }
       l = b " loci"; m = b " mimalloc"
-      if (b == "xmalloc-for") m = "xmalloc mimalloc"
+      if (b == "xmalloc-for" && !(m in t)) m = "xmalloc mimalloc"
       row = row (((l in t) && (m in t) && t[m] > 0) ? sprintf(" %.2f× |", t[l] / t[m]) : " – |")
       row = row (((l in c) && (m in c) && c[m] > 0) ? sprintf(" %.2f× |", c[l] / c[m]) : " – |")
       print row
