@@ -53,11 +53,18 @@ then exits with status 66, as under ThreadSanitizer.
   `_exit(66)` once stdio is flushed, as ThreadSanitizer does: exit
   handlers registered before the runtime started and ELF destructors
   (`__attribute__((destructor))`) then do not run.
-- Accesses that repeat what the thread just did (same object, line and
-  bytes in the same epoch) are recorded without a lock (module `fast`);
-  every other access, allocation and synchronisation event takes one
-  global lock, so code whose threads constantly touch new memory or
-  synchronise scales with that lock.
+- Concurrency: plain accesses, atomics and lock/unlock/wait/post effects
+  are recorded without the runtime's global lock once the thread has run
+  its first access through it (module `fast`: a direct-mapped shadow,
+  per-object rows of counters, stripe locks per granule, a sharded map of
+  sync objects). Allocation, `free`, thread creation/join, fences, the
+  first access to each object by a thread and everything while a trace is
+  written take one global lock, so allocation-heavy multi-threaded code
+  scales with it. The shadow reserves 1 GiB of address space plus about
+  12.6 MiB per MiB of memory touched (`MAP_NORESERVE`, resident only where
+  used): under a tight `ulimit -v` race detection stops where the
+  shadow cannot be mapped (said once on stderr), and the program itself
+  has less address space left.
 - x86-64 and AArch64 Linux (glibc) only; no 16-byte atomics (their
   entries abort with a message naming them, see `abi`). The race
   detector's model and limits are documented in its module

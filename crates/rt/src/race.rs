@@ -929,24 +929,34 @@ pub(crate) fn check(
         }
         let stripe = Stripe::of(g);
         stripe.lock();
-        let mut free_slot = None;
-        let mut mine = None;
+        // Work on the packed words (indices, no iterator adaptors: this
+        // loop is the detector's slow path); unpack fully only for a
+        // report.
         let cells = &chunk.cells[gi];
-        for (i, cell) in cells.iter().enumerate() {
-            // Work on the packed word; unpack fully only for a report.
-            let w = cell.load(Ordering::Relaxed);
+        let ws = [0, 1, 2, 3].map(|i| cells[i].load(Ordering::Relaxed));
+        let (mut free_slot, mut mine) = (CELLS, CELLS);
+        for (i, &w) in ws.iter().enumerate() {
             if w == 0 {
-                free_slot.get_or_insert(i);
+                if free_slot == CELLS {
+                    free_slot = i;
+                }
                 continue;
             }
-            let (ctid, cepoch) = (shadow::tid_of(w), (w >> 32) as u32);
-            let (cmask, cwrite, catomic) = (w as u8, w >> 8 & 1 != 0, w >> 9 & 1 != 0);
-            if ctid == t {
-                mine.get_or_insert(i);
+            let ctid = shadow::tid_of(w);
+            let own = ctid == t;
+            if own && mine == CELLS {
+                mine = i;
             }
-            let hb = ctid == t || cepoch <= vc.get(ctid);
-            if !hb
-                && cmask & mask != 0
+            let (cmask, cwrite, catomic) = (w as u8, w & 0x100 != 0, w & 0x200 != 0);
+            if own || (w >> 32) as u32 <= vc.get(ctid) {
+                // Ordered before this access: dropped if this one covers it.
+                if cmask & !mask == 0 && (a.write || !cwrite) && (catomic || !a.atomic) {
+                    Shadow::clear(chunk, gi, i);
+                    if free_slot == CELLS {
+                        free_slot = i;
+                    }
+                }
+            } else if cmask & mask != 0
                 && (cwrite || a.write)
                 && !(catomic && a.atomic)
                 && found.is_none()
@@ -957,14 +967,16 @@ pub(crate) fn check(
                     granule: g,
                 });
             }
-            if hb && cmask & !mask == 0 && (a.write || !cwrite) && (catomic || !a.atomic) {
-                Shadow::clear(chunk, gi, i);
-                free_slot.get_or_insert(i);
-            }
         }
         // Evict when full: a cell of this thread if any, else one chosen
         // by the epoch (cheap pseudo-randomness, as TSan's).
-        let i = free_slot.unwrap_or_else(|| mine.unwrap_or(epoch as usize % CELLS));
+        let i = if free_slot < CELLS {
+            free_slot
+        } else if mine < CELLS {
+            mine
+        } else {
+            epoch as usize % CELLS
+        };
         Shadow::store(chunk, gi, i, &cur);
         stripe.unlock();
     }
