@@ -9,6 +9,9 @@
 #   MACHINE=FILE  machine preset (default presets/xeon-gold-6242-2s.toml)
 #   LOCI=PATH     time this loci binary instead of building one
 #   NO_REPLAY_BENCH=1   skip `cargo bench -p loci-sim --bench replay`
+#   CALLGRIND=1   also count instructions per event end to end with
+#                 `valgrind --tool=callgrind` on traces a tenth as long
+#                 (deterministic, unlike the times, on a shared machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +66,29 @@ for t in "${traces[@]}"; do
   printf '%-20s %11d %5d %10.3f %10.3f %10.3f %10.1f %10.1f\n' "$name" "$events" "$mb" \
     "$wmed" "$wmin" "$cmed" "$(rate "$wmed")" "$(rate "$cmed")"
 done
+
+if [ -n "${CALLGRIND:-}" ]; then
+  command -v valgrind >/dev/null || die "CALLGRIND=1 needs valgrind"
+  echo
+  echo "== instructions per event, end to end (callgrind; traces of a tenth of the iterations)"
+  printf '%-20s %11s %16s %12s\n' trace events instructions "instr/event"
+  for t in "${traces[@]}"; do
+    name="${t%%|*}"
+    # shellcheck disable=SC2086 # the workload arguments are a word list
+    set -- ${t#*|}
+    args=()
+    while [ $# -gt 0 ]; do
+      if [ "$1" = --iters ]; then args+=(--iters "$(( $2 / 10 ))"); shift 2; else args+=("$1"); shift; fi
+    done
+    "$loci" sim "${args[@]}" --emit-trace "$tmp/$name.small" --json >"$tmp/emit.json"
+    events=$(sed -n 's/.*"events": \([0-9]*\).*/\1/p' "$tmp/emit.json")
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$loci" sim --machine "$machine" \
+      --pin spread "$tmp/$name.small" --json >/dev/null 2>"$tmp/cg.log"
+    instr=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$tmp/cg.log")
+    printf '%-20s %11d %16d %12.1f\n' "$name" "$events" "$instr" \
+      "$(awk -v i="$instr" -v e="$events" 'BEGIN { print (e > 0) ? i / e : 0 }')"
+  done
+fi
 
 if [ -z "${NO_REPLAY_BENCH:-}" ]; then
   echo
