@@ -17,9 +17,12 @@
 //! `__tsan_read_write*` / `__tsan_unaligned_read_write*` with
 //! `-mllvm -tsan-compound-read-before-write`), all provided here.
 //!
+//! The 16-byte atomics `__tsan_atomic128_*` (gcc and clang emit them for
+//! `__int128` atomics with `-mcx16`) are in module `wide` (x86-64; on
+//! AArch64 they abort with a message naming them).
+//!
 //! Defined but not implemented — each aborts with a message naming it,
-//! never a silent no-op: the 16-byte atomics `__tsan_atomic128_*` (gcc and
-//! clang emit them for `__int128` atomics with `-mcx16`) and
+//! never a silent no-op:
 //! `__tsan_ignore_thread_begin`/`__tsan_ignore_thread_end` (clang emits
 //! them only in Objective-C `dealloc`/`+initialize` methods).
 
@@ -356,7 +359,7 @@ fn atomic_events(
 /// order that applied (the failure order of a failed compare-exchange),
 /// and whether it read and wrote.
 #[inline]
-fn atomic_op<R>(
+pub(crate) fn atomic_op<R>(
     addr: usize,
     size: usize,
     pc: usize,
@@ -690,6 +693,8 @@ macro_rules! unimplemented_fns {
     )*};
 }
 
+// The 16-byte atomics are implemented on x86-64 (module `wide`).
+#[cfg(not(target_arch = "x86_64"))]
 unimplemented_fns!(
     __tsan_atomic128_load
     __tsan_atomic128_store
@@ -703,6 +708,9 @@ unimplemented_fns!(
     __tsan_atomic128_compare_exchange_strong
     __tsan_atomic128_compare_exchange_weak
     __tsan_atomic128_compare_exchange_val
+);
+
+unimplemented_fns!(
     __tsan_ignore_thread_begin
     __tsan_ignore_thread_end
 );
