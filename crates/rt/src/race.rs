@@ -353,11 +353,13 @@ fn split(mo: i32) -> (bool, bool) {
 
 /// Shards of the sync-object map.
 const SYNC_SHARDS: usize = 64;
+const _: () = assert!(SYNC_SHARDS == 1 << 6); // shard_of's shift
 
-/// The clocks of sync objects, sharded by 4 KiB page (so that forgetting
-/// the range of a freed block takes one or two shard locks), each shard
-/// behind its own lock: threads synchronising on different objects do not
-/// wait for each other or for the runtime's table lock.
+/// The clocks of sync objects, sharded by a hash of their cache line, each
+/// shard behind its own lock: threads synchronising on different objects
+/// seldom wait for each other, and never for the runtime's table lock.
+/// Forgetting the range of a freed block visits the shards of its lines
+/// (all of them for blocks of 64 lines or more).
 pub(crate) struct SyncMap {
     shards: [Lock<BTreeMap<usize, SyncVar>>; SYNC_SHARDS],
 }
@@ -378,18 +380,17 @@ impl SyncMap {
     /// The shard holding `addr`, locked.
     #[inline]
     pub(crate) fn lock(&self, addr: usize) -> LockGuard<'_, BTreeMap<usize, SyncVar>> {
-        self.shards[(addr >> 12) % SYNC_SHARDS].lock()
+        self.shards[shard_of(addr)].lock()
     }
 
     /// Run `f` on the shard holding `addr`, locked.
     #[inline]
     fn with<R>(&self, addr: usize, f: impl FnOnce(&mut BTreeMap<usize, SyncVar>) -> R) -> R {
-        f(&mut self.shards[(addr >> 12) % SYNC_SHARDS].lock())
+        f(&mut self.shards[shard_of(addr)].lock())
     }
 
     /// Forget the objects in `[addr, end)`.
     fn forget(&self, addr: usize, end: usize) {
-        let pages = (end - 1) / 4096 - addr / 4096 + 1;
         let remove = |m: &mut BTreeMap<usize, SyncVar>| {
             if m.range(addr..end).next().is_some() {
                 let keys: Vec<usize> = m.range(addr..end).map(|(k, _)| *k).collect();
@@ -398,16 +399,31 @@ impl SyncMap {
                 }
             }
         };
-        if pages >= SYNC_SHARDS {
+        let lines = (end - 1) / 64 - addr / 64 + 1;
+        if lines >= SYNC_SHARDS {
             for sh in &self.shards {
                 remove(&mut sh.lock());
             }
         } else {
-            for p in 0..pages {
-                self.with(addr + p * 4096, remove);
+            // One visit per shard: lines of the range may share one.
+            let mut seen = 0u64;
+            for l in 0..lines {
+                let i = shard_of(addr + l * 64);
+                if seen & (1 << i) == 0 {
+                    seen |= 1 << i;
+                    remove(&mut self.shards[i].lock());
+                }
             }
         }
     }
+}
+
+/// The shard of the sync object at `addr`: a hash of its cache line, so
+/// that objects in different lines (atomics padded apart, one mutex per
+/// struct ...) seldom share a lock. Fibonacci hashing.
+#[inline]
+fn shard_of(addr: usize) -> usize {
+    ((addr >> 6) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (64 - 6)
 }
 
 /// The process's sync objects (the runtime's detector uses these; tests
