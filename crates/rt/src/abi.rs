@@ -745,8 +745,12 @@ pub extern "C" fn __tsan_init() {
         let tid = state::current_tid(&g);
         let off = std::env::var_os("LOCI_RACES").is_some_and(|v| v == "0");
         let trace = std::env::var_os("LOCI_TRACE_OUT");
+        let stack = state::own_stack(&g);
         let mut t = state::table();
         t.hb.thread(tid);
+        if t.thread_mut(tid).stack == (0, 0) {
+            t.thread_mut(tid).stack = stack;
+        }
         if off {
             t.races_on = false;
         }

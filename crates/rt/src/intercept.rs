@@ -294,10 +294,12 @@ unsafe extern "C" fn thread_start(p: *mut c_void) -> *mut c_void {
         state::set_current_tid(start.tid);
         // SAFETY: pthread_self and gettid have no preconditions.
         let (me, os_tid) = unsafe { (libc::pthread_self(), libc::gettid()) };
+        let stack = _g.as_ref().map_or((0, 0), state::own_stack);
         let mut t = state::table();
         let info = t.thread_mut(start.tid);
         info.pthread = Some(me);
         info.os_tid = os_tid as i64;
+        info.stack = stack;
         let parent = info.parent;
         t.emit(Event::ThreadStart {
             thread: start.tid,

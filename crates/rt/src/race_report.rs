@@ -23,6 +23,9 @@
 //! ==================
 //! ```
 //!
+//! The location is a heap block (with its allocation stack), a thread's
+//! stack (`Location is stack of thread T1.`) or a global, as in TSan.
+//!
 //! An access made inside an intercepted libc function (`memcpy`,
 //! `strlen`, ...) shows that function as frame `#0`, as in TSan.
 //!
@@ -162,6 +165,8 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
             frame(&mut out, sym, i + 2, pc);
         }
         out.push('\n');
+    } else if let Some(owner) = crate::state::stack_owner(t, addr) {
+        let _ = writeln!(out, "  Location is stack of {}.\n", thread_name(owner));
     } else if let Some((name, size, start)) = sym.global(addr) {
         let _ = write!(
             out,

@@ -155,6 +155,35 @@ pub(crate) fn note_mapping(addr: usize, len: usize, mapped: bool) {
     }
 }
 
+/// The calling thread's stack `[lo, hi)`, from `pthread_getattr_np`
+/// (empty when it cannot be had). Allocates: call inside the runtime.
+pub(crate) fn own_stack(_g: &Guard) -> (usize, usize) {
+    // SAFETY: `attr` is initialised by pthread_getattr_np before use and
+    // destroyed after; pthread_self has no preconditions.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return (0, 0);
+        }
+        let mut addr: *mut libc::c_void = core::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        if rc != 0 {
+            return (0, 0);
+        }
+        (addr as usize, addr as usize + size)
+    }
+}
+
+/// The thread whose stack holds `addr`, if any.
+pub(crate) fn stack_owner(t: &Table, addr: usize) -> Option<u32> {
+    t.threads
+        .iter()
+        .position(|i| (i.stack.0..i.stack.1).contains(&addr))
+        .map(|i| i as u32)
+}
+
 /// Give the current thread id `tid` (called first thing in a new thread).
 pub(crate) fn set_current_tid(tid: u32) {
     TID.with(|c| c.set(tid));
@@ -443,6 +472,9 @@ pub(crate) struct ThreadInfo {
     pub(crate) allocs: u64,
     /// The kernel's id of the thread (`gettid`), once it ran.
     pub(crate) os_tid: i64,
+    /// The thread's stack, `[lo, hi)` (empty if unknown), for race
+    /// reports' "Location is stack of ...".
+    pub(crate) stack: (usize, usize),
     /// Where `pthread_create` was called (return address) and the stack.
     pub(crate) created_pc: usize,
     /// The creator's call stack (a node of the detector's trie).

@@ -357,3 +357,26 @@ fn libc_accesses_show_the_intercepted_function() {
     );
     assert!(lines[prev + 2].starts_with(&fill_line), "{err}");
 }
+
+/// A race on a thread's stack names the stack's thread as its location,
+/// with ThreadSanitizer's words.
+#[test]
+fn stack_locations_are_named_as_tsan_names_them() {
+    let dir = tmpdir("stack");
+    if !have_libtsan(&dir) {
+        eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
+        return;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/races/racy_stack.c")
+        .canonicalize()
+        .unwrap();
+    let b = build(&dir, &src);
+    let want = "  Location is stack of main thread.";
+    for exe in [&b.loci, &b.tsan] {
+        let o = run(exe, &dir);
+        assert_eq!(o.status.code(), Some(66), "{}", exe.display());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.lines().any(|l| l == want), "{}:\n{err}", exe.display());
+    }
+}
