@@ -204,7 +204,8 @@ pub(crate) fn try_access(addr: usize, size: usize, kind: Kind) -> bool {
     }
     // SAFETY: contexts are leaked, and only this thread uses its own.
     let c = unsafe { &*c };
-    let Some((chunk, gi)) = shadow::lookup(L1.load(Ordering::Acquire), addr) else {
+    // A context exists only once `learn` published the first level.
+    let Some((chunk, gi)) = shadow::lookup_mapped(L1.load(Ordering::Acquire), addr) else {
         return false;
     };
     if flags & RACES != 0 {

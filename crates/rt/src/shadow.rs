@@ -168,6 +168,25 @@ pub(crate) fn lookup(l1: *mut AtomicPtr<Chunk>, addr: usize) -> Option<(&'static
     }
 }
 
+/// [`lookup`] for a first level known to be mapped (the fast path's: a
+/// thread has a context only once `fast::learn` published it). Cost: two
+/// dependent loads and one compare.
+#[inline(always)]
+pub(crate) fn lookup_mapped(
+    l1: *mut AtomicPtr<Chunk>,
+    addr: usize,
+) -> Option<(&'static Chunk, usize)> {
+    let i = addr >> CHUNK_SHIFT;
+    if i >= L1 {
+        return None;
+    }
+    // SAFETY: `l1` is a mapping of `L1` entries (caller), never unmapped,
+    // and `i < L1`.
+    let c = unsafe { &*l1.add(i) }.load(Ordering::Acquire);
+    // SAFETY: chunks are mapped once and never unmapped.
+    (!c.is_null()).then(|| (unsafe { &*c }, (addr >> 3) & (GRANULES - 1)))
+}
+
 /// The shadow: a lazily mapped first-level table of chunks.
 pub(crate) struct Shadow {
     l1: AtomicPtr<AtomicPtr<Chunk>>,
