@@ -17,6 +17,9 @@
 #   RUNS=N          runs per build (default 5)
 #   LOCI_RT_LIB=F   link this libloci_rt.a instead of building it
 #   PROGRAMS="..."  names in benches/profile/ (default: all)
+#   CALLGRIND=1     also count the instructions each build executes
+#                   (valgrind --tool=callgrind, threads serialised): the
+#                   figure a shared machine cannot move
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -119,3 +122,20 @@ awk '{ for (i = 1; i <= 7; i++) s[i] += log($i) } END {
   n = NR; printf "%-14s %9s %9s %9s %9s %7.1fx %7.1fx %7.1fx %9.2f %7.0fKB %7.0fKB %7.0fKB\n",
     "geomean", "", "", "", "", exp(s[1]/n), exp(s[2]/n), exp(s[3]/n), exp(s[4]/n), exp(s[5]/n), exp(s[6]/n), exp(s[7]/n) }' "$tmp/ratios"
 echo "(cpu = user+sys seconds, median of $runs; *_x = slowdown vs plain; prof = loci with LOCI_RACES=0, profiling only)"
+
+if [ "${CALLGRIND:-0}" = 1 ]; then
+  command -v valgrind > /dev/null || die "CALLGRIND=1 needs valgrind"
+  # instructions executed by BIN [ENV...] (whole process, all threads)
+  instrs() {
+    local bin="$1"; shift
+    env "$@" LOCI_PROFILE_OUT="$tmp/p.json" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+      "$bin" 2>&1 > /dev/null | awk '/I   refs:/ { gsub(",", "", $NF); print $NF }'
+  }
+  printf '\n%-14s %14s %14s %14s %9s\n' program tsan_instrs loci_instrs prof_instrs loci/tsan
+  for p in $programs; do
+    t="$(instrs "$tmp/$p-tsan")"
+    l="$(instrs "$tmp/$p-loci")"
+    q="$(instrs "$tmp/$p-loci" LOCI_RACES=0)"
+    printf '%-14s %14s %14s %14s %9.2f\n' "$p" "$t" "$l" "$q" "$(awk -v l="$l" -v t="$t" 'BEGIN { print l / t }')"
+  done
+fi
