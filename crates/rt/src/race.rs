@@ -862,13 +862,23 @@ impl Stripe {
         &STRIPES[(granule ^ granule >> 10) % STRIPE_COUNT]
     }
 
+    /// Spin briefly, then yield the CPU: the holder may have been
+    /// preempted (more threads than cores), and spinning through its
+    /// time slice would only delay it.
     fn lock(&self) {
+        let mut spins = 0u32;
         while self
             .0
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            core::hint::spin_loop();
+            if spins < 64 {
+                spins += 1;
+                core::hint::spin_loop();
+            } else {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            }
         }
     }
 
