@@ -380,33 +380,14 @@ pub(crate) fn atomic_op<R>(
     let races = t.races_on;
     let stack = if races { state::stack_node() } else { 0 };
     let (th, sync, l1) = t.hb.for_atomic(tid, addr, size);
-    let mut shard = sync.lock(addr);
-    let (r, mo, reads, writes) = op();
-    let mut found = None;
-    let mut ticked = false;
-    if races {
-        if reads {
-            race::atomic_read_effect(th, &mut shard, addr, mo);
-        }
-        let a = Access {
-            addr,
-            size,
-            write: writes,
-            atomic: true,
-            pc,
-            stack,
-            func: 0,
-        };
-        let _ = race::check(l1, tid, &th.vc, &a, true, &mut found);
-        ticked = writes && race::atomic_write_effect(th, tid, &mut shard, addr, mo, reads);
-    }
-    drop(shard);
-    if ticked {
+    let out = race::atomic(sync, th, tid, l1, (addr, size, pc, stack), races, op);
+    if out.ticked {
         t.hb.sync_epoch(tid);
     }
-    if let Some(race) = found.and_then(|r| t.hb.dedupe(r)) {
+    if let Some(race) = out.race.and_then(|r| t.hb.dedupe(r)) {
         crate::race_report::report(&t, &race);
     }
+    let (r, mo, reads, writes) = (out.result, out.mo, out.reads, out.writes);
     let hit = t.access_sized(addr, size, tid, Kind::Atomic, writes);
     crate::fast::learn(&mut g, &mut t, tid, addr, hit);
     if t.trace.is_some() {

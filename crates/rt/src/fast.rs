@@ -422,34 +422,23 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     // The shard lock is held, and the map or the clock may allocate: BUSY
     // keeps signal handlers and the malloc hooks from recording.
     slot::set(BUSY);
-    let mut shard = race::sync_map().lock(addr);
-    let (r, mo, reads, writes) = op();
-    let mut found = None;
-    let mut ticked = false;
-    if races {
-        if reads {
-            race::atomic_read_effect(th, &mut shard, addr, mo);
-        }
-        let a = Access {
-            addr,
-            size,
-            write: writes,
-            atomic: true,
-            pc,
-            stack,
-            func: 0,
-        };
-        let _ = race::check(l1, tid, &th.vc, &a, true, &mut found);
-        ticked = writes && race::atomic_write_effect(th, tid, &mut shard, addr, mo, reads);
-    }
-    drop(shard);
-    if ticked {
+    let out = race::atomic(
+        race::sync_map(),
+        th,
+        tid,
+        l1,
+        (addr, size, pc, stack),
+        races,
+        op,
+    );
+    if out.ticked {
         c.epoch.store(th.vc.get(tid), Ordering::Relaxed);
     }
     slot::set(cp);
-    if let Some(f) = found {
+    if let Some(f) = out.race {
         report(f);
     }
+    let writes = out.writes;
     if !try_count(c, chunk, gi, addr, size, Kind::Atomic, writes) {
         if let Some(mut g) = Guard::enter() {
             let mut t = state::table();
@@ -457,7 +446,7 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
             learn(&mut g, &mut t, tid, addr, hit);
         }
     }
-    Ok(r)
+    Ok(out.result)
 }
 
 /// Report race `r` (unless reported before), inside the runtime.

@@ -88,7 +88,7 @@ use crate::lock::{Lock, LockGuard};
 use crate::shadow::{self, Chunk, Shadow, MAX_TID};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// FastTrack's "same epoch" test on a granule's packed cells: has thread
 /// `t` already made, in `epoch`, an access covering the bytes `mask` that
@@ -484,6 +484,66 @@ pub(crate) fn atomic_write_effect(
     }
 }
 
+/// What [`atomic`] did: the operation's result and memory order, whether
+/// it read and wrote, the race found (not yet de-duplicated), and whether
+/// the thread's epoch advanced (its mirror must follow).
+pub(crate) struct AtomicOutcome<R> {
+    pub(crate) result: R,
+    pub(crate) mo: i32,
+    pub(crate) reads: bool,
+    pub(crate) writes: bool,
+    pub(crate) race: Option<Race>,
+    pub(crate) ticked: bool,
+}
+
+/// Perform atomic operation `op` by thread `t` (clock state `th`) on the
+/// `size` bytes at `addr`, with the variable's shard of `sync` locked so
+/// that operations on one variable and their clock effects are seen in
+/// one order: `op` returns its result, the memory order that applied, and
+/// whether it read and wrote. With `races`, its read half, its race check
+/// (shadow `l1`, as instruction `pc` with call stack `stack`) and its write
+/// half follow, in that order. Needs no table lock (`th` is the caller's
+/// own, or the caller holds the lock).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn atomic<R>(
+    sync: &SyncMap,
+    th: &mut ThreadClock,
+    t: u32,
+    l1: *mut AtomicPtr<Chunk>,
+    (addr, size, pc, stack): (usize, usize, usize, u32),
+    races: bool,
+    op: impl FnOnce() -> (R, i32, bool, bool),
+) -> AtomicOutcome<R> {
+    let mut shard = sync.lock(addr);
+    let (result, mo, reads, writes) = op();
+    let mut race = None;
+    let mut ticked = false;
+    if races {
+        if reads {
+            atomic_read_effect(th, &mut shard, addr, mo);
+        }
+        let a = Access {
+            addr,
+            size,
+            write: writes,
+            atomic: true,
+            pc,
+            stack,
+            func: 0,
+        };
+        let _ = check(l1, t, &th.vc, &a, true, &mut race);
+        ticked = writes && atomic_write_effect(th, t, &mut shard, addr, mo, reads);
+    }
+    AtomicOutcome {
+        result,
+        mo,
+        reads,
+        writes,
+        race,
+        ticked,
+    }
+}
+
 /// The process's sync objects.
 pub(crate) fn sync_map() -> &'static SyncMap {
     &SYNC
@@ -850,40 +910,25 @@ impl Detector {
 /// Locks serialising updates of a granule's cells (by granule address):
 /// held only while one granule is checked and stored, by the locked and
 /// the unlocked path alike.
-static STRIPES: [Stripe; STRIPE_COUNT] = [const { Stripe(AtomicBool::new(false)) }; STRIPE_COUNT];
+static STRIPES: [Stripe; STRIPE_COUNT] = [const { Stripe(Lock::new(())) }; STRIPE_COUNT];
 const STRIPE_COUNT: usize = 1024;
 
-/// One stripe lock, alone in its cache line.
+/// One stripe lock (spin, then yield), alone in its cache line.
 #[repr(align(64))]
-struct Stripe(AtomicBool);
+struct Stripe(Lock<()>);
 
 impl Stripe {
     fn of(granule: usize) -> &'static Stripe {
         &STRIPES[(granule ^ granule >> 10) % STRIPE_COUNT]
     }
 
-    /// Spin briefly, then yield the CPU: the holder may have been
-    /// preempted (more threads than cores), and spinning through its
-    /// time slice would only delay it.
     fn lock(&self) {
-        let mut spins = 0u32;
-        while self
-            .0
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            if spins < 64 {
-                spins += 1;
-                core::hint::spin_loop();
-            } else {
-                // SAFETY: sched_yield has no preconditions.
-                unsafe { libc::sched_yield() };
-            }
-        }
+        self.0.raw_lock();
     }
 
     fn unlock(&self) {
-        self.0.store(false, Ordering::Release);
+        // SAFETY: called by the holder, after `lock`.
+        unsafe { self.0.raw_unlock() };
     }
 }
 

@@ -39,17 +39,19 @@ impl Wide {
         let (lo, hi): (u64, u64);
         let ok: u8;
         // SAFETY: `p` is 16-byte aligned and valid (`from_ptr`'s
-        // contract); rbx (reserved by LLVM) is swapped in and restored
-        // around the instruction.
+        // contract). rbx (reserved by LLVM, so not nameable as an operand)
+        // is swapped with r8 around the instruction and restored. Every
+        // operand has a fixed register: a register-class operand may be
+        // given rbx itself, which the swap would clobber.
         unsafe {
             asm!(
-                "xchg {nlo}, rbx",
-                "lock cmpxchg16b xmmword ptr [{p}]",
-                "sete {ok}",
-                "mov rbx, {nlo}",
-                p = in(reg) p,
-                nlo = inout(reg) new as u64 => _,
-                ok = out(reg_byte) ok,
+                "xchg r8, rbx",
+                "lock cmpxchg16b xmmword ptr [rsi]",
+                "sete r9b",
+                "mov rbx, r8",
+                in("rsi") p,
+                inout("r8") new as u64 => _,
+                out("r9b") ok,
                 in("rcx") (new >> 64) as u64,
                 inout("rax") old as u64 => lo,
                 inout("rdx") (old >> 64) as u64 => hi,
@@ -294,6 +296,27 @@ mod tests {
 
     #[repr(align(16))]
     struct Aligned(u128);
+
+    /// Every operation, many times, with the results checked (an earlier
+    /// version let the compiler put the pointer in rbx, which the swap
+    /// clobbered: a fetch-op then looped forever at some call sites; the
+    /// operands now have fixed registers).
+    #[test]
+    fn cmpxchg16b_from_many_call_sites() {
+        let mut x = Aligned(0);
+        let w = unsafe { Wide::from_ptr(&mut x.0) };
+        for i in 0..10_000u128 {
+            let before = w.load();
+            assert_eq!(w.update(|c| c ^ (i << 70)), before);
+            assert_eq!(w.load(), before ^ (i << 70));
+            let before = w.load();
+            assert_eq!(w.update(|c| c.wrapping_add(3)), before);
+            assert_eq!(w.load(), before.wrapping_add(3));
+            let cur = w.load();
+            assert_eq!(w.cas(cur, !cur), (cur, true));
+            assert_eq!(w.cas(cur, 1), (!cur, false));
+        }
+    }
 
     #[test]
     fn cmpxchg16b_operations() {
