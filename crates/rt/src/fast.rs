@@ -23,9 +23,9 @@
 //! fast path ([`learn`]). The fast path changes nothing until every check
 //! has passed, so falling back is always safe.
 //!
-//! Cost of a hit: about 60 instructions, no atomic read-modify-write and
+//! Cost of a hit: about 100 instructions, no atomic read-modify-write and
 //! no store to memory another thread writes (ThreadSanitizer's fast path:
-//! about 55 on the same accesses, measured with callgrind).
+//! about 60 on the same accesses; callgrind on `benches/profile/capture.c`).
 
 use crate::lines::{LineRec, SharedSlot};
 use crate::objects::Row;
@@ -191,11 +191,52 @@ pub(crate) fn disable() {
 /// [`FLAGS`] once [`disable`]d ([`learn`] never changes it back).
 const DISABLED: u8 = 0x80;
 
+/// The calling thread's context and the fast path's flags, when it may
+/// record without the table lock: it has a context, is neither inside the
+/// runtime nor inside a [`while_busy`] section, and no trace is written.
+#[inline(always)]
+fn current() -> Option<(&'static Ctx, u8)> {
+    let c = slot::get();
+    let flags = FLAGS.load(Ordering::Relaxed);
+    if (c as usize) <= BUSY as usize || flags & ENABLED == 0 {
+        return None;
+    }
+    // SAFETY: contexts are leaked, and only this thread uses its own.
+    Some((unsafe { &*c }, flags))
+}
+
+/// Run `f` with the thread's context slot set to BUSY (and restored to
+/// `c` after): for sections that hold a stripe or shard lock or may
+/// allocate, so that a signal handler interrupting them records nothing
+/// and cannot enter the runtime, and malloc hooks record nothing.
+#[inline(always)]
+fn while_busy<R>(c: &'static Ctx, f: impl FnOnce() -> R) -> R {
+    slot::set(BUSY);
+    let r = f();
+    slot::set(c);
+    r
+}
+
+impl Ctx {
+    /// The thread's clock state.
+    ///
+    /// # Safety
+    /// Only from the context's own thread, outside the runtime (then it is
+    /// the state's only user: only the thread itself changes it).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn clock_mut(&self) -> &mut ThreadClock {
+        // SAFETY: the state is a leaked box (never freed); exclusivity is
+        // the caller's contract.
+        unsafe { &mut *(self.clock as *mut ThreadClock) }
+    }
+}
+
 /// Record a plain access of `size` bytes at `addr` without the lock, if
 /// it is one the fast path can take (see the module docs); `false` means
 /// nothing was recorded and the caller must take the slow path.
 #[inline(always)]
 pub(crate) fn try_access(addr: usize, size: usize, kind: Kind) -> bool {
+    // `current()`, written out: this is the hottest path.
     let c = slot::get();
     let flags = FLAGS.load(Ordering::Relaxed);
     let off = addr & 7;
@@ -307,13 +348,9 @@ fn try_count(
 /// nothing was done (no context, tracing, or memory not shadowed yet): the
 /// caller takes the locked path.
 pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) -> bool {
-    let cp = slot::get();
-    let flags = FLAGS.load(Ordering::Relaxed);
-    if (cp as usize) <= BUSY as usize || flags & ENABLED == 0 {
+    let Some((c, flags)) = current() else {
         return false;
-    }
-    // SAFETY: contexts are leaked, and only this thread uses its own.
-    let c = unsafe { &*cp };
+    };
     let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
     let Some((chunk, gi)) = shadow::lookup(l1, addr) else {
@@ -329,15 +366,11 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
             stack: state::stack_node(),
             func,
         };
-        // SAFETY: the clock state is a leaked box that only this thread
-        // changes (under the table lock, which it does not hold here).
-        let vc = unsafe { &(*c.clock).vc };
+        // SAFETY: this thread, outside the runtime (it has a context).
+        let vc = &unsafe { c.clock_mut() }.vc;
         let mut found = None;
-        // Stripe locks are held inside: a signal handler interrupting
-        // this thread must not record (it could wait for the same stripe).
-        slot::set(BUSY);
-        let checked = race::check(l1, tid, vc, &a, false, &mut found);
-        slot::set(cp);
+        // Stripe locks are held inside.
+        let checked = while_busy(c, || race::check(l1, tid, vc, &a, false, &mut found));
         if checked.is_err() {
             return false;
         }
@@ -345,16 +378,21 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
             report(r);
         }
     }
-    if try_count(c, chunk, gi, addr, size, kind, kind == Kind::Write) {
-        return true;
+    if !try_count(c, chunk, gi, addr, size, kind, kind == Kind::Write) {
+        count_locked(tid, addr, size, kind, kind == Kind::Write);
     }
-    let Some(mut g) = Guard::enter() else {
-        return true;
-    };
-    let mut t = state::table();
-    let hit = t.access_sized(addr, size, tid, kind, kind == Kind::Write);
-    learn(&mut g, &mut t, tid, addr, hit);
     true
+}
+
+/// Count an access the counting fast path could not take, under the table
+/// lock (inside the runtime), and teach the fast path.
+#[cold]
+fn count_locked(tid: u32, addr: usize, size: usize, kind: Kind, write: bool) {
+    if let Some(mut g) = Guard::enter() {
+        let mut t = state::table();
+        let hit = t.access_sized(addr, size, tid, kind, write);
+        learn(&mut g, &mut t, tid, addr, hit);
+    }
 }
 
 /// Apply synchronisation effect `op` on object `addr` for the calling
@@ -363,27 +401,18 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
 /// only the thread's own clock state and the object's shard of the sync
 /// map are touched. `false`: nothing was done, take the locked path.
 pub(crate) fn sync(addr: usize, op: SyncOp) -> bool {
-    let cp = slot::get();
-    let flags = FLAGS.load(Ordering::Relaxed);
-    if (cp as usize) <= BUSY as usize || flags & ENABLED == 0 {
+    let Some((c, flags)) = current() else {
         return false;
-    }
+    };
     if flags & RACES == 0 {
         return true;
     }
-    // SAFETY: contexts are leaked, and only this thread uses its own.
-    let c = unsafe { &*cp };
-    // SAFETY: the clock state is a leaked box that only this thread
-    // changes, and it is not inside the runtime (its context is visible),
-    // so no other reference to it is live.
-    let th = unsafe { &mut *(c.clock as *mut ThreadClock) };
-    // A shard lock is held inside, and the map or the clock may allocate:
-    // BUSY keeps signal handlers and the malloc hooks from recording.
-    slot::set(BUSY);
-    if race::apply(th, c.tid, race::sync_map(), addr, op) {
+    // SAFETY: this thread, outside the runtime (it has a context).
+    let th = unsafe { c.clock_mut() };
+    // A shard lock is held inside, and the map or the clock may allocate.
+    if while_busy(c, || race::apply(th, c.tid, race::sync_map(), addr, op)) {
         c.epoch.store(th.vc.get(c.tid), Ordering::Relaxed);
     }
-    slot::set(cp);
     true
 }
 
@@ -400,13 +429,9 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     pc: usize,
     op: F,
 ) -> Result<R, F> {
-    let cp = slot::get();
-    let flags = FLAGS.load(Ordering::Relaxed);
-    if (cp as usize) <= BUSY as usize || flags & ENABLED == 0 || size == 0 {
+    let Some((c, flags)) = current().filter(|_| size != 0) else {
         return Err(op);
-    }
-    // SAFETY: contexts are leaked, and only this thread uses its own.
-    let c = unsafe { &*cp };
+    };
     let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
     let last = (addr + size - 1) & !7;
@@ -415,36 +440,28 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     };
     let races = flags & RACES != 0;
     let stack = if races { state::stack_node() } else { 0 };
-    // SAFETY: the clock state is a leaked box that only this thread
-    // changes, and it is not inside the runtime (its context is visible),
-    // so no other reference to it is live.
-    let th = unsafe { &mut *(c.clock as *mut ThreadClock) };
-    // The shard lock is held, and the map or the clock may allocate: BUSY
-    // keeps signal handlers and the malloc hooks from recording.
-    slot::set(BUSY);
-    let out = race::atomic(
-        race::sync_map(),
-        th,
-        tid,
-        l1,
-        (addr, size, pc, stack),
-        races,
-        op,
-    );
+    // SAFETY: this thread, outside the runtime (it has a context).
+    let th = unsafe { c.clock_mut() };
+    // The shard lock is held, and the map or the clock may allocate.
+    let out = while_busy(c, || {
+        race::atomic(
+            race::sync_map(),
+            th,
+            tid,
+            l1,
+            (addr, size, pc, stack),
+            races,
+            op,
+        )
+    });
     if out.ticked {
         c.epoch.store(th.vc.get(tid), Ordering::Relaxed);
     }
-    slot::set(cp);
     if let Some(f) = out.race {
         report(f);
     }
-    let writes = out.writes;
-    if !try_count(c, chunk, gi, addr, size, Kind::Atomic, writes) {
-        if let Some(mut g) = Guard::enter() {
-            let mut t = state::table();
-            let hit = t.access_sized(addr, size, tid, Kind::Atomic, writes);
-            learn(&mut g, &mut t, tid, addr, hit);
-        }
+    if !try_count(c, chunk, gi, addr, size, Kind::Atomic, out.writes) {
+        count_locked(tid, addr, size, Kind::Atomic, out.writes);
     }
     Ok(out.result)
 }

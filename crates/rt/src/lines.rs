@@ -628,6 +628,14 @@ impl Lines {
 mod tests {
     use super::*;
 
+    /// `(thread, bytes written, writes)` of each writer of `f`.
+    fn writers(f: &FalseLine) -> Vec<(u32, String, u64)> {
+        f.writers
+            .iter()
+            .map(|s| (s.tid, ranges(s.written), s.writes))
+            .collect()
+    }
+
     fn slot(tid: u32, written: u64, read: u64) -> Slot {
         Slot {
             tid,
@@ -697,11 +705,7 @@ mod tests {
         assert_eq!(fs[0].writes, 6);
         assert_eq!(fs[0].readers, vec![3]);
         assert_eq!(fs[0].sites, vec![7]);
-        let w: Vec<(u32, String, u64)> = fs[0]
-            .writers
-            .iter()
-            .map(|s| (s.tid, ranges(s.written), s.writes))
-            .collect();
+        let w = writers(fs[0]);
         assert_eq!(w, vec![(1, "0-7".into(), 3), (2, "8-15".into(), 3)]);
         // The same line again (a new object at the same address): merged.
         l.note(&sh, 0x80, 8, 1, true, 7);
@@ -730,11 +734,7 @@ mod tests {
         let fs = l.falsely_shared();
         assert_eq!(fs.len(), 1);
         assert_eq!(fs[0].addr, 0x80);
-        let w: Vec<(u32, String, u64)> = fs[0]
-            .writers
-            .iter()
-            .map(|s| (s.tid, ranges(s.written), s.writes))
-            .collect();
+        let w = writers(fs[0]);
         assert_eq!(w, vec![(1, "8-15".into(), 1), (2, "0-7".into(), 1)]);
         // A different site in the same line is recorded, not skipped by
         // the memo.

@@ -505,6 +505,7 @@ pub(crate) struct AtomicOutcome<R> {
 /// half follow, in that order. Needs no table lock (`th` is the caller's
 /// own, or the caller holds the lock).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub(crate) fn atomic<R>(
     sync: &SyncMap,
     th: &mut ThreadClock,
