@@ -742,7 +742,8 @@ impl Coherence {
         Ok(cost)
     }
 
-    /// [`Coherence::access_in`] in every case.
+    /// [`Coherence::access_in`] in every case: [`Coherence::access`] in
+    /// that bucket.
     #[inline(never)]
     fn access_in_general(
         &mut self,
@@ -753,23 +754,7 @@ impl Coherence {
         write: bool,
     ) -> Result<f64, Error> {
         self.set_bucket(bucket);
-        if core >= self.cores {
-            return Err(invalid(format!(
-                "core {core} does not exist (the machine has {} cores)",
-                self.machine.cores()
-            )));
-        }
-        let first = addr >> self.line_bits;
-        let last = addr.saturating_add(size.max(1) - 1) >> self.line_bits;
-        let mut cost = self.access_line_slow(core, first, write);
-        if last != first {
-            for line in first + 1..=last {
-                cost += self.access_line(core, line, write);
-            }
-        }
-        self.k().latency_ns += cost;
-        self.per_core_latency_ns[core as usize] += cost;
-        Ok(cost)
+        self.access(core, addr, size, write)
     }
 
     /// The fast path of [`Coherence::access`] in bucket `bucket` (see
