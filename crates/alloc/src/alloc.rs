@@ -132,6 +132,7 @@ pub(crate) fn malloc_for(h: *mut Heap, size: usize) -> *mut u8 {
 ///
 /// Cost (claimed page hit): the class table, one TLS load, the claim-cache
 /// slot (a hash), the target compare and the pop: about 20 instructions.
+#[cfg(feature = "c-abi")]
 #[inline(always)]
 pub(crate) fn malloc_for_hit(h: *mut Heap, size: usize) -> Option<*mut u8> {
     if size > SMALL_LOOKUP_MAX {
