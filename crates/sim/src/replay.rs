@@ -72,6 +72,15 @@ impl InOrder {
         }
         Ok(())
     }
+
+    /// Replays `events` on `sim`, in order (a block of a trace, say): the
+    /// loop of [`InOrder::on_event`] calls, with the per-event path inlined.
+    pub fn on_events(&mut self, sim: &mut OrderingSim, events: &[Event]) -> Result<(), Error> {
+        for event in events {
+            self.on_event(sim, event)?;
+        }
+        Ok(())
+    }
 }
 
 /// An edge source: thread `.0` after its first `.1` events.

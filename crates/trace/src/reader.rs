@@ -1,5 +1,7 @@
 //! Streaming trace reader: reads one block at a time, checks its checksum,
-//! decodes all of its events, then hands them out.
+//! decodes all of its events, then hands them out — one by one (the
+//! [`Iterator`]) or a whole block at a time ([`Reader::next_events`], which
+//! copies nothing).
 
 use crate::{
     crc32, Error, ErrorKind, Event, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MAX_BLOCK_LEN, VERSION,
@@ -8,6 +10,8 @@ use std::io::{ErrorKind as IoKind, Read};
 
 /// Reads events from any [`Read`]. It is an iterator of
 /// `Result<Event, Error>`; after the first error it returns `None`.
+/// [`Reader::next_events`] hands out the same events by block, borrowed
+/// (the fast way: no event is copied through an `Option<Result<..>>`).
 #[derive(Debug)]
 pub struct Reader<R: Read> {
     input: R,
@@ -83,8 +87,37 @@ impl<R: Read> Reader<R> {
         self.offset
     }
 
+    /// The events not handed out yet of the next intact block (of the
+    /// current one first, if the iterator stopped inside it), borrowed
+    /// until the next call; `Ok(None)` at the end of the trace, and after
+    /// an error. A damaged block gives an error with its byte offset and
+    /// none of its events, as the iterator does.
+    pub fn next_events(&mut self) -> Result<Option<&[Event]>, Error> {
+        while self.next >= self.events.len() {
+            if self.done {
+                return Ok(None);
+            }
+            match self.read_block() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.events.clear();
+                    self.next = 0;
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+        let start = self.next;
+        self.next = self.events.len();
+        Ok(Some(&self.events[start..]))
+    }
+
     /// Reads and checks the next block. `Ok(false)` at a clean end.
-    fn next_block(&mut self) -> Result<bool, Error> {
+    fn read_block(&mut self) -> Result<bool, Error> {
         let at = self.offset;
         let err = |kind| Error::new(kind, at);
         let mut header = [0u8; BLOCK_HEADER_LEN];
@@ -167,7 +200,7 @@ impl<R: Read> Reader<R> {
             if self.done {
                 return None;
             }
-            match self.next_block() {
+            match self.read_block() {
                 Ok(true) => {}
                 Ok(false) => {
                     self.done = true;

@@ -100,6 +100,64 @@ proptest! {
         prop_assert!(s.events.len() < events.len());
     }
 
+    /// `next_events`, alone or after some `next` calls, hands out the
+    /// iterator's events in the same order and stops at the same error
+    /// (same offset), whole or cut, intact or with a flipped byte.
+    #[test]
+    fn next_events_hands_out_the_iterators_events(
+        events in prop::collection::vec(arb_event(), 0..200),
+        block_len in 1usize..500,
+        cut in any::<prop::sample::Index>(),
+        flip in any::<Option<(prop::sample::Index, u8)>>(),
+        steps in 0usize..5,
+    ) {
+        let mut bytes = encode(&events, block_len);
+        if let Some((at, x)) = flip {
+            let at = HEADER_LEN + at.index(bytes.len() - HEADER_LEN + 1).min(bytes.len() - HEADER_LEN);
+            if at < bytes.len() {
+                bytes[at] ^= x | 1;
+            }
+        }
+        let bytes = &bytes[..HEADER_LEN + cut.index(bytes.len() - HEADER_LEN + 1)];
+        let mut want = Vec::new();
+        let mut want_err = None;
+        for ev in Reader::new(bytes).expect("header") {
+            match ev {
+                Ok(ev) => want.push(ev),
+                Err(e) => want_err = Some(e.offset),
+            }
+        }
+        let mut r = Reader::new(bytes).expect("header");
+        let mut got = Vec::new();
+        let mut got_err = None;
+        for _ in 0..steps {
+            match r.next() {
+                Some(Ok(ev)) => got.push(ev),
+                Some(Err(e)) => got_err = Some(e.offset),
+                None => break,
+            }
+        }
+        if got_err.is_none() {
+            loop {
+                match r.next_events() {
+                    Ok(Some(block)) => {
+                        prop_assert!(!block.is_empty());
+                        got.extend_from_slice(block);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        got_err = Some(e.offset);
+                        break;
+                    }
+                }
+            }
+        }
+        prop_assert!(matches!(r.next_events(), Ok(None)));
+        prop_assert!(r.next().is_none());
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(got_err, want_err);
+    }
+
     #[test]
     fn any_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let _ = read_all(&bytes);

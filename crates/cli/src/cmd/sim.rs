@@ -375,24 +375,26 @@ impl Source {
         }
     }
 
-    /// Calls `on` for every event; `progress(n)` every 65,536 events with
-    /// the work done since the last call (see [`Source::work`]).
+    /// Calls `on` for every event, a slice of them at a time (a trace
+    /// file's block, borrowed from the reader; 65,536 events of memory);
+    /// `progress.inc(n)` after each slice with the work done since the
+    /// last call (see [`Source::work`]).
     fn replay(
         &self,
-        mut on: impl FnMut(&loci_trace::Event) -> Result<()>,
+        mut on: impl FnMut(&[loci_trace::Event]) -> Result<()>,
         progress: &Progress,
     ) -> Result<()> {
         const STEP: usize = 1 << 16;
         match self {
             Source::Memory(_, events) => {
                 for chunk in events.chunks(STEP) {
-                    chunk.iter().try_for_each(&mut on)?;
+                    on(chunk)?;
                     progress.inc(chunk.len() as u64);
                 }
                 Ok(())
             }
             Source::Lackey(trace) => {
-                for_each_event(open_text(trace)?, 0, |e| on(e))
+                for_each_event(open_text(trace)?, 0, |e| on(std::slice::from_ref(e)))
                     .with_context(|| trace.display().to_string())?;
                 Ok(())
             }
@@ -400,16 +402,12 @@ impl Source {
                 let label = trace.display().to_string();
                 let mut reader =
                     loci_trace::Reader::new(open(trace)?).with_context(|| label.clone())?;
-                let (mut n, mut reported) = (0usize, 0u64);
-                while let Some(ev) = reader.next() {
-                    on(&ev.with_context(|| label.clone())?)?;
-                    n += 1;
-                    if n % STEP == 0 {
-                        progress.inc(reader.offset() - reported);
-                        reported = reader.offset();
-                    }
+                let mut reported = 0u64;
+                while let Some(events) = reader.next_events().with_context(|| label.clone())? {
+                    on(events)?;
+                    progress.inc(reader.offset() - reported);
+                    reported = reader.offset();
                 }
-                progress.inc(reader.offset().saturating_sub(reported));
                 Ok(())
             }
         }
@@ -703,7 +701,7 @@ fn simulate(setup: &Setup, source: &Source, run: &Run, progress: &Progress) -> R
         _ => {
             let mut in_order = InOrder::default();
             source.replay(
-                |ev| in_order.on_event(&mut sim, ev).with_context(context),
+                |events| in_order.on_events(&mut sim, events).with_context(context),
                 progress,
             )?;
         }
