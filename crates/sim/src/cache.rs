@@ -129,10 +129,23 @@ fn promote(ways: &mut [u64], i: usize) {
     ways[0] = tag;
 }
 
-/// Shifts the whole set down by one way, dropping the last (least
-/// recently used) tag, and puts `tag` in front; returns the dropped tag.
+/// Shifts the set down by one way, dropping the last (least recently
+/// used) tag, and puts `tag` in front; returns the dropped tag ([`EMPTY`]
+/// if the set was not full). A set that is not full is shifted only as far
+/// as it is filled (into its first empty way).
 #[inline]
 fn shift_in(ways: &mut [u64], tag: u64) -> u64 {
+    if ways.last() == Some(&EMPTY) {
+        let mut carry = tag;
+        for w in ways.iter_mut() {
+            let t = std::mem::replace(w, carry);
+            if t == EMPTY {
+                break;
+            }
+            carry = t;
+        }
+        return EMPTY;
+    }
     by_assoc!(ways, shift_in_n, shift_in_slice, tag)
 }
 
@@ -228,6 +241,13 @@ impl Cache {
         }
     }
 
+    /// The ways of the set of line number `block`.
+    #[inline(always)]
+    fn set_mut(&mut self, block: u64) -> &mut [u64] {
+        let first = self.set_of(block) * self.assoc;
+        &mut self.tags[first..first + self.assoc]
+    }
+
     /// This cache's geometry.
     pub fn geometry(&self) -> Geometry {
         self.geometry
@@ -243,11 +263,22 @@ impl Cache {
     /// returns whether it was (a miss changes nothing).
     #[inline(always)]
     pub fn hit_line(&mut self, block: u64) -> bool {
-        let set = self.set_of(block);
-        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
-        if ways[0] == block {
+        // The most recently used way first (the common hit, which changes
+        // nothing), read alone: no set slice to bound-check.
+        let first = self.set_of(block) * self.assoc;
+        if self.tags.get(first) == Some(&block) {
             return true;
         }
+        self.hit_line_rest(first, block)
+    }
+
+    /// [`Cache::hit_line`] past the set's first way, which starts the set
+    /// at `first` in `tags`.
+    #[inline(never)]
+    fn hit_line_rest(&mut self, first: usize, block: u64) -> bool {
+        let Some(ways) = self.tags.get_mut(first..first + self.assoc) else {
+            return false;
+        };
         match find(ways, block) {
             Some(i) => {
                 promote(ways, i);
@@ -261,8 +292,7 @@ impl Cache {
     /// make room, if any: `(miss, evicted)`.
     #[inline]
     pub fn access_line_evict(&mut self, block: u64) -> (bool, Option<u64>) {
-        let set = self.set_of(block);
-        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        let ways = self.set_mut(block);
         match find(ways, block) {
             Some(i) => {
                 promote(ways, i);
@@ -282,8 +312,7 @@ impl Cache {
     #[inline]
     pub fn insert_absent(&mut self, block: u64) -> Option<u64> {
         debug_assert!(!self.contains_line(block));
-        let set = self.set_of(block);
-        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        let ways = self.set_mut(block);
         let victim = shift_in(ways, block);
         (victim != EMPTY).then_some(victim)
     }
@@ -291,8 +320,7 @@ impl Cache {
     /// Removes line number `block`; returns whether it was resident. Empty
     /// ways stay at the least recently used end of the set.
     pub fn invalidate_line(&mut self, block: u64) -> bool {
-        let set = self.set_of(block);
-        let ways = &mut self.tags[set * self.assoc..(set + 1) * self.assoc];
+        let ways = self.set_mut(block);
         match find(ways, block) {
             Some(i) => {
                 // Move the less recent ways up by one, up to the first

@@ -159,14 +159,6 @@ struct Sharers {
 }
 
 impl Sharers {
-    /// The set `{a, b}`.
-    fn pair(a: u32, b: u32) -> Sharers {
-        let mut s = Sharers::default();
-        s.insert(a);
-        s.insert(b);
-        s
-    }
-
     /// Cores 0 to 127 as one mask.
     #[inline]
     fn low(&self) -> u128 {
@@ -926,7 +918,9 @@ impl Coherence {
         self.access_line_slow(core, line, write)
     }
 
-    /// [`Coherence::access_line`] past the fast path.
+    /// [`Coherence::access_line`] past the fast path. The line's directory
+    /// entry is found (or made, empty) by one probe and updated in place
+    /// by its slot: no entry is moved out and back.
     fn access_line_slow(&mut self, core: u32, line: u64, write: bool) -> f64 {
         let c = core as usize;
         if write {
@@ -940,131 +934,125 @@ impl Coherence {
         } else {
             k.reads += 1;
         }
-        // One probe finds the line's entry, or lists the line with an
-        // empty one (state Invalid) that `fetch` fills in.
         let slot = self.dir.slot(line);
-        let entry = &mut self.dir.slots[slot].1;
-        match (state_in(Some(entry), core), write) {
-            (State::Modified, _) | (State::Exclusive | State::Shared, false) => {
-                self.private_hit(core, line)
+        let e = &mut self.dir.slots[slot].1;
+        let cost = match e.owner {
+            // Modified or Exclusive here: a private hit (a write makes it
+            // Modified).
+            Some((o, dirty)) if o == core => {
+                if write && !dirty {
+                    e.owner = Some((core, true));
+                }
+                return self.private_hit(core, line);
             }
-            (State::Exclusive, true) => {
-                entry.owner = Some((core, true));
-                self.private_hit(core, line)
-            }
-            (State::Shared, true) => {
-                entry.owner = Some((core, true));
-                let sharers = std::mem::take(&mut entry.sharers);
+            Some((owner, dirty)) => self.fetch_from_owner(core, line, write, owner, dirty, slot),
+            None if e.sharers.contains(core) => {
+                if !write {
+                    return self.private_hit(core, line);
+                }
+                // Shared here, written: an upgrade.
+                e.owner = Some((core, true));
+                let sharers = std::mem::take(&mut e.sharers);
                 self.k().upgrades += 1;
                 let hit = self.private_hit(core, line);
                 let inval = self.invalidate_sharers(core, line, &sharers);
                 self.drop_other_l3(core, line);
-                hit + inval
+                return hit + inval;
             }
-            (State::Invalid, _) => {
-                let entry = std::mem::take(entry);
-                let cost = self.fetch(core, line, write, entry, slot);
-                self.fill_private(core, line);
-                cost
-            }
-        }
-    }
-
-    /// Brings `line` to `core`, which does not hold it, and updates the
-    /// directory, where the line had `entry` (taken out of its `slot`,
-    /// which nothing here inserts or removes before the update); returns
-    /// the latency.
-    fn fetch(&mut self, core: u32, line: u64, write: bool, entry: Entry, slot: usize) -> f64 {
-        let l3 = self.l3_of(core);
-        let (cost, new_entry) = if let Some((owner, dirty)) = entry.owner {
-            let cost = self.transfer(owner, core);
-            if write {
-                self.invalidate_core(owner, line);
-                (
-                    cost,
-                    Entry {
-                        owner: Some((core, true)),
-                        sharers: Sharers::default(),
-                    },
-                )
-            } else {
-                if self.m_line[owner as usize] == line {
-                    self.m_line[owner as usize] = NO_LINE;
-                }
-                if dirty {
-                    self.k().writebacks += 1;
-                    let l3o = self.l3_of(owner);
-                    self.l3[l3o].access_line(line);
-                }
-                let sharers = Sharers::pair(owner, core);
-                (
-                    cost,
-                    Entry {
-                        owner: None,
-                        sharers,
-                    },
-                )
-            }
-        } else if !entry.sharers.is_empty() {
-            let fetch = if self.l3[l3].hit_line(line) {
-                self.k().l3_hits += 1;
-                self.l3_ns
-            } else {
-                let nearest = entry
-                    .sharers
-                    .iter()
-                    .min_by(|&a, &b| {
-                        let (da, db) = (self.distance_ns(a, core), self.distance_ns(b, core));
-                        da.total_cmp(&db).then(a.cmp(&b))
-                    })
-                    .unwrap_or(core);
-                self.transfer(nearest, core)
-            };
-            if write {
-                let inval = self.invalidate_sharers(core, line, &entry.sharers);
-                (
-                    fetch + inval,
-                    Entry {
-                        owner: Some((core, true)),
-                        sharers: Sharers::default(),
-                    },
-                )
-            } else {
-                let mut sharers = entry.sharers;
-                sharers.insert(core);
-                (
-                    fetch,
-                    Entry {
-                        owner: None,
-                        sharers,
-                    },
-                )
-            }
-        } else {
-            let cost = if !self.l3[l3].access_line(line) {
-                self.k().l3_hits += 1;
-                self.l3_ns
-            } else {
-                let (from, home) = (self.node_of(core), self.home_of(line, core));
-                if from == home {
-                    self.k().dram_local += 1;
-                } else {
-                    self.k().dram_remote += 1;
-                }
-                self.machine.dram_ns(from, home).unwrap_or(0.0)
-            };
-            (
-                cost,
-                Entry {
-                    owner: Some((core, write)),
-                    sharers: Sharers::default(),
-                },
-            )
+            None if e.sharers.is_empty() => self.fetch_from_memory(core, line, write, slot),
+            None => self.fetch_from_sharers(core, line, write, slot),
         };
-        self.dir.slots[slot].1 = new_entry;
         if write {
             self.drop_other_l3(core, line);
         }
+        self.fill_private(core, line);
+        cost
+    }
+
+    /// Brings `line` to `core` from `owner`, which holds it Modified
+    /// (`dirty`) or Exclusive, and updates the line's directory entry in
+    /// `slot`; returns the latency.
+    fn fetch_from_owner(
+        &mut self,
+        core: u32,
+        line: u64,
+        write: bool,
+        owner: u32,
+        dirty: bool,
+        slot: usize,
+    ) -> f64 {
+        let cost = self.transfer(owner, core);
+        let e = &mut self.dir.slots[slot].1;
+        if write {
+            e.owner = Some((core, true));
+            self.invalidate_core(owner, line);
+        } else {
+            // An owned line has no sharers: the two cores become them.
+            e.owner = None;
+            e.sharers.insert(owner);
+            e.sharers.insert(core);
+            if self.m_line[owner as usize] == line {
+                self.m_line[owner as usize] = NO_LINE;
+            }
+            if dirty {
+                self.k().writebacks += 1;
+                let l3o = self.l3_of(owner);
+                self.l3[l3o].access_line(line);
+            }
+        }
+        cost
+    }
+
+    /// Brings `line` to `core` when other cores share it (none owns it)
+    /// and updates the line's directory entry in `slot`; returns the
+    /// latency: an L3 hit, else a transfer from the nearest sharer, plus
+    /// for a write the invalidation of the farthest sharer.
+    fn fetch_from_sharers(&mut self, core: u32, line: u64, write: bool, slot: usize) -> f64 {
+        let l3 = self.l3_of(core);
+        let fetch = if self.l3[l3].hit_line(line) {
+            self.k().l3_hits += 1;
+            self.l3_ns
+        } else {
+            let nearest = self.dir.slots[slot]
+                .1
+                .sharers
+                .iter()
+                .min_by(|&a, &b| {
+                    let (da, db) = (self.distance_ns(a, core), self.distance_ns(b, core));
+                    da.total_cmp(&db).then(a.cmp(&b))
+                })
+                .unwrap_or(core);
+            self.transfer(nearest, core)
+        };
+        let e = &mut self.dir.slots[slot].1;
+        if write {
+            e.owner = Some((core, true));
+            let sharers = std::mem::take(&mut e.sharers);
+            fetch + self.invalidate_sharers(core, line, &sharers)
+        } else {
+            e.sharers.insert(core);
+            fetch
+        }
+    }
+
+    /// Brings `line`, cached in no private cache, to `core` from its L3
+    /// instance or from DRAM, and makes `core` its owner in the (empty)
+    /// directory entry in `slot`; returns the latency.
+    fn fetch_from_memory(&mut self, core: u32, line: u64, write: bool, slot: usize) -> f64 {
+        let l3 = self.l3_of(core);
+        let cost = if !self.l3[l3].access_line(line) {
+            self.k().l3_hits += 1;
+            self.l3_ns
+        } else {
+            let (from, home) = (self.node_of(core), self.home_of(line, core));
+            if from == home {
+                self.k().dram_local += 1;
+            } else {
+                self.k().dram_remote += 1;
+            }
+            self.machine.dram_ns(from, home).unwrap_or(0.0)
+        };
+        self.dir.slots[slot].1.owner = Some((core, write));
         cost
     }
 
