@@ -157,9 +157,13 @@ pub(crate) fn malloc_for_hit(h: *mut Heap, size: usize) -> Option<*mut u8> {
         if b.is_null() {
             return None;
         }
-        (*page).free = (*b).next;
+        let next = (*b).next;
+        (*page).free = next;
         if me == h {
             (*page).used += 1;
+        } else {
+            // (Blocks of a claimed page come back from the consumer.)
+            page::prefetch_block(next);
         }
         *(b as *mut usize).add(1) = 0;
         Some(b as *mut u8)

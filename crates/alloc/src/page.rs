@@ -192,6 +192,28 @@ pub(crate) unsafe fn page_collect(page: *mut Page) {
     }
 }
 
+/// Ask for the cache line of `b` (the next block a page will hand out)
+/// in a writable state, without waiting for it: `prefetchw` on x86-64,
+/// nothing elsewhere. A block freed by another thread was last written
+/// there (its free-list link and free mark); popping blocks one after the
+/// other follows their links, so without the prefetch every allocation
+/// waits for the previous block's line to cross from that core. A
+/// prefetch never faults (`b` may be null).
+#[inline(always)]
+pub(crate) fn prefetch_block(b: *mut Block) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing architecturally and never faults.
+    unsafe {
+        core::arch::asm!(
+            "prefetchw byte ptr [{b}]",
+            b = in(reg) b,
+            options(nostack, readonly, preserves_flags)
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = b;
+}
+
 /// Pop a block from a page known to have one; clears the double-free mark.
 ///
 /// # Safety
@@ -439,7 +461,9 @@ unsafe fn claimed_pop(page: *mut Page) -> Option<*mut u8> {
             }
         }
         let b = (*page).free;
-        (*page).free = (*b).next;
+        let next = (*b).next;
+        (*page).free = next;
+        prefetch_block(next);
         *(b as *mut usize).add(1) = 0;
         Some(b as *mut u8)
     }
