@@ -43,8 +43,8 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: boo
 /// (see `race_report::INTERCEPTED`; 0: the program itself).
 #[inline(always)]
 pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
-    if !range && size != 0 && crate::fast::try_access(addr, size, kind) {
-        return;
+    if !range && size != 0 {
+        return crate::fast::access(addr, size, kind, pc, func);
     }
     access_slow(addr, size, kind, pc, range, func)
 }
@@ -52,7 +52,7 @@ pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: 
 /// [`access_by`] under the table lock (everything the fast path did not
 /// take). Kept out of line so that the fast path's callers stay small.
 #[inline(never)]
-fn access_slow(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
+pub(crate) fn access_slow(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
     if size == 0 || FINISHED.load(Ordering::Relaxed) {
         return;
     }

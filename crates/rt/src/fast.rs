@@ -231,48 +231,132 @@ impl Ctx {
     }
 }
 
-/// Record a plain access of `size` bytes at `addr` without the lock, if
-/// it is one the fast path can take (see the module docs); `false` means
-/// nothing was recorded and the caller must take the slow path.
+/// Record a plain access of `size` bytes at `addr` (`pc`: the accessing
+/// instruction; `func`: the intercepted libc function making it, 0: the
+/// program): without the lock when the thread repeats what it just did
+/// (see the module docs), else through [`race_miss`], [`count`] or, when
+/// the fast path cannot run at all, the locked path. Everything the hit
+/// path needs is inline and calls nothing, so that it needs no stack
+/// frame; each miss is a tail call.
 #[inline(always)]
-pub(crate) fn try_access(addr: usize, size: usize, kind: Kind) -> bool {
+pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) {
     // `current()`, written out: this is the hottest path.
     let c = slot::get();
     let flags = FLAGS.load(Ordering::Relaxed);
     let off = addr & 7;
     if (c as usize) <= BUSY as usize || flags & ENABLED == 0 || off + size > 8 {
-        return false;
+        return crate::abi::access_slow(addr, size, kind, pc, false, func);
     }
     // SAFETY: contexts are leaked, and only this thread uses its own.
     let c = unsafe { &*c };
     // A context exists only once `learn` published the first level.
     let Some((chunk, gi)) = shadow::lookup_mapped(L1.load(Ordering::Acquire), addr) else {
-        return false;
+        return crate::abi::access_slow(addr, size, kind, pc, false, func);
     };
+    let write = kind == Kind::Write;
     if flags & RACES != 0 {
         let epoch = c.epoch.load(Ordering::Relaxed);
         let mask = (((1u16 << size) - 1) << off) as u8;
-        if !race::same_epoch(
-            &chunk.cells[gi],
-            c.tid,
-            epoch,
-            mask,
-            kind == Kind::Write,
-            false,
-        ) {
-            return false;
+        if !race::same_epoch(&chunk.cells[gi], c.tid, epoch, mask, write, false) {
+            return race_miss(c, addr, size, kind, pc, func);
         }
     }
-    try_count(c, chunk, gi, addr, size, kind, kind == Kind::Write)
+    if !count_hit(c, chunk, gi, addr, size, kind, write) {
+        count(c, addr, size, kind, write)
+    }
 }
 
-/// The counting half of [`try_access`]: count an access of kind `kind`
-/// (`write`: it stores, for the line's record) of `size` bytes at `addr`
-/// (granule `gi` of `chunk`) against its object, its line and the
-/// thread's totals without the lock, if the thread's context knows them;
-/// `false`: nothing was counted.
+/// The race check of a plain access the "same epoch" test did not
+/// settle, without the table lock: the granule under its stripe lock
+/// (the table lock only to report a race), then the counting.
+/// (Six arguments, all in registers: the call from [`access`] is a jump.)
+#[inline(never)]
+fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, func: u8) {
+    // `access` found it mapped (chunks are never unmapped).
+    let Some((chunk, gi)) = shadow::lookup_mapped(L1.load(Ordering::Acquire), addr) else {
+        return;
+    };
+    let write = kind == Kind::Write;
+    let side = (pc, shadow::side_info(state::stack_node(), func));
+    // SAFETY: this thread, outside the runtime (it has a context).
+    let vc = &unsafe { c.clock_mut() }.vc;
+    let mask = (((1u16 << size) - 1) << (addr & 7)) as u8;
+    let cur = shadow::pack(c.tid, vc.get(c.tid), mask, write, false);
+    // The stripe lock is held inside.
+    let found = while_busy(c, || race::check_store(chunk, gi, addr >> 3, vc, cur, side));
+    if let Some(r) = found {
+        report(r);
+    }
+    if !count_hit(c, chunk, gi, addr, size, kind, write) {
+        count(c, addr, size, kind, write)
+    }
+}
+
+/// The counting fast path: count an access of kind `kind` (`write`: it
+/// stores, for the line's record) of `size` bytes at `addr` (granule `gi`
+/// of `chunk`; the access must not cross the granule) against its object, its line and the
+/// thread's totals, if it lies wholly inside the object and line the
+/// thread's context remembers; `false`: nothing was counted. Loads and
+/// compares only, then three or four increments of the thread's own
+/// counters: no call, no atomic read-modify-write.
 #[inline(always)]
-fn try_count(
+fn count_hit(
+    c: &Ctx,
+    chunk: &Chunk,
+    gi: usize,
+    addr: usize,
+    size: usize,
+    kind: Kind,
+    write: bool,
+) -> bool {
+    let k = kind as usize;
+    let id = Shadow::id(chunk, gi);
+    if id == 0 {
+        c.stats.add(false, k, 1);
+        return true;
+    }
+    if id != c.obj_id.get() || addr + size > c.obj_end.get() {
+        return false;
+    }
+    // SAFETY: a non-zero `obj_id` comes with a row in a leaked slab chunk.
+    let row = unsafe { &*c.row.get() };
+    let line = addr >> 6;
+    let (l, s, rec, slot) = c.lines[line % LINE_MEMO].get();
+    // SAFETY: a valid entry's record and slot live in leaked slab chunks
+    // (`l == line` is never true of the empty entry).
+    if !row.owned_by(c.tid)
+        || l != line
+        || s != c.obj_site.get()
+        || !unsafe { (*rec).is_line(line) && (*slot).owned_by(c.tid) }
+    {
+        return false;
+    }
+    // The granule lies inside the line.
+    // SAFETY: as above.
+    unsafe { &*slot }.note(((1u64 << size) - 1) << (addr & 63), write);
+    row.bump(k);
+    c.stats.add(true, k, 1);
+    true
+}
+
+/// Count what [`count_hit`] did not: through the object the context
+/// remembers and the line's record found through the shadow (learning the
+/// thread's slot in it), else under the table lock.
+/// (Five arguments: the call from [`access`] is a jump.)
+#[inline(never)]
+fn count(c: &Ctx, addr: usize, size: usize, kind: Kind, write: bool) {
+    let counted = match shadow::lookup_mapped(L1.load(Ordering::Acquire), addr) {
+        Some((chunk, gi)) => count_records(c, chunk, gi, addr, size, kind, write),
+        None => false,
+    };
+    if !counted {
+        count_locked(c.tid, addr, size, kind, write);
+    }
+}
+
+/// The lock-free half of [`count`]; `false`: nothing was counted.
+#[inline]
+fn count_records(
     c: &Ctx,
     chunk: &Chunk,
     gi: usize,
@@ -353,9 +437,9 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
     };
     let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
-    let Some((chunk, gi)) = shadow::lookup(l1, addr) else {
+    if shadow::lookup(l1, addr).is_none() {
         return false;
-    };
+    }
     if flags & RACES != 0 {
         let a = Access {
             addr,
@@ -378,9 +462,8 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
             report(r);
         }
     }
-    if !try_count(c, chunk, gi, addr, size, kind, kind == Kind::Write) {
-        count_locked(tid, addr, size, kind, kind == Kind::Write);
-    }
+    // Not `count_hit`: the access may span granules.
+    count(c, addr, size, kind, kind == Kind::Write);
     true
 }
 
@@ -435,9 +518,9 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
     let last = (addr + size - 1) & !7;
-    let (Some((chunk, gi)), Some(_)) = (shadow::lookup(l1, addr), shadow::lookup(l1, last)) else {
+    if shadow::lookup(l1, addr).is_none() || shadow::lookup(l1, last).is_none() {
         return Err(op);
-    };
+    }
     let races = flags & RACES != 0;
     let stack = if races { state::stack_node() } else { 0 };
     // SAFETY: this thread, outside the runtime (it has a context).
@@ -460,9 +543,8 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     if let Some(f) = out.race {
         report(f);
     }
-    if !try_count(c, chunk, gi, addr, size, Kind::Atomic, out.writes) {
-        count_locked(tid, addr, size, Kind::Atomic, out.writes);
-    }
+    // Not `count_hit`: the operation may span granules.
+    count(c, addr, size, Kind::Atomic, out.writes);
     Ok(out.result)
 }
 

@@ -975,84 +975,123 @@ pub(crate) fn check(
             7
         };
         let mask = ((0xffu16 << lo) & (0xffu16 >> (7 - hi))) as u8;
-        let cur = Cell {
-            pc: a.pc,
-            tid: t,
-            epoch,
-            stack: a.stack,
-            mask,
-            write: a.write,
-            atomic: a.atomic,
-            func: a.func,
-        };
         let Some((chunk, gi)) = shadow::lookup(l1, g * 8) else {
             if skip_unmapped {
                 continue;
             }
             return Err(());
         };
-        // Fast path (FastTrack's "same epoch"): this thread already made
-        // an access at least as strong to these bytes in this epoch.
-        // Every other cell was checked against that access, or checked it
-        // when it was added, so nothing can be new. Cost: one pass over 4
-        // cells, no writes.
-        if same_epoch(&chunk.cells[gi], t, epoch, mask, a.write, a.atomic) {
-            continue;
-        }
-        let stripe = Stripe::of(g);
-        stripe.lock();
-        // Work on the packed words (indices, no iterator adaptors: this
-        // loop is the detector's slow path); unpack fully only for a
-        // report.
-        let cells = &chunk.cells[gi];
-        let ws = [0, 1, 2, 3].map(|i| cells[i].load(Ordering::Relaxed));
-        let (mut free_slot, mut mine) = (CELLS, CELLS);
-        for (i, &w) in ws.iter().enumerate() {
-            if w == 0 {
-                if free_slot == CELLS {
-                    free_slot = i;
-                }
-                continue;
-            }
-            let ctid = shadow::tid_of(w);
-            let own = ctid == t;
-            if own && mine == CELLS {
-                mine = i;
-            }
-            let (cmask, cwrite, catomic) = (w as u8, w & 0x100 != 0, w & 0x200 != 0);
-            if own || (w >> 32) as u32 <= vc.get(ctid) {
-                // Ordered before this access: dropped if this one covers it.
-                if cmask & !mask == 0 && (a.write || !cwrite) && (catomic || !a.atomic) {
-                    Shadow::clear(chunk, gi, i);
-                    if free_slot == CELLS {
-                        free_slot = i;
-                    }
-                }
-            } else if cmask & mask != 0
-                && (cwrite || a.write)
-                && !(catomic && a.atomic)
-                && found.is_none()
-            {
-                *found = Some(Race {
-                    cur,
-                    prev: Shadow::cell(chunk, gi, i),
-                    granule: g,
-                });
-            }
-        }
-        // Evict when full: a cell of this thread if any, else one chosen
-        // by the epoch (cheap pseudo-randomness, as TSan's).
-        let i = if free_slot < CELLS {
-            free_slot
-        } else if mine < CELLS {
-            mine
-        } else {
-            epoch as usize % CELLS
-        };
-        Shadow::store(chunk, gi, i, &cur);
-        stripe.unlock();
+        check_granule(chunk, gi, g, t, epoch, vc, a, mask, found);
     }
     Ok(())
+}
+
+/// Check access `a` by thread `t` (epoch `epoch`, vector clock `vc`) to
+/// the bytes `mask` of granule `g` (granule `gi` of `chunk`) against the
+/// granule's cells and store it; the first race found is left in `found`
+/// (see [`check`]). Nothing to do when FastTrack's "same epoch" test shows
+/// that nothing can be new, else [`check_store`].
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn check_granule(
+    chunk: &Chunk,
+    gi: usize,
+    g: usize,
+    t: u32,
+    epoch: u32,
+    vc: &Vc,
+    a: &Access,
+    mask: u8,
+    found: &mut Option<Race>,
+) {
+    // Fast path (FastTrack's "same epoch"): this thread already made
+    // an access at least as strong to these bytes in this epoch.
+    // Every other cell was checked against that access, or checked it
+    // when it was added, so nothing can be new. Cost: one pass over 4
+    // cells, no writes.
+    if same_epoch(&chunk.cells[gi], t, epoch, mask, a.write, a.atomic) {
+        return;
+    }
+    let cur = shadow::pack(t, epoch, mask, a.write, a.atomic);
+    let side = (a.pc, shadow::side_info(a.stack, a.func));
+    if let Some(r) = check_store(chunk, gi, g, vc, cur, side) {
+        found.get_or_insert(r);
+    }
+}
+
+/// The locked half of [`check_granule`]: under the granule's stripe lock,
+/// check the access packed as `cur` (see [`shadow::pack`]; `side`: its pc
+/// and [`shadow::side_info`]) by a thread whose vector clock is `vc`
+/// against the cells of granule `g` (granule `gi` of `chunk`), drop the
+/// cells it makes redundant and store it; returns the first race found.
+/// Works on the packed words only (the side data of a racing cell is read
+/// out of line). Cost: one lock, four loads and compares, three stores.
+#[inline]
+pub(crate) fn check_store(
+    chunk: &Chunk,
+    gi: usize,
+    g: usize,
+    vc: &Vc,
+    cur: u64,
+    side: (usize, u64),
+) -> Option<Race> {
+    let t = shadow::tid_of(cur);
+    let (mask, write, atomic) = (cur as u8, cur & 0x100 != 0, cur & 0x200 != 0);
+    let cells = &chunk.cells[gi];
+    let stripe = Stripe::of(g);
+    stripe.lock();
+    let (mut free, mut mine, mut race) = (CELLS, CELLS, None);
+    for (i, cell) in cells.iter().enumerate() {
+        let w = cell.load(Ordering::Relaxed);
+        if w == 0 {
+            free = free.min(i);
+            continue;
+        }
+        let ctid = shadow::tid_of(w);
+        let own = ctid == t;
+        if own || (w >> 32) as u32 <= vc.get(ctid) {
+            if own {
+                mine = mine.min(i);
+            }
+            // Ordered before this access: dropped if this one covers it
+            // (a plain cell only by a plain access).
+            if (w as u8) & !mask == 0 && (write || w & 0x100 == 0) && (w & 0x200 != 0 || !atomic) {
+                cell.store(0, Ordering::Relaxed);
+                free = free.min(i);
+            }
+        } else if race.is_none()
+            && (w as u8) & mask != 0
+            && (w | cur) & 0x100 != 0
+            && w & cur & 0x200 == 0
+        {
+            race = Some(race_with(chunk, gi, i, g, cur, side));
+        }
+    }
+    // Evict when full: a cell of this thread if any, else one chosen by
+    // the epoch (cheap pseudo-randomness, as TSan's).
+    let i = if free < CELLS {
+        free
+    } else if mine < CELLS {
+        mine
+    } else {
+        (cur >> 32) as usize % CELLS
+    };
+    Shadow::store_packed(chunk, gi, i, cur, side);
+    stripe.unlock();
+    race
+}
+
+/// The race between the access packed as `cur` (side data `side`) and
+/// cell `i` of granule `g` (granule `gi` of `chunk`), unpacked for the
+/// report.
+#[cold]
+#[inline(never)]
+fn race_with(chunk: &Chunk, gi: usize, i: usize, g: usize, cur: u64, side: (usize, u64)) -> Race {
+    Race {
+        cur: shadow::unpack_parts(cur, side.0, side.1),
+        prev: Shadow::cell(chunk, gi, i),
+        granule: g,
+    }
 }
 
 /// Per-thread clock states at addresses that never change: a thread reads

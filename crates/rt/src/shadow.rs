@@ -300,24 +300,25 @@ impl Shadow {
     }
 
     /// Store `cell` as cell `k` of granule `i`.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn store(c: &Chunk, i: usize, k: usize, cell: &Cell) {
-        let s = &c.side[i][k];
-        s.pc.store(cell.pc as u64, Ordering::Relaxed);
-        s.info.store(
-            cell.stack as u64 | (cell.func as u64) << 32,
-            Ordering::Relaxed,
-        );
-        c.cells[i][k].store(
+        Shadow::store_packed(
+            c,
+            i,
+            k,
             pack(cell.tid, cell.epoch, cell.mask, cell.write, cell.atomic),
-            Ordering::Relaxed,
+            (cell.pc, side_info(cell.stack, cell.func)),
         );
     }
 
-    /// Empty cell `k` of granule `i`.
+    /// Store the cell packed as `w` (see [`pack`]) with side data `(pc,
+    /// info)` (see [`side_info`]) as cell `k` of granule `i`.
     #[inline]
-    pub(crate) fn clear(c: &Chunk, i: usize, k: usize) {
-        c.cells[i][k].store(0, Ordering::Relaxed);
+    pub(crate) fn store_packed(c: &Chunk, i: usize, k: usize, w: u64, (pc, info): (usize, u64)) {
+        let s = &c.side[i][k];
+        s.pc.store(pc as u64, Ordering::Relaxed);
+        s.info.store(info, Ordering::Relaxed);
+        c.cells[i][k].store(w, Ordering::Relaxed);
     }
 
     /// Mark the granules of `[addr, addr+size)` as object `id` (0: none):
@@ -393,14 +394,28 @@ impl Shadow {
     }
 }
 
+/// The side data word of a cell: call stack `stack`, libc function `func`.
+#[inline]
+pub(crate) fn side_info(stack: u32, func: u8) -> u64 {
+    stack as u64 | (func as u64) << 32
+}
+
 /// Unpack a cell.
 fn unpack(w: u64, s: &Side) -> Cell {
     if w == 0 {
         return EMPTY;
     }
-    let info = s.info.load(Ordering::Relaxed);
+    unpack_parts(
+        w,
+        s.pc.load(Ordering::Relaxed) as usize,
+        s.info.load(Ordering::Relaxed),
+    )
+}
+
+/// Unpack the non-empty cell packed as `w` with side data `pc`, `info`.
+pub(crate) fn unpack_parts(w: u64, pc: usize, info: u64) -> Cell {
     Cell {
-        pc: s.pc.load(Ordering::Relaxed) as usize,
+        pc,
         tid: ((w >> 10) & TID_MASK) as u32 - 1,
         epoch: (w >> 32) as u32,
         stack: info as u32,
