@@ -4,7 +4,10 @@
 # prints per benchmark and allocator the median wall time, the spread
 # ((max - min) / median), the median user+sys CPU time and the median peak
 # RSS, then a summary table with times relative to mimalloc. The
-# allocators take turns run by run. See benches/alloc/README.md.
+# allocators take turns run by run. Multi-threaded runs in which the
+# threads shared one CPU (involuntary context switches at least half the
+# voluntary ones: other load on this machine) are also left out of a
+# second CPU median ("cpu par"), see benches/alloc/README.md.
 #
 # Environment:
 #   RUNS=N        runs per benchmark and allocator (default 5)
@@ -69,7 +72,7 @@ for f in benches/alloc/*.c; do
 done
 
 echo "runs per measurement: $runs; $(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-17s %-9s %9s %7s %9s %9s\n' benchmark allocator "median s" spread "cpu s" "rss KiB"
+printf '%-17s %-9s %9s %7s %9s %9s %13s %9s\n' benchmark allocator "median s" spread "cpu s" "rss KiB" "cpu par s (n)" "invol cs"
 summary="$bindir/summary"
 : >"$summary"
 for entry in "${benches[@]}"; do
@@ -92,17 +95,19 @@ for entry in "${benches[@]}"; do
       if [ "$name" = xmalloc-for ] && [ "$a" != loci ]; then run_args="${args% for}"; fi
       t0=$(date +%s%N)
       # shellcheck disable=SC2086
-      if ! /usr/bin/time -f '%U %S %M' -o "$bindir/t" env LD_PRELOAD="${lib[$a]}" "$bindir/$prog" $run_args >/dev/null 2>"$bindir/err"; then
+      if ! /usr/bin/time -f '%U %S %M %c %w' -o "$bindir/t" env LD_PRELOAD="${lib[$a]}" "$bindir/$prog" $run_args >/dev/null 2>"$bindir/err"; then
         die "$name under $a failed: $(cat "$bindir/err")"
       fi
       t1=$(date +%s%N)
       # Wall time from the shell's nanosecond clock (GNU time's %e has 10 ms steps).
-      echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$bindir/t")" | awk '{ printf "%.4f %s %s %s\n", $1 / 1e6, $2, $3, $4 }' >>"$bindir/times.$a"
+      echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$bindir/t")" | awk '{ printf "%.4f %s %s %s %s %s\n", $1 / 1e6, $2, $3, $4, $5, $6 }' >>"$bindir/times.$a"
     done
   done
   for a in $here; do
-    read -r med spread cpu rss < <(awk '
-      { w[NR] = $1; c[NR] = $2 + $3; r[NR] = $4 }
+    read -r med spread cpu rss cpar npar invol < <(awk '
+      { w[NR] = $1; c[NR] = $2 + $3; r[NR] = $4; ic[NR] = $5
+        # Threads that ran in parallel (not time-sliced on one CPU).
+        if ($5 * 2 < $6) p[++np] = $2 + $3 }
       function median(a, n,   i, j, t, b) {
         for (i = 1; i <= n; i++) b[i] = a[i]
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
@@ -113,10 +118,10 @@ for entry in "${benches[@]}"; do
         for (i = 2; i <= NR; i++) { if (w[i] < min) min = w[i]; if (w[i] > max) max = w[i] }
         m = median(w, NR)
         sp = (m > 0) ? 100 * (max - min) / m : 0
-        printf "%.3f %.0f%% %.3f %d\n", m, sp, median(c, NR), median(r, NR)
+        printf "%.3f %.0f%% %.3f %d %s %d %d\n", m, sp, median(c, NR), median(r, NR), (np ? sprintf("%.3f", median(p, np)) : "-"), np, median(ic, NR)
       }' "$bindir/times.$a")
-    printf '%-17s %-9s %9s %7s %9s %9s\n' "$name" "$a" "$med" "$spread" "$cpu" "$rss"
-    echo "$name $a $med $spread $cpu $rss" >>"$summary"
+    printf '%-17s %-9s %9s %7s %9s %9s %13s %9s\n' "$name" "$a" "$med" "$spread" "$cpu" "$rss" "$cpar ($npar)" "$invol"
+    echo "$name $a $med $spread $cpu $rss $cpar $npar" >>"$summary"
   done
 done
 
@@ -125,10 +130,10 @@ echo "Summary: median wall seconds (spread), peak RSS in MiB; then loci's median
 header="| benchmark |"
 line="| --- |"
 for a in $allocs; do header="$header $a |"; line="$line ---: |"; done
-echo "$header loci / mimalloc (wall) | loci / mimalloc (cpu) |"
-echo "$line ---: | ---: |"
+echo "$header loci / mimalloc (wall) | loci / mimalloc (cpu) | loci / mimalloc (cpu, parallel runs) |"
+echo "$line ---: | ---: | ---: |"
 awk -v allocs="$allocs" '
-  { t[$1 " " $2] = $3; sp[$1 " " $2] = $4; c[$1 " " $2] = $5; rss[$1 " " $2] = $6; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+  { t[$1 " " $2] = $3; sp[$1 " " $2] = $4; c[$1 " " $2] = $5; rss[$1 " " $2] = $6; cp[$1 " " $2] = $7; np[$1 " " $2] = $8; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
   END {
     na = split(allocs, a, " ")
     for (i = 1; i <= n; i++) {
@@ -141,6 +146,7 @@ awk -v allocs="$allocs" '
       if (b == "xmalloc-for" && !(m in t)) m = "xmalloc mimalloc"
       row = row (((l in t) && (m in t) && t[m] > 0) ? sprintf(" %.2f× |", t[l] / t[m]) : " – |")
       row = row (((l in c) && (m in c) && c[m] > 0) ? sprintf(" %.2f× |", c[l] / c[m]) : " – |")
+      row = row (((l in cp) && (m in cp) && cp[l] != "-" && cp[m] != "-" && cp[m] > 0) ? sprintf(" %.2f× (%d, %d runs) |", cp[l] / cp[m], np[l], np[m]) : " – |")
       print row
       if ((l in t) && (m in t) && t[m] > 0 && t[l] > 0) { lg += log(t[l] / t[m]); cnt++ }
       if ((l in c) && (m in c) && c[m] > 0 && c[l] > 0) { lc += log(c[l] / c[m]); cntc++ }
