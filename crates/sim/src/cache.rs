@@ -131,20 +131,17 @@ fn promote(ways: &mut [u64], i: usize) {
 
 /// Shifts the set down by one way, dropping the last (least recently
 /// used) tag, and puts `tag` in front; returns the dropped tag ([`EMPTY`]
-/// if the set was not full). A set that is not full is shifted only as far
-/// as it is filled (into its first empty way).
+/// if the set was not full). A set holding at most one line (common in a
+/// cache that holds few lines, such as the private caches of a core that
+/// ping-pongs a line) takes two moves instead of a whole shift.
 #[inline]
 fn shift_in(ways: &mut [u64], tag: u64) -> u64 {
-    if ways.last() == Some(&EMPTY) {
-        let mut carry = tag;
-        for w in ways.iter_mut() {
-            let t = std::mem::replace(w, carry);
-            if t == EMPTY {
-                break;
-            }
-            carry = t;
+    if let [first, second, ..] = ways {
+        if *second == EMPTY {
+            // Ways from the second on are empty: so is the last.
+            *second = std::mem::replace(first, tag);
+            return EMPTY;
         }
-        return EMPTY;
     }
     by_assoc!(ways, shift_in_n, shift_in_slice, tag)
 }

@@ -833,18 +833,24 @@ impl Coherence {
         }
     }
 
+    /// A hit in `core`'s private caches (the line is in its L2): in the
+    /// L1, or in the L2 and then brought into the L1.
+    #[inline]
     fn private_hit(&mut self, core: u32, line: u64) -> f64 {
         let c = core as usize;
-        if !self.l1[c].access_line(line) {
+        if self.l1[c].hit_line(line) {
             self.k().l1_hits += 1;
             self.l1_ns
         } else {
+            self.l1[c].insert_absent(line);
             self.l2[c].access_line(line);
             self.k().l2_hits += 1;
             self.l2_ns
         }
     }
 
+    /// Drops `line` from `core`'s private caches (another core writes it).
+    #[inline]
     fn invalidate_core(&mut self, core: u32, line: u64) {
         if self.m_line[core as usize] == line {
             self.m_line[core as usize] = NO_LINE;

@@ -1077,6 +1077,9 @@ impl OrderingSim {
         core.buffer.push_back(start + cost, depth);
     }
 
+    /// Replays a barrier of base cost `cycles` by `thread`, waiting for
+    /// its store buffer to drain if `wait` (and the policy) say so.
+    #[inline]
     fn barrier(&mut self, thread: u32, cycles: u32, wait: Wait) -> Result<(), Error> {
         let waits = match wait {
             Wait::Never => false,
