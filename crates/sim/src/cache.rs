@@ -316,6 +316,7 @@ impl Cache {
 
     /// Removes line number `block`; returns whether it was resident. Empty
     /// ways stay at the least recently used end of the set.
+    #[inline]
     pub fn invalidate_line(&mut self, block: u64) -> bool {
         let ways = self.set_mut(block);
         match find(ways, block) {

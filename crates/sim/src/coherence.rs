@@ -249,6 +249,9 @@ pub(crate) struct LineTable<V> {
     pub(crate) slots: Vec<(u64, V)>,
     /// Occupied slots.
     len: usize,
+    /// The most slots that may be occupied (70 % of them): one more
+    /// grows the table.
+    max_len: usize,
     /// `64 - log2(slots)`: a key's home slot is the top bits of its hash.
     shift: u32,
 }
@@ -275,6 +278,7 @@ impl<V: Default + Clone> LineTable<V> {
         LineTable {
             slots: vec![(NO_LINE, V::default()); n],
             len: 0,
+            max_len: n * 7 / 10,
             shift: 64 - n.trailing_zeros(),
         }
     }
@@ -320,7 +324,7 @@ impl<V: Default + Clone> LineTable<V> {
     #[inline]
     pub(crate) fn slot(&mut self, key: u64) -> usize {
         debug_assert!(key != NO_LINE);
-        if (self.len + 1) * 10 > self.slots.len() * 7 {
+        if self.len >= self.max_len {
             self.grow();
         }
         let mask = self.mask();
@@ -818,6 +822,7 @@ impl Coherence {
     }
 
     /// Latency of a core-to-core transfer, counted by distance.
+    #[inline]
     fn transfer(&mut self, from: u32, to: u32) -> f64 {
         let k = &mut self.buckets[self.bucket];
         let t = &self.machine.transfer;
@@ -850,7 +855,7 @@ impl Coherence {
     }
 
     /// Drops `line` from `core`'s private caches (another core writes it).
-    #[inline]
+    #[inline(always)]
     fn invalidate_core(&mut self, core: u32, line: u64) {
         if self.m_line[core as usize] == line {
             self.m_line[core as usize] = NO_LINE;
