@@ -357,18 +357,19 @@ fn atomic_events(
 /// the sync map, so that the detector sees the operations on one variable
 /// in the order they took effect. `op` returns its result, the memory
 /// order that applied (the failure order of a failed compare-exchange),
-/// and whether it read and wrote.
+/// and whether it read and wrote; `req` says what it may do.
 #[inline]
 pub(crate) fn atomic_op<R>(
     addr: usize,
     size: usize,
     pc: usize,
+    req: race::AtomicReq,
     op: impl FnOnce() -> (R, i32, bool, bool),
 ) -> R {
     if FINISHED.load(Ordering::Relaxed) {
         return op().0;
     }
-    let op = match crate::fast::atomic(addr, size, pc, op) {
+    let op = match crate::fast::atomic(addr, size, pc, req, op) {
         Ok(r) => return r,
         Err(op) => op,
     };
@@ -380,7 +381,7 @@ pub(crate) fn atomic_op<R>(
     let races = t.races_on;
     let stack = if races { state::stack_node() } else { 0 };
     let (th, sync, l1) = t.hb.for_atomic(tid, addr, size);
-    let out = race::atomic(sync, th, tid, l1, (addr, size, pc, stack), races, op);
+    let out = race::atomic(sync, th, tid, l1, (addr, size, pc, stack), races, req, op);
     if out.ticked {
         t.hb.sync_epoch(tid);
     }
@@ -451,7 +452,8 @@ macro_rules! atomic_fns {
             pub(super) unsafe extern "C" fn $load(a: *const $t, mo: i32, pc: usize) -> $t {
                 // SAFETY: the caller passes an aligned pointer to a live atomic object.
                 let at = unsafe { <$at>::from_ptr(a as *mut $t) };
-                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+                let req = race::AtomicReq::new(false, mo);
+                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, req, || {
                     (at.load(load_order(mo)), mo, true, false)
                 })
             }
@@ -459,7 +461,8 @@ macro_rules! atomic_fns {
             pub(super) unsafe extern "C" fn $store(a: *mut $t, v: $t, mo: i32, pc: usize) {
                 // SAFETY: as for the load.
                 let at = unsafe { <$at>::from_ptr(a) };
-                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+                let req = race::AtomicReq::new(true, mo);
+                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, req, || {
                     (at.store(v, store_order(mo)), mo, false, true)
                 })
             }
@@ -484,7 +487,8 @@ macro_rules! atomic_fns {
             ) -> Result<$t, $t> {
                 // SAFETY: the caller passes an aligned pointer to a live atomic object.
                 let at = unsafe { <$at>::from_ptr(a) };
-                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+                let req = race::AtomicReq::new(true, mo);
+                atomic_op(a as usize, core::mem::size_of::<$t>(), pc, req, || {
                     let r = if weak {
                         at.compare_exchange_weak(expected, v, order(mo), failure_order(fmo))
                     } else {
@@ -577,7 +581,8 @@ macro_rules! atomic_fns {
         pub(super) unsafe extern "C" fn $name(a: *mut $t, v: $t, mo: i32, pc: usize) -> $t {
             // SAFETY: the caller passes an aligned pointer to a live atomic object.
             let at = unsafe { <$at>::from_ptr(a) };
-            atomic_op(a as usize, core::mem::size_of::<$t>(), pc, || {
+            let req = race::AtomicReq::new(true, mo);
+            atomic_op(a as usize, core::mem::size_of::<$t>(), pc, req, || {
                 (at.$op(v, order(mo)), mo, true, true)
             })
         }

@@ -501,15 +501,20 @@ pub(crate) fn sync(addr: usize, op: SyncOp) -> bool {
 
 /// Perform atomic operation `op` on the `size` bytes at `addr` and record
 /// it without the table lock, when the thread has a context, no trace is
-/// being written and the bytes are shadowed: the operation and its effect
-/// on the variable's clock under the lock of the variable's shard of the
-/// sync map (the race check between the read and the write half), then
-/// the counting fast path (or the table lock to count). `Err(op)`: not
-/// taken, nothing done.
+/// being written and the bytes are shadowed; `req` says what `op` may do.
+/// An operation that cannot release a clock into the variable (a load, or
+/// a relaxed or acquire store or RMW by a thread with no release fence)
+/// runs without any lock when the variable has no clock
+/// ([`race::may_have_sync`]: then acquiring or collecting it is a no-op);
+/// otherwise the operation and its effect on the variable's clock run
+/// under the lock of the variable's shard of the sync map (the race check
+/// between the read and the write half). Then the counting fast path (or
+/// the table lock to count). `Err(op)`: not taken, nothing done.
 pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     addr: usize,
     size: usize,
     pc: usize,
+    req: race::AtomicReq,
     op: F,
 ) -> Result<R, F> {
     let Some((c, flags)) = current().filter(|_| size != 0) else {
@@ -518,13 +523,33 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
     let last = (addr + size - 1) & !7;
-    if shadow::lookup(l1, addr).is_none() || shadow::lookup(l1, last).is_none() {
+    let (Some((chunk, gi)), Some(_)) = (shadow::lookup(l1, addr), shadow::lookup(l1, last)) else {
         return Err(op);
-    }
+    };
     let races = flags & RACES != 0;
-    let stack = if races { state::stack_node() } else { 0 };
     // SAFETY: this thread, outside the runtime (it has a context).
     let th = unsafe { c.clock_mut() };
+    if !races || !req.may_release(th) {
+        let (result, mo, reads, writes) = op();
+        if races {
+            let off = addr & 7;
+            let mask = (((1u16 << size.min(8)) - 1) << off) as u8;
+            let epoch = c.epoch.load(Ordering::Relaxed);
+            // Nothing to do when the variable has no clock and FastTrack's
+            // "same epoch" test settles the race check.
+            if off + size > 8
+                || !race::same_epoch(&chunk.cells[gi], tid, epoch, mask, writes, true)
+                || (reads && race::may_have_sync(addr))
+            {
+                atomic_unlocked(c, addr, size, pc, mo, reads, writes);
+            }
+        }
+        if (addr & 7) + size > 8 || !count_hit(c, chunk, gi, addr, size, Kind::Atomic, writes) {
+            count(c, addr, size, Kind::Atomic, writes);
+        }
+        return Ok(result);
+    }
+    let stack = state::stack_node();
     // The shard lock is held, and the map or the clock may allocate.
     let out = while_busy(c, || {
         race::atomic(
@@ -534,6 +559,7 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
             l1,
             (addr, size, pc, stack),
             races,
+            req,
             op,
         )
     });
@@ -543,9 +569,75 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     if let Some(f) = out.race {
         report(f);
     }
-    // Not `count_hit`: the operation may span granules.
     count(c, addr, size, Kind::Atomic, out.writes);
     Ok(out.result)
+}
+
+/// The happens-before side of an atomic operation that could not release
+/// a clock into the variable and was performed without a lock by the
+/// thread of context `c` (see [`atomic`]), with order `mo`, reading and
+/// writing as `reads` and `writes` say: only if the variable may have a
+/// clock, its read half under the variable's shard lock (acquiring or
+/// collecting the clock the variable has *now*: a release made between
+/// the operation and the lock is acquired too — fewer races reported,
+/// never more — in that narrow window only); then the race check of the
+/// access, as in [`race::atomic`]. The thread's epoch does not change.
+#[inline(never)]
+fn atomic_unlocked(
+    c: &'static Ctx,
+    addr: usize,
+    size: usize,
+    pc: usize,
+    mo: i32,
+    reads: bool,
+    writes: bool,
+) {
+    let tid = c.tid;
+    let stack = state::stack_node();
+    // SAFETY: this thread, outside the runtime (it has a context).
+    let th = unsafe { c.clock_mut() };
+    let l1 = L1.load(Ordering::Acquire);
+    let mut found = None;
+    // Shard and stripe locks are held inside.
+    while_busy(c, || {
+        if reads && race::may_have_sync(addr) {
+            let mut shard = race::sync_map().lock(addr);
+            race::atomic_read_effect(th, &mut shard, addr, mo);
+        }
+        let a = Access {
+            addr,
+            size,
+            write: writes,
+            atomic: true,
+            pc,
+            stack,
+            func: 0,
+        };
+        let off = addr & 7;
+        match shadow::lookup(l1, addr) {
+            Some((chunk, gi)) if off + size <= 8 => {
+                let mask = (((1u16 << size) - 1) << off) as u8;
+                let epoch = th.vc.get(tid);
+                race::check_granule(
+                    chunk,
+                    gi,
+                    addr >> 3,
+                    tid,
+                    epoch,
+                    &th.vc,
+                    &a,
+                    mask,
+                    &mut found,
+                );
+            }
+            _ => {
+                let _ = race::check(l1, tid, &th.vc, &a, true, &mut found);
+            }
+        }
+    });
+    if let Some(f) = found {
+        report(f);
+    }
 }
 
 /// Report race `r` (unless reported before), inside the runtime.

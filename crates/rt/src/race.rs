@@ -418,6 +418,85 @@ impl SyncMap {
     }
 }
 
+/// Addresses that may have a sync object, as a bitmap of a hash of the
+/// address: a bit is set before a sync object is created at an address
+/// (and before a release through it can be observed), and never cleared,
+/// so a clear bit proves that the address has no clock — what lets a
+/// relaxed or acquire atomic operation skip the sync map (`fast`).
+static SYNC_MAYBE: [AtomicU64; SYNC_BITS / 64] = [const { AtomicU64::new(0) }; SYNC_BITS / 64];
+/// Bits of [`SYNC_MAYBE`] (32 KiB).
+const SYNC_BITS: usize = 1 << 18;
+
+/// `addr`'s word and bit in [`SYNC_MAYBE`].
+#[inline]
+fn sync_bit(addr: usize) -> (&'static AtomicU64, u64) {
+    let h = (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 18);
+    (&SYNC_MAYBE[(h / 64) as usize], 1 << (h % 64))
+}
+const _: () = assert!(SYNC_BITS == 1 << 18); // sync_bit's shift
+
+/// Note that `addr` may have a sync object from now on, ordered before
+/// every later store of this thread (a release fence): a thread that
+/// reads such a store and then finds the bit clear would otherwise miss
+/// the clock released with it.
+#[inline]
+pub(crate) fn mark_sync(addr: usize) {
+    let (w, b) = sync_bit(addr);
+    if w.load(Ordering::Relaxed) & b == 0 {
+        w.fetch_or(b, Ordering::Relaxed);
+    }
+    core::sync::atomic::fence(Ordering::Release);
+}
+
+/// May `addr` have a sync object? Call after the atomic operation on it:
+/// an acquire fence orders the operation's read before the bit's (see
+/// [`mark_sync`]). `false` proves it has none.
+#[inline]
+pub(crate) fn may_have_sync(addr: usize) -> bool {
+    core::sync::atomic::fence(Ordering::Acquire);
+    let (w, b) = sync_bit(addr);
+    w.load(Ordering::Relaxed) & b != 0
+}
+
+/// The sync object at `addr` in its locked shard `m`, created if needed
+/// (marked in [`SYNC_MAYBE`] first).
+#[inline]
+fn var(m: &mut BTreeMap<usize, SyncVar>, addr: usize) -> &mut SyncVar {
+    mark_sync(addr);
+    m.entry(addr).or_default()
+}
+
+/// What an atomic operation may do, known before it runs (from its kind
+/// and requested order): whether it may store (stores, RMWs,
+/// compare-exchanges) and whether its order releases if it does.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AtomicReq {
+    /// A store, RMW or compare-exchange.
+    pub(crate) may_write: bool,
+    /// Its order is release, acq_rel or seq_cst.
+    pub(crate) rel: bool,
+}
+
+impl AtomicReq {
+    /// The request of an operation that may store (`may_write`) with
+    /// order `mo` (as the instrumentation passes it).
+    pub(crate) fn new(may_write: bool, mo: i32) -> AtomicReq {
+        AtomicReq {
+            may_write,
+            rel: split(mo).1,
+        }
+    }
+
+    /// Could the operation, by thread state `th`, release a clock into
+    /// the variable (so that it must run under the variable's shard
+    /// lock)? A store with a releasing order, or any store after a
+    /// release fence.
+    #[inline]
+    pub(crate) fn may_release(&self, th: &ThreadClock) -> bool {
+        self.may_write && (self.rel || th.fence_rel != Vc::default())
+    }
+}
+
 /// The shard of the sync object at `addr`: a hash of its cache line, so
 /// that objects in different lines (atomics padded apart, one mutex per
 /// struct ...) seldom share a lock. Fibonacci hashing.
@@ -466,7 +545,7 @@ pub(crate) fn atomic_write_effect(
 ) -> bool {
     let (_, rel) = split(mo);
     if rel {
-        let s = m.entry(addr).or_default();
+        let s = var(m, addr);
         if rmw {
             s.vc.join(&th.vc);
         } else {
@@ -478,7 +557,7 @@ pub(crate) fn atomic_write_effect(
         true
     } else {
         if th.fence_rel != Vc::default() {
-            m.entry(addr).or_default().vc.join(&th.fence_rel);
+            var(m, addr).vc.join(&th.fence_rel);
         }
         false
     }
@@ -500,7 +579,8 @@ pub(crate) struct AtomicOutcome<R> {
 /// `size` bytes at `addr`, with the variable's shard of `sync` locked so
 /// that operations on one variable and their clock effects are seen in
 /// one order: `op` returns its result, the memory order that applied, and
-/// whether it read and wrote. With `races`, its read half, its race check
+/// whether it read and wrote (`req`: what it may do). With `races`, its
+/// read half, its race check
 /// (shadow `l1`, as instruction `pc` with call stack `stack`) and its write
 /// half follow, in that order. Needs no table lock (`th` is the caller's
 /// own, or the caller holds the lock).
@@ -513,9 +593,14 @@ pub(crate) fn atomic<R>(
     l1: *mut AtomicPtr<Chunk>,
     (addr, size, pc, stack): (usize, usize, usize, u32),
     races: bool,
+    req: AtomicReq,
     op: impl FnOnce() -> (R, i32, bool, bool),
 ) -> AtomicOutcome<R> {
     let mut shard = sync.lock(addr);
+    if races && req.may_release(th) {
+        // Before the store can be seen (see `mark_sync`).
+        mark_sync(addr);
+    }
     let (result, mo, reads, writes) = op();
     let mut race = None;
     let mut ticked = false;
@@ -584,7 +669,7 @@ pub(crate) fn apply(th: &mut ThreadClock, t: u32, sync: &SyncMap, addr: usize, o
         SyncOp::WriteLocked => {
             th.acquires += 1;
             sync.with(addr, |m| {
-                let s = m.entry(addr).or_default();
+                let s = var(m, addr);
                 s.writer = Some(t);
                 th.vc.join(&s.vc);
                 th.vc.join(&s.read_vc);
@@ -593,7 +678,7 @@ pub(crate) fn apply(th: &mut ThreadClock, t: u32, sync: &SyncMap, addr: usize, o
         }
         SyncOp::Release | SyncOp::RwUnlock => {
             sync.with(addr, |m| {
-                let s = m.entry(addr).or_default();
+                let s = var(m, addr);
                 if op == SyncOp::RwUnlock && s.writer != Some(t) {
                     s.read_vc.join(&th.vc);
                 } else {
@@ -1308,6 +1393,31 @@ mod tests {
         d.rwlock_unlock(0, 0x700);
         d.rwlock_read_locked(1, 0x700);
         assert!(d.access(1, &acc(0x800, 4, false, false, 4)).is_none());
+    }
+
+    #[test]
+    fn sync_objects_are_marked_before_they_exist() {
+        // Addresses no other test uses (the bitmap is process-wide).
+        let (released, stored) = (0x6a5a_0000_1040, 0x6a5a_0000_2080);
+        let mut d = Detector::isolated();
+        d.sync_op(0, released, SyncOp::Release);
+        assert!(may_have_sync(released), "a release creates the clock");
+        // A relaxed store releases nothing until the thread has a release
+        // fence; then it must take the locked path, which marks first.
+        let th = d.thread(1);
+        assert!(!AtomicReq::new(true, 0).may_release(th));
+        assert!(
+            !AtomicReq::new(false, 5).may_release(th),
+            "a load never releases"
+        );
+        assert!(AtomicReq::new(true, 3).may_release(th));
+        d.fence(1, 3);
+        assert!(AtomicReq::new(true, 0).may_release(d.thread(1)));
+        d.atomic_write_side(1, stored, 0, false);
+        assert!(
+            may_have_sync(stored),
+            "the fenced relaxed store created a clock"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! On AArch64 these entries still abort with a message naming them.
 
 use crate::abi::atomic_op;
+use crate::race::AtomicReq;
 use core::arch::asm;
 use core::cell::UnsafeCell;
 
@@ -84,7 +85,9 @@ impl Wide {
 unsafe fn rmw(a: *mut u128, mo: i32, pc: usize, f: impl Fn(u128) -> u128) -> u128 {
     // SAFETY: the caller's contract.
     let w = unsafe { Wide::from_ptr(a) };
-    atomic_op(a as usize, 16, pc, || (w.update(f), mo, true, true))
+    atomic_op(a as usize, 16, pc, AtomicReq::new(true, mo), || {
+        (w.update(f), mo, true, true)
+    })
 }
 
 /// Compare-exchange; `Err(current)` on failure.
@@ -101,9 +104,11 @@ unsafe fn cas(
 ) -> Result<u128, u128> {
     // SAFETY: the caller's contract.
     let w = unsafe { Wide::from_ptr(a) };
-    atomic_op(a as usize, 16, pc, || match w.cas(expected, v) {
-        (old, true) => (Ok(old), mo, true, true),
-        (cur, false) => (Err(cur), fmo, true, false),
+    atomic_op(a as usize, 16, pc, AtomicReq::new(true, mo), || {
+        match w.cas(expected, v) {
+            (old, true) => (Ok(old), mo, true, true),
+            (cur, false) => (Err(cur), fmo, true, false),
+        }
     })
 }
 
@@ -113,13 +118,15 @@ mod imp {
     pub(super) unsafe extern "C" fn load(a: *const u128, mo: i32, pc: usize) -> u128 {
         // SAFETY: the instrumentation passes a live, aligned atomic.
         let w = unsafe { Wide::from_ptr(a as *mut u128) };
-        atomic_op(a as usize, 16, pc, || (w.load(), mo, true, false))
+        atomic_op(a as usize, 16, pc, AtomicReq::new(false, mo), || {
+            (w.load(), mo, true, false)
+        })
     }
 
     pub(super) unsafe extern "C" fn store(a: *mut u128, v: u128, mo: i32, pc: usize) {
         // SAFETY: as for the load.
         let w = unsafe { Wide::from_ptr(a) };
-        atomic_op(a as usize, 16, pc, || {
+        atomic_op(a as usize, 16, pc, AtomicReq::new(true, mo), || {
             w.update(|_| v);
             ((), mo, false, true)
         })
