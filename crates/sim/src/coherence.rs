@@ -445,6 +445,23 @@ impl Stats {
     }
 }
 
+/// One core's private caches and its place in the machine.
+#[derive(Debug, Clone)]
+struct Private {
+    l1: Cache,
+    l2: Cache,
+    /// A line the core holds in Modified state (its last write), or
+    /// `NO_LINE`: a store hitting it in L1 needs no directory lookup.
+    m_line: u64,
+    /// Sum of the core's access latencies, in ns.
+    latency_ns: f64,
+    /// Its node, socket, die and L3 instance.
+    node: u32,
+    socket: u32,
+    die: u32,
+    l3: u32,
+}
+
 /// The coherence simulator for one machine.
 #[derive(Debug, Clone)]
 pub struct Coherence {
@@ -452,8 +469,9 @@ pub struct Coherence {
     line_bits: u32,
     /// `1 << line_bits`.
     line_size: u64,
-    l1: Vec<Cache>,
-    l2: Vec<Cache>,
+    /// Per core: its private caches and what the hot paths need to know
+    /// about it, side by side (one bounds check per core touched).
+    private: Vec<Private>,
     l3: Vec<Cache>,
     dir: Directory,
     page_home: LineTable<u32>,
@@ -465,17 +483,8 @@ pub struct Coherence {
     buckets: Vec<Counters>,
     /// The bucket the current access is counted in.
     bucket: usize,
-    per_core_latency_ns: Vec<f64>,
-    /// Per core: node, socket, die and L3 instance (precomputed).
-    core_node: Vec<u32>,
-    core_socket: Vec<u32>,
-    core_die: Vec<u32>,
-    core_l3: Vec<u32>,
     /// Number of cores.
     cores: u32,
-    /// Per core: a line it holds in Modified state (its last write), or
-    /// `NO_LINE`: a store hitting it in L1 needs no directory lookup.
-    m_line: Vec<u64>,
     l1_ns: f64,
     l2_ns: f64,
     l3_ns: f64,
@@ -520,12 +529,28 @@ impl Coherence {
         let cycles = |n: u32| n as f64 / machine.ghz;
         let t = machine.topology;
         let per_node = t.dies_per_socket * t.cores_per_die / t.nodes_per_socket;
-        let all = 0..cores as u32;
+        let per_socket = t.dies_per_socket * t.cores_per_die;
+        let private = (0..cores as u32)
+            .map(|core| {
+                Ok(Private {
+                    l1: Cache::new(c.l1d.geometry())?,
+                    l2: Cache::new(c.l2.geometry())?,
+                    m_line: NO_LINE,
+                    latency_ns: 0.0,
+                    node: core / per_node,
+                    socket: core / per_socket,
+                    die: core / t.cores_per_die,
+                    l3: match c.l3.shared {
+                        Sharing::Socket => core / per_socket,
+                        _ => core / t.cores_per_die,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         Ok(Coherence {
             line_bits: c.l1d.line.trailing_zeros(),
             line_size: 1 << c.l1d.line.trailing_zeros(),
-            l1: build(cores, c.l1d)?,
-            l2: build(cores, c.l2)?,
+            private,
             l3: build(l3_instances, c.l3)?,
             dir: Directory::new(),
             page_home: LineTable::new(),
@@ -533,21 +558,7 @@ impl Coherence {
             bindings: Vec::new(),
             buckets: vec![Counters::default()],
             bucket: 0,
-            per_core_latency_ns: vec![0.0; cores],
-            core_node: all.clone().map(|c| c / per_node).collect(),
-            core_socket: all
-                .clone()
-                .map(|c| c / (t.dies_per_socket * t.cores_per_die))
-                .collect(),
-            core_die: all.clone().map(|c| c / t.cores_per_die).collect(),
-            core_l3: all
-                .map(|c| match machine.caches.l3.shared {
-                    Sharing::Socket => c / (t.dies_per_socket * t.cores_per_die),
-                    _ => c / t.cores_per_die,
-                })
-                .collect(),
             cores: cores as u32,
-            m_line: vec![NO_LINE; cores],
             l1_ns: cycles(c.l1d.hit_cycles),
             l2_ns: cycles(c.l2.hit_cycles),
             l3_ns: cycles(c.l3.hit_cycles),
@@ -624,11 +635,11 @@ impl Coherence {
         let line = addr >> self.line_bits;
         if let Some(e) = self.dir.remove(line) {
             for c in e.owner.map(|(o, _)| o).into_iter().chain(e.sharers.iter()) {
-                if self.m_line[c as usize] == line {
-                    self.m_line[c as usize] = NO_LINE;
+                if self.private[c as usize].m_line == line {
+                    self.private[c as usize].m_line = NO_LINE;
                 }
-                self.l1[c as usize].invalidate_line(line);
-                self.l2[c as usize].invalidate_line(line);
+                self.private[c as usize].l1.invalidate_line(line);
+                self.private[c as usize].l2.invalidate_line(line);
             }
         }
         for l3 in &mut self.l3 {
@@ -654,7 +665,10 @@ impl Coherence {
 
     /// The statistics so far (the sum of all buckets).
     pub fn stats(&self) -> Stats {
-        Stats::from_counters(&self.buckets, self.per_core_latency_ns.clone())
+        Stats::from_counters(
+            &self.buckets,
+            self.private.iter().map(|p| p.latency_ns).collect(),
+        )
     }
 
     #[inline]
@@ -706,7 +720,7 @@ impl Coherence {
             }
         }
         self.k().latency_ns += cost;
-        self.per_core_latency_ns[core as usize] += cost;
+        self.private[core as usize].latency_ns += cost;
         Ok(cost)
     }
 
@@ -734,7 +748,7 @@ impl Coherence {
         self.bucket = bucket;
         let cost = self.access_line_slow(core, addr >> self.line_bits, write);
         self.buckets[bucket].latency_ns += cost;
-        self.per_core_latency_ns[c] += cost;
+        self.private[c].latency_ns += cost;
         Ok(cost)
     }
 
@@ -773,17 +787,16 @@ impl Coherence {
             return None;
         }
         let line = addr >> self.line_bits;
-        let c = core as usize;
-        if write && self.m_line.get(c) != Some(&line) {
+        let p = self.private.get_mut(core as usize)?;
+        if write && p.m_line != line {
             return None;
         }
-        let l1 = self.l1.get_mut(c)?;
-        if bucket >= self.buckets.len() || !l1.hit_line(line) {
+        let k = self.buckets.get_mut(bucket)?;
+        if !p.l1.hit_line(line) {
             return None;
         }
         self.bucket = bucket;
         let cost = self.l1_ns;
-        let k = &mut self.buckets[bucket];
         k.accesses += 1;
         if write {
             k.writes += 1;
@@ -792,29 +805,27 @@ impl Coherence {
         }
         k.l1_hits += 1;
         k.latency_ns += cost;
-        if let Some(p) = self.per_core_latency_ns.get_mut(c) {
-            *p += cost;
-        }
+        p.latency_ns += cost;
         Some(cost)
     }
 
     #[inline]
     fn l3_of(&self, core: u32) -> usize {
-        self.core_l3[core as usize] as usize
+        self.private[core as usize].l3 as usize
     }
 
     #[inline]
     fn node_of(&self, core: u32) -> u32 {
-        self.core_node[core as usize]
+        self.private[core as usize].node
     }
 
     /// Latency in ns between the caches of two (valid) cores.
     #[inline]
     fn distance_ns(&self, from: u32, to: u32) -> f64 {
         let t = &self.machine.transfer;
-        if self.core_socket[from as usize] != self.core_socket[to as usize] {
+        if self.private[from as usize].socket != self.private[to as usize].socket {
             t.cross_socket_ns
-        } else if self.core_die[from as usize] != self.core_die[to as usize] {
+        } else if self.private[from as usize].die != self.private[to as usize].die {
             t.cross_die_ns
         } else {
             t.same_die_ns
@@ -826,10 +837,10 @@ impl Coherence {
     fn transfer(&mut self, from: u32, to: u32) -> f64 {
         let k = &mut self.buckets[self.bucket];
         let t = &self.machine.transfer;
-        if self.core_socket[from as usize] != self.core_socket[to as usize] {
+        if self.private[from as usize].socket != self.private[to as usize].socket {
             k.transfers_cross_socket += 1;
             t.cross_socket_ns
-        } else if self.core_die[from as usize] != self.core_die[to as usize] {
+        } else if self.private[from as usize].die != self.private[to as usize].die {
             k.transfers_cross_die += 1;
             t.cross_die_ns
         } else {
@@ -843,12 +854,12 @@ impl Coherence {
     #[inline]
     fn private_hit(&mut self, core: u32, line: u64) -> f64 {
         let c = core as usize;
-        if self.l1[c].hit_line(line) {
+        if self.private[c].l1.hit_line(line) {
             self.k().l1_hits += 1;
             self.l1_ns
         } else {
-            self.l1[c].insert_absent(line);
-            self.l2[c].access_line(line);
+            self.private[c].l1.insert_absent(line);
+            self.private[c].l2.access_line(line);
             self.k().l2_hits += 1;
             self.l2_ns
         }
@@ -857,11 +868,11 @@ impl Coherence {
     /// Drops `line` from `core`'s private caches (another core writes it).
     #[inline(always)]
     fn invalidate_core(&mut self, core: u32, line: u64) {
-        if self.m_line[core as usize] == line {
-            self.m_line[core as usize] = NO_LINE;
+        if self.private[core as usize].m_line == line {
+            self.private[core as usize].m_line = NO_LINE;
         }
-        self.l1[core as usize].invalidate_line(line);
-        self.l2[core as usize].invalidate_line(line);
+        self.private[core as usize].l1.invalidate_line(line);
+        self.private[core as usize].l2.invalidate_line(line);
         self.k().invalidations += 1;
     }
 
@@ -915,7 +926,7 @@ impl Coherence {
         // while it still holds it Modified (`m_line` is cleared whenever
         // the core loses M: invalidation, downgrade, eviction, purge).
         let c = core as usize;
-        if (!write || self.m_line[c] == line) && self.l1[c].hit_line(line) {
+        if (!write || self.private[c].m_line == line) && self.private[c].l1.hit_line(line) {
             let k = &mut self.buckets[self.bucket];
             k.accesses += 1;
             if write {
@@ -936,7 +947,7 @@ impl Coherence {
         let c = core as usize;
         if write {
             // Every write below leaves the core holding the line in M.
-            self.m_line[c] = line;
+            self.private[c].m_line = line;
         }
         let k = &mut self.buckets[self.bucket];
         k.accesses += 1;
@@ -1002,8 +1013,8 @@ impl Coherence {
             e.owner = None;
             e.sharers.insert(owner);
             e.sharers.insert(core);
-            if self.m_line[owner as usize] == line {
-                self.m_line[owner as usize] = NO_LINE;
+            if self.private[owner as usize].m_line == line {
+                self.private[owner as usize].m_line = NO_LINE;
             }
             if dirty {
                 self.k().writebacks += 1;
@@ -1082,17 +1093,17 @@ impl Coherence {
     /// not in its L2, nor in its L1, a subset of the L2): no lookup.
     fn fill_private(&mut self, core: u32, line: u64) {
         let c = core as usize;
-        if let Some(victim) = self.l2[c].insert_absent(line) {
-            self.l1[c].invalidate_line(victim);
+        if let Some(victim) = self.private[c].l2.insert_absent(line) {
+            self.private[c].l1.invalidate_line(victim);
             self.evict(core, victim);
         }
-        self.l1[c].insert_absent(line);
+        self.private[c].l1.insert_absent(line);
     }
 
     /// `core`'s private caches dropped `line`: update the directory.
     fn evict(&mut self, core: u32, line: u64) {
-        if self.m_line[core as usize] == line {
-            self.m_line[core as usize] = NO_LINE;
+        if self.private[core as usize].m_line == line {
+            self.private[core as usize].m_line = NO_LINE;
         }
         let Some(slot) = self.dir.find(line) else {
             return;
@@ -1135,7 +1146,7 @@ impl Coherence {
             }
             let holders = e.owner.map(|(o, _)| o).into_iter().chain(e.sharers.iter());
             for c in holders {
-                if c >= cores || !self.l2[c as usize].contains_line(line) {
+                if c >= cores || !self.private[c as usize].l2.contains_line(line) {
                     return Err(format!(
                         "line {line:#x}: core {c} listed but does not hold it"
                     ));
@@ -1143,21 +1154,21 @@ impl Coherence {
             }
         }
         for c in 0..cores {
-            for line in self.l2[c as usize].lines() {
+            for line in self.private[c as usize].l2.lines() {
                 if self.line_state(c, line) == State::Invalid {
                     return Err(format!(
                         "core {c} holds line {line:#x} unknown to the directory"
                     ));
                 }
             }
-            let m = self.m_line[c as usize];
+            let m = self.private[c as usize].m_line;
             if m != NO_LINE && self.line_state(c, m) != State::Modified {
                 return Err(format!(
                     "core {c}: remembered as holding line {m:#x} Modified, but it does not"
                 ));
             }
-            for line in self.l1[c as usize].lines() {
-                if !self.l2[c as usize].contains_line(line) {
+            for line in self.private[c as usize].l1.lines() {
+                if !self.private[c as usize].l2.contains_line(line) {
                     return Err(format!("core {c}: L1 line {line:#x} not in L2"));
                 }
             }
