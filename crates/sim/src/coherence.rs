@@ -185,17 +185,25 @@ impl Sharers {
         }
     }
 
+    #[inline]
     fn insert(&mut self, core: u32) {
         if core < LOW_CORES {
             self.low[(core >> 6) as usize] |= 1 << (core & 63);
         } else {
-            let h = self.high.get_or_insert_with(Default::default);
-            if let Err(i) = h.binary_search(&core) {
-                h.insert(i, core);
-            }
+            self.insert_high(core);
         }
     }
 
+    /// [`Sharers::insert`] of a core beyond the mask.
+    #[cold]
+    fn insert_high(&mut self, core: u32) {
+        let h = self.high.get_or_insert_with(Default::default);
+        if let Err(i) = h.binary_search(&core) {
+            h.insert(i, core);
+        }
+    }
+
+    #[inline]
     fn remove(&mut self, core: u32) {
         if core < LOW_CORES {
             self.low[(core >> 6) as usize] &= !(1 << (core & 63));
@@ -882,13 +890,16 @@ impl Coherence {
         let mut worst: f64 = 0.0;
         // The bit mask first (a plain loop: the common case), then the
         // cores beyond it; increasing core order either way.
-        let mut m = sharers.low();
-        while m != 0 {
-            let s = m.trailing_zeros();
-            m &= m - 1;
-            if s != core {
-                self.invalidate_core(s, line);
-                worst = worst.max(self.distance_ns(core, s));
+        // The mask word by word (no 128-bit arithmetic).
+        for (base, &word) in (0u32..).step_by(64).zip(&sharers.low) {
+            let mut m = word;
+            while m != 0 {
+                let s = base + m.trailing_zeros();
+                m &= m - 1;
+                if s != core {
+                    self.invalidate_core(s, line);
+                    worst = worst.max(self.distance_ns(core, s));
+                }
             }
         }
         for &s in sharers.high() {

@@ -780,6 +780,7 @@ impl OrderingSim {
 
     /// Makes `thread` wait until time `t` (ns) if its clock is earlier,
     /// counting the wait as synchronisation.
+    #[inline]
     pub fn sync_to(&mut self, thread: u32, t: f64) -> Result<(), Error> {
         let s = &mut self.core(thread)?.stats;
         if t > s.clock_ns {
@@ -1079,7 +1080,7 @@ impl OrderingSim {
 
     /// Replays a barrier of base cost `cycles` by `thread`, waiting for
     /// its store buffer to drain if `wait` (and the policy) say so.
-    #[inline]
+    #[inline(always)]
     fn barrier(&mut self, thread: u32, cycles: u32, wait: Wait) -> Result<(), Error> {
         let waits = match wait {
             Wait::Never => false,
