@@ -117,22 +117,22 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
         }
         a.cursor = at.add(size);
         let heap = at as *mut Heap;
-        heap.write(Heap {
-            direct: UnsafeCell::new([crate::page::empty_page(); NUM_CLASSES]),
-            queues: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
-            shared: UnsafeCell::new([PageQueue::EMPTY; NUM_CLASSES]),
-            segments: UnsafeCell::new(ptr::null_mut()),
-            delayed: AtomicPtr::new(ptr::null_mut()),
-            lock: SpinLock::new(),
-            node,
-            untouched,
-            next_abandoned: UnsafeCell::new(ptr::null_mut()),
-            next_all: ptr::null_mut(),
-            claims: UnsafeCell::new([Claim::empty(); CLAIM_SLOTS]),
-            dirty_pages: AtomicUsize::new(0),
-            next_purge: AtomicU64::new(0),
-            purge_tick: UnsafeCell::new(0),
-        });
+        // The arena's memory comes fresh (zero) from `mmap` and is never
+        // reused (heaps are never freed), and all-zero bytes are a valid
+        // `Heap` but for the fields written here, one by one: a `Heap`
+        // value written whole would be a `memset` and a `memcpy` call, which
+        // an interposer may turn into a `malloc` while the arena lock is
+        // held (see `os.rs`).
+        let direct = (*heap).direct.get() as *mut *mut Page;
+        for c in 0..NUM_CLASSES {
+            direct.add(c).write(crate::page::empty_page());
+        }
+        let claims = (*heap).claims.get() as *mut Claim;
+        for i in 0..CLAIM_SLOTS {
+            ptr::addr_of_mut!((*claims.add(i)).page).write(crate::page::empty_page());
+        }
+        ptr::addr_of_mut!((*heap).node).write(node);
+        ptr::addr_of_mut!((*heap).untouched).write(untouched);
         let _all = ALL_HEAPS.lock.lock();
         let all = &mut *ALL_HEAPS.value.get();
         (*heap).next_all = all.0;

@@ -3,6 +3,13 @@
 //! Concurrency contract: every function here is thread-safe and never
 //! allocates through `malloc` (the allocator may *be* `malloc`). Errors are
 //! reported as null pointers / `false`, never by panicking.
+//!
+//! `mmap`, `munmap` and `madvise` are made as raw system calls, not through
+//! libc's functions: those symbols may be interposed (a sanitizer runtime
+//! such as loci's own, `loci cc`, records mappings in an interposed `mmap`
+//! and may call `malloc` there), and the allocator calls them while it holds
+//! its locks, so an interposer that allocates would re-enter it and wait for
+//! itself forever.
 
 use core::ptr;
 
@@ -21,15 +28,16 @@ pub(crate) fn map_aligned(size: usize, align: usize) -> *mut u8 {
     // SAFETY: anonymous private mapping with no address hint; the kernel
     // picks the range, so no existing mapping is affected.
     let raw = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            over,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
+        libc::syscall(
+            libc::SYS_mmap,
+            0 as libc::c_long,
+            over as libc::c_long,
+            (libc::PROT_READ | libc::PROT_WRITE) as libc::c_long,
+            (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE) as libc::c_long,
+            -1 as libc::c_long,
+            0 as libc::c_long,
         )
-    };
+    } as *mut libc::c_void;
     if raw == libc::MAP_FAILED {
         return ptr::null_mut();
     }
@@ -41,10 +49,10 @@ pub(crate) fn map_aligned(size: usize, align: usize) -> *mut u8 {
     // are disjoint from [aligned, aligned + size).
     unsafe {
         if head > 0 {
-            libc::munmap(raw, head);
+            sys_munmap(start, head);
         }
         if tail > 0 {
-            libc::munmap((aligned + size) as *mut libc::c_void, tail);
+            sys_munmap(aligned + size, tail);
         }
     }
     aligned as *mut u8
@@ -57,8 +65,17 @@ pub(crate) fn map_aligned(size: usize, align: usize) -> *mut u8 {
 /// references any more.
 pub(crate) unsafe fn unmap(p: *mut u8, size: usize) {
     // SAFETY: guaranteed by the caller.
+    unsafe { sys_munmap(p as usize, size) }
+}
+
+/// `munmap` as a raw system call (see the module docs).
+///
+/// # Safety
+/// As for `munmap`: nothing may use the range afterwards.
+unsafe fn sys_munmap(p: usize, size: usize) {
+    // SAFETY: guaranteed by the caller.
     unsafe {
-        libc::munmap(p as *mut libc::c_void, size);
+        libc::syscall(libc::SYS_munmap, p as libc::c_long, size as libc::c_long);
     }
 }
 
@@ -72,7 +89,29 @@ pub(crate) unsafe fn unmap(p: *mut u8, size: usize) {
 pub(crate) unsafe fn reset(p: *mut u8, size: usize) {
     // SAFETY: guaranteed by the caller.
     unsafe {
-        libc::madvise(p as *mut libc::c_void, size, libc::MADV_DONTNEED);
+        libc::syscall(
+            libc::SYS_madvise,
+            p as libc::c_long,
+            size as libc::c_long,
+            libc::MADV_DONTNEED as libc::c_long,
+        );
+    }
+}
+
+/// Zero `[p, p + size)` (`p` 8-aligned, `size` a multiple of 8) with
+/// plain stores, never through `memset`, which may be interposed (see the
+/// module docs): for the allocator's own structures, written under its
+/// locks. (Volatile stores, so that the compiler cannot turn the loop back
+/// into a `memset` call.)
+///
+/// # Safety
+/// The range is writable and holds nothing anyone else uses.
+pub(crate) unsafe fn zero(p: *mut u8, size: usize) {
+    debug_assert!(p as usize % 8 == 0 && size % 8 == 0);
+    let w = p as *mut u64;
+    for i in 0..size / 8 {
+        // SAFETY: inside the range, per the contract.
+        unsafe { w.add(i).write_volatile(0) };
     }
 }
 

@@ -260,7 +260,8 @@ unsafe fn segment_new(heap: *mut Heap, kind: SegmentKind) -> *mut Segment {
     // non-page fields explicitly.
     unsafe {
         if dirty > 0 {
-            ptr::write_bytes(base, 0, core::mem::size_of::<Segment>());
+            // (Not `write_bytes`, a `memset` call: see `os::zero`.)
+            os::zero(base, core::mem::size_of::<Segment>());
         }
         let now = if dirty > 0 { os::now_ms() } else { 0 };
         let node = (*heap).node;

@@ -180,6 +180,62 @@ fn compile_c(name: &str) -> Option<(PathBuf, PathBuf)> {
 }
 
 #[test]
+fn interposed_memset_and_mmap_that_allocate_do_not_deadlock() {
+    // Like `compile_c`, but with -rdynamic: the executable's memset, memcpy,
+    // memmove and mmap (which call malloc, as a sanitizer runtime's do)
+    // must be what the library's references bind to.
+    if !have("cc") {
+        return;
+    }
+    let dir = tempdir("interposer");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/preload/interposer.c");
+    let exe = dir.join("interposer");
+    let out = Command::new("cc")
+        .args(["-O1", "-pthread", "-rdynamic", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = Command::new(&exe)
+        .env("LD_PRELOAD", library())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A deadlock spins (the allocator's locks yield): give it 60 s.
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the interposer program hung under loci-alloc (a malloc from an interposed function waits for a lock its caller holds)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let n: u64 = stdout
+        .trim()
+        .strip_prefix("ok interposed=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "status {:?}\nstdout: {stdout}\nstderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(out.status.success());
+    assert!(n > 0, "the library never called the interposed functions");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn c_api_under_preload() {
     let Some((dir, exe)) = compile_c("api") else {
         return;
