@@ -231,12 +231,32 @@ impl Sharers {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Entry {
     /// The core holding the line in M (`true`) or E (`false`).
     owner: Option<(u32, bool)>,
     /// Cores holding the line in S.
     sharers: Sharers,
+    /// The only L3 instance that may hold the line, or [`ANY_L3`] when
+    /// others may too: a write then invalidates the line in that instance
+    /// alone instead of scanning every other one. Known after a write
+    /// (which drops every other copy) until a write-back or an eviction
+    /// puts the line in another instance; a new entry knows nothing (L3
+    /// copies outlive directory entries).
+    l3: u32,
+}
+
+/// [`Entry::l3`] when any L3 instance may hold the line.
+const ANY_L3: u32 = u32::MAX;
+
+impl Default for Entry {
+    fn default() -> Self {
+        Entry {
+            owner: None,
+            sharers: Sharers::default(),
+            l3: ANY_L3,
+        }
+    }
 }
 
 /// A map from line (or page) numbers to `V`: an open-addressing hash
@@ -989,14 +1009,14 @@ impl Coherence {
                 self.k().upgrades += 1;
                 let hit = self.private_hit(core, line);
                 let inval = self.invalidate_sharers(core, line, &sharers);
-                self.drop_other_l3(core, line);
+                self.drop_other_l3(core, line, slot);
                 return hit + inval;
             }
             None if e.sharers.is_empty() => self.fetch_from_memory(core, line, write, slot),
             None => self.fetch_from_sharers(core, line, write, slot),
         };
         if write {
-            self.drop_other_l3(core, line);
+            self.drop_other_l3(core, line, slot);
         }
         self.fill_private(core, line);
         cost
@@ -1031,6 +1051,10 @@ impl Coherence {
                 self.k().writebacks += 1;
                 let l3o = self.l3_of(owner);
                 self.l3[l3o].access_line(line);
+                let e = &mut self.dir.slots[slot].1;
+                if e.l3 as usize != l3o {
+                    e.l3 = ANY_L3;
+                }
             }
         }
         cost
@@ -1090,12 +1114,21 @@ impl Coherence {
     }
 
     /// Removes stale copies of `line` from the L3 instances not serving `core`.
-    fn drop_other_l3(&mut self, core: u32, line: u64) {
+    /// `core`, whose line's directory entry is in `slot`, writes `line`:
+    /// its L3 instance becomes the only one that may hold the line.
+    #[inline(always)]
+    fn drop_other_l3(&mut self, core: u32, line: u64, slot: usize) {
         let mine = self.l3_of(core);
-        for (i, l3) in self.l3.iter_mut().enumerate() {
-            if i != mine {
-                l3.invalidate_line(line);
+        let only = std::mem::replace(&mut self.dir.slots[slot].1.l3, mine as u32);
+        if only == ANY_L3 {
+            for (i, l3) in self.l3.iter_mut().enumerate() {
+                if i != mine {
+                    l3.invalidate_line(line);
+                }
             }
+        } else if only as usize != mine {
+            // No other instance has it (see `Entry::l3`).
+            self.l3[only as usize].invalidate_line(line);
         }
     }
 
@@ -1113,6 +1146,7 @@ impl Coherence {
 
     /// `core`'s private caches dropped `line`: update the directory.
     fn evict(&mut self, core: u32, line: u64) {
+        let l3 = self.l3_of(core);
         if self.private[core as usize].m_line == line {
             self.private[core as usize].m_line = NO_LINE;
         }
@@ -1131,15 +1165,18 @@ impl Coherence {
         e.sharers.remove(core);
         if e.owner.is_none() && e.sharers.is_empty() {
             self.dir.remove_at(slot);
+        } else if e.l3 as usize != l3 {
+            // The line goes to this core's L3 instance, maybe another one.
+            e.l3 = ANY_L3;
         }
-        let l3 = self.l3_of(core);
         self.l3[l3].access_line(line);
     }
 
     /// Checks the directory against the caches (an expensive, whole-state
     /// check for tests): single writer or multiple readers per line, every
     /// listed core holds the line in its L2, every L2 line is listed, and
-    /// every L1 line is in L2.
+    /// every L1 line is in L2; a line whose entry names the only L3
+    /// instance that may hold it is in no other.
     pub fn check_invariants(&self) -> Result<(), String> {
         let cores = self.machine.cores();
         for (line, e) in self.dir.iter() {
@@ -1154,6 +1191,15 @@ impl Coherence {
                 || e.sharers.high.as_ref().is_some_and(|h| h.is_empty())
             {
                 return Err(format!("line {line:#x}: sharers not sorted/unique"));
+            }
+            if e.l3 != ANY_L3 {
+                let others = (0..self.l3.len()).filter(|&i| i != e.l3 as usize);
+                if let Some(i) = others.into_iter().find(|&i| self.l3[i].contains_line(line)) {
+                    return Err(format!(
+                        "line {line:#x}: only L3 instance {} may hold it, but instance {i} does",
+                        e.l3
+                    ));
+                }
             }
             let holders = e.owner.map(|(o, _)| o).into_iter().chain(e.sharers.iter());
             for c in holders {
