@@ -144,27 +144,32 @@ pub(crate) fn malloc_for_hit(h: *mut Heap, size: usize) -> Option<*mut u8> {
     // SAFETY: `me` is the calling thread's heap: its direct table, its
     // claim cache and the pages it claimed are its own to use.
     unsafe {
-        let page = if me == h {
-            *(*(*h).direct.get()).get_unchecked(class)
+        let b = if me == h {
+            let page = *(*(*h).direct.get()).get_unchecked(class);
+            let b = (*page).free;
+            if b.is_null() {
+                return None;
+            }
+            (*page).free = (*b).next;
+            (*page).used += 1;
+            b
         } else {
-            let slot = (*(*me).claims.get()).get_unchecked(page::claim_slot(h, class));
+            // The claimed page's free list is in the claim (see `Claim`):
+            // nothing of the page descriptor is touched.
+            let slot = (*(*me).claims.get()).get_unchecked_mut(page::claim_slot(h, class));
             if slot.target != h {
                 return None;
             }
-            slot.page
-        };
-        let b = (*page).free;
-        if b.is_null() {
-            return None;
-        }
-        let next = (*b).next;
-        (*page).free = next;
-        if me == h {
-            (*page).used += 1;
-        } else {
+            let b = slot.free;
+            if b.is_null() {
+                return None;
+            }
+            let next = (*b).next;
+            slot.free = next;
             // (Blocks of a claimed page come back from the consumer.)
             page::prefetch_block(next);
-        }
+            b
+        };
         *(b as *mut usize).add(1) = 0;
         Some(b as *mut u8)
     }

@@ -172,6 +172,7 @@ pub(crate) static NO_HEAP: NoHeap = NoHeap(Heap {
         [Claim {
             target: ptr::null_mut(),
             page: EMPTY,
+            free: ptr::null_mut(),
         }; CLAIM_SLOTS],
     ),
     dirty_pages: AtomicUsize::new(0),

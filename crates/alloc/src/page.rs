@@ -5,7 +5,9 @@
 //! `full` (see below). Shared pages (used by `alloc_for` from other threads
 //! and by node heaps): `claimed` changes under the heap lock; the
 //! allocation side (`free`, `bump`, `used`) belongs to the claiming thread
-//! while the page is claimed and to the lock holder while it is not;
+//! while the page is claimed (its free list is then in the claiming
+//! thread's `Claim`, the page's `free` stays empty) and to the lock holder
+//! while it is not;
 //! `local_free` belongs to the heap's owner, who hands it over through
 //! `thread_free`. The consumer pool's pages are never claimed: all their
 //! allocation is under the pool's lock.
@@ -106,12 +108,23 @@ const EXTEND_BYTES: [usize; NUM_CLASSES] = {
 /// # Safety
 /// The caller owns the page's allocation side (owner or lock).
 pub(crate) unsafe fn page_extend(page: *mut Page) {
+    // SAFETY: per the contract.
+    unsafe { (*page).free = carve(page, (*page).free) }
+}
+
+/// Carve up to 4 KiB worth of never-used blocks (at least one) from the
+/// page's bump area into a list that continues with `rest`; returns its
+/// head (`rest` if the page has no never-used block left).
+///
+/// # Safety
+/// The caller owns the page's allocation side (owner, claim or lock).
+unsafe fn carve(page: *mut Page, rest: *mut Block) -> *mut Block {
     // SAFETY: blocks are carved inside the page's range.
     unsafe {
         let bs = (*page).block_size;
         let bump = (*page).bump;
         if bump + bs > (*page).capacity {
-            return;
+            return rest;
         }
         // `end` is a whole number of blocks past `bump` (capacity may not be).
         let span = EXTEND_BYTES[(*page).class as usize];
@@ -130,9 +143,9 @@ pub(crate) unsafe fn page_extend(page: *mut Page) {
             (*(start.add(off) as *mut Block)).next = start.add(off + bs) as *mut Block;
             off += bs;
         }
-        (*(start.add(off) as *mut Block)).next = (*page).free;
-        (*page).free = start.add(bump) as *mut Block;
+        (*(start.add(off) as *mut Block)).next = rest;
         (*page).bump = end;
+        start.add(bump) as *mut Block
     }
 }
 
@@ -441,50 +454,54 @@ pub(crate) fn claim_slot(target: *mut Heap, class: usize) -> usize {
     ((target as usize) >> 10).wrapping_add(class) % CLAIM_SLOTS
 }
 
-/// Pop a block from a page the calling thread has claimed (collecting
-/// remote frees and carving fresh blocks as needed); `None` if the page is
-/// exhausted.
+/// Pop a block from the page the calling thread has claimed in `slot`
+/// (collecting the frees handed over to the page and carving fresh blocks
+/// as needed); `None` if the page is exhausted.
 ///
 /// # Safety
-/// The calling thread's heap has claimed `page`.
+/// `slot` is a claim of the calling thread's heap.
 #[inline(always)]
-unsafe fn claimed_pop(page: *mut Page) -> Option<*mut u8> {
+unsafe fn claimed_pop(slot: *mut Claim) -> Option<*mut u8> {
     // SAFETY: a claimed page's allocation side belongs to its claimer.
     unsafe {
-        if (*page).free.is_null() {
-            take_thread_free(page);
-            if (*page).free.is_null() {
-                page_extend(page);
-                if (*page).free.is_null() {
+        if (*slot).free.is_null() {
+            let page = (*slot).page;
+            let mut list = take_thread_free(page);
+            if list.is_null() {
+                list = carve(page, ptr::null_mut());
+                if list.is_null() {
                     return None;
                 }
             }
+            (*slot).free = list;
         }
-        let b = (*page).free;
+        let b = (*slot).free;
         let next = (*b).next;
-        (*page).free = next;
+        (*slot).free = next;
         prefetch_block(next);
         *(b as *mut usize).add(1) = 0;
         Some(b as *mut u8)
     }
 }
 
-/// Shared pages: when `free` is empty, make the blocks freed into the
-/// page (remotely, or by its owner in batches) the free list: one atomic
-/// swap, no walk. (Shared pages do not count `used`: they are never
-/// released while their heap lives, so nothing needs the count, and not
-/// walking the list saves a cache miss per block that another core freed.)
+/// Shared pages: when the free list is empty, the blocks freed into the
+/// page (remotely, or by its owner in batches) become the free list: one
+/// atomic swap, no walk; returns them (null if none). (Shared pages do not
+/// count `used`: they are never released while their heap lives, so
+/// nothing needs the count, and not walking the list saves a cache miss
+/// per block that another core freed.)
 ///
 /// # Safety
-/// The caller owns the page's allocation side (claim or lock) and `free`
-/// is empty.
+/// The caller owns the page's allocation side (claim or lock) and its free
+/// list is empty.
 #[inline]
-unsafe fn take_thread_free(page: *mut Page) {
+unsafe fn take_thread_free(page: *mut Page) -> *mut Block {
     // SAFETY: after the swap, the list is ours alone.
     unsafe {
-        if !(*page).thread_free.load(Ordering::Relaxed).is_null() {
-            (*page).free = tf_ptr((*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire));
+        if (*page).thread_free.load(Ordering::Relaxed).is_null() {
+            return ptr::null_mut();
         }
+        tf_ptr((*page).thread_free.swap(ptr::null_mut(), Ordering::Acquire))
     }
 }
 
@@ -508,9 +525,8 @@ pub(crate) unsafe fn malloc_claimed(me: *mut Heap, target: *mut Heap, class: usi
     // SAFETY: the claim cache is owner-only; claimed pages are ours.
     unsafe {
         let slot = ptr::addr_of_mut!((*(*me).claims.get())[claim_slot(target, class)]);
-        let page = (*slot).page;
         if (*slot).target == target {
-            if let Some(b) = claimed_pop(page) {
+            if let Some(b) = claimed_pop(slot) {
                 return b;
             }
         }
@@ -530,6 +546,8 @@ unsafe fn unclaim(slot: *mut Claim) {
         }
         let page = (*slot).page;
         let _g = (*(*slot).target).lock.lock();
+        // The page's free list comes back from the slot.
+        (*page).free = (*slot).free;
         (*page).claimed = ptr::null_mut();
         *slot = Claim::empty();
     }
@@ -544,14 +562,14 @@ unsafe fn claim_new(me: *mut Heap, target: *mut Heap, class: usize, slot: *mut C
     unsafe {
         unclaim(slot);
         segment::maybe_purge(target);
-        let page = {
+        let (page, free) = {
             let _g = (*target).lock.lock();
             let q = ptr::addr_of_mut!((*(*target).shared.get())[class]);
             let mut page = (*q).first;
             while !page.is_null() {
                 if (*page).claimed.is_null() {
                     if (*page).free.is_null() {
-                        take_thread_free(page);
+                        (*page).free = take_thread_free(page);
                     }
                     if !(*page).free.is_null()
                         || (*page).bump + (*page).block_size <= (*page).capacity
@@ -572,10 +590,13 @@ unsafe fn claim_new(me: *mut Heap, target: *mut Heap, class: usize, slot: *mut C
             // Claimed pages sit at the front; exhausted ones drift back.
             queue_push_front(q, page);
             (*page).claimed = me;
-            page
+            // The free list moves to the claim (see `Claim`).
+            let free = (*page).free;
+            (*page).free = ptr::null_mut();
+            (page, free)
         };
-        *slot = Claim { target, page };
-        claimed_pop(page).unwrap_or(ptr::null_mut())
+        *slot = Claim { target, page, free };
+        claimed_pop(slot).unwrap_or(ptr::null_mut())
     }
 }
 

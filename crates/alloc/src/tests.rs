@@ -519,3 +519,54 @@ fn alloc_for_recycles_what_the_owner_frees() {
         seen.len()
     );
 }
+
+#[test]
+fn a_claimed_page_keeps_its_free_list_in_the_claim() {
+    // A producer thread allocates for this thread's heap: while it holds
+    // the claim, the page descriptor's `free` stays empty (the list is in
+    // the producer's claim, so its allocations write nothing the owner's
+    // frees write); when the producer exits, the rest of the list goes
+    // back to the page, and the next claimer continues from it.
+    let me = Heap::of_current_thread();
+    let (tx, rx) = mpsc::channel::<Vec<usize>>();
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let producer = std::thread::spawn(move || {
+        let v: Vec<usize> = (0..10)
+            .map(|_| alloc_for(me, layout(48, 16)).unwrap().as_ptr() as usize)
+            .collect();
+        tx.send(v).unwrap();
+        stop_rx.recv().unwrap();
+    });
+    let blocks = rx.recv().unwrap();
+    let page = page_of(blocks[0] as *mut u8);
+    // SAFETY: the page is a live shared page of this heap; `free` and
+    // `claimed` are only read here (the producer is waiting).
+    unsafe {
+        assert!((*page).shared);
+        assert!(!(*page).claimed.is_null());
+        assert!(
+            (*page).free.is_null(),
+            "the claimed page's list is in the claim"
+        );
+    }
+    stop_tx.send(()).unwrap();
+    producer.join().unwrap();
+    // SAFETY: as above; the claim was released at the producer's exit.
+    unsafe {
+        assert!((*page).claimed.is_null());
+        assert!(
+            !(*page).free.is_null(),
+            "the claim's list went back to the page"
+        );
+    }
+    // Another thread claims the page again and continues with that list:
+    // its block is not one of those still live.
+    let next = std::thread::spawn(move || alloc_for(me, layout(48, 16)).unwrap().as_ptr() as usize)
+        .join()
+        .unwrap();
+    assert!(!blocks.contains(&next));
+    for p in blocks.into_iter().chain([next]) {
+        // SAFETY: live blocks of this thread's heap.
+        unsafe { dealloc(p as *mut u8) };
+    }
+}

@@ -228,68 +228,22 @@ pub(crate) const PAGE_DELAYED: u8 = 2;
 
 /// A 64 KiB page of equal-sized blocks, described in its segment header.
 ///
-/// 256 bytes: four cache lines, grouped by which thread writes them, so
-/// that a producer and a consumer working on the same page do not pass a
-/// descriptor line back and forth on every operation:
-///
-/// * line 0, the *allocation side* (`free`, `bump`, ...): written by whoever
-///   allocates from the page: its owner, or the thread that claimed it
-///   (`alloc_for`, see `page::malloc_claimed`);
-/// * line 1, cold: queue links, claim, purge bookkeeping (slow paths);
-/// * line 2, the *owner's frees* (`local_free`, `used`): written by the
-///   owner's `malloc` and `free`;
-/// * line 3, what every `free` reads (`local_owner`, `start`,
-///   `block_magic`, `heap`, ...; set when the page is taken, read-only
-///   while it is in use) and `thread_free`, where other threads push.
-///
-/// So with `alloc_for`, the producer's pops write line 0 only and the
-/// consumer's (local) frees read line 3 and write line 2; with a plain
-/// producer/consumer, the producer (owner) writes lines 0 and 2 and the
-/// consumer's remote frees read line 3 and push to it. Either way no line
-/// is written by both threads per operation (the hand-over of a batch of
-/// frees through `thread_free` moves line 3 once per batch). Lines 0+1
-/// and 2+3 are each a 128-byte pair (what adjacent-line prefetch fetches
-/// together). `free` finds a descriptor with a shift.
+/// 128 bytes, cache-line aligned: what the fast paths touch (`free`,
+/// `local_free`, `used`, `block_magic`, `start`, `local_owner`) is in the
+/// first 64 bytes, and `free` finds a descriptor with a shift.
 #[repr(C, align(64))]
 pub(crate) struct Page {
-    // ---- line 0: allocation side ----
-    /// Blocks ready to allocate. Owner (or claimer, or lock, for shared
-    /// pages).
+    /// Blocks ready to allocate. Owner (or lock, for shared pages; empty
+    /// while a shared page is claimed: its list is then in the `Claim`).
     pub(crate) free: *mut Block,
-    /// Offset of the first never-carved byte. Owner (claimer or lock for
-    /// shared pages).
-    pub(crate) bump: usize,
-    /// Bytes of block memory from `start` (64 KiB, or up to 512 KiB in a
-    /// medium segment).
-    pub(crate) capacity: usize,
-    /// Block size in bytes (0 while the page is unused).
-    pub(crate) block_size: usize,
-    /// Size class.
-    pub(crate) class: u8,
-    _pad0: [u8; 64 - 33],
-    // ---- line 1: cold ----
-    /// Next/previous page in the owner's class queue (or shared list).
-    pub(crate) next: *mut Page,
-    /// See `next`.
-    pub(crate) prev: *mut Page,
-    /// Shared pages: the heap whose thread currently allocates from this
-    /// page without the lock (see `page::malloc_claimed`), or null. Changed
-    /// under the page's heap lock.
-    pub(crate) claimed: *mut Heap,
-    /// While not in use: bytes from `start` that may still be resident
-    /// (0 once purged). Lock.
-    pub(crate) dirty: u32,
-    /// When the page was last released (`os::now_ms`, truncated: compared with wrapping arithmetic). Lock.
-    pub(crate) freed_at: u32,
-    _pad1: [u8; 64 - 32],
-    // ---- line 2: the owner's frees ----
     /// Blocks freed by the owner. Owner only.
     pub(crate) local_free: *mut Block,
-    /// Link in `Heap::delayed`. Atomic (written by the pushing thread).
-    /// Shared pages never go on `delayed`; for them it holds instead the
-    /// last block of `local_free` (cast), or null if not known (see
-    /// `page::flush_shared`). Owner.
-    pub(crate) delayed_next: *mut Page,
+    /// Blocks freed by other threads, pushed with CAS. Atomic. The word
+    /// is tagged: the list head in its low 47 bits, the number of blocks
+    /// on the list (pushed by remote frees) in the top 17 (see
+    /// [`tf_ptr`], [`tf_count`]), so that the owner learns the count
+    /// without walking the list through other cores' cache lines.
+    pub(crate) thread_free: AtomicPtr<Block>,
     /// Blocks handed out and not yet collected back. Owner. For a shared
     /// page (whose allocation side another thread may hold, see
     /// `page::take_thread_free`) it counts down instead the owner's frees
@@ -298,31 +252,50 @@ pub(crate) struct Page {
     /// from 1 after a hand-over, so that `page::free_slow` sees the first
     /// block of the new list).
     pub(crate) used: u32,
-    _pad2: [u8; 64 - 20],
-    // ---- line 3: read by every free; remote pushes ----
-    /// `heap` for an in-use page that is not marked full (shared or not);
-    /// `NOT_LOCAL` for every other page (full, not in use): `free`'s
-    /// one-compare test for "a plain local free". Owner (lock while not in
-    /// use).
-    pub(crate) local_owner: *mut Heap,
-    /// Start of the page's memory.
-    pub(crate) start: *mut u8,
-    /// `block_magic(block_size)`, for the interior-pointer check in `free`.
-    pub(crate) block_magic: u64,
-    /// Blocks freed by other threads, pushed with CAS. Atomic. The word
-    /// is tagged: the list head in its low 47 bits, the number of blocks
-    /// on the list (pushed by remote frees) in the top 17 (see
-    /// [`tf_ptr`], [`tf_count`]), so that the owner learns the count
-    /// without walking the list through other cores' cache lines.
-    pub(crate) thread_free: AtomicPtr<Block>,
-    /// Owning heap; set when the page is taken from its segment (under lock).
-    pub(crate) heap: *mut Heap,
+    /// Size class.
+    pub(crate) class: u8,
     /// Whether the page is in use by a heap. Lock.
     pub(crate) in_use: bool,
     /// Whether foreign threads allocate from it (`alloc_for`, node heaps).
     pub(crate) shared: bool,
     /// One of `PAGE_NOT_FULL`, `PAGE_FULL`, `PAGE_DELAYED`. Atomic.
     pub(crate) full: AtomicU8,
+    /// `block_magic(block_size)`, for the interior-pointer check in `free`.
+    pub(crate) block_magic: u64,
+    /// Start of the page's memory.
+    pub(crate) start: *mut u8,
+    /// `heap` for an in-use page that is not marked full (shared or not);
+    /// `NOT_LOCAL` for every other page (full, not in use): `free`'s
+    /// one-compare test for "a plain local free". Owner (lock while not in
+    /// use).
+    pub(crate) local_owner: *mut Heap,
+    /// Block size in bytes (0 while the page is unused).
+    pub(crate) block_size: usize,
+    /// Offset of the first never-carved byte. Owner (lock for shared pages).
+    pub(crate) bump: usize,
+    /// Bytes of block memory from `start` (64 KiB, or up to 512 KiB in a
+    /// medium segment).
+    pub(crate) capacity: usize,
+    /// Owning heap; set when the page is taken from its segment (under lock).
+    pub(crate) heap: *mut Heap,
+    /// Next/previous page in the owner's class queue (or shared list).
+    pub(crate) next: *mut Page,
+    /// See `next`.
+    pub(crate) prev: *mut Page,
+    /// Link in `Heap::delayed`. Atomic (written by the pushing thread).
+    /// Shared pages never go on `delayed`; for them it holds instead the
+    /// last block of `local_free` (cast), or null if not known (see
+    /// `page::flush_shared`). Owner.
+    pub(crate) delayed_next: *mut Page,
+    /// While not in use: bytes from `start` that may still be resident
+    /// (0 once purged). Lock.
+    pub(crate) dirty: u32,
+    /// When the page was last released (`os::now_ms`, truncated: compared with wrapping arithmetic). Lock.
+    pub(crate) freed_at: u32,
+    /// Shared pages: the heap whose thread currently allocates from this
+    /// page without the lock (see `page::malloc_claimed`), or null. Changed
+    /// under the page's heap lock.
+    pub(crate) claimed: *mut Heap,
 }
 
 /// Kind of a segment.
@@ -381,21 +354,31 @@ pub(crate) const CLAIM_SLOTS: usize = 64;
 
 /// A shared page of another heap (`target`) that this heap's thread has
 /// claimed: it allocates from it without a lock.
+///
+/// While claimed, the page's free list is here, in the claiming thread's
+/// own heap, not in the page's `free`: allocating for another thread then
+/// writes nothing in the page descriptor, whose first line the page's
+/// owner writes on every free (`local_free`, `used`), so that producer and
+/// consumer do not pass that line back and forth on every operation. (The
+/// page's `free` is empty while claimed; `page::unclaim` puts the list
+/// back.)
 #[derive(Clone, Copy)]
 pub(crate) struct Claim {
     pub(crate) target: *mut Heap,
     pub(crate) page: *mut Page,
+    /// Blocks of `page` ready to allocate. The claimer's.
+    pub(crate) free: *mut Block,
 }
 
 impl Claim {
-    /// An unused slot: no target (null, which no handle is) and the empty
-    /// page (`page::empty_page`, which has no free block), so that a
-    /// lookup, even for a null target, finds nothing to pop without
-    /// testing for it.
+    /// An unused slot: no target (null, which no handle is), the empty
+    /// page (`page::empty_page`) and no free block, so that a lookup, even
+    /// for a null target, finds nothing to pop.
     pub(crate) fn empty() -> Claim {
         Claim {
             target: ptr::null_mut(),
             page: crate::page::empty_page(),
+            free: ptr::null_mut(),
         }
     }
 }
@@ -580,41 +563,9 @@ mod tests {
     }
 
     #[test]
-    fn page_descriptor_lines_are_grouped_by_writer() {
-        use core::mem::{offset_of, size_of};
-        assert_eq!(size_of::<Page>(), 256);
-        let line = |off: usize| off / 64;
-        // Allocation side.
-        for off in [
-            offset_of!(Page, free),
-            offset_of!(Page, bump),
-            offset_of!(Page, capacity),
-            offset_of!(Page, block_size),
-            offset_of!(Page, class),
-        ] {
-            assert_eq!(line(off), 0, "offset {off}");
-        }
-        // The owner's frees.
-        for off in [
-            offset_of!(Page, local_free),
-            offset_of!(Page, used),
-            offset_of!(Page, delayed_next),
-        ] {
-            assert_eq!(line(off), 2, "offset {off}");
-        }
-        // Read by every free; remote pushes.
-        for off in [
-            offset_of!(Page, local_owner),
-            offset_of!(Page, start),
-            offset_of!(Page, block_magic),
-            offset_of!(Page, thread_free),
-            offset_of!(Page, heap),
-            offset_of!(Page, in_use),
-            offset_of!(Page, shared),
-            offset_of!(Page, full),
-        ] {
-            assert_eq!(line(off), 3, "offset {off}");
-        }
+    fn page_descriptors_are_128_bytes() {
+        assert_eq!(core::mem::size_of::<Page>(), 128);
+        assert!(core::mem::offset_of!(Page, local_owner) + 8 <= 64);
     }
 
     #[test]
