@@ -133,6 +133,7 @@ fn heap_new(node: usize, untouched: bool) -> *mut Heap {
         }
         ptr::addr_of_mut!((*heap).node).write(node);
         ptr::addr_of_mut!((*heap).untouched).write(untouched);
+        ptr::addr_of_mut!((*heap).home_node).write(AtomicUsize::new(usize::MAX));
         let _all = ALL_HEAPS.lock.lock();
         let all = &mut *ALL_HEAPS.value.get();
         (*heap).next_all = all.0;
@@ -165,6 +166,7 @@ pub(crate) static NO_HEAP: NoHeap = NoHeap(Heap {
     delayed: AtomicPtr::new(ptr::null_mut()),
     lock: SpinLock::new(),
     node: usize::MAX,
+    home_node: AtomicUsize::new(usize::MAX),
     untouched: false,
     next_abandoned: UnsafeCell::new(ptr::null_mut()),
     next_all: ptr::null_mut(),
@@ -229,6 +231,12 @@ fn init_current() -> *mut Heap {
     };
     if heap.is_null() {
         return heap;
+    }
+    if node_count() > 1 {
+        if let Some(n) = os::current_node() {
+            // SAFETY: heaps are never freed; this thread now owns it.
+            unsafe { (*heap).home_node.store(n, Ordering::Relaxed) };
+        }
     }
     crate::tls::set(heap);
     let key = THREAD_KEY.load(Ordering::Acquire);

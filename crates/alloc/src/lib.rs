@@ -231,8 +231,14 @@ impl Heap {
 /// thread it takes a block from a shared page of that heap that the calling
 /// thread has claimed (no lock, no atomic, except when claiming a new
 /// page). Either way the block belongs to that heap, so when its thread
-/// frees it the free is local (plain stores). Objects over 128 KiB are not
-/// heap-specific (they get their own mapping). `None` if out of memory.
+/// frees it the free is local (plain stores). On a machine with several
+/// NUMA nodes, the fresh pages another thread claims for the heap are
+/// bound (`mbind`, preferred) to the node the heap's thread ran on when it
+/// took the heap, so the object lives on its consumer's node even though
+/// the calling thread carves it; blocks recycled from that heap's frees,
+/// and pages it had used before, stay where they were first placed.
+/// Objects over 128 KiB are not heap-specific (they get their own
+/// mapping). `None` if out of memory.
 pub fn alloc_for(handle: HeapHandle, layout: Layout) -> Option<NonNull<u8>> {
     if layout.align() <= types::MIN_ALIGN {
         return NonNull::new(alloc::malloc_for(handle.as_ptr(), layout.size()));

@@ -146,6 +146,42 @@ pub(crate) unsafe fn bind_to_node(p: *mut u8, size: usize, node: usize) -> bool 
     r == 0
 }
 
+/// The NUMA node of the CPU the calling thread runs on (`getcpu`), or
+/// `None` if the kernel does not say.
+pub(crate) fn current_node() -> Option<usize> {
+    let (mut cpu, mut node): (libc::c_uint, libc::c_uint) = (0, 0);
+    // SAFETY: getcpu writes the two integers; the third argument is unused
+    // since Linux 2.6.24 and may be null.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_getcpu,
+            &mut cpu as *mut libc::c_uint as libc::c_long,
+            &mut node as *mut libc::c_uint as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    (r == 0).then_some(node as usize)
+}
+
+/// The NUMA policy mode (`MPOL_DEFAULT` 0, `MPOL_PREFERRED` 1, ...) of the
+/// mapping at `p`, or `None` if the kernel cannot tell.
+#[cfg(test)]
+pub(crate) fn policy_of(p: *const u8) -> Option<i32> {
+    let mut mode: libc::c_int = -1;
+    // SAFETY: get_mempolicy writes one int; no node mask is asked for.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int as libc::c_long,
+            0 as libc::c_long,
+            0 as libc::c_long,
+            p as libc::c_long,
+            MPOL_F_ADDR,
+        )
+    };
+    (r == 0).then_some(mode)
+}
+
 /// The NUMA node that currently backs the byte at `p` (which must already be
 /// touched), or `None` if the kernel cannot tell.
 ///

@@ -584,6 +584,20 @@ unsafe fn claim_new(me: *mut Heap, target: *mut Heap, class: usize, slot: *mut C
                 if page.is_null() {
                     return ptr::null_mut();
                 }
+                // Memory nobody has touched yet (not a released page still
+                // resident) of a thread heap whose owner's node is known:
+                // bound there before the claimer carves it, so that what
+                // is allocated *for* that thread lives on its node, not on
+                // the claimer's (whose carving would place it by first
+                // touch). Failure leaves first-touch placement.
+                let home = (*target).home_node.load(Ordering::Relaxed);
+                if home != usize::MAX
+                    && (*target).node == usize::MAX
+                    && !(*target).untouched
+                    && (*page).dirty == 0
+                {
+                    crate::os::bind_to_node((*page).start, (*page).capacity, home);
+                }
             } else {
                 queue_remove(q, page);
             }

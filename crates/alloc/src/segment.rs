@@ -435,11 +435,15 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
         (*page).free = ptr::null_mut();
         (*page).local_free = ptr::null_mut();
         // Only the carved part was touched (by this use or an earlier one).
-        let was_dirty = (*page).dirty > 0;
+        // (`dirty` may still hold what was resident when the page was
+        // taken; `page_acquire` uncounted it then, so a released page
+        // with resident memory is counted here, whatever it held before:
+        // counting only pages that were clean when taken let purges of
+        // the others drive the count below zero.)
         (*page).dirty =
             ((*page).dirty as usize).max((*page).bump.next_multiple_of(os::OS_PAGE)) as u32;
         (*page).freed_at = os::now_ms() as u32;
-        if (*page).dirty > 0 && !was_dirty {
+        if (*page).dirty > 0 {
             (*heap).dirty_pages.fetch_add(1, Ordering::Relaxed);
         }
         (*seg).used_pages -= 1;

@@ -570,3 +570,58 @@ fn a_claimed_page_keeps_its_free_list_in_the_claim() {
         unsafe { dealloc(p as *mut u8) };
     }
 }
+
+#[test]
+fn pages_claimed_for_a_heap_with_a_home_node_are_bound_there() {
+    // On a machine with several nodes a thread heap records its owner's
+    // node; this one has one node, so set it by hand (node 0) and let
+    // another thread allocate for this heap from a class nothing here has
+    // used: the fresh shared page is bound (MPOL_PREFERRED) before it is
+    // carved. A heap without a home node gets no policy.
+    assert_eq!(os::current_node().map(|n| n < 64), Some(true));
+    let me = Heap::of_current_thread();
+    // This thread may have adopted a heap with released pages still
+    // resident, which a claim would take first (and never binds): let
+    // them age past the purge delay and purge them.
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    // SAFETY: heaps are never freed; purging takes the heap lock.
+    unsafe {
+        segment::maybe_purge(me.as_ptr());
+        assert_eq!(
+            (*me.as_ptr())
+                .dirty_pages
+                .load(core::sync::atomic::Ordering::Relaxed),
+            0
+        );
+    }
+    let alloc_elsewhere = move |size: usize| {
+        std::thread::spawn(move || alloc_for(me, layout(size, 16)).unwrap().as_ptr() as usize)
+            .join()
+            .unwrap() as *mut u8
+    };
+    let unbound = alloc_elsewhere(7000);
+    // SAFETY: heaps are never freed; only this test's thread owns `me`.
+    unsafe {
+        (*me.as_ptr())
+            .home_node
+            .store(0, core::sync::atomic::Ordering::Relaxed)
+    };
+    let bound = alloc_elsewhere(9000);
+    // SAFETY: as above.
+    unsafe {
+        (*me.as_ptr())
+            .home_node
+            .store(usize::MAX, core::sync::atomic::Ordering::Relaxed)
+    };
+    match (os::policy_of(unbound), os::policy_of(bound)) {
+        (Some(u), Some(b)) => {
+            assert_eq!(u, 0, "no home node: default policy");
+            assert_eq!(b, 1, "home node: MPOL_PREFERRED");
+        }
+        other => eprintln!("notice: get_mempolicy unavailable ({other:?}); binding not checked"),
+    }
+    for p in [unbound, bound] {
+        // SAFETY: live blocks of this thread's heap.
+        unsafe { dealloc(p) };
+    }
+}

@@ -477,6 +477,12 @@ pub struct Heap {
     pub(crate) lock: SpinLock,
     /// NUMA node for node heaps; `usize::MAX` for thread heaps.
     pub(crate) node: usize,
+    /// Thread heaps on a machine with several NUMA nodes: the node of the
+    /// CPU the owning thread ran on when it took the heap (`getcpu`), where
+    /// fresh pages that other threads claim to allocate for this heap are
+    /// bound (see `page::claim_new`); `usize::MAX` if unknown or on one
+    /// node. Written by the owner, read by claimers.
+    pub(crate) home_node: AtomicUsize,
     /// The consumer pool (see `heap::consumer_pool`): blocks are handed out
     /// without being written.
     pub(crate) untouched: bool,
