@@ -10,22 +10,37 @@
 //!   strong, in its current epoch — needs no check and no store
 //!   ([`crate::race::same_epoch`], reading the packed cells of
 //!   [`crate::shadow`]);
-//! - the per-object counts: the granule's object id (shadow) is the one
-//!   the thread last counted, and its row in the object still names the
-//!   thread ([`crate::objects`]);
-//! - false sharing: the thread's slot in the line's record, remembered from
-//!   the last access to that line ([`crate::lines::LineMemo`]);
-//! - the thread's totals ([`crate::state::ThreadStats`]).
+//! - the per-object counts: the thread's row in the object
+//!   ([`crate::objects`]); the false-sharing record: the thread's slot in
+//!   the line's record ([`crate::lines`]); the thread's totals
+//!   ([`crate::state::ThreadStats`]).
 //!
-//! Anything else — another epoch, object, line or thread, an access
-//! spanning granules or lines, range accesses, atomics, tracing on — takes
-//! the slow path under the lock (`abi::access_by`), which then teaches the
-//! fast path ([`learn`]). The fast path changes nothing until every check
-//! has passed, so falling back is always safe.
+//! Three levels, cheapest first:
 //!
-//! Cost of a hit: about 100 instructions, no atomic read-modify-write and
-//! no store to memory another thread writes (ThreadSanitizer's fast path:
-//! about 60 on the same accesses; callgrind on `benches/profile/capture.c`).
+//! 1. [`Near`]: the lines of objects the thread counted in just before
+//!    (four, direct-mapped). An access inside the object's bytes of such a
+//!    line is checked (the "same epoch" test on its granule's cells, found
+//!    without a lookup) and counted after two compares of claims
+//!    ([`crate::objects::next_claim`]) that prove the row and slot are
+//!    still the thread's, for the same object and line record. This is a
+//!    repeated access and the next element of a scan alike.
+//! 2. `general`: the shadow lookup, the object the granule's id names and
+//!    the line memo (`lines`); it fills level 1.
+//! 3. Misses: the race check of a new epoch or granule under a stripe lock
+//!    (`race_miss`), a new object or line under the table lock (`count`);
+//!    atomics ([`atomic`]), synchronisation ([`sync`]); anything the fast
+//!    path cannot take (no context, tracing on, an access spanning
+//!    granules) goes to the locked path (`abi::access_slow`), which then
+//!    teaches the fast path ([`learn`]).
+//!
+//! Nothing is changed until every check has passed, so falling back is
+//! always safe.
+//!
+//! Cost of a level-1 hit: about 50 instructions, no atomic
+//! read-modify-write, no store to memory another thread writes and no
+//! stack frame (ThreadSanitizer's fast path: about 60 on the same
+//! accesses; callgrind on `benches/profile/capture.c`, where the whole
+//! program runs 68 instructions per access under loci and 69 under TSan).
 
 use crate::lines::{LineRec, SharedSlot};
 use crate::objects::Row;
@@ -34,7 +49,7 @@ use crate::shadow::{self, Chunk, Shadow};
 use crate::state::{self, Guard, Hit, Kind, Table, ThreadStats};
 use core::cell::Cell;
 use core::ptr::null;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 /// [`FLAGS`]: the fast path may run (no trace is being written).
 const ENABLED: u8 = 1;
@@ -51,8 +66,9 @@ static L1: AtomicPtr<AtomicPtr<Chunk>> = AtomicPtr::new(core::ptr::null_mut());
 pub(crate) struct Ctx {
     /// The thread's id.
     tid: u32,
-    /// The thread's epoch mirror.
-    epoch: &'static AtomicU32,
+    /// The thread's epoch mirror: the thread and its epoch packed as
+    /// [`shadow::owner`].
+    owner: &'static AtomicU64,
     /// The thread's lock-free totals.
     stats: &'static ThreadStats,
     /// The thread's clock state (only this thread changes it).
@@ -65,7 +81,50 @@ pub(crate) struct Ctx {
     /// Lines recently noted, direct-mapped by line index: (line, site,
     /// record, the thread's slot in it).
     lines: [Cell<LineEntry>; LINE_MEMO],
+    /// The object's first byte.
+    obj_start: Cell<usize>,
+    /// Lines of objects the thread counted in recently, direct-mapped by
+    /// line index (see [`Near`]).
+    near: [Cell<Near>; NEAR],
 }
+
+/// A cache line of an object the thread just counted an access in: all a
+/// further plain access to the object's bytes in that line needs, so that
+/// it is checked and counted with no lookup — a repeat of one access, or
+/// the next element of a scan. Valid while the thread's row in the object
+/// and its slot in the line's record still carry the claims they had
+/// ([`crate::objects::next_claim`]: the same object, so `lo..hi` still
+/// holds its bytes, and the same line record, which has seen the object's
+/// site). The race check is still made (FastTrack's "same epoch" test on
+/// the granule's cells, found from `cells`).
+#[derive(Clone, Copy)]
+struct Near {
+    /// The object's bytes in the line: `lo..hi` (empty: `0..0`).
+    lo: usize,
+    hi: usize,
+    /// The cells of the line's first granule (the line's 8 granules' cells
+    /// follow each other).
+    cells: *const [AtomicU64; race::CELLS],
+    /// The thread's row in the object, and its claim.
+    row: *const Row,
+    row_claim: u64,
+    /// The thread's slot in the line's record, and its claim.
+    slot: *const SharedSlot,
+    slot_claim: u64,
+}
+
+/// Entries of [`Ctx::near`].
+const NEAR: usize = 4;
+
+const NO_NEAR: Near = Near {
+    lo: 0,
+    hi: 0,
+    cells: null(),
+    row: null(),
+    row_claim: 0,
+    slot: null(),
+    slot_claim: 0,
+};
 
 /// A remembered line: index (`usize::MAX`: none), site, record, slot.
 type LineEntry = (usize, u32, *const LineRec, *const SharedSlot);
@@ -249,21 +308,101 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) 
     }
     // SAFETY: contexts are leaked, and only this thread uses its own.
     let c = unsafe { &*c };
+    let write = kind == Kind::Write;
+    let line = addr >> 6;
+    // SAFETY: only this thread uses its context's cells (no reference
+    // into them outlives this function).
+    let r = unsafe { &*c.near[line % NEAR].as_ptr() };
+    // `lo..hi` lies in the entry's line (empty: `0..0`).
+    if addr >= r.lo && addr + size <= r.hi {
+        // A line of the object counted in just before (see `Near`).
+        if flags & RACES != 0 {
+            let owner = c.owner.load(Ordering::Relaxed);
+            let mask = (((1u16 << size) - 1) << off) as u8;
+            // SAFETY: the line's granules' cells, in a never-unmapped chunk.
+            let cells = unsafe { &*r.cells.add((addr >> 3) & 7) };
+            if race::same_epoch_owner(cells, owner, mask, write, false).is_none() {
+                return race_miss(c, addr, size, kind, pc, func);
+            }
+        }
+        // SAFETY: rows and slots live in leaked slabs.
+        let (row, slot) = unsafe { (&*r.row, &*r.slot) };
+        if row.claim.load(Ordering::Relaxed) == r.row_claim && slot.claim() == r.slot_claim {
+            slot.note(((1u64 << size) - 1) << (addr & 63), write);
+            row.bump(kind as usize);
+            c.stats.add(true, kind as usize, 1);
+            return;
+        }
+    }
+    // Sizes and kinds as constants in `general` (the hooks pass constants,
+    // so this match folds away).
+    match (size, write) {
+        (1, false) => general::<1, false>(c, addr, pc, func),
+        (2, false) => general::<2, false>(c, addr, pc, func),
+        (4, false) => general::<4, false>(c, addr, pc, func),
+        (8, false) => general::<8, false>(c, addr, pc, func),
+        (1, true) => general::<1, true>(c, addr, pc, func),
+        (2, true) => general::<2, true>(c, addr, pc, func),
+        (4, true) => general::<4, true>(c, addr, pc, func),
+        (8, true) => general::<8, true>(c, addr, pc, func),
+        _ => crate::abi::access_slow(addr, size, kind, pc, false, func),
+    }
+}
+
+/// The part of [`access`] for an access outside the lines of [`Near`]:
+/// the shadow, the "same epoch" test, the object and line memos, then the
+/// line remembered in [`Near`] (out of line, so that the test above needs
+/// no registers saved).
+#[inline(never)]
+fn general<const SIZE: usize, const WRITE: bool>(
+    c: &'static Ctx,
+    addr: usize,
+    pc: usize,
+    func: u8,
+) {
+    let (size, write) = (SIZE, WRITE);
+    let kind = if WRITE { Kind::Write } else { Kind::Read };
+    let flags = FLAGS.load(Ordering::Relaxed);
     // A context exists only once `learn` published the first level.
     let Some((chunk, gi)) = shadow::lookup_mapped(L1.load(Ordering::Acquire), addr) else {
         return crate::abi::access_slow(addr, size, kind, pc, false, func);
     };
-    let write = kind == Kind::Write;
     if flags & RACES != 0 {
-        let epoch = c.epoch.load(Ordering::Relaxed);
-        let mask = (((1u16 << size) - 1) << off) as u8;
-        if !race::same_epoch(&chunk.cells[gi], c.tid, epoch, mask, write, false) {
+        let owner = c.owner.load(Ordering::Relaxed);
+        let mask = (((1u16 << size) - 1) << (addr & 7)) as u8;
+        if race::same_epoch_owner(&chunk.cells[gi], owner, mask, write, false).is_none() {
             return race_miss(c, addr, size, kind, pc, func);
         }
     }
-    if !count_hit(c, chunk, gi, addr, size, kind, write) {
-        count(c, addr, size, kind, write)
+    match count_hit(c, chunk, gi, addr, size, kind, write) {
+        Counted::No => return count(c, addr, size, kind, write),
+        // Not remembered: `Near` has no checks for it.
+        Counted::Unattributed => return,
+        Counted::InObject => {}
     }
+    remember(c, chunk, gi, addr);
+}
+
+/// Remember the line of the access at `addr` (granule `gi` of `chunk`)
+/// just counted by [`count_hit`] (so the context's object and line memos
+/// hold the thread's row and slot) in the thread's [`Near`] entry for it.
+#[inline(always)]
+fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
+    let line = addr >> 6;
+    let row = c.row.get();
+    let (_, _, _, slot) = c.lines[line % LINE_MEMO].get();
+    // SAFETY: `count_hit` just counted through both (leaked slabs).
+    let (row_claim, slot_claim) =
+        unsafe { ((*row).claim.load(Ordering::Relaxed), (*slot).claim()) };
+    c.near[line % NEAR].set(Near {
+        lo: c.obj_start.get().max(line << 6),
+        hi: c.obj_end.get().min((line + 1) << 6),
+        cells: &chunk.cells[gi & !7],
+        row,
+        row_claim,
+        slot,
+        slot_claim,
+    });
 }
 
 /// The race check of a plain access the "same epoch" test did not
@@ -287,8 +426,17 @@ fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, f
     if let Some(r) = found {
         report(r);
     }
-    if !count_hit(c, chunk, gi, addr, size, kind, write) {
-        count(c, addr, size, kind, write)
+    match count_hit(c, chunk, gi, addr, size, kind, write) {
+        Counted::No => count(c, addr, size, kind, write),
+        Counted::Unattributed => {}
+        Counted::InObject => {
+            // Unless `access` came here from the line's `Near` entry.
+            // SAFETY: only this thread uses its context's cells.
+            let r = unsafe { &*c.near[(addr >> 6) % NEAR].as_ptr() };
+            if addr < r.lo || addr + size > r.hi {
+                remember(c, chunk, gi, addr);
+            }
+        }
     }
 }
 
@@ -296,7 +444,7 @@ fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, f
 /// stores, for the line's record) of `size` bytes at `addr` (granule `gi`
 /// of `chunk`; the access must not cross the granule) against its object, its line and the
 /// thread's totals, if it lies wholly inside the object and line the
-/// thread's context remembers; `false`: nothing was counted. Loads and
+/// thread's context remembers, or as unattributed. Loads and
 /// compares only, then three or four increments of the thread's own
 /// counters: no call, no atomic read-modify-write.
 #[inline(always)]
@@ -308,15 +456,15 @@ fn count_hit(
     size: usize,
     kind: Kind,
     write: bool,
-) -> bool {
+) -> Counted {
     let k = kind as usize;
     let id = Shadow::id(chunk, gi);
     if id == 0 {
         c.stats.add(false, k, 1);
-        return true;
+        return Counted::Unattributed;
     }
     if id != c.obj_id.get() || addr + size > c.obj_end.get() {
-        return false;
+        return Counted::No;
     }
     // SAFETY: a non-zero `obj_id` comes with a row in a leaked slab chunk.
     let row = unsafe { &*c.row.get() };
@@ -329,14 +477,26 @@ fn count_hit(
         || s != c.obj_site.get()
         || !unsafe { (*rec).is_line(line) && (*slot).owned_by(c.tid) }
     {
-        return false;
+        return Counted::No;
     }
     // The granule lies inside the line.
     // SAFETY: as above.
     unsafe { &*slot }.note(((1u64 << size) - 1) << (addr & 63), write);
     row.bump(k);
     c.stats.add(true, k, 1);
-    true
+    Counted::InObject
+}
+
+/// What [`count_hit`] did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    /// Nothing: the caller must count another way.
+    No,
+    /// Counted as not attributable to a heap object.
+    Unattributed,
+    /// Counted in the object and line the context remembers (its row and
+    /// slot in them are the context's object and line memos).
+    InObject,
 }
 
 /// Count what [`count_hit`] did not: through the object the context
@@ -494,7 +654,8 @@ pub(crate) fn sync(addr: usize, op: SyncOp) -> bool {
     let th = unsafe { c.clock_mut() };
     // A shard lock is held inside, and the map or the clock may allocate.
     if while_busy(c, || race::apply(th, c.tid, race::sync_map(), addr, op)) {
-        c.epoch.store(th.vc.get(c.tid), Ordering::Relaxed);
+        c.owner
+            .store(shadow::owner(c.tid, th.vc.get(c.tid)), Ordering::Relaxed);
     }
     true
 }
@@ -534,17 +695,19 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
         if races {
             let off = addr & 7;
             let mask = (((1u16 << size.min(8)) - 1) << off) as u8;
-            let epoch = c.epoch.load(Ordering::Relaxed);
+            let owner = c.owner.load(Ordering::Relaxed);
             // Nothing to do when the variable has no clock and FastTrack's
             // "same epoch" test settles the race check.
             if off + size > 8
-                || !race::same_epoch(&chunk.cells[gi], tid, epoch, mask, writes, true)
+                || race::same_epoch_owner(&chunk.cells[gi], owner, mask, writes, true).is_none()
                 || (reads && race::may_have_sync(addr))
             {
                 atomic_unlocked(c, addr, size, pc, mo, reads, writes);
             }
         }
-        if (addr & 7) + size > 8 || !count_hit(c, chunk, gi, addr, size, Kind::Atomic, writes) {
+        if (addr & 7) + size > 8
+            || count_hit(c, chunk, gi, addr, size, Kind::Atomic, writes) == Counted::No
+        {
             count(c, addr, size, Kind::Atomic, writes);
         }
         return Ok(result);
@@ -564,7 +727,8 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
         )
     });
     if out.ticked {
-        c.epoch.store(th.vc.get(tid), Ordering::Relaxed);
+        c.owner
+            .store(shadow::owner(tid, th.vc.get(tid)), Ordering::Relaxed);
     }
     if let Some(f) = out.race {
         report(f);
@@ -675,7 +839,7 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
     if c.is_null() {
         c = Box::leak(Box::new(Ctx {
             tid,
-            epoch: t.hb.epoch_cell(tid),
+            owner: t.hb.epoch_cell(tid),
             stats: t.stats(tid),
             clock: t.hb.clock_ptr(tid),
             obj_id: Cell::new(0),
@@ -683,6 +847,8 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
             obj_end: Cell::new(0),
             row: Cell::new(null()),
             lines: [const { Cell::new(NO_ENTRY) }; LINE_MEMO],
+            obj_start: Cell::new(0),
+            near: [const { Cell::new(NO_NEAR) }; NEAR],
         }));
         g.set_ctx(c);
     }
@@ -692,6 +858,7 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
     if let Some(row) = h.row {
         c.obj_id.set(h.id);
         c.obj_end.set(h.end);
+        c.obj_start.set(h.start);
         c.obj_site.set(h.site);
         c.row.set(row);
     }

@@ -109,6 +109,9 @@ pub(crate) struct SharedSlot {
     written: AtomicU64,
     read: AtomicU64,
     writes: AtomicU64,
+    /// The claim that gave the slot its thread (see
+    /// [`crate::objects::next_claim`]; 0: free or merged).
+    claim: AtomicU64,
 }
 
 impl SharedSlot {
@@ -151,7 +154,14 @@ impl SharedSlot {
         self.tid1.load(Ordering::Relaxed) == tid.wrapping_add(1)
     }
 
+    /// The slot's claim (0: free or the merged slot).
+    #[inline]
+    pub(crate) fn claim(&self) -> u64 {
+        self.claim.load(Ordering::Relaxed)
+    }
+
     fn take(&self) -> Slot {
+        self.claim.store(0, Ordering::Relaxed);
         let t = self.tid1.swap(0, Ordering::Relaxed);
         Slot {
             tid: if t == OTHERS {
@@ -475,6 +485,8 @@ impl Lines {
             Some(i) => i,
             None if n < SLOTS => {
                 rec.slots[n].tid1.store(tid + 1, Ordering::Relaxed);
+                let claim = crate::objects::next_claim();
+                rec.slots[n].claim.store(claim, Ordering::Relaxed);
                 rec.n.store(n as u32 + 1, Ordering::Relaxed);
                 n
             }

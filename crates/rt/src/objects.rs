@@ -39,6 +39,21 @@ pub(crate) struct Row {
     pub(crate) tid1: AtomicU32,
     /// Reads, writes, atomics.
     pub(crate) counts: [AtomicU64; 3],
+    /// The claim that gave the row its thread ([`next_claim`]; 0: free):
+    /// the same claim means the same object and thread (`fast`).
+    pub(crate) claim: AtomicU64,
+}
+
+/// Claims handed out so far (see [`next_claim`]).
+static CLAIMS: AtomicU64 = AtomicU64::new(0);
+
+/// A number never handed out before (not 0), naming one claim of a row or
+/// of a line record's slot by a thread: a thread that remembers the claim
+/// of a row or slot knows it is still its own, for the same object or
+/// line, while the claim is unchanged — whatever was freed and reused
+/// meanwhile. One relaxed RMW, under the runtime's lock.
+pub(crate) fn next_claim() -> u64 {
+    CLAIMS.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 impl Row {
@@ -162,6 +177,7 @@ impl Objects {
                 match r.tid1.load(Ordering::Relaxed) {
                     0 => {
                         r.tid1.store(want, Ordering::Relaxed);
+                        r.claim.store(next_claim(), Ordering::Relaxed);
                         return Some(r);
                     }
                     t if t == want => return Some(r),
@@ -189,6 +205,7 @@ impl Objects {
                 if t == 0 {
                     break 'chain;
                 }
+                r.claim.store(0, Ordering::Relaxed);
                 let c = [0, 1, 2].map(|k| r.counts[k].swap(0, Ordering::Relaxed));
                 out.push((t - 1, c));
             }

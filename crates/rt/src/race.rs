@@ -88,7 +88,7 @@ use crate::lock::{Lock, LockGuard};
 use crate::shadow::{self, Chunk, Shadow, MAX_TID};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// FastTrack's "same epoch" test on a granule's packed cells: has thread
 /// `t` already made, in `epoch`, an access covering the bytes `mask` that
@@ -104,12 +104,39 @@ pub(crate) fn same_epoch(
     write: bool,
     atomic: bool,
 ) -> bool {
-    let want = shadow::owner(t, epoch) | (atomic as u64) << 9;
-    cells.iter().any(|c| {
+    same_epoch_cell(cells, t, epoch, mask, write, atomic).is_some()
+}
+
+/// [`same_epoch`], giving the cell that settles it and the word it held.
+#[inline]
+pub(crate) fn same_epoch_cell(
+    cells: &[AtomicU64; CELLS],
+    t: u32,
+    epoch: u32,
+    mask: u8,
+    write: bool,
+    atomic: bool,
+) -> Option<(&AtomicU64, u64)> {
+    same_epoch_owner(cells, shadow::owner(t, epoch), mask, write, atomic)
+}
+
+/// [`same_epoch_cell`] for the thread and epoch packed as
+/// [`shadow::owner`] (the fast path's epoch mirror holds that word).
+#[inline]
+pub(crate) fn same_epoch_owner(
+    cells: &[AtomicU64; CELLS],
+    owner: u64,
+    mask: u8,
+    write: bool,
+    atomic: bool,
+) -> Option<(&AtomicU64, u64)> {
+    let want = owner | (atomic as u64) << 9;
+    cells.iter().find_map(|c| {
         let w = c.load(Ordering::Relaxed);
-        w & (shadow::ID_BITS | 1 << 9) == want
+        (w & (shadow::ID_BITS | 1 << 9) == want
             && (w as u8) & mask == mask
-            && (w >> 8 & 1 != 0 || !write)
+            && (w >> 8 & 1 != 0 || !write))
+            .then_some((c, w))
     })
 }
 
@@ -713,8 +740,10 @@ pub(crate) struct Detector {
     /// Set when shadow state could not grow (then checking stops).
     pub(crate) degraded: bool,
     /// Per thread, its own epoch (`C_t[t]`) where the thread's lock-free
-    /// fast path can read it: leaked, never moved.
-    epochs: Vec<&'static AtomicU32>,
+    /// fast path can read it, packed with the thread as
+    /// [`shadow::owner`] (what the "same epoch" test compares): leaked,
+    /// never moved.
+    epochs: Vec<&'static AtomicU64>,
 }
 
 impl Detector {
@@ -751,7 +780,7 @@ impl Detector {
     }
 
     /// Where thread `t`'s own epoch is mirrored for its fast path.
-    pub(crate) fn epoch_cell(&mut self, t: u32) -> &'static AtomicU32 {
+    pub(crate) fn epoch_cell(&mut self, t: u32) -> &'static AtomicU64 {
         self.thread(t);
         self.epochs[t as usize]
     }
@@ -760,10 +789,10 @@ impl Detector {
     fn mirror(&mut self, t: u32) {
         let i = t as usize;
         while self.epochs.len() <= i {
-            self.epochs.push(Box::leak(Box::new(AtomicU32::new(0))));
+            self.epochs.push(Box::leak(Box::new(AtomicU64::new(0))));
         }
         let e = self.threads[i].vc.get(t);
-        self.epochs[i].store(e, Ordering::Relaxed);
+        self.epochs[i].store(shadow::owner(t, e), Ordering::Relaxed);
     }
 
     /// The clock state of thread `t`, creating it (at epoch 1) if new.

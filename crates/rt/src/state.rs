@@ -304,6 +304,8 @@ pub(crate) struct Hit {
     pub(crate) site: u32,
     /// The object's id (0: none).
     pub(crate) id: u32,
+    /// The object's first byte.
+    pub(crate) start: usize,
     /// One past the object's last byte.
     pub(crate) end: usize,
     /// The thread's counters in the object, if it has a row.
@@ -738,12 +740,12 @@ impl Table {
             Some((base, obj)) if addr < base + obj.size.max(1) => {
                 let row = Self::count(objects, obj, tid, k);
                 let end = base + obj.size.max(1);
-                Some((obj.site as u32, obj.id, end, row))
+                Some((obj.site as u32, obj.id, base, end, row))
             }
             _ => None,
         };
         self.stats(tid).add(hit.is_some(), k, 1);
-        let (site, id, end, row) = hit?;
+        let (site, id, start, end, row) = hit?;
         let len = end.min(addr.saturating_add(size.max(1))) - addr;
         let memo = self
             .lines
@@ -751,6 +753,7 @@ impl Table {
         Some(Hit {
             site,
             id,
+            start,
             end,
             row,
             memo,

@@ -79,6 +79,11 @@ fn build_and_run(name: &str, src: &str) -> Option<Run> {
 /// As [`build_and_run`]; with `shared`, link the cdylib (found at run time
 /// through an rpath) instead of the static library.
 fn build_and_run_with(name: &str, src: &str, shared: bool) -> Option<Run> {
+    build_and_run_env(name, src, shared, &[])
+}
+
+/// [`build_and_run_with`], running the program with environment `env` too.
+fn build_and_run_env(name: &str, src: &str, shared: bool, env: &[(&str, &str)]) -> Option<Run> {
     let dir = tmpdir(name);
     if !have_tsan_gcc(&dir) {
         eprintln!("notice: skipping {name}: gcc with -fsanitize=thread (libtsan) is not available");
@@ -119,6 +124,7 @@ fn build_and_run_with(name: &str, src: &str, shared: bool) -> Option<Run> {
     let instrumented = Command::new(&inst)
         .current_dir(&dir)
         .env("LOCI_PROFILE_OUT", &out)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let plain = Command::new(&plain).current_dir(&dir).output().unwrap();
@@ -1216,4 +1222,69 @@ fn counts_stay_exact_across_reuse_and_many_threads() {
     assert_eq!(sorted("/* SHARED */"), want);
     let s = site_at(&r.profile, line_of(REUSE, "/* PRIV */"));
     assert_eq!(s["objects"], 6 * 300);
+}
+
+const NEIGHBOURS: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#define R 50
+#define N 1000
+int main(void) {
+    long s = 0;
+    for (int r = 0; r < R; r++) {
+        long *a = malloc(sizeof *a); /* A */
+        long *b = malloc(sizeof *b); /* B */
+        *a = 0;
+        *b = 0;
+        for (int i = 0; i < N; i++)
+            *b += i;
+        for (int i = 0; i < N; i++)
+            *a += i;
+        free(a);
+        /* Likely a's memory, while the thread remembers a's line. */
+        long *c = malloc(sizeof *c); /* C */
+        *c = 0;
+        for (int i = 0; i < N; i++)
+            *c += i;
+        for (int i = 0; i < N; i++)
+            *b += 1;
+        s += *b;
+        free(c);
+        free(b);
+    }
+    printf("%ld\n", s);
+    return 0;
+}
+"#;
+
+/// An object freed while the thread remembers its line for the fast path
+/// (`Near` in `fast.rs`), and its memory reused at once by an object of
+/// another site: each access is counted against the object that holds it
+/// (the remembered row's claim goes stale at the free).
+#[test]
+fn memory_reused_while_remembered_counts_for_the_new_object() {
+    // Without race detection too: then no race cell is forgotten at the
+    // free, and only the remembered row's claim tells the reuse.
+    for races in ["1", "0"] {
+        let name = format!("neighbours{races}");
+        let Some(r) = build_and_run_env(&name, NEIGHBOURS, false, &[("LOCI_RACES", races)]) else {
+            return;
+        };
+        same_behaviour(&r);
+        let at = |m| per_thread(site_at(&r.profile, line_of(NEIGHBOURS, m)));
+        assert_eq!(
+            at("/* A */"),
+            vec![(0, 50 * 1000, 50 * 1001, 0)],
+            "races {races}"
+        );
+        assert_eq!(
+            at("/* B */"),
+            vec![(0, 50 * 2001, 50 * 2001, 0)],
+            "races {races}"
+        );
+        assert_eq!(
+            at("/* C */"),
+            vec![(0, 50 * 1000, 50 * 1001, 0)],
+            "races {races}"
+        );
+    }
 }
