@@ -325,12 +325,7 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) 
                 return race_miss(c, addr, size, kind, pc, func);
             }
         }
-        // SAFETY: rows and slots live in leaked slabs.
-        let (row, slot) = unsafe { (&*r.row, &*r.slot) };
-        if row.claim.load(Ordering::Relaxed) == r.row_claim && slot.claim() == r.slot_claim {
-            slot.note(((1u64 << size) - 1) << (addr & 63), write);
-            row.bump(kind as usize);
-            c.stats.add(true, kind as usize, 1);
+        if count_near(c, r, addr, size, kind, write) {
             return;
         }
     }
@@ -383,6 +378,22 @@ fn general<const SIZE: usize, const WRITE: bool>(
     remember(c, chunk, gi, addr);
 }
 
+/// Count an access of `kind` (`write`: it stores) to the `size` bytes at
+/// `addr`, which lie in `r`'s bytes, through `r` if its row and slot
+/// still carry their claims; `false`: nothing was counted.
+#[inline(always)]
+fn count_near(c: &Ctx, r: &Near, addr: usize, size: usize, kind: Kind, write: bool) -> bool {
+    // SAFETY: rows and slots live in leaked slabs.
+    let (row, slot) = unsafe { (&*r.row, &*r.slot) };
+    if row.claim.load(Ordering::Relaxed) != r.row_claim || slot.claim() != r.slot_claim {
+        return false;
+    }
+    slot.note(((1u64 << size) - 1) << (addr & 63), write);
+    row.bump(kind as usize);
+    c.stats.add(true, kind as usize, 1);
+    true
+}
+
 /// Remember the line of the access at `addr` (granule `gi` of `chunk`)
 /// just counted by [`count_hit`] (so the context's object and line memos
 /// hold the thread's row and slot) in the thread's [`Near`] entry for it.
@@ -426,17 +437,18 @@ fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, f
     if let Some(r) = found {
         report(r);
     }
+    // SAFETY: only this thread uses its context's cells.
+    let r = unsafe { &*c.near[(addr >> 6) % NEAR].as_ptr() };
+    if addr >= r.lo && addr + size <= r.hi {
+        // `access` came here from the line's `Near` entry: count there.
+        if count_near(c, r, addr, size, kind, write) {
+            return;
+        }
+    }
     match count_hit(c, chunk, gi, addr, size, kind, write) {
         Counted::No => count(c, addr, size, kind, write),
         Counted::Unattributed => {}
-        Counted::InObject => {
-            // Unless `access` came here from the line's `Near` entry.
-            // SAFETY: only this thread uses its context's cells.
-            let r = unsafe { &*c.near[(addr >> 6) % NEAR].as_ptr() };
-            if addr < r.lo || addr + size > r.hi {
-                remember(c, chunk, gi, addr);
-            }
-        }
+        Counted::InObject => remember(c, chunk, gi, addr),
     }
 }
 
