@@ -78,7 +78,7 @@ impl InOrder {
     pub fn on_events(&mut self, sim: &mut OrderingSim, events: &[Event]) -> Result<(), Error> {
         for event in events {
             // Accesses, most events, first (they move no clock along an
-            // edge): one comparison of the variant byte.
+            // edge).
             if let Event::Access { .. } = event {
                 sim.on_event(event)?;
             } else {

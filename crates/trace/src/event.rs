@@ -60,13 +60,7 @@ impl FenceKind {
 }
 
 /// One observed event. Thread ids are the runtime's dense thread numbers.
-///
-/// Its variant is a byte of its own at the front (`repr(u8)`: each
-/// variant laid out as a C struct after it, 32 bytes in all, as without
-/// it): a replay loop tells an access from the other events by one byte
-/// comparison instead of decoding a niche.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
 pub enum Event {
     /// A thread started; `parent` is the thread that created it, if known.
     ThreadStart {
@@ -445,8 +439,8 @@ fn le64(b: &[u8], i: usize) -> u64 {
 mod tests {
     use super::Event;
 
-    /// The explicit variant byte costs no space: an event is 32 bytes, as
-    /// it was with a niche (a block's events are decoded into a vector).
+    /// An event is 32 bytes (a block's events are decoded into a vector
+    /// of them, and replayed from it).
     #[test]
     fn an_event_is_32_bytes() {
         assert_eq!(std::mem::size_of::<Event>(), 32);
