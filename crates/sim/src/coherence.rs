@@ -1236,7 +1236,15 @@ impl Coherence {
 
 #[cfg(test)]
 mod tests {
-    use super::{Directory, HashMap};
+    use super::{Directory, Entry, HashMap};
+
+    /// A directory entry stays small: the directory is probed on every
+    /// miss (owner and dirty bit, the sharer mask and its overflow
+    /// pointer, the only L3 instance that may hold the line).
+    #[test]
+    fn a_directory_entry_is_40_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
+    }
 
     /// The directory agrees with a `HashMap` through inserts, updates and
     /// removals, across growth and with colliding probe runs.
