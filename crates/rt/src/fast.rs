@@ -49,7 +49,7 @@ use crate::shadow::{self, Chunk, Shadow};
 use crate::state::{self, Guard, Hit, Kind, Table, ThreadStats};
 use core::cell::Cell;
 use core::ptr::null;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// [`FLAGS`]: the fast path may run (no trace is being written).
 const ENABLED: u8 = 1;
@@ -105,12 +105,18 @@ struct Near {
     /// The cells of the line's first granule (the line's 8 granules' cells
     /// follow each other).
     cells: *const [AtomicU64; race::CELLS],
-    /// The thread's row in the object, and its claim.
+    /// The thread's row in the object, and its claim (null: a line of no
+    /// heap object, see `ids`).
     row: *const Row,
     row_claim: u64,
     /// The thread's slot in the line's record, and its claim.
     slot: *const SharedSlot,
     slot_claim: u64,
+    /// For a line of no heap object (`row` null): the object ids of its
+    /// first granule (the others follow) and of its page, which must still
+    /// be 0 for an access to be counted as unattributed.
+    ids: *const AtomicU32,
+    page_id: *const AtomicU32,
 }
 
 /// Entries of [`Ctx::near`].
@@ -124,6 +130,8 @@ const NO_NEAR: Near = Near {
     row_claim: 0,
     slot: null(),
     slot_claim: 0,
+    ids: null(),
+    page_id: null(),
 };
 
 /// A remembered line: index (`usize::MAX`: none), site, record, slot.
@@ -370,12 +378,10 @@ fn general<const SIZE: usize, const WRITE: bool>(
         }
     }
     match count_hit(c, chunk, gi, addr, size, kind, write) {
-        Counted::No => return count(c, addr, size, kind, write),
-        // Not remembered: `Near` has no checks for it.
-        Counted::Unattributed => return,
-        Counted::InObject => {}
+        Counted::No => count(c, addr, size, kind, write),
+        Counted::Unattributed => remember_unattributed(c, chunk, gi, addr),
+        Counted::InObject => remember(c, chunk, gi, addr),
     }
-    remember(c, chunk, gi, addr);
 }
 
 /// Count an access of `kind` (`write`: it stores) to the `size` bytes at
@@ -383,6 +389,18 @@ fn general<const SIZE: usize, const WRITE: bool>(
 /// still carry their claims; `false`: nothing was counted.
 #[inline(always)]
 fn count_near(c: &Ctx, r: &Near, addr: usize, size: usize, kind: Kind, write: bool) -> bool {
+    if r.row.is_null() {
+        // A line of no heap object: still none at this granule?
+        // SAFETY: shadow words of a never-unmapped chunk.
+        let none = unsafe {
+            (*r.ids.add((addr >> 3) & 7)).load(Ordering::Relaxed) == 0
+                && (*r.page_id).load(Ordering::Relaxed) == 0
+        };
+        if none {
+            c.stats.add(false, kind as usize, 1);
+        }
+        return none;
+    }
     // SAFETY: rows and slots live in leaked slabs.
     let (row, slot) = unsafe { (&*r.row, &*r.slot) };
     if row.claim.load(Ordering::Relaxed) != r.row_claim || slot.claim() != r.slot_claim {
@@ -413,6 +431,26 @@ fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
         row_claim,
         slot,
         slot_claim,
+        ids: null(),
+        page_id: null(),
+    });
+}
+
+/// Remember the line of the access at `addr` (granule `gi` of `chunk`)
+/// just counted as unattributed in the thread's [`Near`] entry for it.
+#[inline(never)]
+fn remember_unattributed(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
+    let line = addr >> 6;
+    c.near[line % NEAR].set(Near {
+        lo: line << 6,
+        hi: (line + 1) << 6,
+        cells: &chunk.cells[gi & !7],
+        row: null(),
+        row_claim: 0,
+        slot: null(),
+        slot_claim: 0,
+        ids: &chunk.ids[gi & !7],
+        page_id: &chunk.page_ids[gi / shadow::PAGE_GRANULES],
     });
 }
 
@@ -447,7 +485,7 @@ fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, f
     }
     match count_hit(c, chunk, gi, addr, size, kind, write) {
         Counted::No => count(c, addr, size, kind, write),
-        Counted::Unattributed => {}
+        Counted::Unattributed => remember_unattributed(c, chunk, gi, addr),
         Counted::InObject => remember(c, chunk, gi, addr),
     }
 }

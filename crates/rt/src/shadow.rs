@@ -43,7 +43,7 @@ const CHUNK_SHIFT: usize = 20;
 /// Granules (8 bytes) per chunk.
 pub(crate) const GRANULES: usize = 1 << (CHUNK_SHIFT - 3);
 /// Granules per 4 KiB page.
-const PAGE_GRANULES: usize = 512;
+pub(crate) const PAGE_GRANULES: usize = 512;
 /// Pages per chunk.
 const PAGES: usize = GRANULES / PAGE_GRANULES;
 /// First-level entries: user addresses below 2^47.
