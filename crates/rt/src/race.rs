@@ -983,8 +983,12 @@ impl Detector {
         }
         let first = a.addr / 8;
         let last = (a.addr + a.size - 1) / 8;
-        for g in first..=last {
-            if self.shadow.make(g * 8).is_none() && !self.degraded {
+        // One `make` per chunk the range touches.
+        let mut g = first;
+        while g <= last {
+            let made = self.shadow.make(g * 8).is_some();
+            g = (g | (shadow::GRANULES - 1)) + 1;
+            if !made && !self.degraded {
                 self.degraded = true;
                 crate::sys::say(
                     "loci-rt: shadow memory could not be mapped; race detection continues only on memory already shadowed\n",
@@ -1068,34 +1072,39 @@ pub(crate) fn check(
     let epoch = vc.get(t);
     let first = a.addr / 8;
     let last = (a.addr + a.size - 1) / 8;
-    if !skip_unmapped && last > first {
+    // The granules `[g, end)` of each chunk in turn: one lookup per chunk.
+    let chunks = || {
         let mut g = first;
-        while g <= last {
-            if shadow::lookup(l1, g * 8).is_none() {
-                return Err(());
-            }
-            g += 1;
-        }
+        core::iter::from_fn(move || {
+            (g <= last).then(|| {
+                let end = ((g | (shadow::GRANULES - 1)) + 1).min(last + 1);
+                let span = (g, end);
+                g = end;
+                span
+            })
+        })
+    };
+    if !skip_unmapped && last > first && chunks().any(|(g, _)| shadow::lookup(l1, g * 8).is_none())
+    {
+        return Err(());
     }
-    let mut g = first;
-    while g <= last {
-        let this = g;
-        g += 1;
-        let g = this;
-        let lo = if g == first { a.addr % 8 } else { 0 };
-        let hi = if g == last {
-            (a.addr + a.size - 1) % 8
-        } else {
-            7
-        };
-        let mask = ((0xffu16 << lo) & (0xffu16 >> (7 - hi))) as u8;
-        let Some((chunk, gi)) = shadow::lookup(l1, g * 8) else {
+    for (g0, end) in chunks() {
+        let Some((chunk, gi0)) = shadow::lookup(l1, g0 * 8) else {
             if skip_unmapped {
                 continue;
             }
             return Err(());
         };
-        check_granule(chunk, gi, g, t, epoch, vc, a, mask, found);
+        for g in g0..end {
+            let lo = if g == first { a.addr % 8 } else { 0 };
+            let hi = if g == last {
+                (a.addr + a.size - 1) % 8
+            } else {
+                7
+            };
+            let mask = ((0xffu16 << lo) & (0xffu16 >> (7 - hi))) as u8;
+            check_granule(chunk, gi0 + (g - g0), g, t, epoch, vc, a, mask, found);
+        }
     }
     Ok(())
 }
