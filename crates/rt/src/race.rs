@@ -80,9 +80,21 @@
 //!   slots of finished threads): a joined thread's clocks are freed, but
 //!   live threads' and sync objects' clocks grow with the number of
 //!   threads created, and creating a thread copies its parent's clock.
+//! - An atomic operation that cannot release a clock into its variable
+//!   (a load; a relaxed or acquire store or RMW by a thread with no
+//!   release fence) runs without the variable's shard lock when
+//!   [`may_have_sync`] shows the variable has no clock. If another thread
+//!   gives the variable its first clock between the operation and that
+//!   test, the operation acquires (or collects) the clock as it is at the
+//!   test — possibly a release made after the value it read: fewer races
+//!   reported, never more, in that window only.
 //!
-//! Concurrency contract: everything here is plain data inside the
-//! runtime's [`crate::state::Table`], behind its lock.
+//! Concurrency contract: the detector's state is plain data inside the
+//! runtime's [`crate::state::Table`], behind its lock; each thread's own
+//! clock is changed only by that thread (module `fast`, without the
+//! lock); sync objects live in the sharded [`SyncMap`], each shard behind
+//! its own lock; a granule's cells are stored under its stripe lock
+//! ([`check_store`]) and read by the fast path without it.
 
 use crate::lock::{Lock, LockGuard};
 use crate::shadow::{self, Chunk, Shadow, MAX_TID};
@@ -533,7 +545,7 @@ fn shard_of(addr: usize) -> usize {
 }
 
 /// The process's sync objects (the runtime's detector uses these; tests
-/// make their own, see [`Detector::isolated`]).
+/// make their own, see `Detector::isolated`).
 static SYNC: SyncMap = SyncMap::new();
 
 /// The read half of an atomic operation by a thread with clock state `th`
