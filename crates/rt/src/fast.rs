@@ -40,7 +40,12 @@
 //! read-modify-write, no store to memory another thread writes and no
 //! stack frame (ThreadSanitizer's fast path: about 60 on the same
 //! accesses; callgrind on `benches/profile/capture.c`, where the whole
-//! program runs 68 instructions per access under loci and 69 under TSan).
+//! program runs 71 instructions per access under loci and 69 under TSan).
+//! Not yet lock-free: the race check of a granule that the "same epoch"
+//! test does not settle takes the granule's stripe lock, which threads
+//! reading the same data after every release contend for
+//! (`benches/profile/readmostly.c`); ThreadSanitizer updates its cells
+//! without a lock.
 
 use crate::lines::{LineRec, SharedSlot};
 use crate::objects::Row;
