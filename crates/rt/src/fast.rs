@@ -334,7 +334,7 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) 
             let mask = (((1u16 << size) - 1) << off) as u8;
             // SAFETY: the line's granules' cells, in a never-unmapped chunk.
             let cells = unsafe { &*r.cells.add((addr >> 3) & 7) };
-            if race::same_epoch_owner(cells, owner, mask, write, false).is_none() {
+            if !race::same_epoch_owner(cells, owner, mask, write, false) {
                 return race_miss(c, addr, size, kind, pc, func);
             }
         }
@@ -378,7 +378,7 @@ fn general<const SIZE: usize, const WRITE: bool>(
     if flags & RACES != 0 {
         let owner = c.owner.load(Ordering::Relaxed);
         let mask = (((1u16 << size) - 1) << (addr & 7)) as u8;
-        if race::same_epoch_owner(&chunk.cells[gi], owner, mask, write, false).is_none() {
+        if !race::same_epoch_owner(&chunk.cells[gi], owner, mask, write, false) {
             return race_miss(c, addr, size, kind, pc, func);
         }
     }
@@ -754,7 +754,7 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
             // Nothing to do when the variable has no clock and FastTrack's
             // "same epoch" test settles the race check.
             if off + size > 8
-                || race::same_epoch_owner(&chunk.cells[gi], owner, mask, writes, true).is_none()
+                || !race::same_epoch_owner(&chunk.cells[gi], owner, mask, writes, true)
                 || (reads && race::may_have_sync(addr))
             {
                 atomic_unlocked(c, addr, size, pc, mo, reads, writes);
@@ -823,36 +823,7 @@ fn atomic_unlocked(
             let mut shard = race::sync_map().lock(addr);
             race::atomic_read_effect(th, &mut shard, addr, mo);
         }
-        let a = Access {
-            addr,
-            size,
-            write: writes,
-            atomic: true,
-            pc,
-            stack,
-            func: 0,
-        };
-        let off = addr & 7;
-        match shadow::lookup(l1, addr) {
-            Some((chunk, gi)) if off + size <= 8 => {
-                let mask = (((1u16 << size) - 1) << off) as u8;
-                let epoch = th.vc.get(tid);
-                race::check_granule(
-                    chunk,
-                    gi,
-                    addr >> 3,
-                    tid,
-                    epoch,
-                    &th.vc,
-                    &a,
-                    mask,
-                    &mut found,
-                );
-            }
-            _ => {
-                let _ = race::check(l1, tid, &th.vc, &a, true, &mut found);
-            }
-        }
+        race::check_atomic(l1, tid, &th.vc, (addr, size, pc, stack), writes, &mut found);
     });
     if let Some(f) = found {
         report(f);

@@ -116,24 +116,11 @@ pub(crate) fn same_epoch(
     write: bool,
     atomic: bool,
 ) -> bool {
-    same_epoch_cell(cells, t, epoch, mask, write, atomic).is_some()
-}
-
-/// [`same_epoch`], giving the cell that settles it and the word it held.
-#[inline]
-pub(crate) fn same_epoch_cell(
-    cells: &[AtomicU64; CELLS],
-    t: u32,
-    epoch: u32,
-    mask: u8,
-    write: bool,
-    atomic: bool,
-) -> Option<(&AtomicU64, u64)> {
     same_epoch_owner(cells, shadow::owner(t, epoch), mask, write, atomic)
 }
 
-/// [`same_epoch_cell`] for the thread and epoch packed as
-/// [`shadow::owner`] (the fast path's epoch mirror holds that word).
+/// [`same_epoch`] for the thread and epoch packed as [`shadow::owner`]
+/// (the fast path's epoch mirror holds that word).
 #[inline]
 pub(crate) fn same_epoch_owner(
     cells: &[AtomicU64; CELLS],
@@ -141,14 +128,13 @@ pub(crate) fn same_epoch_owner(
     mask: u8,
     write: bool,
     atomic: bool,
-) -> Option<(&AtomicU64, u64)> {
+) -> bool {
     let want = owner | (atomic as u64) << 9;
-    cells.iter().find_map(|c| {
+    cells.iter().any(|c| {
         let w = c.load(Ordering::Relaxed);
-        (w & (shadow::ID_BITS | 1 << 9) == want
+        w & (shadow::ID_BITS | 1 << 9) == want
             && (w as u8) & mask == mask
-            && (w >> 8 & 1 != 0 || !write))
-            .then_some((c, w))
+            && (w >> 8 & 1 != 0 || !write)
     })
 }
 
@@ -647,16 +633,7 @@ pub(crate) fn atomic<R>(
         if reads {
             atomic_read_effect(th, &mut shard, addr, mo);
         }
-        let a = Access {
-            addr,
-            size,
-            write: writes,
-            atomic: true,
-            pc,
-            stack,
-            func: 0,
-        };
-        let _ = check(l1, t, &th.vc, &a, true, &mut race);
+        check_atomic(l1, t, &th.vc, (addr, size, pc, stack), writes, &mut race);
         ticked = writes && atomic_write_effect(th, t, &mut shard, addr, mo, reads);
     }
     AtomicOutcome {
@@ -666,6 +643,41 @@ pub(crate) fn atomic<R>(
         writes,
         race,
         ticked,
+    }
+}
+
+/// The race check of an atomic access by thread `t` (vector clock `vc`)
+/// to the `size` bytes at `addr` (`writes`: it stored; instruction `pc`,
+/// call stack `stack`), in the shadow with first level `l1`: one
+/// granule's check when it lies in one, else [`check`] (unshadowed
+/// granules skipped). The first race found is left in `found`.
+#[inline]
+pub(crate) fn check_atomic(
+    l1: *mut AtomicPtr<Chunk>,
+    t: u32,
+    vc: &Vc,
+    (addr, size, pc, stack): (usize, usize, usize, u32),
+    writes: bool,
+    found: &mut Option<Race>,
+) {
+    let a = Access {
+        addr,
+        size,
+        write: writes,
+        atomic: true,
+        pc,
+        stack,
+        func: 0,
+    };
+    let off = addr & 7;
+    match shadow::lookup(l1, addr) {
+        Some((chunk, gi)) if off + size <= 8 => {
+            let mask = (((1u16 << size) - 1) << off) as u8;
+            check_granule(chunk, gi, addr >> 3, t, vc.get(t), vc, &a, mask, found);
+        }
+        _ => {
+            let _ = check(l1, t, vc, &a, true, found);
+        }
     }
 }
 
