@@ -10,6 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+// The runtime's test helpers (scratch directories), shared by source.
+#[path = "../../rt/tests/common/mod.rs"]
+mod common;
+use common::Scratch;
+
 /// The runtime library to link: `$LOCI_RT_LIB`, else the newest of
 /// `libloci_rt.a` beside the `loci` binary (what `cargo build --release`
 /// leaves) and `deps/libloci_rt-*.a` (what `cargo test --workspace` builds
@@ -58,11 +63,9 @@ fn runtime_available() -> bool {
     ok && gcc
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("loci-cli-profile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory for test `name` (removed when the test passes).
+fn tmpdir(name: &str) -> Scratch {
+    Scratch::new("loci-cli-profile", name)
 }
 
 fn example(name: &str) -> PathBuf {

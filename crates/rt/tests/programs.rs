@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::Scratch;
+
 /// The static library cargo built for this test run: next to the test
 /// binary (`target/<profile>/deps`), newest first.
 fn runtime_lib() -> PathBuf {
@@ -47,11 +50,9 @@ fn have_tsan_gcc(dir: &Path) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("loci-rt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory for test `name` (removed when the test passes).
+fn tmpdir(name: &str) -> Scratch {
+    Scratch::new("loci-rt", name)
 }
 
 fn run_ok(cmd: &mut Command) -> Output {
@@ -65,6 +66,8 @@ fn run_ok(cmd: &mut Command) -> Output {
 }
 
 struct Run {
+    /// Where the programs were built and run (removed with the run).
+    dir: Scratch,
     plain: Output,
     instrumented: Output,
     profile: serde_json::Value,
@@ -131,6 +134,7 @@ fn build_and_run_env(name: &str, src: &str, shared: bool, env: &[(&str, &str)]) 
     let text = std::fs::read_to_string(&out).expect("no profile written");
     let profile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{text}"));
     Some(Run {
+        dir,
         plain,
         instrumented,
         profile,
@@ -555,7 +559,7 @@ fn trace_of_capture_by_reference() {
         return;
     };
     same_behaviour(&r);
-    let dir = std::env::temp_dir().join(format!("loci-rt-{}-capture-trace", std::process::id()));
+    let dir = &r.dir;
     let out = dir.join("t.locitrace");
     let o = Command::new(dir.join("capture-trace"))
         .env("LOCI_PROFILE_OUT", dir.join("p2.json"))
@@ -721,7 +725,7 @@ fn pthread_exit_ends_the_thread_in_profile_and_trace() {
     };
     same_behaviour(&r);
     assert_eq!(r.profile["races"], 0);
-    let dir = std::env::temp_dir().join(format!("loci-rt-{}-pexit", std::process::id()));
+    let dir = &r.dir;
     let out = dir.join("t.locitrace");
     let o = Command::new(dir.join("pexit"))
         .env("LOCI_PROFILE_OUT", dir.join("p2.json"))

@@ -18,6 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::Scratch;
+
 /// The static library cargo built for this test run, next to the test
 /// binary (`<target>/<profile>/deps` or its parent), newest first; or
 /// `$LOCI_RT_LIB`.
@@ -43,11 +46,9 @@ fn runtime_lib() -> PathBuf {
         .expect("libloci_rt.a not found next to the test binary")
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("loci-races-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory for test `name` (removed when the test passes).
+fn tmpdir(name: &str) -> Scratch {
+    Scratch::new("loci-races", name)
 }
 
 fn run_ok(cmd: &mut Command) {
