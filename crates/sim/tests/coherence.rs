@@ -17,8 +17,11 @@ fn preset(name: &str) -> Machine {
 /// 2 sockets x 2 dies x 2 cores, with caches of a few lines so that
 /// evictions happen constantly.
 fn tiny() -> Machine {
-    Machine::from_toml(
-        r#"
+    Machine::from_toml(TINY, "tiny").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The machine of [`tiny`].
+const TINY: &str = r#"
 name = "tiny"
 ghz = 1.0
 [topology]
@@ -48,11 +51,7 @@ cross_die_ns = 60.0
 cross_socket_ns = 150.0
 [dram]
 latency_ns = [[80.0, 130.0], [130.0, 80.0]]
-"#,
-        "tiny",
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
+"#;
 
 proptest! {
     #[test]
@@ -185,40 +184,12 @@ fn same_trace_and_machine_give_byte_identical_json() {
 
 /// A machine of 2 sockets x 100 cores: sharer sets reach beyond core 127.
 fn wide() -> Machine {
-    Machine::from_toml(WIDE, "wide").unwrap_or_else(|e| panic!("{e}"))
+    // `tiny`'s machine with 50 cores per die.
+    let wide = TINY
+        .replace("name = \"tiny\"", "name = \"wide\"")
+        .replace("cores_per_die = 2", "cores_per_die = 50");
+    Machine::from_toml(&wide, "wide").unwrap_or_else(|e| panic!("{e}"))
 }
-
-const WIDE: &str = r#"
-name = "wide"
-ghz = 1.0
-[topology]
-sockets = 2
-dies_per_socket = 2
-cores_per_die = 50
-nodes_per_socket = 1
-[caches.l1d]
-size = 128
-assoc = 2
-line = 64
-hit_cycles = 1
-[caches.l2]
-size = 256
-assoc = 2
-line = 64
-hit_cycles = 4
-[caches.l3]
-size = 512
-assoc = 2
-line = 64
-hit_cycles = 10
-shared = "die"
-[transfer]
-same_die_ns = 20.0
-cross_die_ns = 60.0
-cross_socket_ns = 150.0
-[dram]
-latency_ns = [[80.0, 130.0], [130.0, 80.0]]
-"#;
 
 /// Cores above 127 share, are invalidated and keep the invariants like
 /// the others.
