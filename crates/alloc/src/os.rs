@@ -163,23 +163,31 @@ pub(crate) fn current_node() -> Option<usize> {
     (r == 0).then_some(node as usize)
 }
 
+/// `get_mempolicy(&out, NULL, 0, p, flags)`: the one int the kernel says
+/// of the mapping at `p` under `flags` (`MPOL_F_ADDR`, with `MPOL_F_NODE`
+/// for the node backing it), or `None` if it cannot tell.
+fn mempolicy_at(p: *const u8, flags: libc::c_long) -> Option<i32> {
+    let mut out: libc::c_int = -1;
+    // SAFETY: get_mempolicy writes one int to `out`; no node mask is asked
+    // for; with MPOL_F_ADDR it only looks the address up.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut out as *mut libc::c_int as libc::c_long,
+            0 as libc::c_long,
+            0 as libc::c_long,
+            p as libc::c_long,
+            flags,
+        )
+    };
+    (r == 0).then_some(out)
+}
+
 /// The NUMA policy mode (`MPOL_DEFAULT` 0, `MPOL_PREFERRED` 1, ...) of the
 /// mapping at `p`, or `None` if the kernel cannot tell.
 #[cfg(test)]
 pub(crate) fn policy_of(p: *const u8) -> Option<i32> {
-    let mut mode: libc::c_int = -1;
-    // SAFETY: get_mempolicy writes one int; no node mask is asked for.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_get_mempolicy,
-            &mut mode as *mut libc::c_int as libc::c_long,
-            0 as libc::c_long,
-            0 as libc::c_long,
-            p as libc::c_long,
-            MPOL_F_ADDR,
-        )
-    };
-    (r == 0).then_some(mode)
+    mempolicy_at(p, MPOL_F_ADDR)
 }
 
 /// The NUMA node that currently backs the byte at `p` (which must already be
@@ -188,23 +196,9 @@ pub(crate) fn policy_of(p: *const u8) -> Option<i32> {
 /// # Safety
 /// `p` must point into a live mapping.
 pub(crate) unsafe fn node_of_address(p: *const u8) -> Option<usize> {
-    let mut node: libc::c_int = -1;
-    // SAFETY: get_mempolicy writes one int to `node`; nodemask is null.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_get_mempolicy,
-            &mut node as *mut libc::c_int as libc::c_long,
-            0 as libc::c_long,
-            0 as libc::c_long,
-            p as libc::c_long,
-            MPOL_F_NODE | MPOL_F_ADDR,
-        )
-    };
-    if r == 0 && node >= 0 {
-        Some(node as usize)
-    } else {
-        None
-    }
+    mempolicy_at(p, MPOL_F_NODE | MPOL_F_ADDR)
+        .filter(|&n| n >= 0)
+        .map(|n| n as usize)
 }
 
 /// Number of NUMA nodes, from `/sys/devices/system/node/online` (e.g. `0`
