@@ -26,7 +26,7 @@
 //!    repeated access and the next element of a scan alike.
 //! 2. `general`: the shadow lookup, the object the granule's id names and
 //!    the line memo (`lines`); it fills level 1.
-//! 3. Misses: the race check of a new epoch or granule under a stripe lock
+//! 3. Misses: the race check of a new epoch or granule, lock-free
 //!    (`race_miss`), a new object or line under the table lock (`count`);
 //!    atomics ([`atomic`]), synchronisation ([`sync`]); anything the fast
 //!    path cannot take (no context, tracing on, an access spanning
@@ -41,11 +41,10 @@
 //! stack frame (ThreadSanitizer's fast path: about 60 on the same
 //! accesses; callgrind on `benches/profile/capture.c`, where the whole
 //! program runs 71 instructions per access under loci and 69 under TSan).
-//! Not yet lock-free: the race check of a granule that the "same epoch"
-//! test does not settle takes the granule's stripe lock, which threads
-//! reading the same data after every release contend for
-//! (`benches/profile/readmostly.c`); ThreadSanitizer updates its cells
-//! without a lock.
+//! The race check of a granule that the "same epoch" test does not settle
+//! is lock-free too ([`race::check_store`]: a compare-and-swap per
+//! access, where ThreadSanitizer uses a plain store that can lose a
+//! race).
 
 use crate::lines::{LineRec, SharedSlot};
 use crate::objects::Row;
@@ -117,6 +116,9 @@ struct Near {
     /// The thread's slot in the line's record, and its claim.
     slot: *const SharedSlot,
     slot_claim: u64,
+    /// `slot` is the record's merged slot, which other threads update
+    /// too ([`SharedSlot::note_shared`]).
+    shared: bool,
     /// For a line of no heap object (`row` null): the object ids of its
     /// first granule (the others follow) and of its page, which must still
     /// be 0 for an access to be counted as unattributed.
@@ -135,6 +137,7 @@ const NO_NEAR: Near = Near {
     row_claim: 0,
     slot: null(),
     slot_claim: 0,
+    shared: false,
     ids: null(),
     page_id: null(),
 };
@@ -222,8 +225,8 @@ mod slot {
     }
 }
 
-/// The context slot's value while the thread holds a stripe lock of the
-/// race detector outside the runtime (see [`unlocked`]): nothing is
+/// The context slot's value while the thread runs the race detector or
+/// holds a shard lock outside the runtime (see [`unlocked`]): nothing is
 /// recorded then, and the runtime cannot be entered (see [`busy`]).
 const BUSY: *const Ctx = core::ptr::dangling();
 
@@ -278,7 +281,7 @@ fn current() -> Option<(&'static Ctx, u8)> {
 }
 
 /// Run `f` with the thread's context slot set to BUSY (and restored to
-/// `c` after): for sections that hold a stripe or shard lock or may
+/// `c` after): for sections that check races, hold a shard lock or may
 /// allocate, so that a signal handler interrupting them records nothing
 /// and cannot enter the runtime, and malloc hooks record nothing.
 #[inline(always)]
@@ -411,7 +414,12 @@ fn count_near(c: &Ctx, r: &Near, addr: usize, size: usize, kind: Kind, write: bo
     if row.claim.load(Ordering::Relaxed) != r.row_claim || slot.claim() != r.slot_claim {
         return false;
     }
-    slot.note(((1u64 << size) - 1) << (addr & 63), write);
+    let m = ((1u64 << size) - 1) << (addr & 63);
+    if r.shared {
+        slot.note_shared(m, write);
+    } else {
+        slot.note(m, write);
+    }
     row.bump(kind as usize);
     c.stats.add(true, kind as usize, 1);
     true
@@ -436,6 +444,31 @@ fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
         row_claim,
         slot,
         slot_claim,
+        shared: false,
+        ids: null(),
+        page_id: null(),
+    });
+}
+
+/// Remember the line of the access at `addr` (granule `gi` of `chunk`)
+/// just counted in the merged slot `slot` of its record (the context's
+/// object memo holds the thread's row) in the thread's [`Near`] entry for
+/// it.
+#[inline(never)]
+fn remember_shared(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: &SharedSlot) {
+    let line = addr >> 6;
+    let row = c.row.get();
+    // SAFETY: the caller just counted through it (a leaked slab).
+    let row_claim = unsafe { (*row).claim.load(Ordering::Relaxed) };
+    c.near[line % NEAR].set(Near {
+        lo: c.obj_start.get().max(line << 6),
+        hi: c.obj_end.get().min((line + 1) << 6),
+        cells: &chunk.cells[gi & !7],
+        row,
+        row_claim,
+        slot,
+        slot_claim: slot.claim(),
+        shared: true,
         ids: null(),
         page_id: null(),
     });
@@ -454,13 +487,14 @@ fn remember_unattributed(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
         row_claim: 0,
         slot: null(),
         slot_claim: 0,
+        shared: false,
         ids: &chunk.ids[gi & !7],
         page_id: &chunk.page_ids[gi / shadow::PAGE_GRANULES],
     });
 }
 
 /// The race check of a plain access the "same epoch" test did not
-/// settle, without the table lock: the granule under its stripe lock
+/// settle, without the table lock: the granule's lock-free check
 /// (the table lock only to report a race), then the counting.
 /// (Six arguments, all in registers: the call from [`access`] is a jump.)
 #[inline(never)]
@@ -470,15 +504,18 @@ fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, f
         return;
     };
     let write = kind == Kind::Write;
-    let side = (pc, shadow::side_info(state::stack_node(), func));
+    let info = shadow::side_info(state::stack_node(), func);
     // SAFETY: this thread, outside the runtime (it has a context).
     let vc = &unsafe { c.clock_mut() }.vc;
     let mask = (((1u16 << size) - 1) << (addr & 7)) as u8;
-    let cur = shadow::pack(c.tid, vc.get(c.tid), mask, write, false);
-    // The stripe lock is held inside.
-    let found = while_busy(c, || race::check_store(chunk, gi, addr >> 3, vc, cur, side));
-    if let Some(r) = found {
-        report(r);
+    // The epoch mirror holds this thread's packed thread and epoch.
+    let cur = c.owner.load(Ordering::Relaxed) | mask as u64 | (write as u64) << 8;
+    let sides = Shadow::sides(chunk, gi);
+    let (j, w) = while_busy(c, || {
+        race::check_store(&chunk.cells[gi], sides, vc, cur, pc, info)
+    });
+    if j < race::CELLS {
+        report(race::race_at(chunk, gi, addr >> 3, j, w, cur, (pc, info)));
     }
     // SAFETY: only this thread uses its context's cells.
     let r = unsafe { &*c.near[(addr >> 6) % NEAR].as_ptr() };
@@ -626,9 +663,16 @@ fn count_records(
             return false;
         };
         if slot.is_merged() {
-            // Shared with other threads: atomic updates, not remembered
-            // (the thread may own a slot of a later record of the line).
+            // Shared with other threads: atomic updates; remembered only
+            // in `Near`, by the claims (the line memo is for the thread's
+            // own slots).
             slot.note_shared(m, write);
+            if addr + size <= end {
+                row.bump(k);
+                c.stats.add(true, k, 1);
+                remember_shared(c, chunk, gi, addr, slot);
+                return true;
+            }
         } else {
             memo.set((line, site, rec, slot));
             slot.note(m, write);
@@ -641,7 +685,7 @@ fn count_records(
 
 /// The slow path of a plain access without the table lock, when the
 /// thread has a context (and so is not inside the runtime): the race
-/// check under the granules' stripe locks (the table lock only to report a
+/// check, lock-free (the table lock only to report a
 /// race), then the counting fast path, else counting under the table lock.
 /// Enters the runtime ([`Guard`]) only where it may allocate. `false` when
 /// nothing was done (no context, tracing, or memory not shadowed yet): the
@@ -668,7 +712,6 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
         // SAFETY: this thread, outside the runtime (it has a context).
         let vc = &unsafe { c.clock_mut() }.vc;
         let mut found = None;
-        // Stripe locks are held inside.
         let checked = while_busy(c, || race::check(l1, tid, vc, &a, false, &mut found));
         if checked.is_err() {
             return false;
@@ -817,7 +860,7 @@ fn atomic_unlocked(
     let th = unsafe { c.clock_mut() };
     let l1 = L1.load(Ordering::Acquire);
     let mut found = None;
-    // Shard and stripe locks are held inside.
+    // Shard locks are held inside.
     while_busy(c, || {
         if reads && race::may_have_sync(addr) {
             let mut shard = race::sync_map().lock(addr);

@@ -56,7 +56,7 @@ then exits with status 66, as under ThreadSanitizer.
 - Concurrency: plain accesses, atomics and lock/unlock/wait/post effects
   are recorded without the runtime's global lock once the thread has run
   its first access through it (module `fast`: a direct-mapped shadow,
-  per-object rows of counters, stripe locks per granule, a sharded map of
+  per-object rows of counters, cells updated by compare-and-swap, a sharded map of
   sync objects). Allocation, `free`, thread creation/join, fences, the
   first access to each object by a thread and everything while a trace is
   written take one global lock, so allocation-heavy multi-threaded code

@@ -109,8 +109,8 @@ pub(crate) struct SharedSlot {
     written: AtomicU64,
     read: AtomicU64,
     writes: AtomicU64,
-    /// The claim that gave the slot its thread (see
-    /// [`crate::objects::next_claim`]; 0: free or merged).
+    /// The claim that gave the slot its thread, or made it the merged slot
+    /// (see [`crate::objects::next_claim`]; 0: free).
     claim: AtomicU64,
 }
 
@@ -131,14 +131,15 @@ impl SharedSlot {
 
     /// Record a write (or a read) of the bytes `m` in a slot other threads
     /// may update at the same time (the merged slot): atomic
-    /// read-modify-writes.
+    /// read-modify-writes, skipped for bytes already marked.
     #[inline]
     pub(crate) fn note_shared(&self, m: u64, write: bool) {
+        let bytes = if write { &self.written } else { &self.read };
+        if bytes.load(Ordering::Relaxed) & m != m {
+            bytes.fetch_or(m, Ordering::Relaxed);
+        }
         if write {
-            self.written.fetch_or(m, Ordering::Relaxed);
             self.writes.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.read.fetch_or(m, Ordering::Relaxed);
         }
     }
 
@@ -154,7 +155,7 @@ impl SharedSlot {
         self.tid1.load(Ordering::Relaxed) == tid.wrapping_add(1)
     }
 
-    /// The slot's claim (0: free or the merged slot).
+    /// The slot's claim (0: free).
     #[inline]
     pub(crate) fn claim(&self) -> u64 {
         self.claim.load(Ordering::Relaxed)
@@ -493,6 +494,8 @@ impl Lines {
             None => {
                 if n == SLOTS {
                     rec.slots[SLOTS].tid1.store(OTHERS, Ordering::Relaxed);
+                    let claim = crate::objects::next_claim();
+                    rec.slots[SLOTS].claim.store(claim, Ordering::Relaxed);
                     rec.n.store(n as u32 + 1, Ordering::Relaxed);
                 }
                 SLOTS

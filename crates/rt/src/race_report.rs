@@ -134,6 +134,11 @@ fn access_block(
         frame(out, sym, n, pc);
         n += 1;
     }
+    if n == 0 {
+        // The previous access's side data was replaced while the race was
+        // being reported (see `Shadow::cell_as`); TSan's words for it.
+        out.push_str("    [failed to restore the stack]\n");
+    }
     out.push('\n');
 }
 

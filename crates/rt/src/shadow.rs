@@ -33,9 +33,9 @@
 //! the runtime's table lock; every word is an atomic, so the fast path's
 //! relaxed reads are never torn.
 
+use crate::race::{Cell, CELLS};
 #[cfg(test)]
-use crate::race::EMPTY_TID;
-use crate::race::{Cell, CELLS, EMPTY};
+use crate::race::{EMPTY, EMPTY_TID};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// log2 of the application bytes one chunk covers.
@@ -53,8 +53,20 @@ const L1: usize = 1 << (47 - CHUNK_SHIFT);
 #[repr(C)]
 pub(crate) struct Side {
     pc: AtomicU64,
-    /// `stack | func << 32`.
+    /// `stack | func << 32`, and a tag (see [`Side::store`]).
     info: AtomicU64,
+}
+
+impl Side {
+    /// Store the side data `pc`, `info` (see [`side_info`]) of the cell
+    /// packed as `w` just stored in this side's slot, tagged with `w` so
+    /// that a reader can tell it from its predecessor's (see
+    /// [`Shadow::cell_as`]). Cost: two stores.
+    #[inline(always)]
+    pub(crate) fn store(&self, w: u64, pc: usize, info: u64) {
+        self.pc.store(pc as u64, Ordering::Release);
+        self.info.store(info | side_tag(w), Ordering::Release);
+    }
 }
 
 /// The shadow of one MiB of application memory (see the module docs).
@@ -294,6 +306,7 @@ impl Shadow {
     /// The cells of the granule at `addr`, unpacked (for tests and
     /// reports).
     #[inline]
+    #[cfg(test)]
     pub(crate) fn cell(c: &Chunk, i: usize, k: usize) -> Cell {
         let w = c.cells[i][k].load(Ordering::Relaxed);
         unpack(w, &c.side[i][k])
@@ -313,12 +326,43 @@ impl Shadow {
 
     /// Store the cell packed as `w` (see [`pack`]) with side data `(pc,
     /// info)` (see [`side_info`]) as cell `k` of granule `i`.
-    #[inline]
-    pub(crate) fn store_packed(c: &Chunk, i: usize, k: usize, w: u64, (pc, info): (usize, u64)) {
-        let s = &c.side[i][k];
-        s.pc.store(pc as u64, Ordering::Relaxed);
-        s.info.store(info, Ordering::Relaxed);
+    #[cfg(test)]
+    pub(crate) fn store_packed(c: &Chunk, i: usize, k: usize, w: u64, side: (usize, u64)) {
         c.cells[i][k].store(w, Ordering::Relaxed);
+        c.side[i][k].store(w, side.0, side.1);
+    }
+
+    /// The side data of the cells of granule `i`.
+    #[inline(always)]
+    pub(crate) fn sides(c: &Chunk, i: usize) -> &[Side; CELLS] {
+        &c.side[i]
+    }
+
+    /// Cell `k` of granule `i`, read as the packed `w` it held a moment
+    /// ago: its side data if the slot still holds `w` and its side data
+    /// has been stored (the writer stores it just after the cell, without
+    /// a lock, so this waits a little for it), else none (pc and stack 0:
+    /// the report says the stack could not be restored).
+    pub(crate) fn cell_as(c: &Chunk, i: usize, k: usize, w: u64) -> Cell {
+        let s = &c.side[i][k];
+        for round in 0..256 {
+            let info = s.info.load(Ordering::Acquire);
+            let pc = s.pc.load(Ordering::Acquire);
+            if c.cells[i][k].load(Ordering::Acquire) != w {
+                // Replaced since: its side data is gone.
+                break;
+            }
+            if info & TAG_BITS == side_tag(w) {
+                return unpack_parts(w, pc as usize, info & !TAG_BITS);
+            }
+            if round % 16 == 15 {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            } else {
+                core::hint::spin_loop();
+            }
+        }
+        unpack_parts(w, 0, 0)
     }
 
     /// Mark the granules of `[addr, addr+size)` as object `id` (0: none):
@@ -394,13 +438,27 @@ impl Shadow {
     }
 }
 
-/// The side data word of a cell: call stack `stack`, libc function `func`.
+/// The side data word of a cell: call stack `stack`, libc function `func`
+/// (bits 0–39; bits 40–63 hold the tag [`Shadow::store_side`] adds).
 #[inline]
 pub(crate) fn side_info(stack: u32, func: u8) -> u64 {
     stack as u64 | (func as u64) << 32
 }
 
+/// The bits of a side data word that tag it with its cell.
+const TAG_BITS: u64 = !0 << 40;
+
+/// The tag of the side data of the cell packed as `w`: its low 24 bits
+/// (bytes, kind, the low 14 bits of the thread) xor the low 24 bits of
+/// its epoch. A stale side word is taken for `w`'s only if its cell
+/// agrees in all of these, and then only names the wrong pc in a report.
+#[inline]
+fn side_tag(w: u64) -> u64 {
+    (w ^ w >> 32) << 40
+}
+
 /// Unpack a cell.
+#[cfg(test)]
 fn unpack(w: u64, s: &Side) -> Cell {
     if w == 0 {
         return EMPTY;
@@ -408,7 +466,7 @@ fn unpack(w: u64, s: &Side) -> Cell {
     unpack_parts(
         w,
         s.pc.load(Ordering::Relaxed) as usize,
-        s.info.load(Ordering::Relaxed),
+        s.info.load(Ordering::Relaxed) & !TAG_BITS,
     )
 }
 
