@@ -593,7 +593,8 @@ pub(crate) unsafe fn usable_size(p: *mut u8) -> usize {
 }
 
 /// Resize `p` to `new_size` keeping alignment `align`. In place when the
-/// block still fits and is not more than twice as big as needed, or when it
+/// block still fits and is not more than twice as big as needed (a page
+/// object: while `new_size` is above `MAX_MULTI`), or when it
 /// is a large object whose capacity holds `new_size` (see
 /// `segment::large_alloc`); otherwise allocate (from the calling thread's
 /// heap), copy and free. Null (and `p` untouched) on failure.
@@ -607,7 +608,15 @@ pub(crate) unsafe fn realloc(p: *mut u8, new_size: usize, align: usize) -> *mut 
     // SAFETY: p is live per the contract.
     unsafe {
         let usable = usable_size(p);
-        if new_size <= usable && (new_size > usable / 2 || usable <= MIN_ALIGN) {
+        // A page object (see `MAX_PAGED`) stays in place while the size
+        // stays above the multi-block classes: a growing buffer is copied
+        // once into its page, not at every quarter power of two.
+        let low = if usable == MAX_PAGED {
+            MAX_MULTI
+        } else {
+            usable / 2
+        };
+        if new_size <= usable && (new_size > low || usable <= MIN_ALIGN) {
             return p;
         }
         if new_size > MAX_PAGED {

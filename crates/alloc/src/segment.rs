@@ -585,6 +585,14 @@ pub(crate) fn large_alloc(
     // start.)
     unsafe {
         let obj = base.add(offset);
+        if dirty > total {
+            // A reused region's old use may reach past this object (a
+            // released segment is dirty up to 4 MiB): return that part
+            // now. Left resident, it would stay so while the object lives,
+            // and `large_free` (which gives the cache the object's extent)
+            // would hand it on as clean, i.e. zero, which it is not.
+            os::reset(base.add(total), dirty - total);
+        }
         if zero && dirty > offset {
             ptr::write_bytes(obj, 0, (dirty - offset).min(size));
         }

@@ -25,11 +25,25 @@ pub(crate) const MEDIUM_PAGE_SHIFT: u32 = 19;
 pub(crate) const PAGES_PER_SEGMENT: usize = SEGMENT_SIZE / PAGE_SIZE;
 /// Largest size served from small (64 KiB) pages.
 pub(crate) const MAX_SMALL: usize = 16 << 10;
-/// Largest size served from pages at all (medium pages of 512 KiB); bigger
+/// Largest size served by the classes that put several blocks on a page.
+pub(crate) const MAX_MULTI: usize = 128 << 10;
+/// Largest size served from pages at all: the *page-object* class
+/// (`PAGE_OBJECT_CLASS`) gives each object above `MAX_MULTI` a whole
+/// medium page (448 KiB: what page 0 of a medium segment holds). Bigger
 /// objects get their own mapping.
-pub(crate) const MAX_PAGED: usize = 128 << 10;
+///
+/// Why: objects just above `MAX_MULTI` (a buffer grown by `realloc`) then
+/// reuse the resident memory of released medium pages, and their
+/// released pages serve the medium classes again, where a mapping of
+/// their own kept the two apart (a program whose buffers grow through the
+/// medium classes into large objects held both resident). Such an object
+/// grows in place up to 448 KiB.
+pub(crate) const MAX_PAGED: usize = MEDIUM_PAGE_SIZE - PAGE_SIZE;
 /// Number of size classes.
-pub(crate) const NUM_CLASSES: usize = 8 + 10 * 4;
+pub(crate) const NUM_CLASSES: usize = 8 + 10 * 4 + 1;
+/// The page-object class: one block of `MAX_PAGED` bytes per medium page
+/// (see `MAX_PAGED`).
+pub(crate) const PAGE_OBJECT_CLASS: usize = NUM_CLASSES - 1;
 /// First medium class (block size > `MAX_SMALL`).
 pub(crate) const FIRST_MEDIUM_CLASS: usize = 8 + 7 * 4;
 /// Minimum alignment of every block (what `malloc` promises on x86-64).
@@ -52,7 +66,8 @@ pub(crate) const PURGE_DELAY_MS: u64 = 50;
 pub(crate) const SHARED_FLUSH_BATCH: u32 = 32;
 
 /// Block size of each class: 16..128 in steps of 16, then four classes per
-/// power of two (2^k * 5/4, 6/4, 7/4, 8/4) up to 128 KiB.
+/// power of two (2^k * 5/4, 6/4, 7/4, 8/4) up to 128 KiB, then the
+/// page-object class (`MAX_PAGED`).
 pub(crate) const CLASS_SIZE: [usize; NUM_CLASSES] = {
     let mut t = [0usize; NUM_CLASSES];
     let mut i = 0;
@@ -69,6 +84,7 @@ pub(crate) const CLASS_SIZE: [usize; NUM_CLASSES] = {
         }
         k += 1;
     }
+    t[PAGE_OBJECT_CLASS] = MAX_PAGED;
     t
 };
 
@@ -78,6 +94,9 @@ const _: () = assert!(CLASS_SIZE[FIRST_MEDIUM_CLASS - 1] == MAX_SMALL);
 /// Size class of a request of `size <= MAX_PAGED` bytes, by arithmetic.
 #[inline(always)]
 const fn class_of_computed(size: usize) -> usize {
+    if size > MAX_MULTI {
+        return PAGE_OBJECT_CLASS;
+    }
     if size <= 128 {
         // size 0 behaves like 1.
         let size = if size == 0 { 1 } else { size };
@@ -131,7 +150,10 @@ pub(crate) fn class_of(size: usize) -> usize {
 /// Multiplier for the "is `off` a multiple of the block size?" test of
 /// [`is_block_start`]: `floor(2^64 / block_size) + 1`.
 ///
-/// Why it works, for `d = block_size <= 2^17` and `m = (2^64 + e) / d`
+/// Why it works, for `d = block_size <= 2^17` (the page-object class's
+/// 448 KiB, whose only block starts at offset 0, is checked exhaustively
+/// by a unit test: there the offset `d` itself, past the block, passes,
+/// like the start of a block not yet carved in other classes) and `m = (2^64 + e) / d`
 /// (so `1 <= e <= d`): for `off = q*d + r` with `off < 2^20`, the low 64
 /// bits of `off * m` are `q*e + r*m`. If `r == 0` that is `q*e <= off <
 /// 2^20`; otherwise `r*m` is at least `2^64 / d >= 2^47` and (with `q*e`)
