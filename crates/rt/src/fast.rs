@@ -90,6 +90,11 @@ pub(crate) struct Ctx {
     /// Lines of objects the thread counted in recently, direct-mapped by
     /// line index (see [`Near`]).
     near: [Cell<Near>; NEAR],
+    /// The same for lines where the thread counts in the record's merged
+    /// slot (threads beyond [`crate::lines::SLOTS`]), whose updates are
+    /// atomic: looked at only when `near` misses, so that the hit path
+    /// has no test for it.
+    near_shared: [Cell<Near>; NEAR],
 }
 
 /// A cache line of an object the thread just counted an access in: all a
@@ -116,9 +121,6 @@ struct Near {
     /// The thread's slot in the line's record, and its claim.
     slot: *const SharedSlot,
     slot_claim: u64,
-    /// `slot` is the record's merged slot, which other threads update
-    /// too ([`SharedSlot::note_shared`]).
-    shared: bool,
     /// For a line of no heap object (`row` null): the object ids of its
     /// first granule (the others follow) and of its page, which must still
     /// be 0 for an access to be counted as unattributed.
@@ -137,7 +139,6 @@ const NO_NEAR: Near = Near {
     row_claim: 0,
     slot: null(),
     slot_claim: 0,
-    shared: false,
     ids: null(),
     page_id: null(),
 };
@@ -341,7 +342,7 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) 
                 return race_miss(c, addr, size, kind, pc, func);
             }
         }
-        if count_near(c, r, addr, size, kind, write) {
+        if count_near::<false>(c, r, addr, size, kind, write) {
             return;
         }
     }
@@ -385,6 +386,9 @@ fn general<const SIZE: usize, const WRITE: bool>(
             return race_miss(c, addr, size, kind, pc, func);
         }
     }
+    if count_near_shared(c, addr, size, kind, write) {
+        return;
+    }
     match count_hit(c, chunk, gi, addr, size, kind, write) {
         Counted::No => count(c, addr, size, kind, write),
         Counted::Unattributed => remember_unattributed(c, chunk, gi, addr),
@@ -393,10 +397,28 @@ fn general<const SIZE: usize, const WRITE: bool>(
 }
 
 /// Count an access of `kind` (`write`: it stores) to the `size` bytes at
-/// `addr`, which lie in `r`'s bytes, through `r` if its row and slot
-/// still carry their claims; `false`: nothing was counted.
+/// `addr` through the thread's [`Ctx::near_shared`] entry for its line, if
+/// it holds them; `false`: nothing was counted.
 #[inline(always)]
-fn count_near(c: &Ctx, r: &Near, addr: usize, size: usize, kind: Kind, write: bool) -> bool {
+fn count_near_shared(c: &Ctx, addr: usize, size: usize, kind: Kind, write: bool) -> bool {
+    // SAFETY: only this thread uses its context's cells.
+    let r = unsafe { &*c.near_shared[(addr >> 6) % NEAR].as_ptr() };
+    addr >= r.lo && addr + size <= r.hi && count_near::<true>(c, r, addr, size, kind, write)
+}
+
+/// Count an access of `kind` (`write`: it stores) to the `size` bytes at
+/// `addr`, which lie in `r`'s bytes, through `r` if its row and slot
+/// still carry their claims; `false`: nothing was counted. `SHARED`: `r`
+/// is an entry of [`Ctx::near_shared`] (atomic updates of the slot).
+#[inline(always)]
+fn count_near<const SHARED: bool>(
+    c: &Ctx,
+    r: &Near,
+    addr: usize,
+    size: usize,
+    kind: Kind,
+    write: bool,
+) -> bool {
     if r.row.is_null() {
         // A line of no heap object: still none at this granule?
         // SAFETY: shadow words of a never-unmapped chunk.
@@ -415,7 +437,7 @@ fn count_near(c: &Ctx, r: &Near, addr: usize, size: usize, kind: Kind, write: bo
         return false;
     }
     let m = ((1u64 << size) - 1) << (addr & 63);
-    if r.shared {
+    if SHARED {
         slot.note_shared(m, write);
     } else {
         slot.note(m, write);
@@ -444,7 +466,6 @@ fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
         row_claim,
         slot,
         slot_claim,
-        shared: false,
         ids: null(),
         page_id: null(),
     });
@@ -452,15 +473,15 @@ fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
 
 /// Remember the line of the access at `addr` (granule `gi` of `chunk`)
 /// just counted in the merged slot `slot` of its record (the context's
-/// object memo holds the thread's row) in the thread's [`Near`] entry for
-/// it.
+/// object memo holds the thread's row) in the thread's
+/// [`Ctx::near_shared`] entry for it.
 #[inline(never)]
 fn remember_shared(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: &SharedSlot) {
     let line = addr >> 6;
     let row = c.row.get();
     // SAFETY: the caller just counted through it (a leaked slab).
     let row_claim = unsafe { (*row).claim.load(Ordering::Relaxed) };
-    c.near[line % NEAR].set(Near {
+    c.near_shared[line % NEAR].set(Near {
         lo: c.obj_start.get().max(line << 6),
         hi: c.obj_end.get().min((line + 1) << 6),
         cells: &chunk.cells[gi & !7],
@@ -468,7 +489,6 @@ fn remember_shared(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: &Shared
         row_claim,
         slot,
         slot_claim: slot.claim(),
-        shared: true,
         ids: null(),
         page_id: null(),
     });
@@ -487,7 +507,6 @@ fn remember_unattributed(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
         row_claim: 0,
         slot: null(),
         slot_claim: 0,
-        shared: false,
         ids: &chunk.ids[gi & !7],
         page_id: &chunk.page_ids[gi / shadow::PAGE_GRANULES],
     });
@@ -521,9 +540,12 @@ fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, f
     let r = unsafe { &*c.near[(addr >> 6) % NEAR].as_ptr() };
     if addr >= r.lo && addr + size <= r.hi {
         // `access` came here from the line's `Near` entry: count there.
-        if count_near(c, r, addr, size, kind, write) {
+        if count_near::<false>(c, r, addr, size, kind, write) {
             return;
         }
+    }
+    if count_near_shared(c, addr, size, kind, write) {
+        return;
     }
     match count_hit(c, chunk, gi, addr, size, kind, write) {
         Counted::No => count(c, addr, size, kind, write),
@@ -918,6 +940,7 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
             lines: [const { Cell::new(NO_ENTRY) }; LINE_MEMO],
             obj_start: Cell::new(0),
             near: [const { Cell::new(NO_NEAR) }; NEAR],
+            near_shared: [const { Cell::new(NO_NEAR) }; NEAR],
         }));
         g.set_ctx(c);
     }
