@@ -180,6 +180,7 @@ pub(crate) static NO_HEAP: NoHeap = NoHeap(Heap {
     dirty_pages: AtomicUsize::new(0),
     next_purge: AtomicU64::new(0),
     purge_tick: UnsafeCell::new(0),
+    retired: UnsafeCell::new(0),
 });
 
 /// The address of [`NO_HEAP`]: "this thread has no heap".

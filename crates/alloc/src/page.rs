@@ -379,6 +379,7 @@ pub(crate) unsafe fn malloc_generic(heap: *mut Heap, class: usize) -> *mut u8 {
         }
         let page = {
             let _g = (*heap).lock.lock();
+            release_retired(heap, class);
             segment::page_acquire(heap, class, false)
         };
         if page.is_null() {
@@ -433,11 +434,62 @@ pub(crate) unsafe extern "C" fn free_slow(heap: *mut Heap, page: *mut Page) {
             // At the back, like in `drain_delayed`.
             queue_push_back(q, page);
         }
-        if (*page).used == 0 && (*(*heap).direct.get())[class] != page {
-            queue_remove(q, page);
-            // Blocks still sitting in thread_free would make used > 0, so
-            // the page holds no live or pending block.
-            let _g = (*heap).lock.lock();
+        if (*page).used == 0 {
+            if (*(*heap).direct.get())[class] != page {
+                queue_remove(q, page);
+                // Blocks still sitting in thread_free would make used > 0, so
+                // the page holds no live or pending block.
+                let _g = (*heap).lock.lock();
+                segment::page_release(page);
+            } else {
+                // Kept for the class's next allocations, released if the
+                // heap needs a page for another class first.
+                *(*heap).retired.get() |= 1 << class;
+            }
+        }
+    }
+}
+
+/// Release the empty direct pages of the classes marked in
+/// `heap.retired` (but `class`'s), so that the page `heap` is about to
+/// take for `class` can be one of them instead of fresh memory.
+///
+/// Why: a class's direct page is not released when it becomes empty (a
+/// program that frees its last block of a class and allocates another
+/// would otherwise release and take a page each time). But a program whose
+/// objects move on to other classes (buffers grown by `realloc`) left one
+/// empty page per class behind, resident and unusable by the others. Now
+/// such a page is released when another class needs a page: that is when
+/// keeping it would cost memory.
+///
+/// # Safety
+/// The calling thread owns `heap` and holds its lock.
+unsafe fn release_retired(heap: *mut Heap, class: usize) {
+    // SAFETY: owner-only direct table and queues; page release under the
+    // heap lock (held by the caller).
+    unsafe {
+        let retired = (*heap).retired.get();
+        let mut m = *retired & !(1u64 << class);
+        if m == 0 {
+            return;
+        }
+        *retired &= 1u64 << class;
+        while m != 0 {
+            let c = m.trailing_zeros() as usize;
+            m &= m - 1;
+            let page = (*(*heap).direct.get())[c];
+            // Still empty, still the owner's in-use page (not emptied and
+            // then reused since).
+            if page == empty_page()
+                || (*page).used != 0
+                || (*page).shared
+                || (*page).local_owner != heap
+                || (*page).full.load(Ordering::SeqCst) != PAGE_NOT_FULL
+            {
+                continue;
+            }
+            (*(*heap).direct.get())[c] = empty_page();
+            queue_remove(ptr::addr_of_mut!((*(*heap).queues.get())[c]), page);
             segment::page_release(page);
         }
     }

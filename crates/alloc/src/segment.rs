@@ -9,7 +9,10 @@
 //! OS return policy: a page that becomes empty and is released stays
 //! resident for `PURGE_DELAY_MS`, then gets `madvise(MADV_DONTNEED)` (its
 //! address range stays in the segment); a segment whose last page is
-//! released, and a freed large object, is kept in a *region cache* of
+//! released stays with its heap while it has resident pages (they serve
+//! the heap's next pages of any class of the kind) and leaves once they
+//! are purged; such a segment, and a freed large object, is kept in a
+//! *region cache* of
 //! 4 MiB-aligned 4 MiB mappings (at most `CACHE_SLOTS`; resident up to
 //! `CACHE_DIRTY_MAX` bytes in all, decommitted beyond) for the next
 //! segment or large object; when the cache is full it is `munmap`ed.
@@ -110,6 +113,9 @@ pub(crate) fn large_header(p: *const u8, entry: u8) -> *mut Segment {
 
 // The header's last line colour ends inside its OS page.
 const _: () = assert!(31 * 128 + 128 <= os::OS_PAGE);
+
+/// Resident released pages that `page_acquire` compares at most.
+const DIRTY_CANDIDATES: usize = 64;
 
 /// Number of 4 MiB regions kept for reuse.
 const CACHE_SLOTS: usize = 256;
@@ -348,15 +354,42 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
         // one; otherwise a new segment.
         let want_dirty = (*heap).dirty_pages.load(Ordering::Relaxed) > 0 && !(*heap).untouched;
         let (mut seg, mut pick) = (ptr::null_mut::<Segment>(), None);
+        // Among resident pages, a class that fills its page takes one that
+        // a class like it used last, the one with the most resident
+        // memory; a page object one that a page object used last (it kept
+        // only the part that object grew into resident; its `dirty` says
+        // the whole block), else the one with the least. Otherwise a page
+        // object on a fully written page keeps all of it resident while a
+        // multi-block class writes pages in full that a page object left
+        // partly untouched, and the heap's resident set grows to every
+        // page written in full once. (At most `DIRTY_CANDIDATES` resident
+        // pages are compared.)
+        let object = class == PAGE_OBJECT_CLASS;
+        let (mut best, mut best_key, mut seen) = (false, 0u64, 0);
         let mut s = *(*heap).segments.get();
         'search: while !s.is_null() {
             if (*s).kind == kind && (*s).used_pages < pages.len() {
                 for i in pages.clone() {
                     let page = ptr::addr_of_mut!((*s).pages[i]);
                     if !(*page).in_use {
-                        if want_dirty && (*page).dirty > 0 {
-                            (seg, pick) = (s, Some(i));
-                            break 'search;
+                        let d = (*page).dirty;
+                        if want_dirty && d > 0 {
+                            let alike = ((*page).class as usize == PAGE_OBJECT_CLASS) == object;
+                            let size_key = if object { u32::MAX - d } else { d };
+                            let key = (u64::from(alike) << 32) | u64::from(size_key);
+                            if !best || key > best_key {
+                                (best, best_key, seg, pick) = (true, key, s, Some(i));
+                            }
+                            seen += 1;
+                            if (alike && (object || d as usize >= (*page).capacity))
+                                || seen >= DIRTY_CANDIDATES
+                            {
+                                break 'search;
+                            }
+                            continue;
+                        }
+                        if best {
+                            continue;
                         }
                         if pick.is_none() {
                             (seg, pick) = (s, Some(i));
@@ -419,7 +452,8 @@ pub(crate) unsafe fn page_acquire(heap: *mut Heap, class: usize, shared: bool) -
 /// Give an empty page back to its segment. Its memory stays resident
 /// (*dirty*) for `PURGE_DELAY_MS`, reusable by the next page of any class;
 /// `maybe_purge` then returns it with `MADV_DONTNEED`. A segment whose last
-/// page is released goes to the region cache.
+/// page is released goes to the region cache when none of its pages is
+/// resident (else `maybe_purge` sends it once they are purged).
 ///
 /// # Safety
 /// The caller holds the page's heap lock; the page holds no live blocks and
@@ -447,35 +481,62 @@ pub(crate) unsafe fn page_release(page: *mut Page) {
             (*heap).dirty_pages.fetch_add(1, Ordering::Relaxed);
         }
         (*seg).used_pages -= 1;
-        if (*seg).used_pages == 0 {
-            // The whole region goes; uncount its dirty pages and give the
-            // cache the extent that may be resident.
-            let mut touched = PAGE_SIZE; // the header
-            for i in page_range((*seg).kind) {
-                let pg = ptr::addr_of_mut!((*seg).pages[i]);
-                if (*pg).dirty > 0 {
-                    (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
-                    touched =
-                        touched.max((*pg).start as usize + (*pg).dirty as usize - seg as usize);
-                }
-            }
-            let (prev, next) = ((*seg).prev, (*seg).next);
-            if prev.is_null() {
-                *(*heap).segments.get() = next;
-            } else {
-                (*prev).next = next;
-            }
-            if !next.is_null() {
-                (*next).prev = prev;
-            }
-            map_set(seg as usize, MAP_NONE);
-            region_put((*seg).map_base, touched);
+        // A segment whose last page goes keeps its resident pages for the
+        // heap's next pages (of any class of the kind: a program whose
+        // objects move between size classes reuses them without page
+        // faults) until they are purged; `maybe_purge` then gives it to
+        // the region cache. Without resident pages it goes now.
+        if (*seg).used_pages == 0 && !has_dirty_pages(seg) {
+            segment_release(heap, seg);
         }
     }
 }
 
+/// Whether a page of `seg` is released with resident memory.
+///
+/// # Safety
+/// The caller holds the lock of `seg`'s heap.
+unsafe fn has_dirty_pages(seg: *mut Segment) -> bool {
+    // SAFETY: per the contract.
+    unsafe { page_range((*seg).kind).any(|i| (*seg).pages[i].dirty > 0) }
+}
+
+/// Unlink the small or medium segment `seg`, none of whose pages is in
+/// use, from `heap` and give its region to the cache.
+///
+/// # Safety
+/// The caller holds `heap.lock`; `seg` is one of `heap`'s segments and
+/// holds no live block.
+unsafe fn segment_release(heap: *mut Heap, seg: *mut Segment) {
+    // SAFETY: per the contract.
+    unsafe {
+        // Uncount its dirty pages and give the cache the extent that may
+        // be resident.
+        let mut touched = PAGE_SIZE; // the header
+        for i in page_range((*seg).kind) {
+            let pg = ptr::addr_of_mut!((*seg).pages[i]);
+            if (*pg).dirty > 0 {
+                (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
+                touched = touched.max((*pg).start as usize + (*pg).dirty as usize - seg as usize);
+            }
+        }
+        let (prev, next) = ((*seg).prev, (*seg).next);
+        if prev.is_null() {
+            *(*heap).segments.get() = next;
+        } else {
+            (*prev).next = next;
+        }
+        if !next.is_null() {
+            (*next).prev = prev;
+        }
+        map_set(seg as usize, MAP_NONE);
+        region_put((*seg).map_base, touched);
+    }
+}
+
 /// Return the memory of `heap`'s released pages that have stayed unused
-/// for `PURGE_DELAY_MS` to the OS (`MADV_DONTNEED`). Cheap when there is
+/// for `PURGE_DELAY_MS` to the OS (`MADV_DONTNEED`), and segments left
+/// with no page in use and none resident to the region cache. Cheap when there is
 /// nothing to do (one relaxed load), or a clock read (vDSO) when it is too
 /// early; otherwise, at most once per half delay, a walk of the heap's
 /// segments under its lock.
@@ -512,7 +573,11 @@ pub(crate) unsafe fn maybe_purge(heap: *mut Heap) {
                     (*heap).dirty_pages.fetch_sub(1, Ordering::Relaxed);
                 }
             }
-            seg = (*seg).next;
+            let next = (*seg).next;
+            if (*seg).used_pages == 0 && !has_dirty_pages(seg) {
+                segment_release(heap, seg);
+            }
+            seg = next;
         }
     }
 }

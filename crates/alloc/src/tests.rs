@@ -168,6 +168,74 @@ fn a_large_object_in_a_reused_region_leaves_no_old_bytes_behind() {
     }
 }
 
+/// The page descriptor of the medium block `p`.
+fn medium_page_of(p: *mut u8) -> *mut Page {
+    let seg = segment::segment_of(p);
+    assert!(segment::is_segment(seg));
+    // SAFETY: seg is live per the map.
+    unsafe {
+        assert!((*seg).kind == SegmentKind::Medium);
+        core::ptr::addr_of_mut!((*seg).pages[(p as usize - seg as usize) >> MEDIUM_PAGE_SHIFT])
+    }
+}
+
+#[test]
+fn an_empty_direct_page_is_released_when_another_class_needs_a_page() {
+    // (A thread of its own: a heap that, unless it adopted an exited
+    // thread's, has no pages of these classes.)
+    std::thread::spawn(|| {
+        let a = allocate(layout(70_000, 16)).unwrap().as_ptr();
+        let pa = medium_page_of(a);
+        let class_a = class_of(70_000);
+        // SAFETY: `a` and `b` are live until freed, each freed once; page
+        // descriptors stay readable while their segment is mapped.
+        unsafe {
+            dealloc(a);
+            if !(*pa).in_use || (*pa).used != 0 {
+                return; // Not this heap's only block of the class.
+            }
+            assert_eq!((*pa).class as usize, class_a, "kept as the class's page");
+            let b = allocate(layout(45_000, 16)).unwrap().as_ptr();
+            let seg = segment::segment_of(a);
+            assert!(segment::is_segment(seg));
+            assert!(
+                !(*pa).in_use || (*pa).class as usize == class_of(45_000),
+                "the empty page of class {class_a} is still held for it"
+            );
+            dealloc(b);
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn a_segment_whose_pages_are_released_keeps_them_for_the_heap() {
+    std::thread::spawn(|| {
+        // More page objects than one medium segment has pages.
+        let objs: Vec<*mut u8> = (0..SEGMENT_SIZE / MEDIUM_PAGE_SIZE + 1)
+            .map(|_| {
+                let p = allocate(layout(200_000, 16)).unwrap().as_ptr();
+                // SAFETY: live block of 200,000 bytes.
+                unsafe { core::ptr::write_bytes(p, 1, 200_000) };
+                p
+            })
+            .collect();
+        let segs: Vec<_> = objs.iter().map(|&p| segment::segment_of(p)).collect();
+        for &p in &objs {
+            // SAFETY: each object is freed once.
+            unsafe { dealloc(p) };
+        }
+        // Their pages are resident: the segments stay the heap's (until
+        // a purge), for its next pages of any medium class.
+        for seg in segs {
+            assert!(segment::is_segment(seg), "segment {seg:p} was given up");
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn large_objects_are_unmapped_on_free() {
     let p = allocate(layout(1 << 20, 16)).unwrap().as_ptr();

@@ -523,7 +523,14 @@ pub struct Heap {
     pub(crate) next_purge: AtomicU64,
     /// Owner's generic-path calls since it last looked at the clock.
     pub(crate) purge_tick: UnsafeCell<u32>,
+    /// Classes (bit `c`) whose direct page a local free left empty: kept
+    /// for the class's next allocations, released when the heap next
+    /// takes a page for another class (see `page::release_retired`). Owner.
+    pub(crate) retired: UnsafeCell<u64>,
 }
+
+// `Heap::retired` has a bit per class.
+const _: () = assert!(NUM_CLASSES <= 64);
 
 #[cfg(test)]
 mod tests {
