@@ -60,7 +60,9 @@ assert_eq!(consumer.join().unwrap(), 42);
   have the same size (its *size class*).
 * **size class**: 16..128 bytes in steps of 16, then four classes per
   power of two (×5/4, ×6/4, ×7/4, ×8/4) up to 128 KiB: 48 classes; the
-  *small* ones go up to 16 KiB, the *medium* ones above.
+  *small* ones go up to 16 KiB, the *medium* ones above. A 49th, the
+  *page-object* class, gives an object of 128–448 KiB a medium page of its
+  own (in which `realloc` grows it in place).
 * **page**: 64 KiB (small classes) or 512 KiB (medium classes) of blocks of
   one class, owned by one heap. (Not an OS page, which is 4 KiB.) It has three free lists: `free` (allocate from),
   `local_free` (the owner's frees), `thread_free` (other threads' frees,
@@ -69,7 +71,7 @@ assert_eq!(consumer.join().unwrap(), 42);
 * **segment**: 4 MiB of address space aligned to 4 MiB, from `mmap`. A
   *small* segment has a header (page 0) and 63 pages of 64 KiB; a *medium*
   segment has 8 pages of 512 KiB (the first one shortened by the 64 KiB
-  header); a *large* segment holds one object bigger than 128 KiB (or one
+  header); a *large* segment holds one object bigger than 448 KiB (or one
   whose alignment no class satisfies), and the rest of its mapping is room
   for `realloc` to grow in place. A small or medium object's segment
   header is at `(ptr - 1) & !(4 MiB - 1)`; a large object starts 1 to 16
@@ -237,7 +239,7 @@ impl Heap {
 /// took the heap, so the object lives on its consumer's node even though
 /// the calling thread carves it; blocks recycled from that heap's frees,
 /// and pages it had used before, stay where they were first placed.
-/// Objects over 128 KiB are not heap-specific (they get their own
+/// Objects over 448 KiB are not heap-specific (they get their own
 /// mapping). `None` if out of memory.
 pub fn alloc_for(handle: HeapHandle, layout: Layout) -> Option<NonNull<u8>> {
     if layout.align() <= types::MIN_ALIGN {

@@ -328,7 +328,8 @@ pub(crate) enum SegmentKind {
     Small = 1,
     /// One large object in its own mapping.
     Large = 2,
-    /// 8 pages of 512 KiB for medium blocks (16..128 KiB).
+    /// 8 pages of 512 KiB for medium blocks (16..128 KiB) and page
+    /// objects (128..448 KiB, one per page).
     Medium = 3,
 }
 
