@@ -453,12 +453,30 @@ fn count_near<const SHARED: bool>(
 #[inline(always)]
 fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
     let line = addr >> 6;
-    let row = c.row.get();
     let (_, _, _, slot) = c.lines[line % LINE_MEMO].get();
-    // SAFETY: `count_hit` just counted through both (leaked slabs).
+    c.near[line % NEAR].set(object_line(c, chunk, gi, addr, slot));
+}
+
+/// Remember the line of the access at `addr` (granule `gi` of `chunk`)
+/// just counted in the merged slot `slot` of its record (the context's
+/// object memo holds the thread's row) in the thread's
+/// [`Ctx::near_shared`] entry for it.
+#[inline(never)]
+fn remember_shared(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: &SharedSlot) {
+    c.near_shared[(addr >> 6) % NEAR].set(object_line(c, chunk, gi, addr, slot));
+}
+
+/// The [`Near`] entry for the line of the access at `addr` (granule `gi`
+/// of `chunk`) just counted in the context's remembered object, in line
+/// slot `slot`.
+#[inline(always)]
+fn object_line(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: *const SharedSlot) -> Near {
+    let line = addr >> 6;
+    let row = c.row.get();
+    // SAFETY: the caller just counted through both (leaked slabs).
     let (row_claim, slot_claim) =
         unsafe { ((*row).claim.load(Ordering::Relaxed), (*slot).claim()) };
-    c.near[line % NEAR].set(Near {
+    Near {
         lo: c.obj_start.get().max(line << 6),
         hi: c.obj_end.get().min((line + 1) << 6),
         cells: &chunk.cells[gi & !7],
@@ -468,30 +486,7 @@ fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
         slot_claim,
         ids: null(),
         page_id: null(),
-    });
-}
-
-/// Remember the line of the access at `addr` (granule `gi` of `chunk`)
-/// just counted in the merged slot `slot` of its record (the context's
-/// object memo holds the thread's row) in the thread's
-/// [`Ctx::near_shared`] entry for it.
-#[inline(never)]
-fn remember_shared(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: &SharedSlot) {
-    let line = addr >> 6;
-    let row = c.row.get();
-    // SAFETY: the caller just counted through it (a leaked slab).
-    let row_claim = unsafe { (*row).claim.load(Ordering::Relaxed) };
-    c.near_shared[line % NEAR].set(Near {
-        lo: c.obj_start.get().max(line << 6),
-        hi: c.obj_end.get().min((line + 1) << 6),
-        cells: &chunk.cells[gi & !7],
-        row,
-        row_claim,
-        slot,
-        slot_claim: slot.claim(),
-        ids: null(),
-        page_id: null(),
-    });
+    }
 }
 
 /// Remember the line of the access at `addr` (granule `gi` of `chunk`)

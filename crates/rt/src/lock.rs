@@ -57,6 +57,30 @@ impl<T> Lock<T> {
         self.held.store(false, Ordering::Release);
     }
 
+    /// Acquire within a bounded wait (64 spins, then `yields` yields), or
+    /// `None`: for a caller that may run in a signal handler which
+    /// interrupted the holder's wait for something the handler holds
+    /// (libc's malloc lock), where waiting forever would deadlock.
+    pub(crate) fn lock_bounded(&self, yields: u32) -> Option<LockGuard<'_, T>> {
+        let mut spins = 0u32;
+        while self
+            .held
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            if spins < 64 {
+                core::hint::spin_loop();
+            } else if spins < 64 + yields {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            } else {
+                return None;
+            }
+            spins += 1;
+        }
+        Some(LockGuard { lock: self })
+    }
+
     /// Acquire and return a guard that releases on drop.
     #[inline]
     pub(crate) fn lock(&self) -> LockGuard<'_, T> {

@@ -244,7 +244,14 @@ fn intern_frames(v: usize, d: usize) -> u32 {
     NODE.with(|nodes| {
         let mut node = nodes[v].get();
         if v < d {
-            let mut stacks = STACKS.lock();
+            // Bounded: a signal handler that interrupted this thread inside
+            // libc's malloc must not wait for a thread that holds the
+            // stacks and waits for malloc (seen in
+            // `thousands_of_threads_and_signals`). It then names the known
+            // prefix of the stack, and interns the rest next time.
+            let Some(mut stacks) = STACKS.lock_bounded(1000) else {
+                return node;
+            };
             SHADOW.with(|s| {
                 for i in v..d {
                     node = stacks.push(node, s[i].get());
