@@ -386,6 +386,22 @@ fn general<const SIZE: usize, const WRITE: bool>(
             return race_miss(c, addr, size, kind, pc, func);
         }
     }
+    count_missed(c, chunk, gi, addr, size, kind, write);
+}
+
+/// Count an access `Near` did not (granule `gi` of `chunk`): through the
+/// thread's [`Ctx::near_shared`] entry, the object and line memos (then
+/// remembered in `Near`), else [`count`].
+#[inline]
+fn count_missed(
+    c: &Ctx,
+    chunk: &Chunk,
+    gi: usize,
+    addr: usize,
+    size: usize,
+    kind: Kind,
+    write: bool,
+) {
     if count_near_shared(c, addr, size, kind, write) {
         return;
     }
@@ -539,14 +555,7 @@ fn race_miss(c: &'static Ctx, addr: usize, size: usize, kind: Kind, pc: usize, f
             return;
         }
     }
-    if count_near_shared(c, addr, size, kind, write) {
-        return;
-    }
-    match count_hit(c, chunk, gi, addr, size, kind, write) {
-        Counted::No => count(c, addr, size, kind, write),
-        Counted::Unattributed => remember_unattributed(c, chunk, gi, addr),
-        Counted::InObject => remember(c, chunk, gi, addr),
-    }
+    count_missed(c, chunk, gi, addr, size, kind, write);
 }
 
 /// The counting fast path: count an access of kind `kind` (`write`: it

@@ -33,20 +33,29 @@ impl<T> Lock<T> {
 
     /// Acquire without producing a guard (for `pthread_atfork`'s prepare).
     pub(crate) fn raw_lock(&self) {
-        let mut spins = 0u32;
+        self.acquire(None);
+    }
+
+    /// Try to take the lock: 64 spins, then yields (at most `max_yields`;
+    /// `None`: until it is taken). `false`: not taken.
+    fn acquire(&self, max_yields: Option<u32>) -> bool {
+        let mut tries = 0u32;
         while self
             .held
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            if spins < 64 {
-                spins += 1;
+            if tries < 64 {
                 core::hint::spin_loop();
-            } else {
+            } else if max_yields.is_none_or(|m| tries - 64 < m) {
                 // SAFETY: sched_yield has no preconditions.
                 unsafe { libc::sched_yield() };
+            } else {
+                return false;
             }
+            tries = tries.saturating_add(1);
         }
+        true
     }
 
     /// Release a lock taken with [`Lock::raw_lock`].
@@ -62,23 +71,8 @@ impl<T> Lock<T> {
     /// interrupted the holder's wait for something the handler holds
     /// (libc's malloc lock), where waiting forever would deadlock.
     pub(crate) fn lock_bounded(&self, yields: u32) -> Option<LockGuard<'_, T>> {
-        let mut spins = 0u32;
-        while self
-            .held
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            if spins < 64 {
-                core::hint::spin_loop();
-            } else if spins < 64 + yields {
-                // SAFETY: sched_yield has no preconditions.
-                unsafe { libc::sched_yield() };
-            } else {
-                return None;
-            }
-            spins += 1;
-        }
-        Some(LockGuard { lock: self })
+        self.acquire(Some(yields))
+            .then_some(LockGuard { lock: self })
     }
 
     /// Acquire and return a guard that releases on drop.
