@@ -66,14 +66,20 @@ fn note_alloc(p: *mut c_void, size: usize, site: usize, func: AllocFn) {
     }
 }
 
-/// Retire the record of a block about to be freed.
-fn note_free(p: *mut c_void) {
+/// Retire the record of a block about to be freed by a call at `pc`
+/// (and report a race of the free with an earlier access, see
+/// `Table::free`).
+fn note_free(p: *mut c_void, pc: usize) {
     if p.is_null() || sys::is_boot(p) {
         return;
     }
     let Some(g) = Guard::enter() else { return };
     let tid = state::current_tid(&g);
-    state::table().free(p as usize, tid);
+    let stack = state::stack_node();
+    let mut t = state::table();
+    if let Some(r) = t.free(p as usize, tid, pc, stack) {
+        crate::race_report::report(&t, &r);
+    }
 }
 
 fn page_size() -> usize {
@@ -241,16 +247,16 @@ unsafe extern "C" fn pvalloc_impl(size: usize, site: usize) -> *mut c_void {
     p
 }
 
-/// Interposed `free`: retires the block's record, then frees it.
-///
-/// # Safety
-/// As for libc's `free`.
-#[no_mangle]
-pub unsafe extern "C" fn free(p: *mut c_void) {
+trampoline!(
+    /// Interposed `free`: retires the block's record (checking the free
+    /// for races), then frees it.
+    free(p: *mut c_void) => free_impl, "rsi", "x1");
+
+unsafe extern "C" fn free_impl(p: *mut c_void, pc: usize) {
     if p.is_null() || sys::is_boot(p) {
         return;
     }
-    note_free(p);
+    note_free(p, pc);
     if let Some(f) = real::free() {
         // SAFETY: `p` came from the real allocator (bootstrap blocks were
         // filtered out above).

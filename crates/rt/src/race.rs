@@ -73,9 +73,19 @@
 //! - Barriers synchronise as in TSan: a fast thread's release for the next
 //!   round can reach a slow thread still leaving the current round (fewer
 //!   races, never more).
-//! - `malloc` does not count as a write and `free` forgets the block's
-//!   shadow instead of checking it: races with allocation or deallocation
-//!   (TSan's "heap-use-after-free" data races) are not reported.
+//! - `free`, as in TSan, is a write of the block's first 1 KiB
+//!   ([`Detector::free`]): checked against the accesses recorded there
+//!   (a race reported with `free` as the current access), and left in
+//!   their cells as the block's mark, so that a later access by a thread
+//!   not ordered after the free is reported as TSan's
+//!   "heap-use-after-free". Bytes beyond the first KiB, blocks of 128 KiB
+//!   or more (which glibc may unmap, see `state::FREED_MARK_MAX_SIZE`) and
+//!   the old block of a `realloc` that moved carry no mark, and an access
+//!   racing with the free at the very moment of its plain stores can go
+//!   unseen. A use after free that *is* ordered after the free (by the
+//!   freeing thread itself, say) is not a race and is not reported (TSan
+//!   neither; AddressSanitizer's job). `malloc` is not a write: a new
+//!   block's cells are emptied (TSan resets them too).
 //! - Memory reused as another thread's stack keeps its shadow; stacks of
 //!   detached threads reused without synchronisation could in principle
 //!   produce a spurious report.
@@ -997,6 +1007,69 @@ impl Detector {
         self.forget_sync(addr, size);
     }
 
+    /// Thread `t` frees a heap block whose first `len` bytes are at `addr`
+    /// (see `Table::free`): checked as a write of each of their granules
+    /// against the cells there (the first race found is returned, unless
+    /// reported before), then each granule's cells replaced by the mark of
+    /// the free, a write of the whole granule by `t` in its current epoch
+    /// with side data `pc`, `stack` and [`crate::race_report::FREE`], so
+    /// that an access by a thread not ordered after the free races with
+    /// it. One load per cell, no compare-and-swap: the stores are plain,
+    /// so an access made to the block at the very moment it is freed, by
+    /// a thread not ordered with the free, can go unseen (as under
+    /// ThreadSanitizer, whose shadow stores are all plain).
+    pub(crate) fn free(
+        &mut self,
+        t: u32,
+        addr: usize,
+        len: usize,
+        pc: usize,
+        stack: u32,
+    ) -> Option<Race> {
+        if len == 0 || t > MAX_TID {
+            return None;
+        }
+        if (t as usize) >= self.threads.len() {
+            self.thread(t);
+        }
+        let clock: &[u32] = &self.threads[t as usize].vc.0;
+        let epoch = clock.get(t as usize).copied().unwrap_or(0);
+        let mark = shadow::pack(t, epoch, 0xff, true, false);
+        let info = shadow::side_info(stack, crate::race_report::FREE);
+        let mut found = None;
+        let (first, last) = (addr / 8, (addr + len - 1) / 8);
+        // The granules `[g, end)` of each chunk in turn: one lookup each.
+        let mut g = first;
+        while g <= last {
+            let end = ((g | (shadow::GRANULES - 1)) + 1).min(last + 1);
+            if let Some((chunk, gi0)) = self.shadow.get(g * 8) {
+                for (k, cells) in chunk.cells[gi0..gi0 + (end - g)].iter().enumerate() {
+                    if found.is_none() {
+                        // Every access conflicts with a write of the whole
+                        // granule (the free is not atomic): only order
+                        // matters.
+                        found = cells.iter().enumerate().find_map(|(j, cell)| {
+                            let w = cell.load(Ordering::Acquire);
+                            let unordered = w != 0
+                                && w & TID_FIELD != mark & TID_FIELD
+                                && (w >> 32) as u32
+                                    > clock.get(shadow::tid_of(w) as usize).copied().unwrap_or(0);
+                            unordered
+                                .then(|| race_at(chunk, gi0 + k, g + k, j, w, mark, (pc, info)))
+                        });
+                    }
+                    cells[0].store(mark, Ordering::Release);
+                    Shadow::sides(chunk, gi0 + k)[0].store(mark, pc, info);
+                    for cell in &cells[1..] {
+                        cell.store(0, Ordering::Release);
+                    }
+                }
+            }
+            g = end;
+        }
+        self.dedupe(found?)
+    }
+
     /// Check access `a` by thread `t` against the shadow and record it.
     /// Returns the first race found that was not reported before (the
     /// caller reports it).
@@ -1524,6 +1597,40 @@ mod tests {
         assert!(d.access(0, &acc(0x104, 4, true, false, 4)).is_none());
         assert!(d.access(0, &acc(0x100, 4, true, false, 5)).is_none());
         assert_eq!(d.races, 0);
+    }
+
+    #[test]
+    fn a_free_races_with_unordered_accesses_before_and_after_it() {
+        use crate::race_report::FREE;
+        let mut d = Detector::isolated();
+        d.thread(0);
+        d.thread_created(0, 1);
+        d.thread_created(0, 2);
+        // Thread 1 writes the block, main frees it unordered: the free is
+        // the current access of the race, a write of the whole granule.
+        assert!(d.access(1, &acc(0x800, 4, true, false, 1)).is_none());
+        let r = d.free(0, 0x800, 64, 2, 0).unwrap();
+        assert_eq!((r.cur.tid, r.cur.func, r.cur.mask), (0, FREE, 0xff));
+        assert!(r.cur.write && !r.cur.atomic);
+        assert_eq!((r.prev.tid, r.prev.pc, r.granule), (1, 1, 0x100));
+        // Thread 2, not ordered after the free, reads the block: it races
+        // with the free (use after free), not with thread 1's write.
+        let r = d.access(2, &acc(0x800, 4, false, false, 3)).unwrap();
+        assert_eq!((r.prev.tid, r.prev.func, r.prev.pc), (0, FREE, 2));
+        let r = d.access(2, &acc(0x838, 8, false, false, 4)).unwrap();
+        assert_eq!((r.prev.tid, r.prev.func), (0, FREE));
+        // Past the block's marked bytes: nothing.
+        assert!(d.access(2, &acc(0x840, 8, false, false, 5)).is_none());
+        // Ordered after the free (main released, thread 1 acquired), or the
+        // freeing thread itself: no race.
+        d.release(0, 0xbbb);
+        d.acquire(1, 0xbbb);
+        assert!(d.access(1, &acc(0x810, 8, true, false, 6)).is_none());
+        assert!(d.access(0, &acc(0x820, 8, true, false, 7)).is_none());
+        // Forgetting the cells (a new allocation there) clears the marks.
+        d.shadow.forget_cells(0x800, 64);
+        assert!(d.access(2, &acc(0x828, 8, true, false, 8)).is_none());
+        assert_eq!(d.races, 3);
     }
 
     #[test]

@@ -27,7 +27,11 @@
 //! stack (`Location is stack of thread T1.`) or a global, as in TSan.
 //!
 //! An access made inside an intercepted libc function (`memcpy`,
-//! `strlen`, ...) shows that function as frame `#0`, as in TSan.
+//! `strlen`, ...) shows that function as frame `#0`, as in TSan; so does a
+//! `free` racing with an earlier access, and an access racing with an
+//! earlier `free` is reported as TSan reports it, `WARNING:
+//! ThreadSanitizer: heap-use-after-free` (both without a location: the
+//! block is gone).
 //!
 //! Differences from TSan: the runtime's own frames read `<null> (loci-rt)`;
 //! held mutexes are not listed.
@@ -49,11 +53,19 @@ unsafe impl Send for Sym {}
 static SYM: Lock<Sym> = Lock::new(Sym(None));
 
 /// Names of the intercepted libc functions that access memory, by the
-/// index stored in a cell (0: the program's own access).
-pub(crate) const INTERCEPTED: [&str; 16] = [
+/// index stored in a cell (0: the program's own access; [`FREE`]: the
+/// freeing of a heap block, see `Table::free`).
+pub(crate) const INTERCEPTED: [&str; 17] = [
     "", "memcpy", "memmove", "memset", "memcmp", "memchr", "strlen", "strnlen", "strcpy",
-    "strncpy", "strcat", "strncat", "strcmp", "strncmp", "strchr", "strrchr",
+    "strncpy", "strcat", "strncat", "strcmp", "strncmp", "strchr", "strrchr", "free",
 ];
+
+/// The index of `free` in [`INTERCEPTED`]: a cell with it is the mark a
+/// freed block's granules carry (a write of the whole granule by the
+/// freeing thread), and a race with it is reported as TSan reports one:
+/// `heap-use-after-free` when the free came first, `data race` (with
+/// `free` as the current access's frame `#0`) when it came second.
+pub(crate) const FREE: u8 = 16;
 
 fn thread_name(t: u32) -> String {
     if t == 0 {
@@ -147,7 +159,13 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
     let mut out = String::from("==================\n");
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
-    let _ = writeln!(out, "WARNING: ThreadSanitizer: data race (pid={pid})");
+    // TSan's name for a race with an earlier free.
+    let what = if race.prev.func == FREE {
+        "heap-use-after-free"
+    } else {
+        "data race"
+    };
+    let _ = writeln!(out, "WARNING: ThreadSanitizer: {what} (pid={pid})");
     access_block(&mut out, t, sym, &race.cur, race.span(&race.cur), false);
     access_block(&mut out, t, sym, &race.prev, race.span(&race.prev), true);
     let addr = race.granule * 8 + (race.cur.mask & race.prev.mask).trailing_zeros() as usize;
@@ -156,7 +174,10 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
         .range(..=addr)
         .next_back()
         .filter(|(&b, o)| addr < b + o.size.max(1));
-    if let Some((&base, o)) = obj {
+    let freeing = race.cur.func == FREE || race.prev.func == FREE;
+    if freeing {
+        // TSan names no location for a freed (or being freed) block.
+    } else if let Some((&base, o)) = obj {
         let _ = writeln!(
             out,
             "  Location is heap block of size {} at {base:#x} allocated by {}:",
@@ -228,7 +249,7 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
             .map(|&pc| sym.locate_return(pc))
             .unwrap_or_default()
     };
-    let _ = write!(out, "SUMMARY: ThreadSanitizer: data race");
+    let _ = write!(out, "SUMMARY: ThreadSanitizer: {what}");
     if let (Some(f), Some(l)) = (&loc.file, loc.line) {
         let _ = write!(out, " {f}:{l}");
     }

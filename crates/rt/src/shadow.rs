@@ -303,6 +303,27 @@ impl Shadow {
         });
     }
 
+    /// Empty the race cells of `[addr, addr+size)`, leaving their side
+    /// data (which a cell's tag ties to it, see [`side_tag`]).
+    pub(crate) fn forget_cells(&self, addr: usize, size: usize) {
+        if size == 0 {
+            return;
+        }
+        self.for_chunks(addr >> 3, (addr + size - 1) >> 3, |c, i, j| {
+            if j - i <= 32 {
+                // A small block (the common case): stores, no call.
+                c.cells[i..j]
+                    .iter()
+                    .flatten()
+                    .for_each(|w| w.store(0, Ordering::Relaxed));
+            } else {
+                // SAFETY: the range lies inside the chunk's mapping; the
+                // shadow is only ever accessed through atomics.
+                unsafe { zero(c.cells[i..j].as_ptr() as *mut u8, (j - i) * CELLS * 8) };
+            }
+        });
+    }
+
     /// The cells of the granule at `addr`, unpacked (for tests and
     /// reports).
     #[inline]

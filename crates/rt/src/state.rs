@@ -21,7 +21,7 @@
 use crate::lines::{LineMemo, Lines};
 use crate::lock::{Lock, LockGuard};
 use crate::objects::{Objects, Row};
-use crate::race::{Detector, Stacks, SyncOp};
+use crate::race::{Detector, Race, Stacks, SyncOp};
 use crate::shadow::Shadow;
 use crate::trace::{self, Tracer};
 use loci_trace::Event;
@@ -42,6 +42,16 @@ pub(crate) enum Kind {
 
 /// Depth of the shadow call stack; deeper frames are counted, not stored.
 const SHADOW_DEPTH: usize = 64;
+
+/// How many of a freed block's first bytes carry the mark of its free
+/// (ThreadSanitizer marks the same: checking and marking more would cost
+/// time and shadow memory in proportion to what is freed, for little).
+const FREED_MARK_BYTES: usize = 1024;
+
+/// Blocks this big or bigger get no freed mark: glibc serves them (from
+/// 128 KiB, its first `mmap` threshold) with `mmap` and unmaps them when
+/// freed, and the system may map that memory again for anything.
+const FREED_MARK_MAX_SIZE: usize = 128 << 10;
 
 thread_local! {
     static TID: Cell<u32> = const { Cell::new(u32::MAX) };
@@ -850,6 +860,10 @@ impl Table {
         if let Some(old) = self.live.remove(&base) {
             self.retire(old);
         }
+        if self.races_on {
+            // Marks of an earlier free of this memory (see `free`).
+            self.hb.shadow.forget_cells(base, size);
+        }
         let id = self.objects.alloc(base).unwrap_or(0);
         // Mark the object's granules for the fast path: its id, or
         // `u32::MAX` ("ask the table") when it has none.
@@ -877,12 +891,29 @@ impl Table {
         });
     }
 
-    /// `tid` frees the object at `base` (if any): folded into its site.
-    pub(crate) fn free(&mut self, base: usize, tid: u32) {
-        if let Some(obj) = self.live.remove(&base) {
-            self.emit_free(tid, &obj);
-            self.retire(obj);
+    /// `tid` frees the object at `base` (if any; `pc`: the call of `free`,
+    /// `stack`: the thread's stack node), which is folded into its site.
+    /// With race detection on, the free is a write of the object's first
+    /// [`FREED_MARK_BYTES`] bytes, as in ThreadSanitizer: it is checked
+    /// against the accesses recorded there (a race found is returned, for
+    /// the caller to report) and stays in their cells as the mark of the
+    /// freed block, so that a later access by a thread not ordered after
+    /// the free is reported as a use after free. The marks are cleared when
+    /// the memory is allocated again ([`Table::alloc`]). Blocks of
+    /// [`FREED_MARK_MAX_SIZE`] bytes or more get no mark: the allocator may
+    /// give their memory back to the system, which may map it again for
+    /// something else (a thread's stack).
+    pub(crate) fn free(&mut self, base: usize, tid: u32, pc: usize, stack: u32) -> Option<Race> {
+        let obj = self.live.remove(&base)?;
+        self.emit_free(tid, &obj);
+        let mut race = None;
+        let mut marked = 0;
+        if self.races_on && obj.size > 0 && obj.size < FREED_MARK_MAX_SIZE {
+            marked = obj.size.min(FREED_MARK_BYTES);
+            race = self.hb.free(tid, base, marked, pc, stack);
         }
+        self.retire_marked(obj, marked);
+        race
     }
 
     /// Fold all live objects into their sites (at exit).
@@ -898,9 +929,24 @@ impl Table {
     /// Fold a dead object into its site and forget its shadow (the memory
     /// goes back to the allocator).
     pub(crate) fn retire(&mut self, obj: Object) {
+        self.retire_marked(obj, 0);
+    }
+
+    /// [`Table::retire`], keeping the race cells of the object's first
+    /// `marked` bytes (the marks of its free, see [`Table::free`]).
+    fn retire_marked(&mut self, obj: Object, marked: usize) {
         let mark = if obj.id == 0 { u32::MAX } else { obj.id };
         self.hb.shadow.mark(obj.base, obj.size, 0, Some(mark));
-        self.hb.forget_range(obj.base, obj.size);
+        self.hb.forget_sync(obj.base, obj.size);
+        let kept = if marked == 0 {
+            obj.base
+        } else {
+            (obj.base + marked).next_multiple_of(8)
+        };
+        let end = obj.base + obj.size;
+        if end > kept {
+            self.hb.shadow.forget(kept, end - kept);
+        }
         self.fold(obj);
     }
 
@@ -969,7 +1015,7 @@ mod tests {
         t.access(1016, 0, Kind::Atomic);
         t.access(1024, 0, Kind::Read);
         t.access(999, 0, Kind::Read);
-        t.free(1000, 0);
+        t.free(1000, 0, 0, 0);
         t.retire_all();
         t.fold_stats();
         assert_eq!(t.sites.len(), 1);

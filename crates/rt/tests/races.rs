@@ -162,11 +162,14 @@ fn run(exe: &Path, dir: &Path) -> Output {
         .unwrap()
 }
 
-/// Did this run report a race, ThreadSanitizer-style?
+/// Did this run report a race, ThreadSanitizer-style (a data race, or a
+/// use after free racing with the free)?
 fn reported(o: &Output) -> bool {
     let err = String::from_utf8_lossy(&o.stderr);
-    let warned = err.contains("WARNING: ThreadSanitizer: data race (pid=")
-        && err.contains("SUMMARY: ThreadSanitizer: data race");
+    let warned = ["data race", "heap-use-after-free"].iter().any(|what| {
+        err.contains(&format!("WARNING: ThreadSanitizer: {what} (pid="))
+            && err.contains(&format!("SUMMARY: ThreadSanitizer: {what}"))
+    });
     warned && o.status.code() == Some(66)
 }
 
@@ -300,8 +303,14 @@ fn report_matches_thread_sanitizer_format() {
             line_of("/* RACE */")
         )
     );
+    // The writer may not have returned yet when main reads (TSan says
+    // "running" then too).
     assert!(
-        nl.contains(&"  Thread T1 (tid=N, finished) created by main thread at:".to_string()),
+        ["finished", "running"]
+            .iter()
+            .any(|state| nl.contains(&format!(
+                "  Thread T1 (tid=N, {state}) created by main thread at:"
+            ))),
         "{l}"
     );
     let global = "  Location is global 'data' of size 4 at ADDR (MODULE+OFF)".to_string();
@@ -379,5 +388,70 @@ fn stack_locations_are_named_as_tsan_names_them() {
         assert_eq!(o.status.code(), Some(66), "{}", exe.display());
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.lines().any(|l| l == want), "{}:\n{err}", exe.display());
+    }
+}
+
+/// A race with a `free` is reported as ThreadSanitizer reports it: the
+/// free as a write of size 8 at the block with `free` as frame `#0`, as
+/// the current access ("data race") when it comes second and as the
+/// previous one ("heap-use-after-free") when it comes first, and no
+/// location (the block is gone).
+#[test]
+fn races_with_free_are_reported_as_tsan_reports_them() {
+    let dir = tmpdir("free");
+    if !have_libtsan(&dir) {
+        eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
+        return;
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/races");
+    for (name, what, free_first, other) in [
+        (
+            "racy_use_after_free.c",
+            "heap-use-after-free",
+            true,
+            "p[1] = 42;",
+        ),
+        ("racy_free_while_used.c", "data race", false, "p[3] = 7;"),
+    ] {
+        let src = examples.join(name).canonicalize().unwrap();
+        let b = build(&dir, &src);
+        let o = run(&b.loci, &dir);
+        assert_eq!(o.status.code(), Some(66), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let text = std::fs::read_to_string(&src).unwrap();
+        let line_of = |m: &str| text.lines().position(|l| l.contains(m)).unwrap() + 1;
+        let lines: Vec<&str> = err.lines().collect();
+        let at = |prefix: &str| {
+            lines
+                .iter()
+                .position(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no line {prefix:?} in\n{err}"))
+        };
+        assert!(
+            lines[at("WARNING: ThreadSanitizer: ")].contains(what),
+            "{err}"
+        );
+        let free = at(if free_first {
+            "  Previous write of size 8 at "
+        } else {
+            "  Write of size 8 at "
+        });
+        assert!(lines[free].ends_with(" by main thread:"), "{err}");
+        assert_eq!(lines[free + 1], "    #0 free <null> (loci-rt)", "{err}");
+        let main_line = format!("    #1 main {}:{} (", src.display(), line_of("free(p);"));
+        assert!(lines[free + 2].starts_with(&main_line), "{err}");
+        let access = at(if free_first {
+            "  Write of size 4 at "
+        } else {
+            "  Previous write of size 8 at "
+        });
+        assert!(lines[access].ends_with(" by thread T1:"), "{err}");
+        assert!(
+            lines[access + 1].contains(&format!("{}:{} (", src.display(), line_of(other))),
+            "{err}"
+        );
+        assert!(!err.contains("Location is"), "{err}");
+        let summary = format!("SUMMARY: ThreadSanitizer: {what} {}:", src.display());
+        assert!(err.contains(&summary), "{err}");
     }
 }
