@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::Scratch;
+use common::{corpus, expectations, reported, Scratch};
 
 /// The static library cargo built for this test run, next to the test
 /// binary (`<target>/<profile>/deps` or its parent), newest first; or
@@ -70,36 +70,6 @@ fn have_libtsan(dir: &Path) -> bool {
         .arg(&src)
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn corpus() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/races");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "c" || e == "cc"))
-        .collect();
-    v.sort();
-    v
-}
-
-/// `(loci's expected verdict, TSan's expected verdict)` from the header.
-fn expectations(src: &str) -> (bool, bool) {
-    let verdict = |key: &str| {
-        src.lines().take(12).find_map(|l| {
-            let rest = l.split(key).nth(1)?.trim();
-            if rest.starts_with("no race") {
-                Some(false)
-            } else if rest.starts_with("race") {
-                Some(true)
-            } else {
-                None
-            }
-        })
-    };
-    let loci = verdict("loci-race-test:").expect("no `loci-race-test:` line");
-    (loci, verdict("tsan:").unwrap_or(loci))
 }
 
 struct Built {
@@ -160,17 +130,6 @@ fn run(exe: &Path, dir: &Path) -> Output {
         .env("LOCI_PROFILE_OUT", dir.join("profile.json"))
         .output()
         .unwrap()
-}
-
-/// Did this run report a race, ThreadSanitizer-style (a data race, or a
-/// use after free racing with the free)?
-fn reported(o: &Output) -> bool {
-    let err = String::from_utf8_lossy(&o.stderr);
-    let warned = ["data race", "heap-use-after-free"].iter().any(|what| {
-        err.contains(&format!("WARNING: ThreadSanitizer: {what} (pid="))
-            && err.contains(&format!("SUMMARY: ThreadSanitizer: {what}"))
-    });
-    warned && o.status.code() == Some(66)
 }
 
 #[test]

@@ -37,3 +37,51 @@ impl Drop for Scratch {
         }
     }
 }
+
+/// The race corpus: every C (`.c`) and C++ (`.cc`) program in
+/// `examples/races/`, sorted.
+#[allow(dead_code)]
+pub fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/races");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c" || e == "cc"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `(loci's expected verdict, TSan's expected verdict)` from a corpus
+/// program's header (`loci-race-test: race` / `no race`, and `tsan: ...`
+/// where ThreadSanitizer is known to differ).
+#[allow(dead_code)]
+pub fn expectations(src: &str) -> (bool, bool) {
+    let verdict = |key: &str| {
+        src.lines().take(12).find_map(|l| {
+            let rest = l.split(key).nth(1)?.trim();
+            if rest.starts_with("no race") {
+                Some(false)
+            } else if rest.starts_with("race") {
+                Some(true)
+            } else {
+                None
+            }
+        })
+    };
+    let loci = verdict("loci-race-test:").expect("no `loci-race-test:` line");
+    (loci, verdict("tsan:").unwrap_or(loci))
+}
+
+/// Did this run report a race, ThreadSanitizer-style (a data race, or a
+/// use after free racing with the free), and exit with TSan's status 66?
+#[allow(dead_code)]
+pub fn reported(o: &std::process::Output) -> bool {
+    let err = String::from_utf8_lossy(&o.stderr);
+    let warned = ["data race", "heap-use-after-free"].iter().any(|what| {
+        err.contains(&format!("WARNING: ThreadSanitizer: {what} (pid="))
+            && err.contains(&format!("SUMMARY: ThreadSanitizer: {what}"))
+    });
+    warned && o.status.code() == Some(66)
+}
