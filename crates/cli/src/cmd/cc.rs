@@ -34,8 +34,10 @@ Examples:
   loci cc --clang -O1 -o prog prog.c      clang instead of gcc (also: CC=clang loci cc ...)
   loci profile -- ./prog ARGS...          run it and show the per-site profile
 
-The runtime library is `libloci_rt.a` next to the `loci` executable, or the
-file named by $LOCI_RT_LIB.")]
+The runtime library is the file named by $LOCI_RT_LIB, else `libloci_rt.a`
+next to the `loci` executable, else the one `cargo build --release` makes
+in the checkout `loci` was built from (for a `loci` put on the PATH with
+`cargo install --path crates/cli`).")]
 pub struct CcArgs {
     /// Use the C++ compiler (`g++`, or `clang++` with `--clang`) instead
     /// of `gcc`.
@@ -91,7 +93,9 @@ fn link_only(arg: &str) -> bool {
 }
 
 /// Where the runtime library is: `$LOCI_RT_LIB`, else `libloci_rt.a`
-/// beside the `loci` executable.
+/// beside the `loci` executable, else in the release target directory of
+/// the checkout this `loci` was built from (a `cargo install`ed `loci`
+/// lives elsewhere; `$CARGO_TARGET_DIR` at build time is honoured).
 pub fn runtime_lib() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("LOCI_RT_LIB") {
         let p = PathBuf::from(p);
@@ -102,14 +106,31 @@ pub fn runtime_lib() -> Result<PathBuf> {
     }
     let exe = std::env::current_exe().context("cannot locate the loci executable")?;
     let dir = exe.parent().context("loci executable has no directory")?;
-    let p = dir.join("libloci_rt.a");
-    if p.is_file() {
-        Ok(p)
+    let beside = dir.join("libloci_rt.a");
+    let built = checkout_target_dir().join("release/libloci_rt.a");
+    if beside.is_file() {
+        Ok(beside)
+    } else if built.is_file() {
+        Ok(built)
     } else {
         bail!(
-            "runtime library not found at {} (build it with `cargo build -p loci-rt --release` or set LOCI_RT_LIB)",
-            p.display()
+            "runtime library not found at {} nor at {} (build it with `cargo build -p loci-rt --release` in loci's checkout, or set LOCI_RT_LIB to a libloci_rt.a)",
+            beside.display(),
+            built.display()
         )
+    }
+}
+
+/// The target directory of the checkout this `loci` was built from.
+fn checkout_target_dir() -> PathBuf {
+    match option_env!("CARGO_TARGET_DIR") {
+        Some(d) if Path::new(d).is_absolute() => PathBuf::from(d),
+        // crates/cli -> the workspace.
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .unwrap_or(Path::new("."))
+            .join("target"),
     }
 }
 
@@ -280,6 +301,17 @@ pub fn run(args: CcArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_installed_loci_looks_in_its_checkouts_target_directory() {
+        let d = checkout_target_dir();
+        if let Some(t) = option_env!("CARGO_TARGET_DIR").filter(|t| Path::new(t).is_absolute()) {
+            assert_eq!(d, Path::new(t));
+        } else {
+            assert!(d.ends_with("target"), "{}", d.display());
+            assert!(d.parent().unwrap().join("crates/cli/Cargo.toml").is_file());
+        }
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
