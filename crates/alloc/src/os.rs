@@ -4,14 +4,18 @@
 //! allocates through `malloc` (the allocator may *be* `malloc`). Errors are
 //! reported as null pointers / `false`, never by panicking.
 //!
-//! `mmap`, `munmap` and `madvise` are made as raw system calls, not through
+//! `mmap`, `munmap`, `madvise` and the file calls of `numa_node_count`
+//! (`openat`, `read`, `close`) are made as raw system calls, not through
 //! libc's functions: those symbols may be interposed (a sanitizer runtime
 //! such as loci's own, `loci cc`, records mappings in an interposed `mmap`
-//! and may call `malloc` there), and the allocator calls them while it holds
-//! its locks, so an interposer that allocates would re-enter it and wait for
-//! itself forever.
+//! and may call `malloc` there; gcc's ThreadSanitizer runtime intercepts
+//! `open`), and the allocator calls them while it holds its locks or
+//! initialises, so an interposer that allocates would re-enter it and wait
+//! for itself forever. For the same reason the clock is read through the
+//! vDSO's `clock_gettime`, not libc's (`now_ms`).
 
 use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Size of an OS page assumed for rounding (the kernel may use larger pages;
 /// only `madvise` ranges depend on it and they are always 64 KiB multiples).
@@ -202,20 +206,38 @@ pub(crate) unsafe fn node_of_address(p: *const u8) -> Option<usize> {
 }
 
 /// Number of NUMA nodes, from `/sys/devices/system/node/online` (e.g. `0`
-/// or `0-3`); 1 when the file is absent. Uses `open`/`read` into a stack
-/// buffer: no allocation.
+/// or `0-3`); 1 when the file is absent. Reads into a stack buffer: no
+/// allocation.
+///
+/// `openat`, `read` and `close` are raw system calls, like `mmap` (see the
+/// module's documentation): this runs inside the one-time initialisation,
+/// which a nested `malloc` would wait for forever, and file functions are
+/// commonly interposed by runtimes that allocate (gcc's ThreadSanitizer
+/// runtime, I/O tracers).
 pub(crate) fn numa_node_count() -> usize {
     let path = b"/sys/devices/system/node/online\0";
     // SAFETY: path is NUL-terminated; flags are read-only.
-    let fd = unsafe { libc::open(path.as_ptr() as *const libc::c_char, libc::O_RDONLY) };
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD as libc::c_long,
+            path.as_ptr() as libc::c_long,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_long,
+        )
+    };
     if fd < 0 {
         return 1;
     }
     let mut buf = [0u8; 256];
     // SAFETY: buf is writable for its full length; fd is ours and closed once.
     let n = unsafe {
-        let n = libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len());
-        libc::close(fd);
+        let n = libc::syscall(
+            libc::SYS_read,
+            fd,
+            buf.as_mut_ptr() as libc::c_long,
+            buf.len() as libc::c_long,
+        );
+        libc::syscall(libc::SYS_close, fd);
         n
     };
     if n <= 0 {
@@ -250,14 +272,130 @@ pub(crate) fn parse_highest_node(s: &[u8]) -> Option<usize> {
 
 /// A monotonic clock in milliseconds, cheap (`CLOCK_MONOTONIC_COARSE`,
 /// answered by the vDSO without a system call).
+///
+/// The vDSO's function is called directly, not libc's `clock_gettime`:
+/// this runs under the heap lock (a page's release time), and
+/// `clock_gettime` is interposed by runtimes that may allocate (gcc's
+/// ThreadSanitizer runtime, libfaketime); a `malloc` there waited for the
+/// lock forever. Without a vDSO it is a raw system call.
 pub(crate) fn now_ms() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    match vdso_clock_gettime() {
+        // SAFETY: the vDSO's clock_gettime has libc's signature and writes
+        // one timespec.
+        Some(f) => unsafe {
+            f(libc::CLOCK_MONOTONIC_COARSE, &mut ts);
+        },
+        // SAFETY: clock_gettime writes one timespec.
+        None => unsafe {
+            libc::syscall(
+                libc::SYS_clock_gettime,
+                libc::CLOCK_MONOTONIC_COARSE as libc::c_long,
+                &mut ts as *mut libc::timespec as libc::c_long,
+            );
+        },
+    }
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// The vDSO's `clock_gettime`.
+type ClockGettime = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int;
+
+/// [`vdso_clock_gettime`]'s answer: 0 before the first look-up, 1 when the
+/// vDSO has no such function, else its address.
+static VDSO_CLOCK_GETTIME: AtomicUsize = AtomicUsize::new(0);
+
+/// The vDSO's `clock_gettime`, looked up once (racing threads find the
+/// same address).
+pub(crate) fn vdso_clock_gettime() -> Option<ClockGettime> {
+    let mut f = VDSO_CLOCK_GETTIME.load(Ordering::Relaxed);
+    if f == 0 {
+        #[cfg(target_arch = "aarch64")]
+        const NAME: &[u8] = b"__kernel_clock_gettime";
+        #[cfg(not(target_arch = "aarch64"))]
+        const NAME: &[u8] = b"__vdso_clock_gettime";
+        f = vdso_function(NAME).unwrap_or(1);
+        VDSO_CLOCK_GETTIME.store(f, Ordering::Relaxed);
+    }
+    // SAFETY: f is the address of the vDSO's clock_gettime, which has this
+    // signature.
+    (f != 1).then(|| unsafe { core::mem::transmute::<usize, ClockGettime>(f) })
+}
+
+/// The address of the vDSO's function `name` (its dynamic symbol table,
+/// through the image's section headers, which the kernel maps with it).
+/// No allocation and no libc call but `getauxval`.
+fn vdso_function(name: &[u8]) -> Option<usize> {
+    // SAFETY: getauxval has no preconditions.
+    let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: the kernel maps the vDSO's ELF image at `base`: its 64-byte
+    // header is readable.
+    let head = unsafe { core::slice::from_raw_parts(base as *const u8, 64) };
+    if head[0..4] != *b"\x7fELF" || head[4] != 2 {
+        return None;
+    }
+    let u16_at = |b: &[u8], o: usize| Some(u16::from_ne_bytes(b.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |b: &[u8], o: usize| Some(u32::from_ne_bytes(b.get(o..o + 4)?.try_into().ok()?));
+    let u64_at =
+        |b: &[u8], o: usize| Some(u64::from_ne_bytes(b.get(o..o + 8)?.try_into().ok()?) as usize);
+    let (phoff, shoff) = (u64_at(head, 0x20)?, u64_at(head, 0x28)?);
+    let (phnum, shentsize, shnum) = (
+        u16_at(head, 0x38)? as usize,
+        u16_at(head, 0x3a)? as usize,
+        u16_at(head, 0x3c)? as usize,
+    );
+    // The image (a few pages): headers and tables lie within it.
+    let len = shoff.checked_add(shnum.checked_mul(shentsize)?)?;
+    if len > 1 << 20 || shentsize < 64 || phoff.checked_add(phnum * 56)? > len {
+        return None;
+    }
+    // SAFETY: the image is mapped in full and its section headers are its
+    // last bytes, so `len` bytes from `base` are readable.
+    let b = unsafe { core::slice::from_raw_parts(base as *const u8, len) };
+    // Load bias: the first PT_LOAD segment maps file offset p_offset at
+    // p_vaddr.
+    let bias = (0..phnum).find_map(|i| {
+        let ph = phoff + i * 56;
+        (u32_at(b, ph)? == libc::PT_LOAD).then(|| {
+            Some(
+                base.wrapping_add(u64_at(b, ph + 8)?)
+                    .wrapping_sub(u64_at(b, ph + 0x10)?),
+            )
+        })?
+    })?;
+    let section = |i: usize| {
+        let h = shoff + i * shentsize;
+        // (type, offset, size, link, entsize)
+        Some((
+            u32_at(b, h + 4)?,
+            u64_at(b, h + 0x18)?,
+            u64_at(b, h + 0x20)?,
+            u32_at(b, h + 0x28)? as usize,
+            u64_at(b, h + 0x38)?,
+        ))
+    };
+    for i in 0..shnum {
+        let (kind, off, size, link, entsize) = section(i)?;
+        if kind != 11 || entsize < 24 {
+            continue; // not SHT_DYNSYM
+        }
+        let (_, stroff, strsize, _, _) = section(link)?;
+        let strtab = b.get(stroff..stroff.checked_add(strsize)?)?;
+        for e in (off..off.checked_add(size)?).step_by(entsize) {
+            let (name_off, value) = (u32_at(b, e)? as usize, u64_at(b, e + 8)?);
+            let rest = strtab.get(name_off..)?;
+            if value != 0 && rest.starts_with(name) && rest.get(name.len()) == Some(&0) {
+                return Some(bias.wrapping_add(value));
+            }
+        }
+    }
+    None
 }
 
 /// Yield the CPU (used by the spin lock after spinning a while).

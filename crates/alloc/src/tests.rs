@@ -756,3 +756,38 @@ fn pages_claimed_for_a_heap_with_a_home_node_are_bound_there() {
         unsafe { dealloc(p) };
     }
 }
+
+#[test]
+fn the_clock_comes_from_the_vdso_and_agrees_with_libc() {
+    // Linux maps a vDSO with clock_gettime on x86-64 and AArch64: the
+    // allocator must find it there rather than call libc's interposable
+    // clock_gettime under its locks (see `os::now_ms`).
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        assert!(
+            os::vdso_clock_gettime().is_some(),
+            "no clock_gettime in the vDSO"
+        );
+    }
+    let libc_ms = || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    };
+    let before = libc_ms();
+    let ours = os::now_ms();
+    let after = libc_ms();
+    assert!(
+        before <= ours && ours <= after,
+        "{before} <= {ours} <= {after}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let later = os::now_ms();
+    assert!(
+        later >= ours + 20 && later <= libc_ms(),
+        "{ours} -> {later}"
+    );
+}

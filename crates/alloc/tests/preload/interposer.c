@@ -1,10 +1,16 @@
 /* An executable that interposes memset, memcpy, memmove and mmap the way a
  * sanitizer runtime does (loci's own, linked by `loci cc`, records mappings
- * and accesses there and may allocate while doing so): each of them calls
+ * and accesses there and may allocate while doing so), and open, openat,
+ * read, close and clock_gettime the way other runtimes do (gcc's
+ * ThreadSanitizer runtime, I/O tracers, libfaketime): each of them calls
  * malloc and free before doing its work. Under LD_PRELOAD=libloci_alloc.so
  * the allocator must never reach these symbols while it holds one of its
- * locks, or the nested malloc waits for that lock forever (it did: the heap
- * of the first thread was written with memset under the heap-arena lock).
+ * locks or is initialising, or the nested malloc waits for that lock
+ * forever. It did: the heap of the first thread was written with memset
+ * under the heap-arena lock; the NUMA node count was read with
+ * open/read/close during the one-time initialisation, which the nested
+ * malloc waited for; a released page's time was read with clock_gettime
+ * under the heap lock.
  *
  * The program gives threads their first heaps (the library's constructor
  * and pthread_create), makes a segment reuse a still-resident region (a
@@ -14,13 +20,16 @@
  * interposition is in effect). Link with -rdynamic so that the shared
  * library's references bind to these definitions. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static __thread int inside;
@@ -68,6 +77,57 @@ void *memmove(void *d, const void *s, size_t n) {
 void *mmap(void *a, size_t len, int prot, int flags, int fd, off_t off) {
   runtime_work();
   return (void *)syscall(SYS_mmap, a, len, prot, flags, fd, off);
+}
+
+/* The file functions the allocator's initialisation used (libc's open is
+ * `open64` under _FILE_OFFSET_BITS=64, so both names are defined). */
+static long sys_open(const char *path, int flags, va_list ap) {
+  mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+  return syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+int open(const char *path, int flags, ...) {
+  runtime_work();
+  va_list ap;
+  va_start(ap, flags);
+  long r = sys_open(path, flags, ap);
+  va_end(ap);
+  return (int)r;
+}
+
+int open64(const char *path, int flags, ...) {
+  runtime_work();
+  va_list ap;
+  va_start(ap, flags);
+  long r = sys_open(path, flags, ap);
+  va_end(ap);
+  return (int)r;
+}
+
+int openat(int dirfd, const char *path, int flags, ...) {
+  runtime_work();
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+  va_end(ap);
+  return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+ssize_t read(int fd, void *buf, size_t n) {
+  runtime_work();
+  return syscall(SYS_read, fd, buf, n);
+}
+
+int close(int fd) {
+  runtime_work();
+  return (int)syscall(SYS_close, fd);
+}
+
+/* The allocator reads a clock under its heap lock (a released page's time);
+ * gcc's ThreadSanitizer runtime and libfaketime interpose clock_gettime. */
+int clock_gettime(clockid_t clock, struct timespec *ts) {
+  runtime_work();
+  return (int)syscall(SYS_clock_gettime, clock, ts);
 }
 
 static void *worker(void *arg) {
