@@ -807,10 +807,16 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     };
     let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
-    let last = (addr + size - 1) & !7;
-    let (Some((chunk, gi)), Some(_)) = (shadow::lookup(l1, addr), shadow::lookup(l1, last)) else {
+    let Some((chunk, gi)) = shadow::lookup(l1, addr) else {
         return Err(op);
     };
+    // The last byte's chunk too, when it is another one (rare).
+    let last = addr + size - 1;
+    if last >> shadow::CHUNK_SHIFT != addr >> shadow::CHUNK_SHIFT
+        && shadow::lookup(l1, last).is_none()
+    {
+        return Err(op);
+    }
     let races = flags & RACES != 0;
     // SAFETY: this thread, outside the runtime (it has a context).
     let th = unsafe { c.clock_mut() };

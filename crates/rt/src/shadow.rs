@@ -39,7 +39,7 @@ use crate::race::{EMPTY, EMPTY_TID};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// log2 of the application bytes one chunk covers.
-const CHUNK_SHIFT: usize = 20;
+pub(crate) const CHUNK_SHIFT: usize = 20;
 /// Granules (8 bytes) per chunk.
 pub(crate) const GRANULES: usize = 1 << (CHUNK_SHIFT - 3);
 /// Granules per 4 KiB page.
