@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::{corpus, expectations, reported, Scratch};
+use common::{corpus, expectations, reported, run_ok, Scratch};
 
 const SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
@@ -99,15 +99,6 @@ fn setup(test: &str) -> Option<PathBuf> {
             None
         }
     }
-}
-
-fn run_ok(cmd: &mut Command) {
-    let o = cmd.output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Compile `src` (C, or C++ for `.cc`) with the cross compiler at

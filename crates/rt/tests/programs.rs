@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::Scratch;
+use common::{run_ok, Scratch};
 
 /// The static library cargo built for this test run: next to the test
 /// binary (`target/<profile>/deps`), newest first.
@@ -53,16 +53,6 @@ fn have_tsan_gcc(dir: &Path) -> bool {
 /// A scratch directory for test `name` (removed when the test passes).
 fn tmpdir(name: &str) -> Scratch {
     Scratch::new("loci-rt", name)
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let o = cmd.output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
 }
 
 struct Run {

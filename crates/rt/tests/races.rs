@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::{corpus, expectations, reported, Scratch};
+use common::{corpus, expectations, reported, run_ok, Scratch};
 
 /// The static library cargo built for this test run, next to the test
 /// binary (`<target>/<profile>/deps` or its parent), newest first; or
@@ -49,15 +49,6 @@ fn runtime_lib() -> PathBuf {
 /// A scratch directory for test `name` (removed when the test passes).
 fn tmpdir(name: &str) -> Scratch {
     Scratch::new("loci-races", name)
-}
-
-fn run_ok(cmd: &mut Command) {
-    let o = cmd.output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Can gcc build *and link* a ThreadSanitizer program here?
@@ -288,23 +279,9 @@ fn libc_accesses_show_the_intercepted_function() {
         eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
         return;
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/races/racy_memcpy.c")
-        .canonicalize()
-        .unwrap();
-    let b = build(&dir, &src);
-    let o = run(&b.loci, &dir);
-    assert_eq!(o.status.code(), Some(66));
-    let err = String::from_utf8_lossy(&o.stderr);
-    let text = std::fs::read_to_string(&src).unwrap();
-    let line_of = |m: &str| text.lines().position(|l| l.contains(m)).unwrap() + 1;
-    let lines: Vec<&str> = err.lines().collect();
-    let at = |prefix: &str| {
-        lines
-            .iter()
-            .position(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no line {prefix:?} in\n{err}"))
-    };
+    let r = loci_report(&dir, "racy_memcpy.c");
+    let (src, err, lines) = (&r.src, &r.err, r.lines());
+    let (line_of, at) = (|m: &str| r.line_of(m), |p: &str| r.at(p));
     // Sizes are those within the 8-byte granule where the accesses met,
     // as in TSan's report of the same program.
     let cur = at("  Read of size 8 at ");
@@ -325,6 +302,55 @@ fn libc_accesses_show_the_intercepted_function() {
         line_of("memcpy(buf, src")
     );
     assert!(lines[prev + 2].starts_with(&fill_line), "{err}");
+}
+
+/// A corpus program's race report under loci, for line-by-line checks.
+struct Report {
+    /// The program's source.
+    src: PathBuf,
+    /// Its text.
+    text: String,
+    /// Its stderr (which must hold the report).
+    err: String,
+}
+
+impl Report {
+    /// The report's lines.
+    fn lines(&self) -> Vec<&str> {
+        self.err.lines().collect()
+    }
+
+    /// The (1-based) source line containing `marker`.
+    fn line_of(&self, marker: &str) -> usize {
+        self.text.lines().position(|l| l.contains(marker)).unwrap() + 1
+    }
+
+    /// The index of the first report line starting with `prefix`.
+    fn at(&self, prefix: &str) -> usize {
+        self.err
+            .lines()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in\n{}", self.err))
+    }
+}
+
+/// Build `examples/races/NAME` in `dir`, run it with loci's runtime, and
+/// require a race report (exit status 66).
+fn loci_report(dir: &Path, name: &str) -> Report {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/races")
+        .join(name)
+        .canonicalize()
+        .unwrap();
+    let b = build(dir, &src);
+    let o = run(&b.loci, dir);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(66), "{name}:\n{err}");
+    Report {
+        text: std::fs::read_to_string(&src).unwrap(),
+        src,
+        err,
+    }
 }
 
 /// A race on a thread's stack names the stack's thread as its location,
@@ -362,7 +388,6 @@ fn races_with_free_are_reported_as_tsan_reports_them() {
         eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
         return;
     }
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/races");
     for (name, what, free_first, other) in [
         (
             "racy_use_after_free.c",
@@ -372,20 +397,9 @@ fn races_with_free_are_reported_as_tsan_reports_them() {
         ),
         ("racy_free_while_used.c", "data race", false, "p[3] = 7;"),
     ] {
-        let src = examples.join(name).canonicalize().unwrap();
-        let b = build(&dir, &src);
-        let o = run(&b.loci, &dir);
-        assert_eq!(o.status.code(), Some(66), "{name}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        let text = std::fs::read_to_string(&src).unwrap();
-        let line_of = |m: &str| text.lines().position(|l| l.contains(m)).unwrap() + 1;
-        let lines: Vec<&str> = err.lines().collect();
-        let at = |prefix: &str| {
-            lines
-                .iter()
-                .position(|l| l.starts_with(prefix))
-                .unwrap_or_else(|| panic!("no line {prefix:?} in\n{err}"))
-        };
+        let r = loci_report(&dir, name);
+        let (src, err, lines) = (&r.src, &r.err, r.lines());
+        let (line_of, at) = (|m: &str| r.line_of(m), |p: &str| r.at(p));
         assert!(
             lines[at("WARNING: ThreadSanitizer: ")].contains(what),
             "{err}"

@@ -85,3 +85,15 @@ pub fn reported(o: &std::process::Output) -> bool {
     });
     warned && o.status.code() == Some(66)
 }
+
+/// Run `cmd`, which must succeed (else fail with its stderr).
+#[allow(dead_code)]
+pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
