@@ -294,11 +294,18 @@ extern "C" fn fork_release() {
 }
 
 /// pthread key destructor: abandon the exiting thread's heap.
+///
+/// With signals blocked: a handler that allocates (an instrumented
+/// handler under a sanitizer runtime) would otherwise wait for the heap
+/// lock held here, forever, and no interposer can defer signals around
+/// this call (see `os::SignalsBlocked`). glibc's own thread-exit path has
+/// that deadlock (`tcache_thread_shutdown` frees under the arena lock).
 unsafe extern "C" fn on_thread_exit(value: *mut libc::c_void) {
     let heap = value as *mut Heap;
     if heap.is_null() || current_or_none() != heap {
         return;
     }
+    let _signals = os::SignalsBlocked::new();
     // SAFETY: the exiting thread still owns `heap`; shared pages and the
     // segment list are read under the heap lock.
     unsafe {

@@ -398,6 +398,71 @@ fn vdso_function(name: &[u8]) -> Option<usize> {
     None
 }
 
+/// Signals blocked in the calling thread until this guard drops, when the
+/// previous mask comes back. For the allocator's own work that no caller
+/// can shield: the thread-exit destructor runs from libc, not through an
+/// interposed `malloc`, so a runtime that defers signals around `malloc`
+/// (ThreadSanitizer) or instruments a signal handler and allocates there
+/// (loci's) cannot know the thread is inside the allocator, and a handler
+/// that allocates would wait for the heap lock its own thread holds.
+///
+/// A raw `rt_sigprocmask` (libc's `pthread_sigmask` is interposed by such
+/// runtimes) that leaves glibc's internal signals 32 and 33 (thread
+/// cancellation, `setuid` broadcast) unblocked, as `pthread_sigmask` does.
+pub(crate) struct SignalsBlocked {
+    old: u64,
+}
+
+impl SignalsBlocked {
+    pub(crate) fn new() -> Self {
+        let block: u64 = !((1 << (32 - 1)) | (1 << (33 - 1)));
+        let mut old: u64 = 0;
+        // SAFETY: the kernel reads one 8-byte set and writes one.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_BLOCK as libc::c_long,
+                &block as *const u64 as libc::c_long,
+                &mut old as *mut u64 as libc::c_long,
+                8 as libc::c_long,
+            );
+        }
+        SignalsBlocked { old }
+    }
+
+    /// The calling thread's current signal mask (for tests).
+    #[cfg(test)]
+    pub(crate) fn current_mask() -> u64 {
+        let mut cur: u64 = 0;
+        // SAFETY: with a null new set the kernel only writes the old one.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_BLOCK as libc::c_long,
+                0 as libc::c_long,
+                &mut cur as *mut u64 as libc::c_long,
+                8 as libc::c_long,
+            );
+        }
+        cur
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: the kernel reads one 8-byte set.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK as libc::c_long,
+                &self.old as *const u64 as libc::c_long,
+                0 as libc::c_long,
+                8 as libc::c_long,
+            );
+        }
+    }
+}
+
 /// Yield the CPU (used by the spin lock after spinning a while).
 pub(crate) fn yield_now() {
     // SAFETY: sched_yield has no preconditions.

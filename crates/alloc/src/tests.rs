@@ -791,3 +791,18 @@ fn the_clock_comes_from_the_vdso_and_agrees_with_libc() {
         "{ours} -> {later}"
     );
 }
+
+#[test]
+fn signals_blocked_guard_blocks_and_restores() {
+    let before = os::SignalsBlocked::current_mask();
+    {
+        let _g = os::SignalsBlocked::new();
+        let during = os::SignalsBlocked::current_mask();
+        // SIGALRM (14) and SIGUSR1 (10) blocked; glibc's 32 and 33 not.
+        assert_ne!(during & (1 << (14 - 1)), 0);
+        assert_ne!(during & (1 << (10 - 1)), 0);
+        assert_eq!(during & (1 << (32 - 1)), before & (1 << (32 - 1)));
+        assert_eq!(during & (1 << (33 - 1)), before & (1 << (33 - 1)));
+    }
+    assert_eq!(os::SignalsBlocked::current_mask(), before);
+}

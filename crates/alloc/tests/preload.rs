@@ -242,6 +242,40 @@ fn interposed_libc_functions_that_allocate_do_not_deadlock() {
 }
 
 #[test]
+fn a_signal_handler_that_allocates_during_thread_exit_does_not_deadlock() {
+    // See tests/preload/thread_exit_signals.c: before the thread-exit
+    // destructor blocked signals, this hung within seconds.
+    let Some((dir, exe)) = compile_c("thread_exit_signals") else {
+        return;
+    };
+    let mut child = Command::new(&exe)
+        .arg("20000")
+        .env("LD_PRELOAD", library())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("thread_exit_signals hung under loci-alloc (a signal handler's malloc waits for the heap lock of its own exiting thread)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout == b"ok\n",
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn c_api_under_preload() {
     let Some((dir, exe)) = compile_c("api") else {
         return;
