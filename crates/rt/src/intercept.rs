@@ -411,6 +411,116 @@ unsafe extern "C" fn pthread_create_impl(
         let _g = Guard::enter();
         // SAFETY: the thread was not created, so the box is still ours.
         drop(unsafe { Box::from_raw(start) });
+    } else if let Some(_g) = Guard::enter() {
+        // The handle now, so that a `pthread_detach` right after this
+        // finds the thread even before it ran.
+        let mut detach_state = libc::PTHREAD_CREATE_JOINABLE;
+        // SAFETY: `attr`, when not null, is the caller's initialised
+        // attribute object; `thread` was written by the real call.
+        let detached = !attr.is_null()
+            && unsafe { pthread_attr_getdetachstate(attr, &mut detach_state) } == 0
+            && detach_state == libc::PTHREAD_CREATE_DETACHED;
+        let mut t = state::table();
+        let info = t.thread_mut(tid);
+        // SAFETY: as above.
+        info.pthread = Some(unsafe { *thread });
+        info.detached |= detached;
+    }
+    rc
+}
+
+extern "C" {
+    // POSIX, in glibc; the `libc` crate declares only the setter.
+    fn pthread_attr_getdetachstate(attr: *const libc::pthread_attr_t, state: *mut c_int) -> c_int;
+}
+
+/// The most recent thread with handle `thread` that is neither joined nor
+/// detached (handles are reused once a thread is gone).
+fn by_handle(t: &state::Table, thread: libc::pthread_t) -> Option<usize> {
+    t.threads
+        .iter()
+        .rposition(|i| i.pthread == Some(thread) && i.joined_by.is_none() && !i.detached)
+}
+
+/// After a successful join of `thread` (`pthread_join` and its `_np`
+/// variants): record which thread joined which; the joiner acquires the
+/// finished thread's clock.
+fn note_joined(thread: libc::pthread_t) {
+    let Some(g) = Guard::enter() else { return };
+    let me = state::current_tid(&g);
+    let mut t = state::table();
+    if let Some(child) = by_handle(&t, thread) {
+        let info = &mut t.threads[child];
+        info.joined_by = Some(me);
+        info.finished = true;
+        t.hb.thread_joined(me, child as u32);
+        t.emit(Event::Acquire {
+            thread: me,
+            object: trace::EXIT_OBJ | child as u64,
+        });
+    }
+}
+
+/// Interposed `pthread_detach`: the thread is not a leak when it ends
+/// unjoined.
+///
+/// # Safety
+/// As for libc's `pthread_detach`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_detach(thread: libc::pthread_t) -> c_int {
+    let Some(real_detach) = real::pthread_detach() else {
+        sys::missing("pthread_detach")
+    };
+    // SAFETY: forwarding the caller's argument.
+    let rc = unsafe { real_detach(thread) };
+    if rc == 0 {
+        if let Some(_g) = Guard::enter() {
+            let mut t = state::table();
+            if let Some(i) = by_handle(&t, thread) {
+                t.threads[i].detached = true;
+            }
+        }
+    }
+    rc
+}
+
+/// Interposed `pthread_tryjoin_np`: a join when it succeeds.
+///
+/// # Safety
+/// As for glibc's `pthread_tryjoin_np`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_tryjoin_np(
+    thread: libc::pthread_t,
+    ret: *mut *mut c_void,
+) -> c_int {
+    let Some(real_join) = real::pthread_tryjoin_np() else {
+        sys::missing("pthread_tryjoin_np")
+    };
+    // SAFETY: forwarding the caller's arguments.
+    let rc = unsafe { real_join(thread, ret) };
+    if rc == 0 {
+        note_joined(thread);
+    }
+    rc
+}
+
+/// Interposed `pthread_timedjoin_np`: a join when it succeeds.
+///
+/// # Safety
+/// As for glibc's `pthread_timedjoin_np`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_timedjoin_np(
+    thread: libc::pthread_t,
+    ret: *mut *mut c_void,
+    abstime: *const libc::timespec,
+) -> c_int {
+    let Some(real_join) = real::pthread_timedjoin_np() else {
+        sys::missing("pthread_timedjoin_np")
+    };
+    // SAFETY: forwarding the caller's arguments.
+    let rc = unsafe { real_join(thread, ret, abstime) };
+    if rc == 0 {
+        note_joined(thread);
     }
     rc
 }
@@ -428,25 +538,7 @@ pub unsafe extern "C" fn pthread_join(thread: libc::pthread_t, ret: *mut *mut c_
     // SAFETY: forwarding the caller's arguments.
     let rc = unsafe { real_join(thread, ret) };
     if rc == 0 {
-        if let Some(g) = Guard::enter() {
-            let me = state::current_tid(&g);
-            let mut t = state::table();
-            // The most recent thread with this handle (handles are reused).
-            if let Some(child) = t
-                .threads
-                .iter()
-                .rposition(|i| i.pthread == Some(thread) && i.joined_by.is_none())
-            {
-                let info = &mut t.threads[child];
-                info.joined_by = Some(me);
-                info.finished = true;
-                t.hb.thread_joined(me, child as u32);
-                t.emit(Event::Acquire {
-                    thread: me,
-                    object: trace::EXIT_OBJ | child as u64,
-                });
-            }
-        }
+        note_joined(thread);
     }
     rc
 }

@@ -26,6 +26,9 @@
 //! The location is a heap block (with its allocation stack), a thread's
 //! stack (`Location is stack of thread T1.`) or a global, as in TSan.
 //!
+//! At exit, threads that ended without being joined or detached are
+//! reported as TSan reports them (`thread leak`, see [`thread_leaks`]).
+//!
 //! An access made inside an intercepted libc function (`memcpy`,
 //! `strlen`, ...) shows that function as frame `#0`, as in TSan; so does a
 //! `free` racing with an earlier access, and an access racing with an
@@ -217,29 +220,7 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
     tids.sort_unstable();
     tids.dedup();
     for tid in tids.into_iter().filter(|&x| x != 0) {
-        let Some(info) = t.threads.get(tid as usize) else {
-            continue;
-        };
-        let state = if info.finished { "finished" } else { "running" };
-        let creator = info
-            .parent
-            .map_or("unknown thread".to_string(), thread_name);
-        let _ = writeln!(
-            out,
-            "  Thread T{tid} (tid={}, {state}) created by {creator} at:",
-            info.os_tid
-        );
-        out.push_str("    #0 pthread_create <null> (loci-rt)\n");
-        let mut n = 1;
-        if info.created_pc != 0 {
-            frame(&mut out, sym, n, info.created_pc);
-            n += 1;
-        }
-        for pc in stack_frames(t, info.created_stack) {
-            frame(&mut out, sym, n, pc);
-            n += 1;
-        }
-        out.push('\n');
+        thread_block(&mut out, t, sym, tid);
     }
     let loc = if race.cur.pc != 0 {
         sym.locate_return(race.cur.pc)
@@ -249,6 +230,40 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
             .map(|&pc| sym.locate_return(pc))
             .unwrap_or_default()
     };
+    summary(&mut out, what, &loc);
+    out
+}
+
+/// TSan's block naming thread `tid`: its state and where it was created.
+fn thread_block(out: &mut String, t: &Table, sym: &mut Symbolizer, tid: u32) {
+    let Some(info) = t.threads.get(tid as usize) else {
+        return;
+    };
+    let state = if info.finished { "finished" } else { "running" };
+    let creator = info
+        .parent
+        .map_or("unknown thread".to_string(), thread_name);
+    let _ = writeln!(
+        out,
+        "  Thread T{tid} (tid={}, {state}) created by {creator} at:",
+        info.os_tid
+    );
+    out.push_str("    #0 pthread_create <null> (loci-rt)\n");
+    let mut n = 1;
+    if info.created_pc != 0 {
+        frame(out, sym, n, info.created_pc);
+        n += 1;
+    }
+    for pc in stack_frames(t, info.created_stack) {
+        frame(out, sym, n, pc);
+        n += 1;
+    }
+    out.push('\n');
+}
+
+/// A report's `SUMMARY` line for a warning of kind `what` at `loc`, and
+/// its closing rule.
+fn summary(out: &mut String, what: &str, loc: &crate::report::Loc) {
     let _ = write!(out, "SUMMARY: ThreadSanitizer: {what}");
     if let (Some(f), Some(l)) = (&loc.file, loc.line) {
         let _ = write!(out, " {f}:{l}");
@@ -257,7 +272,41 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
         let _ = write!(out, " in {func}");
     }
     out.push_str("\n==================\n");
-    out
+}
+
+/// ThreadSanitizer's thread-leak warnings, as it gives them at exit: one
+/// per creation stack of the threads that ended without being joined or
+/// detached (`And N more similar thread leaks.` for the others created
+/// there). Returns the reports' text and how many there are (warnings).
+pub(crate) fn thread_leaks(t: &Table) -> (String, u64) {
+    let mut groups: Vec<((usize, u32), Vec<u32>)> = Vec::new();
+    for (tid, info) in t.threads.iter().enumerate().skip(1) {
+        if info.finished && info.joined_by.is_none() && !info.detached {
+            let key = (info.created_pc, info.created_stack);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(tid as u32),
+                None => groups.push((key, vec![tid as u32])),
+            }
+        }
+    }
+    if groups.is_empty() {
+        return (String::new(), 0);
+    }
+    let mut s = SYM.lock();
+    let sym = s.0.get_or_insert_with(Symbolizer::new);
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let mut out = String::new();
+    for ((pc, _), tids) in &groups {
+        out.push_str("==================\n");
+        let _ = writeln!(out, "WARNING: ThreadSanitizer: thread leak (pid={pid})");
+        thread_block(&mut out, t, sym, tids[0]);
+        if tids.len() > 1 {
+            let _ = writeln!(out, "  And {} more similar thread leaks.\n", tids.len() - 1);
+        }
+        summary(&mut out, "thread leak", &sym.locate_return(*pc));
+    }
+    (out, groups.len() as u64)
 }
 
 /// Write the report of `race` to stderr (one `write` per report line

@@ -27,9 +27,9 @@ pub(crate) fn install_at_exit() {
 }
 
 extern "C" fn at_exit() {
-    let races = write_profile();
-    if races > 0 {
-        crate::sys::say(&format!("ThreadSanitizer: reported {races} warnings\n"));
+    let warnings = write_profile();
+    if warnings > 0 {
+        crate::sys::say(&format!("ThreadSanitizer: reported {warnings} warnings\n"));
         // SAFETY: fflush(NULL) flushes every open output stream.
         unsafe { libc::fflush(core::ptr::null_mut()) };
         // Ends the process (as TSan's exit code 66) without running the
@@ -48,9 +48,10 @@ pub(crate) fn exit_now(status: c_int) -> ! {
 }
 
 /// Write the profile (and finish the trace) once: from `exit`, `_exit`
-/// or a fatal signal, whichever comes first. Returns the number of races
-/// reported (0 when the profile was already written, or cannot be written
-/// because this thread is inside the runtime).
+/// or a fatal signal, whichever comes first, after reporting thread leaks
+/// as ThreadSanitizer does. Returns the number of warnings reported (races
+/// and thread leaks; 0 when the profile was already written, or cannot be
+/// written because this thread is inside the runtime).
 pub(crate) fn write_profile() -> u64 {
     let Some(_g) = Guard::enter() else { return 0 };
     let mut t = state::table();
@@ -74,8 +75,12 @@ pub(crate) fn write_profile() -> u64 {
     t.retire_all();
     t.fold_stats();
     let json = render(&t, &mut Symbolizer::new());
-    let races = t.hb.races;
+    let (leaks, nleaks) = crate::race_report::thread_leaks(&t);
+    let warnings = t.hb.races + nleaks;
     drop(t);
+    if nleaks > 0 {
+        crate::sys::say(&leaks);
+    }
     let path = std::env::var_os("LOCI_PROFILE_OUT").unwrap_or_else(|| "loci-profile.json".into());
     if let Err(e) = std::fs::write(&path, json) {
         // Best effort, and said once: the host's output is otherwise untouched.
@@ -84,7 +89,7 @@ pub(crate) fn write_profile() -> u64 {
             path.to_string_lossy()
         );
     }
-    races
+    warnings
 }
 
 /// The exit status of a process in which races were reported

@@ -500,6 +500,9 @@ pub(crate) struct ThreadInfo {
     pub(crate) created_stack: u32,
     /// Has the thread's start routine returned?
     pub(crate) finished: bool,
+    /// Detached (`pthread_detach`, or created detached): never joined,
+    /// and not a leak when it ends.
+    pub(crate) detached: bool,
     /// `mmap` calls (successful) and the bytes they mapped.
     pub(crate) mmaps: u64,
     /// Bytes mapped by `mmap`.

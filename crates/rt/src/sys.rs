@@ -121,6 +121,9 @@ real_fns! {
     pthread_create: unsafe extern "C" fn(*mut libc::pthread_t, *const libc::pthread_attr_t, StartFn, *mut c_void) -> c_int;
     pthread_join: unsafe extern "C" fn(libc::pthread_t, *mut *mut c_void) -> c_int;
     pthread_exit: unsafe extern "C" fn(*mut c_void) -> !;
+    pthread_detach: unsafe extern "C" fn(libc::pthread_t) -> c_int;
+    pthread_tryjoin_np: unsafe extern "C" fn(libc::pthread_t, *mut *mut c_void) -> c_int;
+    pthread_timedjoin_np: unsafe extern "C" fn(libc::pthread_t, *mut *mut c_void, *const libc::timespec) -> c_int;
     pthread_mutex_lock: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
     pthread_mutex_trylock: unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> c_int;
     pthread_mutex_timedlock: unsafe extern "C" fn(*mut libc::pthread_mutex_t, *const libc::timespec) -> c_int;

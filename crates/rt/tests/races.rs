@@ -183,6 +183,31 @@ fn verdicts_match_thread_sanitizer_on_the_corpus() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Report lines with what differs between the runtimes masked:
+/// addresses, pids, thread ids and module offsets.
+fn normalize(s: &str) -> Vec<String> {
+    s.lines()
+        .map(|line| {
+            line.split(' ')
+                .map(|w| {
+                    if w.starts_with("0x") {
+                        "ADDR".to_string()
+                    } else if w.starts_with("(pid=") {
+                        "(pid=N)".to_string()
+                    } else if w.starts_with("(tid=") {
+                        "(tid=N,".to_string()
+                    } else if w.starts_with('(') && w.contains("+0x") {
+                        "(MODULE+OFF)".to_string()
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
 /// The report itself: same access lines, frames and SUMMARY as
 /// ThreadSanitizer's on a program whose race has a fixed order (the
 /// writer's store always precedes main's load).
@@ -201,31 +226,7 @@ fn report_matches_thread_sanitizer_format() {
         String::from_utf8_lossy(&t.stderr).into_owned(),
         String::from_utf8_lossy(&l.stderr).into_owned(),
     );
-    // Addresses, pids, thread ids and module offsets differ between the
-    // runtimes; mask them.
-    let norm = |s: &str| -> Vec<String> {
-        s.lines()
-            .map(|line| {
-                line.split(' ')
-                    .map(|w| {
-                        if w.starts_with("0x") {
-                            "ADDR".to_string()
-                        } else if w.starts_with("(pid=") {
-                            "(pid=N)".to_string()
-                        } else if w.starts_with("(tid=") {
-                            "(tid=N,".to_string()
-                        } else if w.starts_with('(') && w.contains("+0x") {
-                            "(MODULE+OFF)".to_string()
-                        } else {
-                            w.to_string()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    };
-    let (nt, nl) = (norm(&t), norm(&l));
+    let (nt, nl) = (normalize(&t), normalize(&l));
     let text = std::fs::read_to_string(&src).unwrap();
     let line_of = |m: &str| text.lines().position(|l| l.contains(m)).unwrap() + 1;
     let path = src.display().to_string();
@@ -427,4 +428,82 @@ fn races_with_free_are_reported_as_tsan_reports_them() {
         let summary = format!("SUMMARY: ThreadSanitizer: {what} {}:", src.display());
         assert!(err.contains(&summary), "{err}");
     }
+}
+
+/// Threads that end without being joined or detached, as ThreadSanitizer
+/// reports them at exit ("thread leak", one report per creation site, exit
+/// status 66); detached threads (by `pthread_detach` or created detached)
+/// and threads joined by `pthread_tryjoin_np` or `pthread_timedjoin_np`
+/// are not leaks.
+const LEAKS: &str = r#"#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+static void *work(void *a) { (void)a; return NULL; }
+int main(void) {
+    pthread_t t[3], d, dd, tj, tt;
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, work, NULL); /* LEAK */
+    pthread_create(&d, NULL, work, NULL);
+    pthread_detach(d);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_create(&dd, &a, work, NULL);
+    pthread_create(&tj, NULL, work, NULL);
+    while (pthread_tryjoin_np(tj, NULL) != 0)
+        usleep(1000);
+    pthread_create(&tt, NULL, work, NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 60;
+    pthread_timedjoin_np(tt, NULL, &ts);
+    usleep(100000);
+    printf("done\n");
+    return 0;
+}
+"#;
+
+#[test]
+fn thread_leaks_are_reported_as_tsan_reports_them() {
+    let dir = tmpdir("leaks");
+    if !have_libtsan(&dir) {
+        eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
+        return;
+    }
+    let src = dir.join("leaks.c");
+    std::fs::write(&src, LEAKS).unwrap();
+    let b = build(&dir, &src);
+    let (t, l) = (run(&b.tsan, &dir), run(&b.loci, &dir));
+    for o in [&t, &l] {
+        assert_eq!(o.stdout, b"done\n");
+        assert_eq!(
+            o.status.code(),
+            Some(66),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // All but the interceptor's own frame (TSan names its source file).
+    let lines = |o: &Output| -> Vec<String> {
+        normalize(&String::from_utf8_lossy(&o.stderr))
+            .into_iter()
+            .filter(|l| !l.starts_with("    #0 pthread_create "))
+            .collect()
+    };
+    let (lt, ll) = (lines(&t), lines(&l));
+    assert_eq!(ll, lt, "loci:\n{}", String::from_utf8_lossy(&l.stderr));
+    let line = LEAKS
+        .lines()
+        .position(|l| l.contains("/* LEAK */"))
+        .unwrap()
+        + 1;
+    let summary = format!(
+        "SUMMARY: ThreadSanitizer: thread leak {}:{line} in main",
+        src.display()
+    );
+    assert!(ll.contains(&summary), "{ll:?}");
+    assert!(ll.contains(&"  And 2 more similar thread leaks.".to_string()));
+    assert!(ll.contains(&"ThreadSanitizer: reported 1 warnings".to_string()));
 }
