@@ -141,14 +141,7 @@ fn access_block(
         let _ = writeln!(out, "    #0 {name} <null> (loci-rt)");
         n = 1;
     }
-    if c.pc != 0 {
-        frame(out, sym, n, c.pc);
-        n += 1;
-    }
-    for pc in stack_frames(t, c.stack) {
-        frame(out, sym, n, pc);
-        n += 1;
-    }
+    n = frames(out, t, sym, n, c.pc, c.stack);
     if n == 0 {
         // The previous access's side data was replaced while the race was
         // being reported (see `Shadow::cell_as`); TSan's words for it.
@@ -189,10 +182,7 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
         );
         let _ = writeln!(out, "    #0 {} <null> (loci-rt)", o.func.name());
         let site = &t.sites[o.site];
-        frame(&mut out, sym, 1, site.pc);
-        for (i, pc) in stack_frames(t, o.stack).into_iter().enumerate() {
-            frame(&mut out, sym, i + 2, pc);
-        }
+        frames(&mut out, t, sym, 1, site.pc, o.stack);
         out.push('\n');
     } else if let Some(owner) = crate::state::stack_owner(t, addr) {
         let _ = writeln!(out, "  Location is stack of {}.\n", thread_name(owner));
@@ -249,16 +239,29 @@ fn thread_block(out: &mut String, t: &Table, sym: &mut Symbolizer, tid: u32) {
         info.os_tid
     );
     out.push_str("    #0 pthread_create <null> (loci-rt)\n");
-    let mut n = 1;
-    if info.created_pc != 0 {
-        frame(out, sym, n, info.created_pc);
-        n += 1;
-    }
-    for pc in stack_frames(t, info.created_stack) {
+    frames(out, t, sym, 1, info.created_pc, info.created_stack);
+    out.push('\n');
+}
+
+/// Frames `#n`, `#n+1`, ...: the call at `pc` (0: none), then the stack
+/// node `stack`'s frames; returns the next frame number.
+fn frames(
+    out: &mut String,
+    t: &Table,
+    sym: &mut Symbolizer,
+    mut n: usize,
+    pc: usize,
+    stack: u32,
+) -> usize {
+    if pc != 0 {
         frame(out, sym, n, pc);
         n += 1;
     }
-    out.push('\n');
+    for pc in stack_frames(t, stack) {
+        frame(out, sym, n, pc);
+        n += 1;
+    }
+    n
 }
 
 /// A report's `SUMMARY` line for a warning of kind `what` at `loc`, and
