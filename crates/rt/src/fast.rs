@@ -281,6 +281,21 @@ fn current() -> Option<(&'static Ctx, u8)> {
     Some((unsafe { &*c }, flags))
 }
 
+/// Run `f`, a call into the real allocator (`malloc`, `free`, ...), with
+/// the thread's context slot set to BUSY (and restored after): a signal
+/// handler that interrupts the allocator then neither records its
+/// accesses nor enters the runtime, which allocates, while the allocator
+/// is not reentrant (glibc's single-threaded `malloc` takes no lock at
+/// all: its heap was corrupted). Two TLS stores.
+#[inline(always)]
+pub(crate) fn in_allocator<R>(f: impl FnOnce() -> R) -> R {
+    let c = slot::get();
+    slot::set(BUSY);
+    let r = f();
+    slot::set(c);
+    r
+}
+
 /// Run `f` with the thread's context slot set to BUSY (and restored to
 /// `c` after): for sections that check races, hold a shard lock or may
 /// allocate, so that a signal handler interrupting them records nothing

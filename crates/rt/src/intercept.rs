@@ -95,7 +95,7 @@ fn page_size() -> usize {
 unsafe extern "C" fn malloc_impl(size: usize, site: usize) -> *mut c_void {
     let p = match real::malloc() {
         // SAFETY: forwarding the caller's arguments to the real malloc.
-        Some(f) => unsafe { f(size) },
+        Some(f) => crate::fast::in_allocator(|| unsafe { f(size) }),
         None => sys::boot_alloc(size, 16),
     };
     note_alloc(p, size, site, AllocFn::Malloc);
@@ -105,7 +105,7 @@ unsafe extern "C" fn malloc_impl(size: usize, site: usize) -> *mut c_void {
 unsafe extern "C" fn calloc_impl(n: usize, size: usize, site: usize) -> *mut c_void {
     let p = match real::calloc() {
         // SAFETY: forwarding the caller's arguments to the real calloc.
-        Some(f) => unsafe { f(n, size) },
+        Some(f) => crate::fast::in_allocator(|| unsafe { f(n, size) }),
         None => match n.checked_mul(size) {
             Some(total) => sys::boot_alloc(total, 16),
             None => null_mut(),
@@ -142,7 +142,7 @@ unsafe extern "C" fn realloc_impl(p: *mut c_void, size: usize, site: usize) -> *
         Guard::enter().and_then(|_g| state::table().take(p as usize))
     };
     // SAFETY: forwarding the caller's arguments to the real realloc.
-    let q = unsafe { f(p, size) };
+    let q = crate::fast::in_allocator(|| unsafe { f(p, size) });
     if let Some(obj) = old {
         if let Some(g) = Guard::enter() {
             let tid = state::current_tid(&g);
@@ -186,7 +186,7 @@ unsafe extern "C" fn posix_memalign_impl(
     match real::posix_memalign() {
         Some(f) => {
             // SAFETY: forwarding the caller's arguments.
-            let rc = unsafe { f(out, align, size) };
+            let rc = crate::fast::in_allocator(|| unsafe { f(out, align, size) });
             if rc == 0 {
                 // SAFETY: on success the real function stored the block in *out.
                 note_alloc(unsafe { *out }, size, site, AllocFn::PosixMemalign);
@@ -208,7 +208,7 @@ unsafe extern "C" fn posix_memalign_impl(
 unsafe extern "C" fn aligned_alloc_impl(align: usize, size: usize, site: usize) -> *mut c_void {
     let p = match real::aligned_alloc() {
         // SAFETY: forwarding the caller's arguments.
-        Some(f) => unsafe { f(align, size) },
+        Some(f) => crate::fast::in_allocator(|| unsafe { f(align, size) }),
         None => sys::boot_alloc(size, align),
     };
     note_alloc(p, size, site, AllocFn::AlignedAlloc);
@@ -218,7 +218,7 @@ unsafe extern "C" fn aligned_alloc_impl(align: usize, size: usize, site: usize) 
 unsafe extern "C" fn memalign_impl(align: usize, size: usize, site: usize) -> *mut c_void {
     let p = match real::memalign() {
         // SAFETY: forwarding the caller's arguments.
-        Some(f) => unsafe { f(align, size) },
+        Some(f) => crate::fast::in_allocator(|| unsafe { f(align, size) }),
         None => sys::boot_alloc(size, align),
     };
     note_alloc(p, size, site, AllocFn::Memalign);
@@ -228,7 +228,7 @@ unsafe extern "C" fn memalign_impl(align: usize, size: usize, site: usize) -> *m
 unsafe extern "C" fn valloc_impl(size: usize, site: usize) -> *mut c_void {
     let p = match real::valloc() {
         // SAFETY: forwarding the caller's arguments.
-        Some(f) => unsafe { f(size) },
+        Some(f) => crate::fast::in_allocator(|| unsafe { f(size) }),
         None => sys::boot_alloc(size, page_size()),
     };
     note_alloc(p, size, site, AllocFn::Valloc);
@@ -240,7 +240,7 @@ unsafe extern "C" fn pvalloc_impl(size: usize, site: usize) -> *mut c_void {
     let rounded = size.div_ceil(page).max(1) * page;
     let p = match real::pvalloc() {
         // SAFETY: forwarding the caller's arguments.
-        Some(f) => unsafe { f(size) },
+        Some(f) => crate::fast::in_allocator(|| unsafe { f(size) }),
         None => sys::boot_alloc(rounded, page),
     };
     note_alloc(p, rounded, site, AllocFn::Pvalloc);
@@ -260,7 +260,7 @@ unsafe extern "C" fn free_impl(p: *mut c_void, pc: usize) {
     if let Some(f) = real::free() {
         // SAFETY: `p` came from the real allocator (bootstrap blocks were
         // filtered out above).
-        unsafe { f(p) };
+        crate::fast::in_allocator(|| unsafe { f(p) });
     }
 }
 
@@ -275,7 +275,7 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     }
     match real::malloc_usable_size() {
         // SAFETY: forwarding the caller's argument.
-        Some(f) => unsafe { f(p) },
+        Some(f) => crate::fast::in_allocator(|| unsafe { f(p) }),
         None => 0,
     }
 }
