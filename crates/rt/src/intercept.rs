@@ -150,9 +150,17 @@ unsafe extern "C" fn realloc_impl(p: *mut c_void, size: usize, site: usize) -> *
             if q.is_null() && size != 0 {
                 // Failed: the old block is still live.
                 t.put_back(p as usize, obj);
-            } else {
+            } else if q == p {
+                // Resized in place: the new object replaces it.
                 t.emit_free(tid, &obj);
                 t.retire(obj);
+            } else {
+                // Moved (or freed by `realloc(p, 0)`): a free of the old
+                // block, as for `free`.
+                let stack = state::stack_node();
+                if let Some(r) = t.free_taken(obj, tid, site, stack, crate::race_report::REALLOC) {
+                    crate::race_report::report(&t, &r);
+                }
             }
         }
     }

@@ -79,8 +79,9 @@
 //!   their cells as the block's mark, so that a later access by a thread
 //!   not ordered after the free is reported as TSan's
 //!   "heap-use-after-free". Bytes beyond the first KiB, blocks of 128 KiB
-//!   or more (which glibc may unmap, see `state::FREED_MARK_MAX_SIZE`) and
-//!   the old block of a `realloc` that moved carry no mark, and an access
+//!   or more (which glibc may unmap, see `state::FREED_MARK_MAX_SIZE`)
+//!   carry no mark (a `realloc` that moves a block marks the old one, as
+//!   `realloc`), and an access
 //!   racing with the free at the very moment of its plain stores can go
 //!   unseen. A use after free that *is* ordered after the free (by the
 //!   freeing thread itself, say) is not a race and is not reported (TSan
@@ -1012,7 +1013,8 @@ impl Detector {
     /// against the cells there (the first race found is returned, unless
     /// reported before), then each granule's cells replaced by the mark of
     /// the free, a write of the whole granule by `t` in its current epoch
-    /// with side data `pc`, `stack` and [`crate::race_report::FREE`], so
+    /// with side data `pc`, `stack` and `func` (`free`, or `realloc` for a
+    /// block it moved: [`crate::race_report::FREE`], `REALLOC`), so
     /// that an access by a thread not ordered after the free races with
     /// it. One load per cell, no compare-and-swap: the stores are plain,
     /// so an access made to the block at the very moment it is freed, by
@@ -1021,10 +1023,10 @@ impl Detector {
     pub(crate) fn free(
         &mut self,
         t: u32,
-        addr: usize,
-        len: usize,
+        (addr, len): (usize, usize),
         pc: usize,
         stack: u32,
+        func: u8,
     ) -> Option<Race> {
         if len == 0 || t > MAX_TID {
             return None;
@@ -1035,7 +1037,7 @@ impl Detector {
         let clock: &[u32] = &self.threads[t as usize].vc.0;
         let epoch = clock.get(t as usize).copied().unwrap_or(0);
         let mark = shadow::pack(t, epoch, 0xff, true, false);
-        let info = shadow::side_info(stack, crate::race_report::FREE);
+        let info = shadow::side_info(stack, func);
         let mut found = None;
         let (first, last) = (addr / 8, (addr + len - 1) / 8);
         // The granules `[g, end)` of each chunk in turn: one lookup each.
@@ -1609,7 +1611,7 @@ mod tests {
         // Thread 1 writes the block, main frees it unordered: the free is
         // the current access of the race, a write of the whole granule.
         assert!(d.access(1, &acc(0x800, 4, true, false, 1)).is_none());
-        let r = d.free(0, 0x800, 64, 2, 0).unwrap();
+        let r = d.free(0, (0x800, 64), 2, 0, FREE).unwrap();
         assert_eq!((r.cur.tid, r.cur.func, r.cur.mask), (0, FREE, 0xff));
         assert!(r.cur.write && !r.cur.atomic);
         assert_eq!((r.prev.tid, r.prev.pc, r.granule), (1, 1, 0x100));

@@ -58,9 +58,9 @@ static SYM: Lock<Sym> = Lock::new(Sym(None));
 /// Names of the intercepted libc functions that access memory, by the
 /// index stored in a cell (0: the program's own access; [`FREE`]: the
 /// freeing of a heap block, see `Table::free`).
-pub(crate) const INTERCEPTED: [&str; 17] = [
+pub(crate) const INTERCEPTED: [&str; 18] = [
     "", "memcpy", "memmove", "memset", "memcmp", "memchr", "strlen", "strnlen", "strcpy",
-    "strncpy", "strcat", "strncat", "strcmp", "strncmp", "strchr", "strrchr", "free",
+    "strncpy", "strcat", "strncat", "strcmp", "strncmp", "strchr", "strrchr", "free", "realloc",
 ];
 
 /// The index of `free` in [`INTERCEPTED`]: a cell with it is the mark a
@@ -69,6 +69,15 @@ pub(crate) const INTERCEPTED: [&str; 17] = [
 /// `heap-use-after-free` when the free came first, `data race` (with
 /// `free` as the current access's frame `#0`) when it came second.
 pub(crate) const FREE: u8 = 16;
+
+/// The index of `realloc` in [`INTERCEPTED`]: the mark of a block that
+/// `realloc` moved (freed), reported as [`FREE`]'s are.
+pub(crate) const REALLOC: u8 = 17;
+
+/// Is `func` (an index into [`INTERCEPTED`]) one that frees a block?
+fn frees(func: u8) -> bool {
+    func == FREE || func == REALLOC
+}
 
 fn thread_name(t: u32) -> String {
     if t == 0 {
@@ -156,7 +165,7 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     // TSan's name for a race with an earlier free.
-    let what = if race.prev.func == FREE {
+    let what = if frees(race.prev.func) {
         "heap-use-after-free"
     } else {
         "data race"
@@ -170,7 +179,7 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
         .range(..=addr)
         .next_back()
         .filter(|(&b, o)| addr < b + o.size.max(1));
-    let freeing = race.cur.func == FREE || race.prev.func == FREE;
+    let freeing = frees(race.cur.func) || frees(race.prev.func);
     if freeing {
         // TSan names no location for a freed (or being freed) block.
     } else if let Some((&base, o)) = obj {

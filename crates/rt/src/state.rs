@@ -908,12 +908,39 @@ impl Table {
     /// something else (a thread's stack).
     pub(crate) fn free(&mut self, base: usize, tid: u32, pc: usize, stack: u32) -> Option<Race> {
         let obj = self.live.remove(&base)?;
+        self.free_taken(obj, tid, pc, stack, crate::race_report::FREE)
+    }
+
+    /// [`Table::free`] of an object already taken out of the table (with
+    /// [`Table::take`]): `realloc` takes the old block before calling the
+    /// real `realloc`, and calls this when the block moved (`func`:
+    /// [`crate::race_report::REALLOC`]). The memory is then already back
+    /// with the allocator, which may have handed it to another thread: no
+    /// mark is left where a live object lies now (its allocation emptied
+    /// the cells; a later one will).
+    pub(crate) fn free_taken(
+        &mut self,
+        obj: Object,
+        tid: u32,
+        pc: usize,
+        stack: u32,
+        func: u8,
+    ) -> Option<Race> {
         self.emit_free(tid, &obj);
+        let base = obj.base;
         let mut race = None;
         let mut marked = 0;
         if self.races_on && obj.size > 0 && obj.size < FREED_MARK_MAX_SIZE {
-            marked = obj.size.min(FREED_MARK_BYTES);
-            race = self.hb.free(tid, base, marked, pc, stack);
+            let len = obj.size.min(FREED_MARK_BYTES);
+            let reused = self
+                .live
+                .range(..base + len)
+                .next_back()
+                .is_some_and(|(&b, o)| b + o.size.max(1) > base);
+            if !reused {
+                marked = len;
+                race = self.hb.free(tid, (base, len), pc, stack, func);
+            }
         }
         self.retire_marked(obj, marked);
         race

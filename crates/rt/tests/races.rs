@@ -377,8 +377,9 @@ fn stack_locations_are_named_as_tsan_names_them() {
     }
 }
 
-/// A race with a `free` is reported as ThreadSanitizer reports it: the
-/// free as a write of size 8 at the block with `free` as frame `#0`, as
+/// A race with a `free` (or a `realloc` that moved the block) is reported
+/// as ThreadSanitizer reports it: the free as a write of size 8 at the
+/// block with `free` (`realloc`) as frame `#0`, as
 /// the current access ("data race") when it comes second and as the
 /// previous one ("heap-use-after-free") when it comes first, and no
 /// location (the block is gone).
@@ -389,14 +390,30 @@ fn races_with_free_are_reported_as_tsan_reports_them() {
         eprintln!("notice: skipping: gcc cannot link -fsanitize=thread programs (libtsan)");
         return;
     }
-    for (name, what, free_first, other) in [
+    // (program, warning, the free came first, the freeing function and
+    // its line, the other access's line)
+    for (name, what, free_first, (func, freeing), other) in [
         (
             "racy_use_after_free.c",
             "heap-use-after-free",
             true,
+            ("free", "free(p);"),
             "p[1] = 42;",
         ),
-        ("racy_free_while_used.c", "data race", false, "p[3] = 7;"),
+        (
+            "racy_free_while_used.c",
+            "data race",
+            false,
+            ("free", "free(p);"),
+            "p[3] = 7;",
+        ),
+        (
+            "racy_use_after_realloc.c",
+            "heap-use-after-free",
+            true,
+            ("realloc", "p = realloc("),
+            "old[1] = 42;",
+        ),
     ] {
         let r = loci_report(&dir, name);
         let (src, err, lines) = (&r.src, &r.err, r.lines());
@@ -411,8 +428,12 @@ fn races_with_free_are_reported_as_tsan_reports_them() {
             "  Write of size 8 at "
         });
         assert!(lines[free].ends_with(" by main thread:"), "{err}");
-        assert_eq!(lines[free + 1], "    #0 free <null> (loci-rt)", "{err}");
-        let main_line = format!("    #1 main {}:{} (", src.display(), line_of("free(p);"));
+        assert_eq!(
+            lines[free + 1],
+            format!("    #0 {func} <null> (loci-rt)"),
+            "{err}"
+        );
+        let main_line = format!("    #1 main {}:{} (", src.display(), line_of(freeing));
         assert!(lines[free + 2].starts_with(&main_line), "{err}");
         let access = at(if free_first {
             "  Write of size 4 at "
