@@ -157,6 +157,28 @@ fn sort_a_generated_file() {
     );
 }
 
+/// Run `cmd` with the library preloaded and its output captured; a run
+/// longer than 60 s is a hang (a deadlock spins: the allocator's locks
+/// yield), killed, and the test fails saying `hung`.
+fn run_preloaded_or_hang(mut cmd: Command, hung: &str) -> Output {
+    let mut child = cmd
+        .env("LD_PRELOAD", library())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{hung}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 fn compile_c(name: &str) -> Option<(PathBuf, PathBuf)> {
     if !have("cc") {
         return None;
@@ -207,23 +229,10 @@ fn interposed_libc_functions_that_allocate_do_not_deadlock() {
         "cc failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = Command::new(&exe)
-        .env("LD_PRELOAD", library())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A deadlock spins (the allocator's locks yield): give it 60 s.
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the interposer program hung under loci-alloc (a malloc from an interposed function waits for a lock its caller holds, or for the initialisation it is part of)");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_preloaded_or_hang(
+        Command::new(&exe),
+        "the interposer program hung under loci-alloc (a malloc from an interposed function waits for a lock its caller holds, or for the initialisation it is part of)",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let n: u64 = stdout
         .trim()
@@ -248,23 +257,12 @@ fn a_signal_handler_that_allocates_during_thread_exit_does_not_deadlock() {
     let Some((dir, exe)) = compile_c("thread_exit_signals") else {
         return;
     };
-    let mut child = Command::new(&exe)
-        .arg("20000")
-        .env("LD_PRELOAD", library())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("thread_exit_signals hung under loci-alloc (a signal handler's malloc waits for the heap lock of its own exiting thread)");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = Command::new(&exe);
+    cmd.arg("20000");
+    let out = run_preloaded_or_hang(
+        cmd,
+        "thread_exit_signals hung under loci-alloc (a signal handler's malloc waits for the heap lock of its own exiting thread)",
+    );
     assert!(
         out.status.success() && out.stdout == b"ok\n",
         "status {:?}\nstdout: {}\nstderr: {}",
