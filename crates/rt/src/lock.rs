@@ -4,29 +4,49 @@
 //! child, so a child never inherits it locked by a thread that no longer
 //! exists.
 //!
-//! Cost: an uncontended lock/unlock is one compare-exchange and one store;
-//! under contention it spins briefly, then yields the CPU (`sched_yield`).
+//! The lock is the three-state futex mutex of U. Drepper, *Futexes Are
+//! Tricky* (2011), "mutex3": 0 unlocked, 1 locked, 2 locked and a thread
+//! may be asleep on it. A waiter spins briefly, then sleeps in the kernel
+//! (`FUTEX_WAIT`) until the holder's unlock wakes it. (It used to yield
+//! with `sched_yield` instead: with a thread per core, a yield returns at
+//! once, and two threads of `benches/profile/prodcons.c` burnt a quarter
+//! of their CPU time spinning on each other's `malloc` and `free`.)
+//!
+//! Cost: an uncontended lock/unlock is one compare-exchange and one
+//! exchange; a contended unlock adds a `FUTEX_WAKE` system call.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
-/// A spin-then-yield lock protecting a `T`.
+/// Unlocked.
+const FREE: u32 = 0;
+/// Locked, no thread asleep on it.
+const HELD: u32 = 1;
+/// Locked, and a thread may be asleep on it (unlock must wake one).
+const CONTENDED: u32 = 2;
+/// Spins before sleeping: a few hundred nanoseconds, about the length of
+/// the runtime's short critical sections.
+const SPINS: u32 = 100;
+/// How long one bounded wait sleeps at most ([`Lock::lock_bounded`]).
+const BOUNDED_WAIT_NS: libc::c_long = 100_000;
+
+/// A spin-then-sleep lock protecting a `T`.
 pub(crate) struct Lock<T> {
-    held: AtomicBool,
+    state: AtomicU32,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: the value is only reached through `LockGuard`, which exists only
-// while `held` is true for it alone (acquire/release on `held`), so access
-// is exclusive; `T: Send` lets it be used from any thread.
+// while `state` is not FREE for it alone (acquire/release on `state`), so
+// access is exclusive; `T: Send` lets it be used from any thread.
 unsafe impl<T: Send> Sync for Lock<T> {}
 
 impl<T> Lock<T> {
     /// A new, unlocked lock.
     pub(crate) const fn new(value: T) -> Lock<T> {
         Lock {
-            held: AtomicBool::new(false),
+            state: AtomicU32::new(FREE),
             value: UnsafeCell::new(value),
         }
     }
@@ -36,26 +56,45 @@ impl<T> Lock<T> {
         self.acquire(None);
     }
 
-    /// Try to take the lock: 64 spins, then yields (at most `max_yields`;
-    /// `None`: until it is taken). `false`: not taken.
-    fn acquire(&self, max_yields: Option<u32>) -> bool {
-        let mut tries = 0u32;
-        while self
-            .held
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+    /// Take the lock: spin [`SPINS`] times, then sleep until woken (at
+    /// most `max_waits` sleeps of [`BOUNDED_WAIT_NS`]; `None`: until it
+    /// is taken). `false`: not taken.
+    fn acquire(&self, max_waits: Option<u32>) -> bool {
+        if self
+            .state
+            .compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
         {
-            if tries < 64 {
-                core::hint::spin_loop();
-            } else if max_yields.is_none_or(|m| tries - 64 < m) {
-                // SAFETY: sched_yield has no preconditions.
-                unsafe { libc::sched_yield() };
-            } else {
+            return true;
+        }
+        for _ in 0..SPINS {
+            core::hint::spin_loop();
+            if self.state.load(Ordering::Relaxed) == FREE
+                && self
+                    .state
+                    .compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return true;
+            }
+        }
+        let mut waits = 0u32;
+        // Taken as CONTENDED: this thread cannot know whether others sleep.
+        while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
+            if max_waits.is_some_and(|m| waits >= m) {
                 return false;
             }
-            tries = tries.saturating_add(1);
+            waits += 1;
+            futex_wait(&self.state, max_waits.map(|_| BOUNDED_WAIT_NS));
         }
         true
+    }
+
+    /// Release: wake one sleeper if there may be one.
+    fn release(&self) {
+        if self.state.swap(FREE, Ordering::Release) == CONTENDED {
+            futex_wake(&self.state);
+        }
     }
 
     /// Release a lock taken with [`Lock::raw_lock`].
@@ -63,15 +102,15 @@ impl<T> Lock<T> {
     /// # Safety
     /// The caller must hold the lock through `raw_lock` (not a guard).
     pub(crate) unsafe fn raw_unlock(&self) {
-        self.held.store(false, Ordering::Release);
+        self.release();
     }
 
-    /// Acquire within a bounded wait (64 spins, then `yields` yields), or
-    /// `None`: for a caller that may run in a signal handler which
-    /// interrupted the holder's wait for something the handler holds
+    /// Acquire within a bounded wait (spins, then at most `waits` sleeps
+    /// of 100 µs), or `None`: for a caller that may run in a signal handler
+    /// which interrupted the holder's wait for something the handler holds
     /// (libc's malloc lock), where waiting forever would deadlock.
-    pub(crate) fn lock_bounded(&self, yields: u32) -> Option<LockGuard<'_, T>> {
-        self.acquire(Some(yields))
+    pub(crate) fn lock_bounded(&self, waits: u32) -> Option<LockGuard<'_, T>> {
+        self.acquire(Some(waits))
             .then_some(LockGuard { lock: self })
     }
 
@@ -81,6 +120,43 @@ impl<T> Lock<T> {
         self.raw_lock();
         LockGuard { lock: self }
     }
+}
+
+/// Sleep while `state` is [`CONTENDED`] (or until `timeout_ns` passed, or
+/// a wake-up or signal comes: the caller tests the state again).
+fn futex_wait(state: &AtomicU32, timeout_ns: Option<libc::c_long>) {
+    let ts = timeout_ns.map(|ns| libc::timespec {
+        tv_sec: 0,
+        tv_nsec: ns,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: FUTEX_WAIT reads the aligned u32 at `state` (alive for the
+    // call) and the optional timespec; no memory is written. Errors
+    // (EAGAIN: the state changed, EINTR, ETIMEDOUT) all mean "look again".
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            state.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            CONTENDED,
+            ts_ptr,
+        )
+    };
+}
+
+/// Wake one thread asleep on `state`.
+fn futex_wake(state: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            state.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        )
+    };
 }
 
 /// Exclusive access to a [`Lock`]'s value.
@@ -105,7 +181,7 @@ impl<T> DerefMut for LockGuard<'_, T> {
 
 impl<T> Drop for LockGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.held.store(false, Ordering::Release);
+        self.lock.release();
     }
 }
 
@@ -132,5 +208,21 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(*l.lock(), 40_000);
+    }
+
+    #[test]
+    fn a_bounded_wait_gives_up_and_a_sleeper_is_woken() {
+        let l = std::sync::Arc::new(Lock::new(0u64));
+        let g = l.lock();
+        // Held: spins, two 100 µs sleeps, then gives up.
+        assert!(l.lock_bounded(2).is_none());
+        // A thread asleep on the lock takes it once it is released.
+        let l2 = l.clone();
+        let h = std::thread::spawn(move || *l2.lock() += 1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        drop(g);
+        h.join().unwrap();
+        assert_eq!(*l.lock(), 1);
+        assert!(l.lock_bounded(0).is_some());
     }
 }

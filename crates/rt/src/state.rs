@@ -259,7 +259,7 @@ fn intern_frames(v: usize, d: usize) -> u32 {
             // stacks and waits for malloc (seen in
             // `thousands_of_threads_and_signals`). It then names the known
             // prefix of the stack, and interns the rest next time.
-            let Some(mut stacks) = STACKS.lock_bounded(1000) else {
+            let Some(mut stacks) = STACKS.lock_bounded(10) else {
                 return node;
             };
             SHADOW.with(|s| {
