@@ -382,6 +382,56 @@ fn clang_capture_by_reference_has_the_same_exact_counts_as_gcc() {
 }
 
 #[test]
+fn a_program_on_stdin_with_a_language_option_is_instrumented_and_linked() {
+    // configure scripts and build systems probe with `cc -x c - -o X`.
+    // With gcc the runtime archive used to follow `-x c` on the link line
+    // and be compiled as C source (for many minutes).
+    if !runtime_available() {
+        return;
+    }
+    let dir = tmpdir("stdin");
+    let mut compilers = vec![("gcc", vec!["-O0"])];
+    if clang_available() {
+        compilers.push(("clang", vec!["--clang", "-O0"]));
+    }
+    for (name, flags) in compilers {
+        let exe = dir.join(name);
+        let mut child = loci()
+            .arg("cc")
+            .args(&flags)
+            .args(["-x", "c", "-", "-o"])
+            .arg(&exe)
+            .arg("-lpthread")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(CAPTURE.as_bytes()).unwrap();
+        }
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: loci cc failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // Instrumented and profiled: main's malloc is a handoff site.
+        let o = profile(&dir, &exe, &["--json"]);
+        assert_eq!(o.status.code(), Some(3), "{name}");
+        let p: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+        let handoff = p["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["line"] == 12 && s["class"] == "handoff");
+        assert!(handoff, "{name}: {p:#}");
+    }
+}
+
+#[test]
 fn clang_racy_programs_exit_66() {
     if !runtime_available() || !clang_available() {
         return;

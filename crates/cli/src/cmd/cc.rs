@@ -173,6 +173,11 @@ pub fn plan_clang(compiler: &str, args: &[String], rt: &Path) -> Vec<Vec<String>
     if links(args) {
         cmd.push("-fno-sanitize-link-runtime".to_string());
         cmd.extend(args.iter().cloned());
+        // After `-x LANG`, clang would take the runtime for a source.
+        let next = |i: usize| args.get(i + 1).map(String::as_str);
+        if (0..args.len()).any(|i| language_option(&args[i], next(i)).is_some()) {
+            cmd.extend(["-x", "none"].map(String::from));
+        }
         cmd.push(rt.to_string_lossy().into_owned());
         cmd.extend(["-lpthread", "-ldl", "-lm"].map(String::from));
     } else {
@@ -188,8 +193,22 @@ fn links(args: &[String]) -> bool {
         .any(|a| matches!(a.as_str(), "-c" | "-S" | "-E" | "-M" | "-MM"))
 }
 
+/// The language an argument names when it is gcc's `-x LANG` (`-xLANG`,
+/// or `-x` with `next` as its value): `Some(None)` for `-x none`.
+fn language_option<'a>(arg: &'a str, next: Option<&'a str>) -> Option<Option<&'a str>> {
+    let lang = match arg.strip_prefix("-x")? {
+        "" => next?,
+        l => l,
+    };
+    Some((lang != "none").then_some(lang))
+}
+
 /// The commands `loci cc` runs for `args` with gcc: compile steps, then
-/// the link (if any). `objdir` receives the temporary objects.
+/// the link (if any). `objdir` receives the temporary objects. Every
+/// source file is compiled on its own: files named `*.c`, `*.cc` ... and,
+/// after `-x LANG` (until `-x none`), every input, stdin's `-` included,
+/// in that language (the link step then sees only objects, so its own
+/// inputs, loci's runtime among them, are not taken for sources).
 pub fn plan(compiler: &str, args: &[String], rt: &Path, objdir: &Path) -> Vec<Vec<String>> {
     let inst = ["-fsanitize=thread".to_string(), "-g".to_string()];
     if !links(args) {
@@ -198,25 +217,26 @@ pub fn plan(compiler: &str, args: &[String], rt: &Path, objdir: &Path) -> Vec<Ve
         cmd.extend(args.iter().cloned());
         return vec![cmd];
     }
-    // Split the arguments into compile flags and the link line.
+    let next = |i: usize| args.get(i + 1).map(String::as_str);
+    // The compile flags: every option but the output, the language (given
+    // per source below) and what only linking uses.
     let mut compile_flags = Vec::new();
-    let mut sources = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
         if takes_value(a) && i + 1 < args.len() {
-            if a != "-o" && !link_only(a) {
+            if a != "-o" && a != "-x" && !link_only(a) {
                 compile_flags.push(a.clone());
                 compile_flags.push(args[i + 1].clone());
             }
             i += 2;
             continue;
         }
-        if is_source(a) {
-            sources.push(a.clone());
-        } else if a.starts_with('-')
+        if a.starts_with('-')
+            && a != "-"
             && !link_only(a)
             && !a.starts_with("-o")
+            && !a.starts_with("-x")
             && a != "-fsanitize=thread"
         {
             compile_flags.push(a.clone());
@@ -225,21 +245,31 @@ pub fn plan(compiler: &str, args: &[String], rt: &Path, objdir: &Path) -> Vec<Ve
     }
     let mut steps = Vec::new();
     let mut link = vec![compiler.to_string()];
+    let mut lang: Option<&str> = None;
     let mut n = 0;
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
+        if let Some(l) = language_option(a, next(i)) {
+            lang = l;
+            i += if a == "-x" { 2 } else { 1 };
+            continue;
+        }
         if takes_value(a) && i + 1 < args.len() {
             link.push(a.clone());
             link.push(args[i + 1].clone());
             i += 2;
             continue;
         }
-        if is_source(a) {
-            let stem = Path::new(a)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("src");
+        let input = !a.starts_with('-') || a == "-";
+        if input && (lang.is_some() || is_source(a)) {
+            let stem = match a.as_str() {
+                "-" => "stdin",
+                _ => Path::new(a)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("src"),
+            };
             let obj = objdir
                 .join(format!("{n}-{stem}.o"))
                 .to_string_lossy()
@@ -248,6 +278,9 @@ pub fn plan(compiler: &str, args: &[String], rt: &Path, objdir: &Path) -> Vec<Ve
             let mut cmd = vec![compiler.to_string()];
             cmd.extend(inst.iter().cloned());
             cmd.extend(compile_flags.iter().cloned());
+            if let Some(l) = lang {
+                cmd.extend(["-x".to_string(), l.to_string()]);
+            }
             cmd.extend(["-c".to_string(), a.clone(), "-o".to_string(), obj.clone()]);
             steps.push(cmd);
             link.push(obj);
@@ -390,6 +423,65 @@ mod tests {
             compiler(false, false, Some("ccache clang")),
             ("gcc".into(), false)
         );
+    }
+
+    #[test]
+    fn sources_named_by_a_language_option_are_compiled_on_their_own() {
+        // A configure-style probe: the program on stdin, in C. The runtime
+        // must not follow `-x c` on any command line (gcc compiled the
+        // archive as C source, for many minutes).
+        let args = s(&[
+            "-O1",
+            "-x",
+            "c",
+            "-",
+            "-xc++",
+            "t.inc",
+            "-x",
+            "none",
+            "u.o",
+            "-o",
+            "/dev/null",
+        ]);
+        let p = plan("gcc", &args, Path::new("/x/libloci_rt.a"), Path::new("/t"));
+        let compile = |lang: &str, src: &str, obj: &str| {
+            s(&[
+                "gcc",
+                "-fsanitize=thread",
+                "-g",
+                "-O1",
+                "-x",
+                lang,
+                "-c",
+                src,
+                "-o",
+                obj,
+            ])
+        };
+        assert_eq!(
+            p,
+            vec![
+                compile("c", "-", "/t/0-stdin.o"),
+                compile("c++", "t.inc", "/t/1-t.o"),
+                s(&[
+                    "gcc",
+                    "-O1",
+                    "/t/0-stdin.o",
+                    "/t/1-t.o",
+                    "u.o",
+                    "-o",
+                    "/dev/null",
+                    "/x/libloci_rt.a",
+                    "-lpthread",
+                    "-ldl",
+                    "-lm"
+                ]),
+            ]
+        );
+        let p = plan_clang("clang", &s(&["-x", "c", "-"]), Path::new("/x/libloci_rt.a"));
+        let link = &p[0];
+        let rt = link.iter().position(|a| a == "/x/libloci_rt.a").unwrap();
+        assert_eq!(link[rt - 2..rt], s(&["-x", "none"]));
     }
 
     #[test]
