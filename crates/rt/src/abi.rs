@@ -43,8 +43,14 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, range: boo
 /// (see `race_report::INTERCEPTED`; 0: the program itself).
 #[inline(always)]
 pub(crate) fn access_by(addr: usize, size: usize, kind: Kind, pc: usize, range: bool, func: u8) {
-    if !range && size != 0 {
+    // A range inside one granule is one plain access (a granule holds
+    // bytes of one heap object at most): gcc makes `memcpy(&v, p, 4)`,
+    // zstd's unaligned `MEM_read32`, a `__tsan_read_range`.
+    if size != 0 && (!range || (addr & 7) + size <= 8) {
         return crate::fast::access(addr, size, kind, pc, func);
+    }
+    if range && crate::fast::range(addr, size, kind, pc, func) {
+        return;
     }
     access_slow(addr, size, kind, pc, range, func)
 }

@@ -77,16 +77,12 @@ pub(crate) struct Ctx {
     stats: &'static ThreadStats,
     /// The thread's clock state (only this thread changes it).
     clock: *const ThreadClock,
-    /// The object last counted: id, end, site and the thread's row.
-    obj_id: Cell<u32>,
-    obj_site: Cell<u32>,
-    obj_end: Cell<usize>,
-    row: Cell<*const Row>,
+    /// Objects recently counted in, direct-mapped by id (a scan that
+    /// reads one buffer and writes another alternates between two).
+    objs: [Cell<ObjMemo>; OBJ_MEMO],
     /// Lines recently noted, direct-mapped by line index: (line, site,
     /// record, the thread's slot in it).
     lines: [Cell<LineEntry>; LINE_MEMO],
-    /// The object's first byte.
-    obj_start: Cell<usize>,
     /// Lines of objects the thread counted in recently, direct-mapped by
     /// line index (see [`Near`]).
     near: [Cell<Near>; NEAR],
@@ -95,6 +91,43 @@ pub(crate) struct Ctx {
     /// atomic: looked at only when `near` misses, so that the hit path
     /// has no test for it.
     near_shared: [Cell<Near>; NEAR],
+    /// The slot `near` entries of lines without a record point to
+    /// ([`SharedSlot::sink`]: objects of `lines::LINELESS_MIN` bytes or
+    /// more).
+    sink: SharedSlot,
+}
+
+/// An object the thread counted in (see [`Ctx::objs`]).
+#[derive(Clone, Copy)]
+struct ObjMemo {
+    /// The object's id (0: none).
+    id: u32,
+    /// Its allocation site.
+    site: u32,
+    /// Its bytes: `start..end`.
+    start: usize,
+    end: usize,
+    /// The thread's row in it.
+    row: *const Row,
+}
+
+/// Objects remembered per thread.
+const OBJ_MEMO: usize = 4;
+
+const NO_OBJ: ObjMemo = ObjMemo {
+    id: 0,
+    site: 0,
+    start: 0,
+    end: 0,
+    row: null(),
+};
+
+impl Ctx {
+    /// The remembered object that would be `id` (check its `id`).
+    #[inline(always)]
+    fn obj(&self, id: u32) -> ObjMemo {
+        self.objs[id as usize % OBJ_MEMO].get()
+    }
 }
 
 /// A cache line of an object the thread just counted an access in: all a
@@ -435,6 +468,7 @@ fn count_missed(
         Counted::No => count(c, addr, size, kind, write),
         Counted::Unattributed => remember_unattributed(c, chunk, gi, addr),
         Counted::InObject => remember(c, chunk, gi, addr),
+        Counted::Lineless => remember_lineless(c, chunk, gi, addr),
     }
 }
 
@@ -496,7 +530,17 @@ fn count_near<const SHARED: bool>(
 fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
     let line = addr >> 6;
     let (_, _, _, slot) = c.lines[line % LINE_MEMO].get();
-    c.near[line % NEAR].set(object_line(c, chunk, gi, addr, slot));
+    let o = c.obj(Shadow::id(chunk, gi));
+    c.near[line % NEAR].set(object_line(&o, chunk, gi, addr, slot));
+}
+
+/// Remember the line of the access at `addr` (granule `gi` of `chunk`)
+/// just counted in a remembered object without line records in the
+/// thread's [`Near`] entry for it (with the thread's sink for a slot).
+#[inline(never)]
+fn remember_lineless(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
+    let o = c.obj(Shadow::id(chunk, gi));
+    c.near[(addr >> 6) % NEAR].set(object_line(&o, chunk, gi, addr, &c.sink));
 }
 
 /// Remember the line of the access at `addr` (granule `gi` of `chunk`)
@@ -504,23 +548,29 @@ fn remember(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize) {
 /// object memo holds the thread's row) in the thread's
 /// [`Ctx::near_shared`] entry for it.
 #[inline(never)]
-fn remember_shared(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: &SharedSlot) {
-    c.near_shared[(addr >> 6) % NEAR].set(object_line(c, chunk, gi, addr, slot));
+fn remember_shared(c: &Ctx, o: &ObjMemo, chunk: &Chunk, gi: usize, addr: usize, slot: &SharedSlot) {
+    c.near_shared[(addr >> 6) % NEAR].set(object_line(o, chunk, gi, addr, slot));
 }
 
 /// The [`Near`] entry for the line of the access at `addr` (granule `gi`
-/// of `chunk`) just counted in the context's remembered object, in line
-/// slot `slot`.
+/// of `chunk`) just counted in the remembered object `o`, in line slot
+/// `slot`.
 #[inline(always)]
-fn object_line(c: &Ctx, chunk: &Chunk, gi: usize, addr: usize, slot: *const SharedSlot) -> Near {
+fn object_line(
+    o: &ObjMemo,
+    chunk: &Chunk,
+    gi: usize,
+    addr: usize,
+    slot: *const SharedSlot,
+) -> Near {
     let line = addr >> 6;
-    let row = c.row.get();
+    let row = o.row;
     // SAFETY: the caller just counted through both (leaked slabs).
     let (row_claim, slot_claim) =
         unsafe { ((*row).claim.load(Ordering::Relaxed), (*slot).claim()) };
     Near {
-        lo: c.obj_start.get().max(line << 6),
-        hi: c.obj_end.get().min((line + 1) << 6),
+        lo: o.start.max(line << 6),
+        hi: o.end.min((line + 1) << 6),
         cells: &chunk.cells[gi & !7],
         row,
         row_claim,
@@ -616,18 +666,28 @@ fn count_hit(
         c.stats.add(false, k, 1);
         return Counted::Unattributed;
     }
-    if id != c.obj_id.get() || addr + size > c.obj_end.get() {
+    let o = c.obj(id);
+    if id != o.id || addr + size > o.end {
         return Counted::No;
     }
-    // SAFETY: a non-zero `obj_id` comes with a row in a leaked slab chunk.
-    let row = unsafe { &*c.row.get() };
+    // SAFETY: a remembered object comes with a row in a leaked slab chunk.
+    let row = unsafe { &*o.row };
+    if o.end - o.start >= crate::lines::LINELESS_MIN {
+        // No line records (random accesses to a big table land here).
+        if !row.owned_by(c.tid) {
+            return Counted::No;
+        }
+        row.bump(k);
+        c.stats.add(true, k, 1);
+        return Counted::Lineless;
+    }
     let line = addr >> 6;
     let (l, s, rec, slot) = c.lines[line % LINE_MEMO].get();
     // SAFETY: a valid entry's record and slot live in leaked slab chunks
     // (`l == line` is never true of the empty entry).
     if !row.owned_by(c.tid)
         || l != line
-        || s != c.obj_site.get()
+        || s != o.site
         || !unsafe { (*rec).is_line(line) && (*slot).owned_by(c.tid) }
     {
         return Counted::No;
@@ -650,6 +710,9 @@ enum Counted {
     /// Counted in the object and line the context remembers (its row and
     /// slot in them are the context's object and line memos).
     InObject,
+    /// Counted in an object the context remembers that has no line
+    /// records.
+    Lineless,
 }
 
 /// Count what [`count_hit`] did not: through the object the context
@@ -685,12 +748,13 @@ fn count_records(
         c.stats.add(false, k, 1);
         return true;
     }
-    let end = c.obj_end.get();
-    if id != c.obj_id.get() || addr >= end {
+    let o = c.obj(id);
+    let end = o.end;
+    if id != o.id || addr >= end {
         return false;
     }
-    // SAFETY: a non-zero `obj_id` comes with a row in a leaked slab chunk.
-    let row = unsafe { &*c.row.get() };
+    // SAFETY: a remembered object comes with a row in a leaked slab chunk.
+    let row = unsafe { &*o.row };
     if !row.owned_by(tid) {
         return false;
     }
@@ -700,7 +764,7 @@ fn count_records(
     if lo + len > 64 {
         return false;
     }
-    let site = c.obj_site.get();
+    let site = o.site;
     let memo = &c.lines[line % LINE_MEMO];
     let (l, s, rec, slot) = memo.get();
     let m = ((1u64 << len) - 1) << lo;
@@ -713,7 +777,25 @@ fn count_records(
         // thread's slot in it.
         let rec = chunk.line_recs[gi / 8].load(Ordering::Relaxed);
         if rec.is_null() {
-            return false;
+            // No record: the lock makes one, unless the object has none
+            // or none is left.
+            if addr + size > end {
+                return false;
+            }
+            if end - o.start >= crate::lines::LINELESS_MIN {
+                row.bump(k);
+                c.stats.add(true, k, 1);
+                remember_lineless(c, chunk, gi, addr);
+                return true;
+            }
+            if !crate::lines::FULL.load(Ordering::Relaxed) {
+                return false;
+            }
+            let u = &c.stats.untracked;
+            u.store(u.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            row.bump(k);
+            c.stats.add(true, k, 1);
+            return true;
         }
         // SAFETY: line records live in leaked slab chunks (never freed).
         let rec: &'static LineRec = unsafe { &*rec };
@@ -731,7 +813,7 @@ fn count_records(
             if addr + size <= end {
                 row.bump(k);
                 c.stats.add(true, k, 1);
-                remember_shared(c, chunk, gi, addr, slot);
+                remember_shared(c, &o, chunk, gi, addr, slot);
                 return true;
             }
         } else {
@@ -784,6 +866,29 @@ pub(crate) fn unlocked(addr: usize, size: usize, kind: Kind, pc: usize, func: u8
     // Not `count_hit`: the access may span granules.
     count(c, addr, size, kind, kind == Kind::Write);
     true
+}
+
+/// A range access (`__tsan_read_range`, or a libc function's bytes) of
+/// `size` bytes at `addr` without the table lock, when it lies in one
+/// cache line and in one object (every granule names the same object id)
+/// or in no object: then it is checked like a plain access and counted
+/// once, as the locked path counts a range per object it overlaps.
+/// `false`: nothing was done, take the locked path.
+pub(crate) fn range(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) -> bool {
+    if size == 0 || (addr & 63) + size > 64 {
+        return false;
+    }
+    // A line never crosses a chunk.
+    let Some((chunk, gi)) = shadow::lookup(L1.load(Ordering::Acquire), addr) else {
+        return false;
+    };
+    let id = Shadow::id(chunk, gi);
+    let last = gi + ((addr & 7) + size - 1) / 8;
+    // `u32::MAX` names every object without an id: only the table knows.
+    if id == u32::MAX || (gi + 1..=last).any(|g| Shadow::id(chunk, g) != id) {
+        return false;
+    }
+    unlocked(addr, size, kind, pc, func)
 }
 
 /// Count an access the counting fast path could not take, under the table
@@ -978,14 +1083,11 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
             owner: t.hb.epoch_cell(tid),
             stats: t.stats(tid),
             clock: t.hb.clock_ptr(tid),
-            obj_id: Cell::new(0),
-            obj_site: Cell::new(0),
-            obj_end: Cell::new(0),
-            row: Cell::new(null()),
+            objs: [const { Cell::new(NO_OBJ) }; OBJ_MEMO],
             lines: [const { Cell::new(NO_ENTRY) }; LINE_MEMO],
-            obj_start: Cell::new(0),
             near: [const { Cell::new(NO_NEAR) }; NEAR],
             near_shared: [const { Cell::new(NO_NEAR) }; NEAR],
+            sink: SharedSlot::sink(),
         }));
         g.set_ctx(c);
     }
@@ -993,11 +1095,13 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
     let c = unsafe { &*c };
     let Some(h) = hit else { return };
     if let Some(row) = h.row {
-        c.obj_id.set(h.id);
-        c.obj_end.set(h.end);
-        c.obj_start.set(h.start);
-        c.obj_site.set(h.site);
-        c.row.set(row);
+        c.objs[h.id as usize % OBJ_MEMO].set(ObjMemo {
+            id: h.id,
+            site: h.site,
+            start: h.start,
+            end: h.end,
+            row,
+        });
     }
     if let Some(m) = h.memo {
         c.lines[m.line % LINE_MEMO].set((m.line, m.site, m.rec, m.slot));
@@ -1018,12 +1122,14 @@ pub(crate) fn learn_lines(g: &Guard, memos: &[Option<LineMemo>]) {
     }
 }
 
-/// Forget the object the thread of guard `g` last counted (its row may
-/// be claimed for another object without [`learn`]).
+/// Forget the objects the thread of guard `g` counted in (its rows may
+/// be claimed for other objects without [`learn`]).
 pub(crate) fn forget_object(g: &Guard) {
     let c = g.ctx();
     if !c.is_null() {
         // SAFETY: contexts are leaked, and only this thread uses its own.
-        unsafe { &*c }.obj_id.set(0);
+        for o in &unsafe { &*c }.objs {
+            o.set(NO_OBJ);
+        }
     }
 }

@@ -53,7 +53,17 @@
 //!   (384 bytes each — one cache line per thread slot — so at most 96 MiB
 //!   plus the index): accesses to
 //!   further lines are not tracked, only counted (`untracked` in the
-//!   profile), until records are freed again.
+//!   profile), until records are freed again. While all records are
+//!   taken ([`FULL`]), threads count such accesses in the object without
+//!   the runtime's lock (a 58 MiB buffer of zstd's made every access
+//!   past the first 16 MiB take it).
+//!   The flag is read without the lock: a thread that reads it stale
+//!   can count an access as untracked just after a record was freed.
+//! - Objects of [`LINELESS_MIN`] bytes or more have no line records at
+//!   all: their accesses are counted in the object only, and false
+//!   sharing inside them is not looked for. (A compressor's multi-MiB
+//!   hash tables, read and written at random, made each thread's first
+//!   access to each line take the runtime's lock to claim a slot.)
 //! - A record keeps [`SLOTS`] threads exactly (the first to touch the
 //!   line); one more slot holds the union of all further threads (thread
 //!   [`OTHERS`], shown as `others`), whose overlaps among themselves are
@@ -65,7 +75,7 @@
 
 use crate::race::AddrHasher;
 use crate::shadow::Shadow;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
@@ -77,6 +87,12 @@ pub(crate) const SLOTS: usize = 4;
 pub(crate) const LINE_SITES: usize = 4;
 /// Lines with a record at a time.
 pub(crate) const MAX_LINES: usize = 1 << 18;
+/// Objects at least this large have no line records (see the module
+/// docs).
+pub(crate) const LINELESS_MIN: usize = 1 << 20;
+/// Are all [`MAX_LINES`] records taken? Then a line without a record
+/// gets none: the fast path counts its accesses without the lock.
+pub(crate) static FULL: AtomicBool = AtomicBool::new(false);
 /// Distinct falsely shared lines kept for the report.
 pub(crate) const MAX_RESULTS: usize = 4096;
 /// The thread id of the merged slot for threads beyond [`SLOTS`].
@@ -115,6 +131,20 @@ pub(crate) struct SharedSlot {
 }
 
 impl SharedSlot {
+    /// A slot that is no line's: it never changes hands (its claim is
+    /// none [`crate::objects::next_claim`] hands out), and what is noted
+    /// in it is never read. A thread's fast path counts accesses to lines
+    /// without a record through its own (see `fast::Ctx::sink`).
+    pub(crate) const fn sink() -> SharedSlot {
+        SharedSlot {
+            tid1: AtomicU32::new(0),
+            written: AtomicU64::new(0),
+            read: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            claim: AtomicU64::new(u64::MAX),
+        }
+    }
+
     /// Record a write (or a read) of the bytes `m`.
     #[inline]
     pub(crate) fn note(&self, m: u64, write: bool) {
@@ -480,6 +510,7 @@ impl Lines {
                 Some(&i) => i as usize,
                 None => {
                     if self.index.len() >= MAX_LINES {
+                        FULL.store(true, Ordering::Relaxed);
                         self.untracked += 1;
                         return None;
                     }
@@ -578,6 +609,7 @@ impl Lines {
         let Some(i) = self.index.remove(&line) else {
             return;
         };
+        FULL.store(false, Ordering::Relaxed);
         shadow.set_line(line, core::ptr::null_mut());
         let rec = self.rec(i as usize);
         rec.line1.store(0, Ordering::Relaxed);

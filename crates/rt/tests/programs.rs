@@ -379,6 +379,70 @@ fn thread_private_buffers() {
     assert_eq!(per_thread(s), want);
 }
 
+const BIG_TABLE: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#define BIG (2 << 20)
+#define N 100000
+static unsigned char *big, *small;
+static volatile size_t four = 4;
+static void *work(void *arg) {
+    unsigned s = 0;
+    for (unsigned i = 0; i < N; i++) {
+        unsigned v;
+        /* An unaligned 4-byte range (libc's memcpy), a random byte store
+           into the same 2 MiB table, a small object in between. */
+        memcpy(&v, big + (i * 4099u) % (BIG - 8), four);
+        big[(i * 7919u) % BIG] = (unsigned char)v;
+        small[i % 64] += 1;
+        s += v;
+    }
+    *(unsigned *)arg = s;
+    return NULL;
+}
+int main(void) {
+    big = malloc(BIG); /* BIG */
+    small = malloc(64); /* SMALL */
+    memset(big, 1, BIG);
+    memset(small, 0, 64);
+    unsigned s;
+    pthread_t t;
+    pthread_create(&t, NULL, work, &s);
+    pthread_join(t, NULL);
+    printf("%u %d\n", s, small[0]);
+    free(big);
+    free(small);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_big_table_and_small_ranges_are_counted_exactly() {
+    // Objects of 1 MiB or more have no line records, small ranges are
+    // checked and counted without the lock, and a thread alternating
+    // between two objects remembers both: the counts stay exact.
+    let Some(r) = build_and_run("bigtable", BIG_TABLE) else {
+        return;
+    };
+    same_behaviour(&r);
+    let big = site_at(&r.profile, line_of(BIG_TABLE, "/* BIG */"));
+    // main: memset (one write per object); thread 1: N ranges, N stores.
+    assert_eq!(
+        per_thread(big),
+        vec![(0, 0, 1, 0), (1, 100_000, 100_000, 0)]
+    );
+    assert_eq!(big["class"], "handoff");
+    let small = site_at(&r.profile, line_of(BIG_TABLE, "/* SMALL */"));
+    assert_eq!(
+        per_thread(small),
+        vec![(0, 1, 1, 0), (1, 100_000, 100_000, 0)]
+    );
+    let stats = &r.profile["false_sharing_stats"];
+    assert_eq!(stats["untracked_accesses"], 0, "{stats}");
+    assert_eq!(r.profile["false_sharing"], serde_json::json!([]));
+}
+
 const HANDOFF: &str = r#"#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
