@@ -518,8 +518,7 @@ fn count_near<const SHARED: bool>(
     } else {
         slot.note(m, write);
     }
-    row.bump(kind as usize);
-    c.stats.add(true, kind as usize, 1);
+    count_in(c, row, kind as usize);
     true
 }
 
@@ -677,8 +676,7 @@ fn count_hit(
         if !row.owned_by(c.tid) {
             return Counted::No;
         }
-        row.bump(k);
-        c.stats.add(true, k, 1);
+        count_in(c, row, k);
         return Counted::Lineless;
     }
     let line = addr >> 6;
@@ -695,9 +693,16 @@ fn count_hit(
     // The granule lies inside the line.
     // SAFETY: as above.
     unsafe { &*slot }.note(((1u64 << size) - 1) << (addr & 63), write);
+    count_in(c, row, k);
+    Counted::InObject
+}
+
+/// Count one access of kind `k` in the thread's `row` of an object and
+/// in the thread's heap total.
+#[inline(always)]
+fn count_in(c: &Ctx, row: &Row, k: usize) {
     row.bump(k);
     c.stats.add(true, k, 1);
-    Counted::InObject
 }
 
 /// What [`count_hit`] did.
@@ -783,18 +788,15 @@ fn count_records(
                 return false;
             }
             if end - o.start >= crate::lines::LINELESS_MIN {
-                row.bump(k);
-                c.stats.add(true, k, 1);
+                count_in(c, row, k);
                 remember_lineless(c, chunk, gi, addr);
                 return true;
             }
             if !crate::lines::FULL.load(Ordering::Relaxed) {
                 return false;
             }
-            let u = &c.stats.untracked;
-            u.store(u.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            row.bump(k);
-            c.stats.add(true, k, 1);
+            c.stats.add_untracked();
+            count_in(c, row, k);
             return true;
         }
         // SAFETY: line records live in leaked slab chunks (never freed).
@@ -811,8 +813,7 @@ fn count_records(
             // own slots).
             slot.note_shared(m, write);
             if addr + size <= end {
-                row.bump(k);
-                c.stats.add(true, k, 1);
+                count_in(c, row, k);
                 remember_shared(c, &o, chunk, gi, addr, slot);
                 return true;
             }
@@ -821,8 +822,7 @@ fn count_records(
             slot.note(m, write);
         }
     }
-    row.bump(k);
-    c.stats.add(true, k, 1);
+    count_in(c, row, k);
     true
 }
 

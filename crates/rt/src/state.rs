@@ -400,6 +400,13 @@ impl ThreadStats {
         };
         c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
     }
+
+    /// Add an access to a heap line without a record (the thread itself).
+    #[inline]
+    pub(crate) fn add_untracked(&self) {
+        let u = &self.untracked;
+        u.store(u.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
 /// The function of the malloc family that allocated an object.
