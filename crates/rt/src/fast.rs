@@ -46,7 +46,7 @@
 //! access, where ThreadSanitizer uses a plain store that can lose a
 //! race).
 
-use crate::lines::{LineMemo, LineRec, SharedSlot};
+use crate::lines::{LineRec, SharedSlot};
 use crate::objects::Row;
 use crate::race::{self, Access, SyncOp, ThreadClock};
 use crate::shadow::{self, Chunk, Shadow};
@@ -1104,20 +1104,6 @@ pub(crate) fn learn(g: &mut Guard, t: &mut Table, tid: u32, addr: usize, hit: Op
         });
     }
     if let Some(m) = h.memo {
-        c.lines[m.line % LINE_MEMO].set((m.line, m.site, m.rec, m.slot));
-    }
-}
-
-/// Remember the thread's slots `memos` in line records (after [`learn`]
-/// made sure the thread of guard `g` has a context).
-pub(crate) fn learn_lines(g: &Guard, memos: &[Option<LineMemo>]) {
-    let c = g.ctx();
-    if c.is_null() {
-        return;
-    }
-    // SAFETY: contexts are leaked, and only this thread uses its own.
-    let c = unsafe { &*c };
-    for m in memos.iter().flatten() {
         c.lines[m.line % LINE_MEMO].set((m.line, m.site, m.rec, m.slot));
     }
 }

@@ -55,7 +55,7 @@ fn note_alloc(p: *mut c_void, size: usize, site: usize, func: AllocFn) {
     if p.is_null() || sys::is_boot(p) || FINISHED.load(Ordering::Relaxed) {
         return;
     }
-    let Some(mut g) = Guard::enter() else { return };
+    let Some(g) = Guard::enter() else { return };
     let tid = state::current_tid(&g);
     let caller = state::shadow_top();
     let mut t = state::table();
@@ -63,10 +63,6 @@ fn note_alloc(p: *mut c_void, size: usize, site: usize, func: AllocFn) {
     t.alloc(p as usize, size, tid, site, caller, stack);
     if let Some(o) = t.live.get_mut(&(p as usize)) {
         o.func = func;
-    }
-    if let Some((hit, memos)) = t.preclaim(p as usize, tid) {
-        crate::fast::learn(&mut g, &mut t, tid, p as usize, Some(hit));
-        crate::fast::learn_lines(&g, &memos);
     }
 }
 

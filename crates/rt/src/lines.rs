@@ -455,19 +455,6 @@ impl Lines {
         None
     }
 
-    /// Make sure thread `tid` has a slot in the record of `line` (which
-    /// holds bytes of an object allocated at `site`) without noting an
-    /// access, and return it as [`Lines::note`] does.
-    pub(crate) fn claim(
-        &mut self,
-        shadow: &Shadow,
-        line: usize,
-        tid: u32,
-        site: u32,
-    ) -> Option<LineMemo> {
-        self.note_line(shadow, line, 0, tid, false, site)
-    }
-
     /// [`Lines::note`] for accesses that may span lines.
     fn note_lines(
         &mut self,

@@ -196,8 +196,7 @@ impl Objects {
     }
 
     /// Take the counts of `id` out — `(thread, counts)` in row order,
-    /// appended to `out`, leaving out rows never counted in — and free
-    /// the id.
+    /// appended to `out` — and free the id.
     pub(crate) fn release(&mut self, id: u32, out: &mut Vec<(u32, Counts)>) {
         let mut rec = self.rec(id);
         'chain: loop {
@@ -208,11 +207,7 @@ impl Objects {
                 }
                 r.claim.store(0, Ordering::Relaxed);
                 let c = [0, 1, 2].map(|k| r.counts[k].swap(0, Ordering::Relaxed));
-                // A row claimed in advance for the allocating thread
-                // (`Table::preclaim`) that it never used.
-                if c != [0; 3] {
-                    out.push((t - 1, c));
-                }
+                out.push((t - 1, c));
             }
             let next = rec.more.load(Ordering::Acquire);
             if next.is_null() {
@@ -266,8 +261,16 @@ mod tests {
         assert_eq!(o.peek(a)[0], (3, [0, 2, 0]));
         let mut got = Vec::new();
         o.release(a, &mut got);
-        // Rows 10 and 11 were claimed but never counted in: left out.
-        assert_eq!(got, vec![(3, [0, 2, 0]), (0, [1, 0, 0]), (99, [0, 0, 1])]);
+        assert_eq!(
+            got,
+            vec![
+                (3, [0, 2, 0]),
+                (0, [1, 0, 0]),
+                (10, [0; 3]),
+                (11, [0; 3]),
+                (99, [0, 0, 1])
+            ]
+        );
         // The id is reused, empty.
         assert_eq!(o.alloc(0x30), Some(a));
         assert_eq!(o.base(a), Some(0x30));

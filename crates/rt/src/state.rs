@@ -351,13 +351,6 @@ pub(crate) struct Object {
     pub(crate) per_thread: Vec<(u32, Counts)>,
 }
 
-/// The largest object [`Table::preclaim`] prepares.
-pub(crate) const PRECLAIM_MAX: usize = 256;
-/// Lines an object of [`PRECLAIM_MAX`] bytes can touch.
-pub(crate) const PRECLAIM_LINES: usize = PRECLAIM_MAX / LINE_BYTES + 1;
-/// Bytes per cache line.
-const LINE_BYTES: usize = 64;
-
 /// What the lock-free fast path (`fast`) may remember after an access
 /// counted against a heap object.
 #[derive(Clone, Copy)]
@@ -838,43 +831,6 @@ impl Table {
         })
     }
 
-    /// Claim, for thread `tid` that just allocated the object at `base`,
-    /// its row in the object and its slots in the records of the
-    /// object's lines, without counting an access, so that its first
-    /// accesses count without the table lock (the locked path would
-    /// claim them there, under a second lock acquisition per object:
-    /// `benches/profile/prodcons.c`'s producer took two per message).
-    /// Only objects of at most [`PRECLAIM_MAX`] bytes; a row the thread
-    /// never uses is left out of the report (`Objects::release`). The
-    /// hit for the first line, and the memos of the others.
-    pub(crate) fn preclaim(
-        &mut self,
-        base: usize,
-        tid: u32,
-    ) -> Option<(Hit, [Option<LineMemo>; PRECLAIM_LINES])> {
-        let obj = self.live.get(&base)?;
-        if obj.id == 0 || obj.size == 0 || obj.size > PRECLAIM_MAX {
-            return None;
-        }
-        let (id, site, end) = (obj.id, obj.site as u32, base + obj.size);
-        let row = self.objects.row(id, tid)?;
-        let mut memos = [None; PRECLAIM_LINES];
-        let first = base / LINE_BYTES;
-        for (i, line) in (first..=(end - 1) / LINE_BYTES).enumerate() {
-            memos[i] = self.lines.claim(&self.hb.shadow, line, tid, site);
-        }
-        let memo = memos[0].take();
-        let hit = Hit {
-            site,
-            id,
-            start: base,
-            end,
-            row: Some(row),
-            memo,
-        };
-        Some((hit, memos))
-    }
-
     /// Record one access of `kind` by `tid` to every live object that
     /// overlaps `[addr, addr+size)`, or one unattributed access if none
     /// does; returns the site index of the (lowest) object hit, if any.
@@ -1153,40 +1109,5 @@ mod tests {
         assert_eq!(t.threads[0].unattributed, [2, 0, 0]);
         assert_eq!(t.threads[1].heap, [1, 1, 0]);
         assert_eq!(s.classes, [1, 1, 0, 0, 0]);
-    }
-
-    #[test]
-    fn preclaimed_rows_count_only_when_used() {
-        let mut t = Table::new();
-        // Thread 0 allocates two small objects at two sites (the first
-        // over two lines) and one too big to preclaim; thread 1 writes
-        // the first, thread 0 the second.
-        t.alloc(0x1030, 40, 0, 0x10, 0, 0);
-        t.alloc(0x1070, 8, 0, 0x30, 0, 0);
-        t.alloc(0x2000, PRECLAIM_MAX + 1, 0, 0x20, 0, 0);
-        let (hit, memos) = t.preclaim(0x1030, 0).unwrap();
-        assert_eq!((hit.start, hit.end), (0x1030, 0x1058));
-        assert!(hit.row.is_some());
-        // The first line's memo is the hit's, the second line's next.
-        assert_eq!(hit.memo.map(|m| m.line), Some(0x1030 / 64));
-        assert_eq!(memos[1].map(|m| m.line), Some(0x1040 / 64));
-        let (hit_b, _) = t.preclaim(0x1070, 0).unwrap();
-        assert!(t.preclaim(0x2000, 0).is_none());
-        for _ in 0..3 {
-            t.access_sized(0x1040, 8, 1, Kind::Write, true);
-        }
-        // The fast path counts in the preclaimed row; the locked path
-        // finds the same row.
-        hit_b.row.unwrap().bump(Kind::Write as usize);
-        t.access_sized(0x1070, 8, 0, Kind::Write, true);
-        t.retire_all();
-        t.fold_stats();
-        // The first object is a handoff, and thread 0's unused row is
-        // left out of its site; the second is private with both counts.
-        let (a, b) = (&t.sites[0], &t.sites[1]);
-        assert_eq!(a.per_thread, vec![(1, [0, 3, 0])]);
-        assert_eq!(a.classes, [0, 1, 0, 0, 0]);
-        assert_eq!(b.per_thread, vec![(0, [0, 2, 0])]);
-        assert_eq!(b.classes, [1, 0, 0, 0, 0]);
     }
 }
