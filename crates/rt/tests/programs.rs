@@ -904,6 +904,43 @@ int main(void) {
 "#;
 
 #[test]
+fn four_workers_keep_the_four_exact_slots_of_their_line() {
+    // main allocates (calloc) the counters of four workers and reads them
+    // after the joins: the four workers, who touch the line first, get
+    // its four exact slots and main is merged (`more_threads`). A runtime
+    // that gave the allocating thread a slot at allocation merged the
+    // fourth worker as `others`.
+    let src = FS_PACKED
+        .replace(
+            "posix_memalign((void **)&c, 64, 64)",
+            "!(c = calloc(4, sizeof *c))",
+        )
+        .replace("t[2]", "t[4]")
+        .replace("i < 2", "i < 4")
+        .replace(
+            r#""%ld %ld\n", c[0], c[1]"#,
+            r#""%ld %ld %ld %ld\n", c[0], c[1], c[2], c[3]"#,
+        );
+    let Some(r) = build_and_run("fs-four", &src) else {
+        return;
+    };
+    same_behaviour(&r);
+    assert_eq!(
+        String::from_utf8_lossy(&r.instrumented.stdout),
+        "1000 1000 1000 1000\n"
+    );
+    let fs = false_sharing(&r.profile);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    let l = &fs[0];
+    assert_eq!(l["threads"], serde_json::json!([1, 2, 3, 4]));
+    assert_eq!(
+        l["writes_by"],
+        serde_json::json!({"T1": 1001, "T2": 1001, "T3": 1001, "T4": 1001})
+    );
+    assert_eq!(l["more_threads"], true);
+}
+
+#[test]
 fn padded_per_thread_counters_are_not_falsely_shared() {
     let Some(r) = build_and_run("fs-padded", FS_PADDED) else {
         return;
