@@ -355,6 +355,25 @@ impl Ctx {
     }
 }
 
+/// `$f::<SIZE, WRITE>(c, addr, pc, func)` with the access's size and
+/// kind as constants (the hooks pass constants, so the match folds away);
+/// other sizes take the slow path.
+macro_rules! sized {
+    ($f:ident, $c:expr, $addr:expr, $size:expr, $kind:expr, $pc:expr, $func:expr) => {
+        match ($size, $kind == Kind::Write) {
+            (1, false) => $f::<1, false>($c, $addr, $pc, $func),
+            (2, false) => $f::<2, false>($c, $addr, $pc, $func),
+            (4, false) => $f::<4, false>($c, $addr, $pc, $func),
+            (8, false) => $f::<8, false>($c, $addr, $pc, $func),
+            (1, true) => $f::<1, true>($c, $addr, $pc, $func),
+            (2, true) => $f::<2, true>($c, $addr, $pc, $func),
+            (4, true) => $f::<4, true>($c, $addr, $pc, $func),
+            (8, true) => $f::<8, true>($c, $addr, $pc, $func),
+            _ => crate::abi::access_slow($addr, $size, $kind, $pc, false, $func),
+        }
+    };
+}
+
 /// Record a plain access of `size` bytes at `addr` (`pc`: the accessing
 /// instruction; `func`: the intercepted libc function making it, 0: the
 /// program): without the lock when the thread repeats what it just did
@@ -387,37 +406,14 @@ pub(crate) fn access(addr: usize, size: usize, kind: Kind, pc: usize, func: u8) 
             // SAFETY: the line's granules' cells, in a never-unmapped chunk.
             let cells = unsafe { &*r.cells.add((addr >> 3) & 7) };
             if !race::same_epoch_owner(cells, owner, mask, write, false) {
-                // Sizes and kinds as constants (see below).
-                return match (size, write) {
-                    (1, false) => race_miss::<1, false>(c, addr, pc, func),
-                    (2, false) => race_miss::<2, false>(c, addr, pc, func),
-                    (4, false) => race_miss::<4, false>(c, addr, pc, func),
-                    (8, false) => race_miss::<8, false>(c, addr, pc, func),
-                    (1, true) => race_miss::<1, true>(c, addr, pc, func),
-                    (2, true) => race_miss::<2, true>(c, addr, pc, func),
-                    (4, true) => race_miss::<4, true>(c, addr, pc, func),
-                    (8, true) => race_miss::<8, true>(c, addr, pc, func),
-                    _ => crate::abi::access_slow(addr, size, kind, pc, false, func),
-                };
+                return sized!(race_miss, c, addr, size, kind, pc, func);
             }
         }
         if count_near::<false>(c, r, addr, size, kind, write) {
             return;
         }
     }
-    // Sizes and kinds as constants in `general` (the hooks pass constants,
-    // so this match folds away).
-    match (size, write) {
-        (1, false) => general::<1, false>(c, addr, pc, func),
-        (2, false) => general::<2, false>(c, addr, pc, func),
-        (4, false) => general::<4, false>(c, addr, pc, func),
-        (8, false) => general::<8, false>(c, addr, pc, func),
-        (1, true) => general::<1, true>(c, addr, pc, func),
-        (2, true) => general::<2, true>(c, addr, pc, func),
-        (4, true) => general::<4, true>(c, addr, pc, func),
-        (8, true) => general::<8, true>(c, addr, pc, func),
-        _ => crate::abi::access_slow(addr, size, kind, pc, false, func),
-    }
+    sized!(general, c, addr, size, kind, pc, func)
 }
 
 /// The part of [`access`] for an access outside the lines of [`Near`]:
