@@ -398,7 +398,7 @@ fn races_with_free_are_reported_as_tsan_reports_them() {
             "heap-use-after-free",
             true,
             ("free", "free(p);"),
-            "p[1] = 42;",
+            "p[15] = 42;",
         ),
         (
             "racy_free_while_used.c",
@@ -412,7 +412,7 @@ fn races_with_free_are_reported_as_tsan_reports_them() {
             "heap-use-after-free",
             true,
             ("realloc", "p = realloc("),
-            "old[1] = 42;",
+            "old[15] = 42;",
         ),
     ] {
         let r = loci_report(&dir, name);
