@@ -9,6 +9,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
@@ -75,14 +76,41 @@ fn site_name(s: &Value) -> String {
     }
 }
 
+/// The name a site has in the table: [`site_name`], followed by its
+/// caller's (`name <- caller (file:line)`) when another site has the same
+/// name — the sites of a malloc wrapper (`ZSTD_customMalloc`) differ only
+/// in their callers.
+fn site_label(s: &Value, names: &HashMap<String, usize>) -> String {
+    let name = site_name(s);
+    let caller = &s["caller"];
+    if names.get(&name).copied().unwrap_or(0) > 1 && caller["function"].is_string() {
+        format!("{name} <- {}", site_name(caller))
+    } else {
+        name
+    }
+}
+
 /// The human table for a profile.
 pub fn table(p: &Value) -> String {
     let mut out = String::new();
+    let sites = p["sites"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for s in sites {
+        *names.entry(site_name(s)).or_default() += 1;
+    }
+    let labels: Vec<String> = sites.iter().map(|s| site_label(s, &names)).collect();
+    // The first column fits the longest label (at least 40 characters).
+    let w = labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(40);
     out.push_str(&format!(
-        "{:<40} {:>8} {:>10} {:<12} {:>10} {:>10} {:>10}  per thread (reads/writes/atomics)\n",
+        "{:<w$} {:>8} {:>10} {:<12} {:>10} {:>10} {:>10}  per thread (reads/writes/atomics)\n",
         "site", "objects", "bytes", "class", "reads", "writes", "atomics"
     ));
-    for s in p["sites"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+    for (s, label) in sites.iter().zip(&labels) {
         let threads: Vec<String> = s["threads"]
             .as_array()
             .map(Vec::as_slice)
@@ -99,8 +127,8 @@ pub fn table(p: &Value) -> String {
             })
             .collect();
         out.push_str(&format!(
-            "{:<40} {:>8} {:>10} {:<12} {:>10} {:>10} {:>10}  {}\n",
-            site_name(s),
+            "{:<w$} {:>8} {:>10} {:<12} {:>10} {:>10} {:>10}  {}\n",
+            label,
             n(&s["objects"]),
             n(&s["bytes"]),
             s["class"].as_str().unwrap_or("?"),
@@ -273,6 +301,34 @@ mod tests {
             lines[2],
             "unattributed (not heap): 3 reads, 2 writes, 1 atomics; 2 threads"
         );
+    }
+
+    #[test]
+    fn sites_of_one_wrapper_are_told_apart_by_their_callers() {
+        let site = |line: u64, caller: &str| {
+            serde_json::json!({"function": "xmalloc", "file": "/a/util.c", "line": 3,
+                "caller": {"function": caller, "file": "/a/main.c", "line": line},
+                "objects": 1, "bytes": 8, "class": "private", "reads": 1, "writes": 0,
+                "atomics": 0, "threads": []})
+        };
+        let lone = serde_json::json!({"function": "main", "file": "/a/main.c", "line": 9,
+            "caller": {"function": "__libc_start_main", "file": null, "line": null},
+            "objects": 1, "bytes": 8, "class": "private", "reads": 1, "writes": 0,
+            "atomics": 0, "threads": []});
+        let p = serde_json::json!({"sites": [site(10, "parse"), site(20, "emit"), lone],
+            "threads": [], "unattributed": {}});
+        let t = table(&p);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[1].starts_with("xmalloc (util.c:3) <- parse (main.c:10) "),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("xmalloc (util.c:3) <- emit (main.c:20) "),
+            "{t}"
+        );
+        // A name that occurs once is shown alone.
+        assert!(lines[3].starts_with("main (main.c:9) "), "{t}");
     }
 
     #[test]
