@@ -34,8 +34,8 @@
 //!   ([`crate::shadow`]), so the test runs without the runtime's lock
 //!   (module `fast`); checks and stores are lock-free too
 //!   ([`check_store`]: compare-and-swap, then a second read of the
-//!   cells, so that of two writes checked at the same moment at least
-//!   one sees the other; a plain read is stored with a plain store).
+//!   cells, so that of two accesses checked at the same moment at least
+//!   one sees the other).
 //! - Sync objects (mutexes, rwlocks, spinlocks, barriers, once controls,
 //!   semaphores, atomic variables) have a clock `S`. *Release* joins the
 //!   thread's clock into it (`S := S ⊔ C_t`, then `C_t[t] += 1`),
@@ -70,13 +70,6 @@
 //! - A granule holds at most [`CELLS`] cells; when all are needed the
 //!   oldest-looking one is evicted, so a race with the evicted access can
 //!   be missed (TSan has the same bound of 4 cells).
-//! - A plain read's cell is stored with a plain store (as TSan stores
-//!   every cell; see [`check_store`]): a read and an unordered write of
-//!   the same bytes checked within the few nanoseconds the read's store
-//!   spends in its core's store buffer can miss each other, and a write
-//!   cell stored in the same slot in that moment is overwritten (lost as
-//!   an evicted cell is). Races that happen more than once are found at
-//!   their other occurrences.
 //! - Barriers synchronise as in TSan: a fast thread's release for the next
 //!   round can reach a slow thread still leaving the current round (fewer
 //!   races, never more).
@@ -1244,38 +1237,27 @@ pub(crate) fn check_granule(
 /// index and word ([`CELLS`]: no race; see [`race_at`] for the report).
 /// Works on the packed words only.
 ///
-/// Lock-free. Of two conflicting accesses checked at the same moment,
-/// at least one sees the other unless one of them is a plain read
-/// (TSan's shadow stores are all plain and give no such guarantee):
-/// - a write or an atomic access is stored by compare-and-swap against
-///   the cell value it was checked against (else everything is read and
-///   checked again), so no cell appears or changes unseen in the slot it
-///   takes;
+/// Lock-free, and no race is lost to concurrency (unlike TSan, whose
+/// shadow stores are plain and may miss a race between two accesses
+/// checked at the same moment):
+/// - the access is stored by compare-and-swap against the cell value it
+///   was checked against (else everything is read and checked again), so
+///   no cell appears or changes unseen in the slot it takes;
 /// - after storing, the cells are read again and any that changed since
-///   the first read is checked too ([`recheck`]). For writes and atomics
-///   the store and these loads are sequentially consistent, so of two
-///   such accesses checked at the same moment at least one sees the
-///   other's cell (Dekker's argument);
-/// - a plain read is stored with a plain store, as TSan stores every
-///   access: a locked compare-and-swap on a shadow line that other
-///   threads' reads keep writing stalls for the line's transfer, which
-///   made `benches/profile/readmostly.c` 1.6× slower on two cores. The
-///   second read still sees a write stored before it; a read and a write
-///   checked at the same moment miss each other only while the read's
-///   store is still in its core's store buffer (nanoseconds), and a
-///   write cell the plain store overwrites is lost as an evicted one is;
+///   the first read is checked too ([`recheck`]). The store and these
+///   loads are sequentially consistent, so of two accesses checked at the
+///   same moment at least one sees the other's cell (Dekker's argument);
 /// - a cell can only disappear through a compare-and-swap whose author
-///   read (and checked) it, or through a read's plain store: dropping
-///   keeps FastTrack's argument (a later access racing with the dropped
-///   cell races with its dropper, which is concurrent with anything
-///   still being checked), and eviction is the documented bound on
-///   cells.
+///   read (and checked) it: dropping keeps FastTrack's argument (a later
+///   access racing with the dropped cell races with its dropper, which
+///   is concurrent with anything still being checked), and eviction is
+///   the documented bound on cells.
 ///
 /// Cost: four loads and compares (eight with vector-clock lookups), one
-/// compare-and-swap (a plain store for a plain read), two stores of side
-/// data, four loads and compares again. Inlined into its two callers (the
-/// call alone, with its register saves, cost 50 instructions of the 400
-/// per access of `benches/profile/readmostly.c`).
+/// compare-and-swap, two stores of side data, four loads and compares
+/// again. Inlined into its two callers (the call alone, with its
+/// register saves, cost 50 instructions of the 400 per access of
+/// `benches/profile/readmostly.c`).
 #[inline(always)]
 pub(crate) fn check_store(
     cells: &[AtomicU64; CELLS],
@@ -1286,15 +1268,11 @@ pub(crate) fn check_store(
     info: u64,
 ) -> (usize, u64) {
     let clock: &[u32] = &vc.0;
-    // Neither a write nor atomic (see above).
-    let plain_read = cur & 0x300 == 0;
     loop {
         let snap: [u64; CELLS] = core::array::from_fn(|i| cells[i].load(Ordering::Relaxed));
         let scan = Scan::of(&snap, cur, clock);
         let i = scan.target(cur);
-        if plain_read {
-            cells[i].store(cur, Ordering::Relaxed);
-        } else if cells[i]
+        if cells[i]
             .compare_exchange(snap[i], cur, Ordering::SeqCst, Ordering::Relaxed)
             .is_err()
         {
@@ -1835,14 +1813,13 @@ mod tests {
 
     #[test]
     fn simultaneous_conflicting_accesses_always_race() {
-        // Two unordered threads store a write each to a granule at the
-        // same moment, many times: the lock-free check must find the race
-        // every time. Two layouts: an empty granule (both take the same
-        // cell: the compare-and-swap makes one of them check again) and
-        // one where each replaces its own older cell (different cells:
-        // only the second read finds the race). Plain stores, as TSan's
-        // (and loci's for plain reads), miss a share of them on two
-        // cores.
+        // Two unordered threads store a write and a read to a granule at
+        // the same moment, many times: the lock-free check must find the
+        // race every time. Two layouts: an empty granule (both take the
+        // same cell: the compare-and-swap makes one of them check again)
+        // and one where each replaces its own older cell (different
+        // cells: only the second read finds the race). Plain stores, as
+        // TSan's, miss a share of them on two cores.
         use std::sync::atomic::AtomicUsize;
         const ROUNDS: usize = 20_000;
         let mut sh = Shadow::new();
@@ -1853,7 +1830,7 @@ mod tests {
         v1.set(0, 1);
         v1.set(1, 2);
         let cur0 = shadow::pack(0, 2, 0x0f, true, false);
-        let cur1 = shadow::pack(1, 2, 0x0f, true, false);
+        let cur1 = shadow::pack(1, 2, 0x0f, false, false);
         let older = [
             shadow::pack(0, 1, 0x0f, false, false),
             shadow::pack(1, 1, 0x0f, false, false),
