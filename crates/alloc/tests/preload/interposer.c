@@ -95,14 +95,8 @@ int open(const char *path, int flags, ...) {
   return (int)r;
 }
 
-int open64(const char *path, int flags, ...) {
-  runtime_work();
-  va_list ap;
-  va_start(ap, flags);
-  long r = sys_open(path, flags, ap);
-  va_end(ap);
-  return (int)r;
-}
+/* The same function under glibc's large-file name. */
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 int openat(int dirfd, const char *path, int flags, ...) {
   runtime_work();
