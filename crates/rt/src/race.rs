@@ -1061,7 +1061,7 @@ impl Detector {
                         });
                     }
                     cells[0].store(mark, Ordering::Release);
-                    Shadow::sides(chunk, gi0 + k)[0].store(mark, pc, info);
+                    Shadow::sides(chunk, gi0 + k).at(0).store(mark, pc, info);
                     for cell in &cells[1..] {
                         cell.store(0, Ordering::Release);
                     }
@@ -1261,7 +1261,7 @@ pub(crate) fn check_granule(
 #[inline(always)]
 pub(crate) fn check_store(
     cells: &[AtomicU64; CELLS],
-    sides: &[shadow::Side; CELLS],
+    sides: shadow::Sides<'_>,
     vc: &Vc,
     cur: u64,
     pc: usize,
@@ -1280,7 +1280,7 @@ pub(crate) fn check_store(
             core::hint::spin_loop();
             continue;
         }
-        sides[i].store(cur, pc, info);
+        sides.at(i).store(cur, pc, info);
         // The cells expected to differ from `snap` now: the one taken and
         // those dropped.
         let mut expected = 1u32 << i;
