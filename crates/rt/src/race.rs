@@ -829,7 +829,10 @@ impl Detector {
     fn mirror(&mut self, t: u32) {
         let i = t as usize;
         while self.epochs.len() <= i {
-            self.epochs.push(Box::leak(Box::new(AtomicU64::new(0))));
+            // Alone in its cache line: its thread stores it at every
+            // synchronisation and reads it at every access.
+            self.epochs
+                .push(&Box::leak(Box::new(crate::shadow::Padded(AtomicU64::new(0)))).0);
         }
         let e = self.threads[i].vc.get(t);
         self.epochs[i].store(shadow::owner(t, e), Ordering::Relaxed);

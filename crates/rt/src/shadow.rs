@@ -69,6 +69,11 @@ impl Side {
     }
 }
 
+/// A value alone in its cache line (for per-thread words that threads
+/// write often: side by side, two threads' words would share a line).
+#[repr(align(64))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
 /// The side data of one granule's cells (see [`Chunk::side`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Sides<'a>(&'a [[Side; GRANULES]; CELLS], usize);

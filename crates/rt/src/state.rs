@@ -371,7 +371,10 @@ pub(crate) struct Hit {
 
 /// One thread's access totals, which the thread counts without the lock
 /// (leaked, never moved; folded into [`ThreadInfo`] for the report).
+/// Alone in its cache line: the fast path adds to it on every access, and
+/// two threads' totals allocated side by side would share a line.
 #[derive(Default, Debug)]
+#[repr(align(64))]
 pub(crate) struct ThreadStats {
     /// Accesses to heap objects, `[reads, writes, atomics]`.
     pub(crate) heap: [AtomicU64; 3],
