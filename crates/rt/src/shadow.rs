@@ -78,10 +78,10 @@ pub(crate) struct Padded<T>(pub(crate) T);
 #[derive(Clone, Copy)]
 pub(crate) struct Sides<'a>(&'a [[Side; GRANULES]; CELLS], usize);
 
-impl Sides<'_> {
+impl<'a> Sides<'a> {
     /// The side data of cell slot `k`.
     #[inline(always)]
-    pub(crate) fn at(&self, k: usize) -> &Side {
+    pub(crate) fn at(self, k: usize) -> &'a Side {
         &self.0[k][self.1]
     }
 }
@@ -356,7 +356,7 @@ impl Shadow {
     #[cfg(test)]
     pub(crate) fn cell(c: &Chunk, i: usize, k: usize) -> Cell {
         let w = c.cells[i][k].load(Ordering::Relaxed);
-        unpack(w, &c.side[k][i])
+        unpack(w, Shadow::sides(c, i).at(k))
     }
 
     /// Store `cell` as cell `k` of granule `i`.
@@ -376,7 +376,7 @@ impl Shadow {
     #[cfg(test)]
     pub(crate) fn store_packed(c: &Chunk, i: usize, k: usize, w: u64, side: (usize, u64)) {
         c.cells[i][k].store(w, Ordering::Relaxed);
-        c.side[k][i].store(w, side.0, side.1);
+        Shadow::sides(c, i).at(k).store(w, side.0, side.1);
     }
 
     /// The side data of the cells of granule `i`.
@@ -391,7 +391,7 @@ impl Shadow {
     /// a lock, so this waits a little for it), else none (pc and stack 0:
     /// the report says the stack could not be restored).
     pub(crate) fn cell_as(c: &Chunk, i: usize, k: usize, w: u64) -> Cell {
-        let s = &c.side[k][i];
+        let s = Shadow::sides(c, i).at(k);
         for round in 0..256 {
             let info = s.info.load(Ordering::Acquire);
             let pc = s.pc.load(Ordering::Acquire);
