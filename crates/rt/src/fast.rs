@@ -27,7 +27,12 @@
 //! 2. `general`: the shadow lookup, the object the granule's id names and
 //!    the line memo (`lines`); it fills level 1.
 //! 3. Misses: the race check of a new epoch or granule, lock-free
-//!    (`race_miss`), a new object or line under the table lock (`count`);
+//!    (`race_miss`); the thread's first access to an object or line
+//!    (`count`): its row claimed under the object id's shard lock
+//!    (`claim_object`), the line's record made and its slot claimed
+//!    under the line's shard lock (`count_new_line`), not the table lock
+//!    (a producer's `malloc` and a consumer's `free` hold that one), and
+//!    under the table lock only what these cannot settle;
 //!    atomics ([`atomic`]), synchronisation ([`sync`]); anything the fast
 //!    path cannot take (no context, tracing on, an access spanning
 //!    granules) goes to the locked path (`abi::access_slow`), which then
@@ -449,7 +454,7 @@ fn general<const SIZE: usize, const WRITE: bool>(
 /// remembered in `Near`), else [`count`].
 #[inline]
 fn count_missed(
-    c: &Ctx,
+    c: &'static Ctx,
     chunk: &Chunk,
     gi: usize,
     addr: usize,
@@ -721,7 +726,7 @@ enum Counted {
 /// thread's slot in it), else under the table lock.
 /// (Five arguments: the call from [`access`] is a jump.)
 #[inline(never)]
-fn count(c: &Ctx, addr: usize, size: usize, kind: Kind, write: bool) {
+fn count(c: &'static Ctx, addr: usize, size: usize, kind: Kind, write: bool) {
     let counted = match shadow::lookup_mapped(L1.load(Ordering::Acquire), addr) {
         Some((chunk, gi)) => count_records(c, chunk, gi, addr, size, kind, write),
         None => false,
@@ -734,7 +739,7 @@ fn count(c: &Ctx, addr: usize, size: usize, kind: Kind, write: bool) {
 /// The lock-free half of [`count`]; `false`: nothing was counted.
 #[inline]
 fn count_records(
-    c: &Ctx,
+    c: &'static Ctx,
     chunk: &Chunk,
     gi: usize,
     addr: usize,
@@ -749,16 +754,19 @@ fn count_records(
         c.stats.add(false, k, 1);
         return true;
     }
-    let o = c.obj(id);
+    let mut o = c.obj(id);
+    // SAFETY: a remembered object comes with a row in a leaked slab
+    // chunk (the empty memo's id is never `id`).
+    if id != o.id || !(o.start..o.end).contains(&addr) || !unsafe { &*o.row }.owned_by(tid) {
+        // The thread's first access to the object (or the memo lost it).
+        match claim_object(c, id, addr) {
+            Some(claimed) => o = claimed,
+            None => return false,
+        }
+    }
     let end = o.end;
-    if id != o.id || addr >= end {
-        return false;
-    }
-    // SAFETY: a remembered object comes with a row in a leaked slab chunk.
+    // SAFETY: as above.
     let row = unsafe { &*o.row };
-    if !row.owned_by(tid) {
-        return false;
-    }
     let len = size.min(end - addr);
     let lo = addr & 63;
     let line = addr >> 6;
@@ -789,7 +797,7 @@ fn count_records(
                 return true;
             }
             if !crate::lines::FULL.load(Ordering::Relaxed) {
-                return false;
+                return count_new_line(c, chunk, gi, &o, addr, m, kind, write);
             }
             c.stats.add_untracked();
             count_in(c, row, k);
@@ -801,7 +809,11 @@ fn count_records(
             return false;
         }
         let Some(slot) = rec.slot_for(tid, site) else {
-            return false;
+            // A new thread or site in the line.
+            if addr + size > end {
+                return false;
+            }
+            return count_new_line(c, chunk, gi, &o, addr, m, kind, write);
         };
         if slot.is_merged() {
             // Shared with other threads: atomic updates; remembered only
@@ -825,6 +837,64 @@ fn count_records(
         }
     }
     count_in(c, row, k);
+    true
+}
+
+/// The object memo of the thread of context `c` for live object `id`
+/// holding `addr`, after claiming the thread's row in it without the
+/// table lock ([`crate::objects::Slab::claim`]: the id's shard lock);
+/// `None`: the table must count (no id, not live any more, or all rows
+/// taken).
+#[inline(never)]
+fn claim_object(c: &'static Ctx, id: u32, addr: usize) -> Option<ObjMemo> {
+    // `u32::MAX` names every object without an id: only the table knows.
+    if id == u32::MAX {
+        return None;
+    }
+    // A shard lock is held inside.
+    let got = while_busy(c, || crate::objects::SLAB.claim(id, c.tid, addr))?;
+    let o = ObjMemo {
+        id,
+        site: got.site,
+        start: got.start,
+        end: got.end,
+        row: got.row,
+    };
+    c.objs[id as usize % OBJ_MEMO].set(o);
+    Some(o)
+}
+
+/// Count an access of kind `kind` (`write`: it stores) to the bytes `m`
+/// of the line of `addr` (granule `gi` of `chunk`) in object `o`, whose
+/// line record lacks the thread or `o`'s site, or does not exist yet:
+/// the record is found or made, and the thread's slot claimed, under the
+/// line's shard lock ([`crate::lines::Lines::note_line`]), without the
+/// table lock; then remembered like [`count_records`] does. Always
+/// counts.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn count_new_line(
+    c: &'static Ctx,
+    chunk: &Chunk,
+    gi: usize,
+    o: &ObjMemo,
+    addr: usize,
+    m: u64,
+    kind: Kind,
+    write: bool,
+) -> bool {
+    let line = addr >> 6;
+    let recs = Some(&chunk.line_recs[gi / 8]);
+    // A shard lock is held inside, and the shard may allocate.
+    let memo = while_busy(c, || {
+        crate::lines::LINES.note_line(recs, line, m, c.tid, write, o.site)
+    });
+    // SAFETY: a remembered object comes with a row in a leaked slab chunk.
+    count_in(c, unsafe { &*o.row }, kind as usize);
+    if let Some(memo) = memo {
+        c.lines[line % LINE_MEMO].set((line, memo.site, memo.rec, memo.slot));
+        c.near[line % NEAR].set(object_line(o, chunk, gi, addr, memo.slot));
+    }
     true
 }
 

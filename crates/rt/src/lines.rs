@@ -42,6 +42,16 @@
 //! The cost of a falsely shared line is the number of writes its writers
 //! made to it; the report ranks lines by it.
 //!
+//! # Concurrency
+//!
+//! Records live in [`SHARDS`] shards by line index, each behind its own
+//! lock: a thread's first access to a line makes the record and claims
+//! its slot under that lock only (not the runtime's table lock), and the
+//! free of an object drops the records of its lines under the same locks.
+//! The shadow points to each line's record (set and cleared under the
+//! shard's lock), which spares the shard's hash index on the way in.
+//! Once a thread owns a slot it updates it with no lock at all.
+//!
 //! # Bounds (memory never grows without limit)
 //!
 //! - Only heap objects' lines are tracked (accesses the table attributes
@@ -73,9 +83,11 @@
 //! - At most [`MAX_RESULTS`] distinct falsely shared lines (by address,
 //!   sites and writers) are kept; further ones are counted (`dropped`).
 
+use crate::lock::{Lock, LockGuard};
 use crate::race::AddrHasher;
+use crate::shadow::Padded;
 use crate::shadow::Shadow;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
@@ -97,8 +109,6 @@ pub(crate) static FULL: AtomicBool = AtomicBool::new(false);
 pub(crate) const MAX_RESULTS: usize = 4096;
 /// The thread id of the merged slot for threads beyond [`SLOTS`].
 pub(crate) const OTHERS: u32 = u32::MAX;
-/// Entries of the direct-mapped cache of line records.
-const CACHE: usize = 1024;
 
 /// What one thread did to one line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -355,9 +365,36 @@ pub(crate) struct FalseLine {
     pub(crate) writes: u64,
 }
 
-/// The false-sharing state: line records and results.
-#[derive(Debug)]
+/// Record shards (by line index).
+const SHARDS: usize = 16;
+
+/// The false-sharing state: line records, in shards by line index each
+/// behind its own lock (so that a thread can make a line's record and
+/// claim its slot in it without the table lock, see `fast`), and the
+/// results. Lock order: the table, then a shard, then the results.
 pub(crate) struct Lines {
+    shards: [Padded<Lock<Shard>>; SHARDS],
+    /// Records in use over all shards (at most [`MAX_LINES`]).
+    used: AtomicUsize,
+    /// Accesses to lines not tracked because [`MAX_LINES`] were.
+    untracked: AtomicU64,
+    results: Lock<Results>,
+}
+
+impl core::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Lines")
+            .field("used", &self.used)
+            .field("untracked", &self.untracked)
+            .finish()
+    }
+}
+
+/// The process's line records (the table's, and the fast path's).
+pub(crate) static LINES: Lines = Lines::new();
+
+/// One shard's records.
+struct Shard {
     /// The record slab: chunks of [`RECS_PER_CHUNK`] records, leaked and
     /// never moved (free ones have line 0 and are in `free`).
     chunks: Vec<*mut LineRec>,
@@ -366,40 +403,32 @@ pub(crate) struct Lines {
     free: Vec<u32>,
     /// Line index to record.
     index: HashMap<usize, u32, BuildHasherDefault<AddrHasher>>,
-    /// `cache[line % CACHE]`: the record of a recently accessed line (to
-    /// be checked against the record's line): spares the hash lookup for
-    /// repeated accesses to a line.
-    cache: [u32; CACHE],
-    /// Falsely shared lines, keyed by (address, sites, writer ids).
-    results: BTreeMap<(usize, Vec<u32>, Vec<u32>), FalseLine>,
-    /// Lines found truly shared (each time a record was classified).
-    pub(crate) true_shared: u64,
-    /// Accesses to lines not tracked because [`MAX_LINES`] were.
-    pub(crate) untracked: u64,
-    /// Falsely shared lines not kept because [`MAX_RESULTS`] were.
-    pub(crate) dropped: u64,
 }
 
 // SAFETY: the records behind the raw pointers are leaked, never freed,
 // and only reached through atomics.
-unsafe impl Send for Lines {}
+unsafe impl Send for Shard {}
 
-impl Lines {
-    /// No lines.
-    pub(crate) const fn new() -> Lines {
-        Lines {
-            chunks: Vec::new(),
-            nrecs: 0,
-            free: Vec::new(),
-            index: HashMap::with_hasher(BuildHasherDefault::new()),
-            cache: [u32::MAX; CACHE],
-            results: BTreeMap::new(),
-            true_shared: 0,
-            untracked: 0,
-            dropped: 0,
-        }
-    }
+/// What classified records found.
+struct Results {
+    /// Falsely shared lines, keyed by (address, sites, writer ids).
+    lines: BTreeMap<(usize, Vec<u32>, Vec<u32>), FalseLine>,
+    /// Lines found truly shared (each time a record was classified).
+    true_shared: u64,
+    /// Falsely shared lines not kept because [`MAX_RESULTS`] were.
+    dropped: u64,
+}
 
+/// Where the shadow keeps a line's record (`None`: the line has no
+/// shadow; then its record is found through the shard's index only).
+pub(crate) type RecSlot<'a> = Option<&'a AtomicPtr<LineRec>>;
+
+/// The shadow's pointer to `line`'s record.
+fn rec_slot(shadow: &Shadow, line: usize) -> RecSlot<'_> {
+    shadow.get(line * LINE).map(|(c, i)| &c.line_recs[i / 8])
+}
+
+impl Shard {
     /// Record `i` (handed out before).
     #[inline]
     fn rec(&self, i: usize) -> &'static LineRec {
@@ -407,9 +436,9 @@ impl Lines {
         unsafe { &*self.chunks[i / RECS_PER_CHUNK].add(i % RECS_PER_CHUNK) }
     }
 
-    /// A free record for `line` (pointed to from the line's shadow), or
-    /// `None` when memory for one cannot be had.
-    fn new_rec(&mut self, shadow: &Shadow, line: usize) -> Option<usize> {
+    /// A free record for `line` (pointed to from `slot`), or `None` when
+    /// memory for one cannot be had.
+    fn new_rec(&mut self, slot: RecSlot, line: usize) -> Option<usize> {
         let i = match self.free.pop() {
             Some(i) => i as usize,
             None => {
@@ -428,8 +457,39 @@ impl Lines {
         };
         let rec = self.rec(i);
         rec.line1.store(line + 1, Ordering::Relaxed);
-        shadow.set_line(line, rec as *const LineRec as *mut LineRec);
+        if let Some(p) = slot {
+            p.store(rec as *const LineRec as *mut LineRec, Ordering::Relaxed);
+        }
         Some(i)
+    }
+}
+
+impl Lines {
+    /// No lines.
+    pub(crate) const fn new() -> Lines {
+        Lines {
+            shards: [const {
+                Padded(Lock::new(Shard {
+                    chunks: Vec::new(),
+                    nrecs: 0,
+                    free: Vec::new(),
+                    index: HashMap::with_hasher(BuildHasherDefault::new()),
+                }))
+            }; SHARDS],
+            used: AtomicUsize::new(0),
+            untracked: AtomicU64::new(0),
+            results: Lock::new(Results {
+                lines: BTreeMap::new(),
+                true_shared: 0,
+                dropped: 0,
+            }),
+        }
+    }
+
+    /// The shard of `line`, locked.
+    #[inline]
+    fn shard(&self, line: usize) -> LockGuard<'_, Shard> {
+        self.shards[line % SHARDS].0.lock()
     }
 
     /// Thread `tid` read or wrote (`write`) `[addr, addr+size)`, which lies
@@ -437,7 +497,7 @@ impl Lines {
     /// the access lies in one line (see [`LineMemo`]).
     #[inline]
     pub(crate) fn note(
-        &mut self,
+        &self,
         shadow: &Shadow,
         addr: usize,
         size: usize,
@@ -449,7 +509,8 @@ impl Lines {
         if size > 0 && size < LINE && lo + size <= LINE {
             // The common case: within one line.
             let m = ((1u64 << size) - 1) << lo;
-            return self.note_line(shadow, addr / LINE, m, tid, write, site);
+            let line = addr / LINE;
+            return self.note_line(rec_slot(shadow, line), line, m, tid, write, site);
         }
         self.note_lines(shadow, addr, size, tid, write, site);
         None
@@ -457,7 +518,7 @@ impl Lines {
 
     /// [`Lines::note`] for accesses that may span lines.
     fn note_lines(
-        &mut self,
+        &self,
         shadow: &Shadow,
         addr: usize,
         size: usize,
@@ -471,7 +532,7 @@ impl Lines {
             let base = line * LINE;
             let lo = addr.max(base) - base;
             let hi = end.min(base + LINE) - base;
-            self.note_line(shadow, line, mask(lo, hi), tid, write, site);
+            self.note_line(rec_slot(shadow, line), line, mask(lo, hi), tid, write, site);
             line += 1;
             if line * LINE >= end {
                 break;
@@ -479,39 +540,52 @@ impl Lines {
         }
     }
 
-    /// Find or make the record of `line` and the thread's slot, and note
-    /// the access in it.
-    fn note_line(
-        &mut self,
-        shadow: &Shadow,
+    /// Find or make the record of `line` (which the shadow points to from
+    /// `slot`) and the thread's slot, and note the access to the bytes
+    /// `m` in it. Takes the line's shard lock only: the fast path calls
+    /// it without the table lock (unable to reenter the runtime).
+    pub(crate) fn note_line(
+        &self,
+        slot: RecSlot,
         line: usize,
         m: u64,
         tid: u32,
         write: bool,
         site: u32,
     ) -> Option<LineMemo> {
-        let c = line % CACHE;
-        let mut i = self.cache[c] as usize;
-        if i >= self.nrecs || !self.rec(i).is_line(line) {
-            i = match self.index.get(&line) {
-                Some(&i) => i as usize,
-                None => {
-                    if self.index.len() >= MAX_LINES {
-                        FULL.store(true, Ordering::Relaxed);
-                        self.untracked += 1;
-                        return None;
+        let mut shard = self.shard(line);
+        // The shadow's pointer, set and cleared under this lock, spares
+        // the hash lookup.
+        let known = slot
+            .map(|p| p.load(Ordering::Relaxed))
+            .filter(|r| !r.is_null())
+            // SAFETY: records live in leaked slab chunks.
+            .map(|r| unsafe { &*r })
+            .filter(|r| r.is_line(line));
+        let rec = match known {
+            Some(r) => r,
+            None => {
+                let i = match shard.index.get(&line) {
+                    Some(&i) => i as usize,
+                    None => {
+                        if self.used.fetch_add(1, Ordering::Relaxed) >= MAX_LINES {
+                            self.used.fetch_sub(1, Ordering::Relaxed);
+                            FULL.store(true, Ordering::Relaxed);
+                            self.untracked.fetch_add(1, Ordering::Relaxed);
+                            return None;
+                        }
+                        let Some(i) = shard.new_rec(slot, line) else {
+                            self.used.fetch_sub(1, Ordering::Relaxed);
+                            self.untracked.fetch_add(1, Ordering::Relaxed);
+                            return None;
+                        };
+                        shard.index.insert(line, i as u32);
+                        i
                     }
-                    let Some(i) = self.new_rec(shadow, line) else {
-                        self.untracked += 1;
-                        return None;
-                    };
-                    self.index.insert(line, i as u32);
-                    i
-                }
-            };
-            self.cache[c] = i as u32;
-        }
-        let rec = self.rec(i);
+                };
+                shard.rec(i)
+            }
+        };
         let n = rec.n.load(Ordering::Relaxed) as usize;
         let i = match rec.slots[..n].iter().position(|s| s.owned_by(tid)) {
             Some(i) => i,
@@ -557,48 +631,82 @@ impl Lines {
         })
     }
 
+    /// Count `n` accesses to lines that could get no record.
+    pub(crate) fn add_untracked(&self, n: u64) {
+        self.untracked.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Accesses to lines that could get no record.
+    pub(crate) fn untracked(&self) -> u64 {
+        self.untracked.load(Ordering::Relaxed)
+    }
+
+    /// Lines with a record now.
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
     /// Classify and drop the records of the lines overlapping
     /// `[addr, addr+size)` (an object being freed).
-    pub(crate) fn flush_range(&mut self, shadow: &Shadow, addr: usize, size: usize) {
-        if self.index.is_empty() {
+    pub(crate) fn flush_range(&self, shadow: &Shadow, addr: usize, size: usize) {
+        if self.used.load(Ordering::Relaxed) == 0 {
             return;
         }
         let first = addr / LINE;
         let last = (addr.saturating_add(size.max(1)) - 1) / LINE;
-        if last - first + 1 > self.index.len() {
-            let keys: Vec<usize> = self
-                .index
-                .keys()
-                .filter(|&&k| (first..=last).contains(&k))
-                .copied()
-                .collect();
-            for k in keys {
-                self.remove_and_finish(shadow, k);
+        let n = last - first + 1;
+        if n <= SHARDS {
+            for line in first..=last {
+                let mut shard = self.shard(line);
+                self.remove_and_finish(&mut shard, shadow, line);
             }
-        } else {
-            for k in first..=last {
-                self.remove_and_finish(shadow, k);
+            return;
+        }
+        for (s, lock) in self.shards.iter().enumerate() {
+            let mut shard = lock.0.lock();
+            if n / SHARDS > shard.index.len() {
+                let keys: Vec<usize> = shard
+                    .index
+                    .keys()
+                    .filter(|&&k| (first..=last).contains(&k))
+                    .copied()
+                    .collect();
+                for k in keys {
+                    self.remove_and_finish(&mut shard, shadow, k);
+                }
+            } else {
+                let start = first + (s + SHARDS - first % SHARDS) % SHARDS;
+                for line in (start..=last).step_by(SHARDS) {
+                    self.remove_and_finish(&mut shard, shadow, line);
+                }
             }
         }
     }
 
     /// Classify and drop every record (at exit).
-    pub(crate) fn flush_all(&mut self, shadow: &Shadow) {
-        let keys: Vec<usize> = self.index.keys().copied().collect();
-        for k in keys {
-            self.remove_and_finish(shadow, k);
+    pub(crate) fn flush_all(&self, shadow: &Shadow) {
+        for lock in &self.shards {
+            let mut shard = lock.0.lock();
+            let keys: Vec<usize> = shard.index.keys().copied().collect();
+            for k in keys {
+                self.remove_and_finish(&mut shard, shadow, k);
+            }
         }
     }
 
-    /// Take the record of line `line` out (it becomes free) and classify
-    /// it.
-    fn remove_and_finish(&mut self, shadow: &Shadow, line: usize) {
-        let Some(i) = self.index.remove(&line) else {
+    /// Take the record of line `line` out of `shard` (its, locked; the
+    /// record becomes free) and classify it.
+    fn remove_and_finish(&self, shard: &mut Shard, shadow: &Shadow, line: usize) {
+        let Some(i) = shard.index.remove(&line) else {
             return;
         };
+        self.used.fetch_sub(1, Ordering::Relaxed);
         FULL.store(false, Ordering::Relaxed);
-        shadow.set_line(line, core::ptr::null_mut());
-        let rec = self.rec(i as usize);
+        if let Some(p) = rec_slot(shadow, line) {
+            p.store(core::ptr::null_mut(), Ordering::Relaxed);
+        }
+        let rec = shard.rec(i as usize);
         rec.line1.store(0, Ordering::Relaxed);
         let n = (rec.n.swap(0, Ordering::Relaxed) as usize).min(SLOTS + 1);
         let mut slots = [Slot::default(); SLOTS + 1];
@@ -607,7 +715,7 @@ impl Lines {
         }
         let (sites, ns) = rec.sites();
         rec.nsites.store(0, Ordering::Relaxed);
-        self.free.push(i);
+        shard.free.push(i);
         // Only lines with two writers or more need the classification
         // (and its allocations).
         if slots[..n].iter().filter(|s| s.written != 0).count() >= 2 {
@@ -615,10 +723,11 @@ impl Lines {
         }
     }
 
-    fn finish(&mut self, line: usize, slots: &[Slot], mut sites: Vec<u32>) {
+    fn finish(&self, line: usize, slots: &[Slot], mut sites: Vec<u32>) {
+        let mut results = self.results.lock();
         match classify(slots) {
             Sharing::Unclassified => {}
-            Sharing::True => self.true_shared += 1,
+            Sharing::True => results.true_shared += 1,
             Sharing::False => {
                 let mut writers: Vec<Slot> =
                     slots.iter().filter(|s| s.written != 0).copied().collect();
@@ -633,7 +742,7 @@ impl Lines {
                 let ids: Vec<u32> = writers.iter().map(|s| s.tid).collect();
                 let key = (line * LINE, sites, ids);
                 let writes = writers.iter().map(|s| s.writes).sum();
-                if let Some(have) = self.results.get_mut(&key) {
+                if let Some(have) = results.lines.get_mut(&key) {
                     for (h, w) in have.writers.iter_mut().zip(&writers) {
                         h.written |= w.written;
                         h.read |= w.read;
@@ -646,8 +755,8 @@ impl Lines {
                         }
                     }
                     have.readers.sort_unstable();
-                } else if self.results.len() >= MAX_RESULTS {
-                    self.dropped += 1;
+                } else if results.lines.len() >= MAX_RESULTS {
+                    results.dropped += 1;
                 } else {
                     let fl = FalseLine {
                         addr: line * LINE,
@@ -656,7 +765,7 @@ impl Lines {
                         sites: key.1.clone(),
                         writes,
                     };
-                    self.results.insert(key, fl);
+                    results.lines.insert(key, fl);
                 }
             }
         }
@@ -664,10 +773,44 @@ impl Lines {
 
     /// The falsely shared lines found so far, most written first (then by
     /// address).
-    pub(crate) fn falsely_shared(&self) -> Vec<&FalseLine> {
-        let mut v: Vec<&FalseLine> = self.results.values().collect();
+    pub(crate) fn falsely_shared(&self) -> Vec<FalseLine> {
+        let mut v: Vec<FalseLine> = self.results.lock().lines.values().cloned().collect();
         v.sort_by_key(|l| (std::cmp::Reverse(l.writes), l.addr));
         v
+    }
+
+    /// Lines found truly shared (each time a record was classified).
+    pub(crate) fn true_shared(&self) -> u64 {
+        self.results.lock().true_shared
+    }
+
+    /// Falsely shared lines not kept because [`MAX_RESULTS`] were.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.results.lock().dropped
+    }
+
+    /// Take every lock of the records (around `fork`, see
+    /// [`crate::lock`]).
+    pub(crate) fn lock_all(&self) {
+        for s in &self.shards {
+            s.0.raw_lock();
+        }
+        self.results.raw_lock();
+    }
+
+    /// Undo [`Lines::lock_all`].
+    ///
+    /// # Safety
+    /// Only by the thread that called [`Lines::lock_all`] (or its forked
+    /// child), once.
+    pub(crate) unsafe fn unlock_all(&self) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.results.raw_unlock();
+            for s in self.shards.iter().rev() {
+                s.0.raw_unlock();
+            }
+        }
     }
 }
 
@@ -730,7 +873,7 @@ mod tests {
 
     #[test]
     fn lines_are_recorded_flushed_and_merged() {
-        let mut l = Lines::new();
+        let l = Lines::new();
         let sh = Shadow::new();
         // Two threads, one 8-byte counter each, in line 2 (0x80..0xc0).
         for _ in 0..3 {
@@ -740,19 +883,19 @@ mod tests {
         }
         // An access straddling lines 2 and 3 by thread 3 (reads only).
         l.note(&sh, 0xbc, 8, 3, false, 7);
-        assert_eq!(l.index.len(), 2);
+        assert_eq!(l.in_use(), 2);
         // Freeing an object in line 3 drops only that line.
         l.flush_range(&sh, 0xc0, 4);
-        assert_eq!(l.index.len(), 1);
+        assert_eq!(l.in_use(), 1);
         l.flush_all(&sh);
-        assert!(l.index.is_empty());
+        assert_eq!(l.in_use(), 0);
         let fs = l.falsely_shared();
         assert_eq!(fs.len(), 1);
         assert_eq!(fs[0].addr, 0x80);
         assert_eq!(fs[0].writes, 6);
         assert_eq!(fs[0].readers, vec![3]);
         assert_eq!(fs[0].sites, vec![7]);
-        let w = writers(fs[0]);
+        let w = writers(&fs[0]);
         assert_eq!(w, vec![(1, "0-7".into(), 3), (2, "8-15".into(), 3)]);
         // The same line again (a new object at the same address): merged.
         l.note(&sh, 0x80, 8, 1, true, 7);
@@ -763,13 +906,13 @@ mod tests {
         l.note(&sh, 0x100, 8, 1, true, 7);
         l.note(&sh, 0x100, 8, 2, true, 7);
         l.flush_all(&sh);
-        assert_eq!(l.true_shared, 1);
+        assert_eq!(l.true_shared(), 1);
         assert_eq!(l.falsely_shared().len(), 1);
     }
 
     #[test]
     fn the_memo_never_outlives_its_record() {
-        let mut l = Lines::new();
+        let l = Lines::new();
         let sh = Shadow::new();
         l.note(&sh, 0x40, 8, 1, true, 3); // memo: line 1, thread 1
         l.flush_range(&sh, 0x40, 8); // record freed
@@ -781,7 +924,7 @@ mod tests {
         let fs = l.falsely_shared();
         assert_eq!(fs.len(), 1);
         assert_eq!(fs[0].addr, 0x80);
-        let w = writers(fs[0]);
+        let w = writers(&fs[0]);
         assert_eq!(w, vec![(1, "8-15".into(), 1), (2, "0-7".into(), 1)]);
         // A different site in the same line is recorded, not skipped by
         // the memo.
@@ -797,7 +940,7 @@ mod tests {
 
     #[test]
     fn threads_beyond_the_slots_are_merged() {
-        let mut l = Lines::new();
+        let l = Lines::new();
         let sh = Shadow::new();
         for t in 0..6u32 {
             l.note(&sh, t as usize * 8, 8, t, false, 0);

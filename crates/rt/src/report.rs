@@ -526,9 +526,9 @@ fn render_false_sharing(out: &mut String, t: &state::Table, sym: &mut Symbolizer
     let _ = write!(
         out,
         "\n  ],\n  \"false_sharing_stats\": {{\"true_shared_lines\": {}, \"untracked_accesses\": {}, \"dropped_lines\": {}, \"max_lines\": {}}},\n",
-        t.lines.true_shared,
-        t.lines.untracked,
-        t.lines.dropped,
+        t.lines.true_shared(),
+        t.lines.untracked(),
+        t.lines.dropped(),
         lines::MAX_LINES
     );
 }

@@ -465,14 +465,6 @@ impl Shadow {
         }
     }
 
-    /// Point line `line`'s shadow at its record (null: none), if the line
-    /// is shadowed.
-    pub(crate) fn set_line(&self, line: usize, rec: *mut crate::lines::LineRec) {
-        if let Some((c, i)) = self.get(line * 64) {
-            c.line_recs[i / 8].store(rec, Ordering::Relaxed);
-        }
-    }
-
     /// The object id of the granule `i` of chunk `c` (0: none).
     #[inline]
     pub(crate) fn id(c: &Chunk, i: usize) -> u32 {

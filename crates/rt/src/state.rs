@@ -6,7 +6,10 @@
 //! single [`Lock`] (never allocates; safe across `fork`), except what the
 //! lock-free fast path (`fast`) updates: per-object rows of counters
 //! (`objects`), per-thread totals ([`ThreadStats`]), line slots (`lines`),
-//! all atomics with one writing thread each. An access the fast path does
+//! all atomics with one writing thread each. Rows are claimed and line
+//! records made under small shard locks of their own ([`SLAB`],
+//! [`LINES`]; lock order: the table, then a shard), which the fast path
+//! takes without the table lock. An access the fast path does
 //! not take locks the table once: a lookup in an ordered map of live
 //! objects, `O(log n)` in the number of live objects, plus a scan of the
 //! object's rows.
@@ -18,9 +21,9 @@
 //! The happens-before state of the race detector ([`crate::race`]) lives
 //! in the same table, so one lock covers counting and race checking.
 
-use crate::lines::{LineMemo, Lines, LINELESS_MIN};
+use crate::lines::{LineMemo, Lines, LINELESS_MIN, LINES};
 use crate::lock::{Lock, LockGuard};
-use crate::objects::{Objects, Row};
+use crate::objects::{Objects, Row, Slab, SLAB};
 use crate::race::{Detector, Race, Stacks, SyncOp};
 use crate::shadow::Shadow;
 use crate::trace::{self, Tracer};
@@ -576,17 +579,21 @@ pub(crate) struct Table {
     /// The trace being written (`LOCI_TRACE_OUT`), if any.
     pub(crate) trace: Option<Tracer>,
     /// Per cache line of heap objects: who wrote and read which bytes
-    /// (false sharing, [`crate::lines`]).
-    pub(crate) lines: Lines,
-    /// Per-object counters of live objects.
+    /// (false sharing, [`crate::lines`]; the fast path reaches the same
+    /// records without the table).
+    pub(crate) lines: &'static Lines,
+    /// Per-object counters of live objects (ids over a slab the fast path
+    /// reaches without the table).
     pub(crate) objects: Objects,
     /// A buffer reused when objects are folded into their sites.
     scratch: Vec<(u32, Counts)>,
 }
 
 impl Table {
-    /// An empty table.
-    pub(crate) const fn new() -> Table {
+    /// An empty table, keeping its line records in `lines` and its
+    /// objects' rows in `slab` (the process's table: [`LINES`] and
+    /// [`SLAB`], which the fast path reads).
+    pub(crate) const fn new(lines: &'static Lines, slab: &'static Slab) -> Table {
         Table {
             live: BTreeMap::new(),
             sites: Vec::new(),
@@ -595,8 +602,8 @@ impl Table {
             hb: Detector::new(),
             races_on: true,
             trace: None,
-            lines: Lines::new(),
-            objects: Objects::new(),
+            lines,
+            objects: Objects::new(slab),
             scratch: Vec::new(),
         }
     }
@@ -657,7 +664,7 @@ impl Table {
     }
 }
 
-static TABLE: Lock<Table> = Lock::new(Table::new());
+static TABLE: Lock<Table> = Lock::new(Table::new(&LINES, &SLAB));
 
 /// The call stacks referenced by cells, objects and threads (its own lock:
 /// interned from the lock-free access path too). Lock order: the table
@@ -676,6 +683,8 @@ pub(crate) fn table() -> LockGuard<'static, Table> {
 
 extern "C" fn fork_prepare() {
     TABLE.raw_lock();
+    SLAB.lock_all();
+    LINES.lock_all();
     STACKS.raw_lock();
 }
 
@@ -683,6 +692,8 @@ extern "C" fn fork_parent() {
     // SAFETY: runs after `fork_prepare` took the locks in this thread.
     unsafe {
         STACKS.raw_unlock();
+        LINES.unlock_all();
+        SLAB.unlock_all();
         TABLE.raw_unlock();
     }
 }
@@ -696,6 +707,8 @@ extern "C" fn fork_child() {
     // the locks.
     unsafe {
         STACKS.raw_unlock();
+        LINES.unlock_all();
+        SLAB.unlock_all();
         TABLE.raw_unlock();
     }
 }
@@ -746,7 +759,8 @@ impl Table {
                     info.heap[k] += st.heap[k].swap(0, Ordering::Relaxed);
                     info.unattributed[k] += st.unattributed[k].swap(0, Ordering::Relaxed);
                 }
-                self.lines.untracked += st.untracked.swap(0, Ordering::Relaxed);
+                self.lines
+                    .add_untracked(st.untracked.swap(0, Ordering::Relaxed));
             }
         }
     }
@@ -924,7 +938,7 @@ impl Table {
             // Marks of an earlier free of this memory (see `free`).
             self.hb.shadow.forget_cells(base, size);
         }
-        let id = self.objects.alloc(base).unwrap_or(0);
+        let id = self.objects.alloc(base, size, site as u32).unwrap_or(0);
         // Mark the object's granules for the fast path: its id, or
         // `u32::MAX` ("ask the table") when it has none.
         self.hb
@@ -1094,7 +1108,10 @@ mod tests {
 
     #[test]
     fn table_attributes_by_interval() {
-        let mut t = Table::new();
+        let mut t = Table::new(
+            Box::leak(Box::new(Lines::new())),
+            Box::leak(Box::new(Slab::new())),
+        );
         t.alloc(1000, 16, 0, 0x10, 0, 0);
         t.alloc(1016, 8, 0, 0x10, 0, 0);
         t.access(1000, 1, Kind::Write);
