@@ -60,10 +60,7 @@ fn note_alloc(p: *mut c_void, size: usize, site: usize, func: AllocFn) {
     let caller = state::shadow_top();
     let mut t = state::table();
     let stack = state::stack_node();
-    t.alloc(p as usize, size, tid, site, caller, stack);
-    if let Some(o) = t.live.get_mut(&(p as usize)) {
-        o.func = func;
-    }
+    t.alloc(p as usize, size, tid, site, caller, stack, func);
 }
 
 /// Retire the record of a block about to be freed by a call at `pc`

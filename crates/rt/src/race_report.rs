@@ -57,11 +57,43 @@ static SYM: Lock<Sym> = Lock::new(Sym(None));
 
 /// Names of the intercepted libc functions that access memory, by the
 /// index stored in a cell (0: the program's own access; [`FREE`]: the
-/// freeing of a heap block, see `Table::free`).
-pub(crate) const INTERCEPTED: [&str; 18] = [
-    "", "memcpy", "memmove", "memset", "memcmp", "memchr", "strlen", "strnlen", "strcpy",
-    "strncpy", "strcat", "strncat", "strcmp", "strncmp", "strchr", "strrchr", "free", "realloc",
+/// freeing of a heap block, see `Table::free`; from [`ALLOCATED`]: the
+/// allocation of one).
+pub(crate) const INTERCEPTED: [&str; 26] = [
+    "",
+    "memcpy",
+    "memmove",
+    "memset",
+    "memcmp",
+    "memchr",
+    "strlen",
+    "strnlen",
+    "strcpy",
+    "strncpy",
+    "strcat",
+    "strncat",
+    "strcmp",
+    "strncmp",
+    "strchr",
+    "strrchr",
+    "free",
+    "realloc",
+    // The allocating functions, from [`ALLOCATED`] on, in the order of
+    // `state::AllocFn` (their blocks' imitated writes, see
+    // `Detector::imitate_write`).
+    "malloc",
+    "calloc",
+    "realloc",
+    "posix_memalign",
+    "aligned_alloc",
+    "memalign",
+    "valloc",
+    "pvalloc",
 ];
+
+/// The index in [`INTERCEPTED`] of the first allocating function
+/// (`state::AllocFn::code`).
+pub(crate) const ALLOCATED: u8 = 18;
 
 /// The index of `free` in [`INTERCEPTED`]: a cell with it is the mark a
 /// freed block's granules carry (a write of the whole granule by the

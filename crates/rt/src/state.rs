@@ -51,6 +51,15 @@ const SHADOW_DEPTH: usize = 64;
 /// time and shadow memory in proportion to what is freed, for little).
 const FREED_MARK_BYTES: usize = 1024;
 
+/// Blocks this big or bigger get no imitated write at allocation (see
+/// `Detector::imitate_write`): their shadow is emptied instead, which
+/// costs no more than a `memset` of it (writing every granule's cell and
+/// side data would cost time in proportion to the block, and most of a
+/// big buffer is first written by its allocating thread anyway). A race
+/// of another thread with the allocation itself is then not reported
+/// for them.
+const IMITATED_MAX_SIZE: usize = 128 << 10;
+
 /// Blocks this big or bigger get no freed mark: glibc serves them (from
 /// 128 KiB, its first `mmap` threshold) with `mmap` and unmaps them when
 /// freed, and the system may map that memory again for anything.
@@ -430,6 +439,12 @@ pub(crate) enum AllocFn {
 }
 
 impl AllocFn {
+    /// Its index in [`crate::race_report::INTERCEPTED`] (the side data of
+    /// its blocks' imitated writes).
+    pub(crate) fn code(self) -> u8 {
+        crate::race_report::ALLOCATED + self as u8
+    }
+
     /// The C name.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -910,6 +925,7 @@ impl Table {
 
     /// Record a new object `[base, base+size)` allocated by `tid` at call
     /// pc `pc` from a function called at `caller`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn alloc(
         &mut self,
         base: usize,
@@ -918,6 +934,7 @@ impl Table {
         pc: usize,
         caller: usize,
         stack: u32,
+        func: AllocFn,
     ) {
         let next = self.sites.len();
         let site = *self.site_index.entry((pc, caller)).or_insert(next);
@@ -935,8 +952,14 @@ impl Table {
             self.retire(old);
         }
         if self.races_on {
-            // Marks of an earlier free of this memory (see `free`).
-            self.hb.shadow.forget_cells(base, size);
+            if size < IMITATED_MAX_SIZE {
+                // Replaces the marks of an earlier free of this memory
+                // (see `free`).
+                self.hb
+                    .imitate_write(tid, (base, size), pc, stack, func.code());
+            } else {
+                self.hb.shadow.forget_cells(base, size);
+            }
         }
         let id = self.objects.alloc(base, size, site as u32).unwrap_or(0);
         // Mark the object's granules for the fast path: its id, or
@@ -950,7 +973,7 @@ impl Table {
                 base,
                 size,
                 stack,
-                func: AllocFn::Malloc,
+                func,
                 site,
                 alloc_tid: tid,
                 id,
@@ -1107,13 +1130,30 @@ mod tests {
     }
 
     #[test]
+    fn allocating_functions_are_named_in_race_reports() {
+        use AllocFn::*;
+        for f in [
+            Malloc,
+            Calloc,
+            Realloc,
+            PosixMemalign,
+            AlignedAlloc,
+            Memalign,
+            Valloc,
+            Pvalloc,
+        ] {
+            assert_eq!(crate::race_report::INTERCEPTED[f.code() as usize], f.name());
+        }
+    }
+
+    #[test]
     fn table_attributes_by_interval() {
         let mut t = Table::new(
             Box::leak(Box::new(Lines::new())),
             Box::leak(Box::new(Slab::new())),
         );
-        t.alloc(1000, 16, 0, 0x10, 0, 0);
-        t.alloc(1016, 8, 0, 0x10, 0, 0);
+        t.alloc(1000, 16, 0, 0x10, 0, 0, AllocFn::Malloc);
+        t.alloc(1016, 8, 0, 0x10, 0, 0, AllocFn::Calloc);
         t.access(1000, 1, Kind::Write);
         t.access(1015, 1, Kind::Read);
         t.access(1016, 0, Kind::Atomic);
