@@ -1049,35 +1049,22 @@ impl Detector {
         let info = shadow::side_info(stack, func);
         let mut found = None;
         let (first, last) = (addr / 8, (addr + len - 1) / 8);
-        // The granules `[g, end)` of each chunk in turn: one lookup each.
-        let mut g = first;
-        while g <= last {
-            let end = ((g | (shadow::GRANULES - 1)) + 1).min(last + 1);
-            if let Some((chunk, gi0)) = self.shadow.get(g * 8) {
-                for (k, cells) in chunk.cells[gi0..gi0 + (end - g)].iter().enumerate() {
-                    if found.is_none() {
-                        // Every access conflicts with a write of the whole
-                        // granule (the free is not atomic): only order
-                        // matters.
-                        found = cells.iter().enumerate().find_map(|(j, cell)| {
-                            let w = cell.load(Ordering::Acquire);
-                            let unordered = w != 0
-                                && w & TID_FIELD != mark & TID_FIELD
-                                && (w >> 32) as u32
-                                    > clock.get(shadow::tid_of(w) as usize).copied().unwrap_or(0);
-                            unordered
-                                .then(|| race_at(chunk, gi0 + k, g + k, j, w, mark, (pc, info)))
-                        });
-                    }
-                    cells[0].store(mark, Ordering::Release);
-                    Shadow::sides(chunk, gi0 + k).at(0).store(mark, pc, info);
-                    for cell in &cells[1..] {
-                        cell.store(0, Ordering::Release);
-                    }
-                }
+        self.shadow.for_granules(first, last, |chunk, gi, g| {
+            let cells = &chunk.cells[gi];
+            if found.is_none() {
+                // Every access conflicts with a write of the whole
+                // granule (the free is not atomic): only order matters.
+                found = cells.iter().enumerate().find_map(|(j, cell)| {
+                    let w = cell.load(Ordering::Acquire);
+                    let unordered = w != 0
+                        && w & TID_FIELD != mark & TID_FIELD
+                        && (w >> 32) as u32
+                            > clock.get(shadow::tid_of(w) as usize).copied().unwrap_or(0);
+                    unordered.then(|| race_at(chunk, gi, g, j, w, mark, (pc, info)))
+                });
             }
-            g = end;
-        }
+            Shadow::set_only(chunk, gi, mark, pc, info);
+        });
         self.dedupe(found?)
     }
 
@@ -1091,6 +1078,8 @@ impl Detector {
     /// and the allocating thread's own first accesses, in the same epoch,
     /// take the fast path's "same epoch" test instead of the full check.
     /// Plain stores (the block is not yet known to any other thread).
+    /// Only granules already shadowed are written (`Table::alloc` marks
+    /// the block's ids first, which maps its chunks).
     pub(crate) fn imitate_write(
         &mut self,
         t: u32,
@@ -1108,34 +1097,21 @@ impl Detector {
         let epoch = self.threads[t as usize].vc.get(t);
         let info = shadow::side_info(stack, func);
         let end = addr + len;
-        let (first, last) = (addr / 8, (end - 1) / 8);
-        // The granules `[g, stop)` of each chunk in turn: one lookup each.
-        let mut g = first;
-        while g <= last {
-            let stop = ((g | (shadow::GRANULES - 1)) + 1).min(last + 1);
-            if let Some((chunk, gi0)) = self.shadow.make(g * 8) {
-                for (k, cells) in chunk.cells[gi0..gi0 + (stop - g)].iter().enumerate() {
-                    let at = (g + k) * 8;
-                    let lo = addr.max(at) - at;
-                    let hi = end.min(at + 8) - at;
-                    let mask = (((1u16 << (hi - lo)) - 1) << lo) as u8;
-                    let w = shadow::pack(t, epoch, mask, true, false);
-                    // In slot 0, where the allocating thread's "same
-                    // epoch" tests look first (in the last slot, a thread
-                    // scanning its own buffer ran 14 % more instructions
-                    // in `benches/profile/private.c`; but in slot 0 a
-                    // worker writing 4 of the 8 bytes of the object main
-                    // allocated for it has its cell in slot 1: 8 % more in
-                    // `cache_scratch.c`).
-                    cells[0].store(w, Ordering::Relaxed);
-                    Shadow::sides(chunk, gi0 + k).at(0).store(w, pc, info);
-                    for cell in &cells[1..] {
-                        cell.store(0, Ordering::Relaxed);
-                    }
-                }
-            }
-            g = stop;
-        }
+        self.shadow
+            .for_granules(addr / 8, (end - 1) / 8, |chunk, gi, g| {
+                let at = g * 8;
+                let lo = addr.max(at) - at;
+                let hi = end.min(at + 8) - at;
+                let mask = (((1u16 << (hi - lo)) - 1) << lo) as u8;
+                // In slot 0, where the allocating thread's "same epoch" tests
+                // look first (in the last slot, a thread scanning its own
+                // buffer ran 14 % more instructions in
+                // `benches/profile/private.c`; but in slot 0 a worker writing
+                // 4 of the 8 bytes of the object main allocated for it has its
+                // cell in slot 1: 8 % more in `cache_scratch.c`).
+                let w = shadow::pack(t, epoch, mask, true, false);
+                Shadow::set_only(chunk, gi, w, pc, info);
+            });
     }
 
     /// Check access `a` by thread `t` against the shadow and record it.
@@ -1675,6 +1651,7 @@ mod tests {
         d.thread_created(0, 1);
         d.thread_created(0, 2);
         // Thread 1 allocates 20 bytes at 0xc00 (call at pc 9).
+        d.shadow.make(0xc00);
         d.imitate_write(1, (0xc00, 20), 9, 0, malloc);
         let (chunk, gi) = d.shadow.get(0xc00).unwrap();
         let epoch = d.threads[1].vc.get(1);

@@ -310,6 +310,39 @@ impl Shadow {
         }
     }
 
+    /// Call `f(chunk, granule index in chunk, granule)` for each mapped
+    /// granule of `[first, last]` (one lookup per chunk).
+    pub(crate) fn for_granules(
+        &self,
+        first: usize,
+        last: usize,
+        mut f: impl FnMut(&'static Chunk, usize, usize),
+    ) {
+        let mut g = first;
+        while g <= last {
+            let end = ((g | (GRANULES - 1)) + 1).min(last + 1);
+            if let Some((c, i)) = self.get(g << 3) {
+                for k in 0..end - g {
+                    f(c, i + k, g + k);
+                }
+            }
+            g = end;
+        }
+    }
+
+    /// Make the packed cell `w`, with side data `pc` and `info`, the only
+    /// cell of granule `i` of chunk `c` (a block's mark at its allocation
+    /// or free).
+    #[inline]
+    pub(crate) fn set_only(c: &Chunk, i: usize, w: u64, pc: usize, info: u64) {
+        let cells = &c.cells[i];
+        cells[0].store(w, Ordering::Release);
+        Shadow::sides(c, i).at(0).store(w, pc, info);
+        for cell in &cells[1..] {
+            cell.store(0, Ordering::Release);
+        }
+    }
+
     /// Empty the race cells of `[addr, addr+size)`.
     pub(crate) fn forget(&self, addr: usize, size: usize) {
         if size == 0 {

@@ -447,16 +447,7 @@ impl AllocFn {
 
     /// The C name.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            AllocFn::Malloc => "malloc",
-            AllocFn::Calloc => "calloc",
-            AllocFn::Realloc => "realloc",
-            AllocFn::PosixMemalign => "posix_memalign",
-            AllocFn::AlignedAlloc => "aligned_alloc",
-            AllocFn::Memalign => "memalign",
-            AllocFn::Valloc => "valloc",
-            AllocFn::Pvalloc => "pvalloc",
-        }
+        crate::race_report::INTERCEPTED[self.code() as usize]
     }
 }
 
@@ -951,22 +942,22 @@ impl Table {
         if let Some(old) = self.live.remove(&base) {
             self.retire(old);
         }
-        if self.races_on {
-            if size < IMITATED_MAX_SIZE {
-                // Replaces the marks of an earlier free of this memory
-                // (see `free`).
-                self.hb
-                    .imitate_write(tid, (base, size), pc, stack, func.code());
-            } else {
-                self.hb.shadow.forget_cells(base, size);
-            }
-        }
         let id = self.objects.alloc(base, size, site as u32).unwrap_or(0);
         // Mark the object's granules for the fast path: its id, or
         // `u32::MAX` ("ask the table") when it has none.
         self.hb
             .shadow
             .mark(base, size, if id == 0 { u32::MAX } else { id }, None);
+        if self.races_on {
+            // Replaces the marks of an earlier free of this memory (see
+            // `free`); the marking above mapped the block's chunks.
+            if size < IMITATED_MAX_SIZE {
+                self.hb
+                    .imitate_write(tid, (base, size), pc, stack, func.code());
+            } else {
+                self.hb.shadow.forget_cells(base, size);
+            }
+        }
         self.live.insert(
             base,
             Object {
@@ -1132,17 +1123,19 @@ mod tests {
     #[test]
     fn allocating_functions_are_named_in_race_reports() {
         use AllocFn::*;
-        for f in [
-            Malloc,
-            Calloc,
-            Realloc,
-            PosixMemalign,
-            AlignedAlloc,
-            Memalign,
-            Valloc,
-            Pvalloc,
-        ] {
-            assert_eq!(crate::race_report::INTERCEPTED[f.code() as usize], f.name());
+        let names = [
+            (Malloc, "malloc"),
+            (Calloc, "calloc"),
+            (Realloc, "realloc"),
+            (PosixMemalign, "posix_memalign"),
+            (AlignedAlloc, "aligned_alloc"),
+            (Memalign, "memalign"),
+            (Valloc, "valloc"),
+            (Pvalloc, "pvalloc"),
+        ];
+        for (f, name) in names {
+            assert_eq!(f.name(), name);
+            assert_eq!(crate::race_report::INTERCEPTED[f.code() as usize], name);
         }
     }
 
