@@ -127,6 +127,7 @@ pub mod fatal;
 #[cfg(not(test))]
 pub mod intercept;
 mod lines;
+mod live;
 mod lock;
 mod objects;
 mod race;

@@ -208,13 +208,12 @@ pub(crate) fn format(t: &Table, sym: &mut Symbolizer, race: &Race) -> String {
     let addr = race.granule * 8 + (race.cur.mask & race.prev.mask).trailing_zeros() as usize;
     let obj = t
         .live
-        .range(..=addr)
-        .next_back()
-        .filter(|(&b, o)| addr < b + o.size.max(1));
+        .at_or_below(addr)
+        .filter(|&(b, o)| addr < b + o.size.max(1));
     let freeing = frees(race.cur.func) || frees(race.prev.func);
     if freeing {
         // TSan names no location for a freed (or being freed) block.
-    } else if let Some((&base, o)) = obj {
+    } else if let Some((base, o)) = obj {
         let _ = writeln!(
             out,
             "  Location is heap block of size {} at {base:#x} allocated by {}:",

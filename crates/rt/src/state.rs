@@ -22,6 +22,7 @@
 //! in the same table, so one lock covers counting and race checking.
 
 use crate::lines::{LineMemo, Lines, LINELESS_MIN, LINES};
+use crate::live::Live;
 use crate::lock::{Lock, LockGuard};
 use crate::objects::{Objects, Row, Slab, SLAB};
 use crate::race::{Detector, Race, Stacks, SyncOp};
@@ -574,7 +575,7 @@ pub(crate) struct ThreadInfo {
 #[derive(Debug)]
 pub(crate) struct Table {
     /// Live objects by base address.
-    pub(crate) live: BTreeMap<usize, Object>,
+    pub(crate) live: Live,
     pub(crate) sites: Vec<Site>,
     site_index: BTreeMap<(usize, usize), usize>,
     pub(crate) threads: Vec<ThreadInfo>,
@@ -601,7 +602,7 @@ impl Table {
     /// [`SLAB`], which the fast path reads).
     pub(crate) const fn new(lines: &'static Lines, slab: &'static Slab) -> Table {
         Table {
-            live: BTreeMap::new(),
+            live: Live::new(),
             sites: Vec::new(),
             site_index: BTreeMap::new(),
             threads: Vec::new(),
@@ -822,12 +823,12 @@ impl Table {
             Some(id) => self
                 .objects
                 .base(id)
-                .filter(|b| id != u32::MAX && self.live.contains_key(b))
-                .or_else(|| self.live.range(..=addr).next_back().map(|(b, _)| *b)),
-            None => self.live.range(..=addr).next_back().map(|(b, _)| *b),
+                .filter(|&b| id != u32::MAX && self.live.contains(b))
+                .or_else(|| self.live.at_or_below(addr).map(|(b, _)| b)),
+            None => self.live.at_or_below(addr).map(|(b, _)| b),
         };
         let objects = &self.objects;
-        let hit = match key.and_then(|b| self.live.get_mut(&b).map(|o| (b, o))) {
+        let hit = match key.and_then(|b| self.live.get_mut(b).map(|o| (b, o))) {
             Some((base, obj)) if addr < base + obj.size.max(1) => {
                 let row = Self::count(objects, obj, tid, k);
                 let end = base + obj.size.max(1);
@@ -871,28 +872,24 @@ impl Table {
         let k = kind as usize;
         let mut hits = 0u64;
         let mut site = None;
-        let objects = &self.objects;
-        for (&base, obj) in self.live.range_mut(..end).rev() {
-            if base + obj.size.max(1) <= addr {
-                break;
-            }
+        let (objects, lines, shadow) = (&self.objects, self.lines, &self.hb.shadow);
+        self.live.each_overlapping(addr, end, |base, obj| {
             Self::count(objects, obj, tid, k);
             hits += 1;
             site = Some(obj.site as u32);
             let lo = addr.max(base);
             let hi = end.min(base + obj.size.max(1));
-            if obj.size >= LINELESS_MIN {
-                continue;
+            if obj.size < LINELESS_MIN {
+                lines.note(
+                    shadow,
+                    lo,
+                    hi - lo,
+                    tid,
+                    kind == Kind::Write,
+                    obj.site as u32,
+                );
             }
-            self.lines.note(
-                &self.hb.shadow,
-                lo,
-                hi - lo,
-                tid,
-                kind == Kind::Write,
-                obj.site as u32,
-            );
-        }
+        });
         let st = self.stats(tid);
         if hits > 0 {
             st.add(true, k, hits);
@@ -906,7 +903,7 @@ impl Table {
     /// [`Table::put_back`] or retired with [`Table::retire`]). Its shadow
     /// marks stay until it is retired.
     pub(crate) fn take(&mut self, base: usize) -> Option<Object> {
-        self.live.remove(&base)
+        self.live.remove(base)
     }
 
     /// Reinsert an object taken with [`Table::take`] (a failed `realloc`).
@@ -939,7 +936,7 @@ impl Table {
         self.thread_mut(tid).allocs += 1;
         // A stale entry at the same base (freed behind our back, e.g. by a
         // non-interposed path) is retired first.
-        if let Some(old) = self.live.remove(&base) {
+        if let Some(old) = self.live.remove(base) {
             self.retire(old);
         }
         let id = self.objects.alloc(base, size, site as u32).unwrap_or(0);
@@ -992,7 +989,7 @@ impl Table {
     /// give their memory back to the system, which may map it again for
     /// something else (a thread's stack).
     pub(crate) fn free(&mut self, base: usize, tid: u32, pc: usize, stack: u32) -> Option<Race> {
-        let obj = self.live.remove(&base)?;
+        let obj = self.live.remove(base)?;
         self.free_taken(obj, tid, pc, stack, crate::race_report::FREE)
     }
 
@@ -1019,9 +1016,8 @@ impl Table {
             let len = obj.size.min(FREED_MARK_BYTES);
             let reused = self
                 .live
-                .range(..base + len)
-                .next_back()
-                .is_some_and(|(&b, o)| b + o.size.max(1) > base);
+                .at_or_below(base + len - 1)
+                .is_some_and(|(b, o)| b + o.size.max(1) > base);
             if !reused {
                 marked = len;
                 race = self.hb.free(tid, (base, len), pc, stack, func);
@@ -1034,8 +1030,7 @@ impl Table {
     /// Fold all live objects into their sites (at exit).
     pub(crate) fn retire_all(&mut self) {
         self.lines.flush_all(&self.hb.shadow);
-        let live = std::mem::take(&mut self.live);
-        for (_, obj) in live {
+        for obj in self.live.take_all() {
             // At exit the shadow is not cleared (nothing reads it again).
             self.fold(obj);
         }
