@@ -1019,38 +1019,69 @@ pub(crate) fn atomic<R, F: FnOnce() -> (R, i32, bool, bool)>(
     };
     let tid = c.tid;
     let l1 = L1.load(Ordering::Acquire);
-    let Some((chunk, gi)) = shadow::lookup(l1, addr) else {
-        return Err(op);
+    let off = addr & 7;
+    // A line of an object the thread counted in just before (`Near`, as
+    // for plain accesses; the variable within one granule): its granule's
+    // cells and the thread's row and slot are at hand.
+    // SAFETY: only this thread uses its context's cells.
+    let r = unsafe { &*c.near[(addr >> 6) % NEAR].as_ptr() };
+    let near = addr >= r.lo && addr + size <= r.hi && off + size <= 8;
+    let found = if near {
+        None
+    } else {
+        let Some((chunk, gi)) = shadow::lookup(l1, addr) else {
+            return Err(op);
+        };
+        // The last byte's chunk too, when it is another one (rare).
+        let last = addr + size - 1;
+        if last >> shadow::CHUNK_SHIFT != addr >> shadow::CHUNK_SHIFT
+            && shadow::lookup(l1, last).is_none()
+        {
+            return Err(op);
+        }
+        Some((chunk, gi))
     };
-    // The last byte's chunk too, when it is another one (rare).
-    let last = addr + size - 1;
-    if last >> shadow::CHUNK_SHIFT != addr >> shadow::CHUNK_SHIFT
-        && shadow::lookup(l1, last).is_none()
-    {
-        return Err(op);
-    }
     let races = flags & RACES != 0;
     // SAFETY: this thread, outside the runtime (it has a context).
     let th = unsafe { c.clock_mut() };
     if !races || !req.may_release(th) {
         let (result, mo, reads, writes) = op();
         if races {
-            let off = addr & 7;
             let mask = (((1u16 << size.min(8)) - 1) << off) as u8;
             let owner = c.owner.load(Ordering::Relaxed);
+            let cells = match found {
+                Some((chunk, gi)) => &chunk.cells[gi],
+                // SAFETY: the line's granules' cells, in a never-unmapped
+                // chunk.
+                None => unsafe { &*r.cells.add((addr >> 3) & 7) },
+            };
             // Nothing to do when the variable has no clock and FastTrack's
             // "same epoch" test settles the race check.
             if off + size > 8
-                || !race::same_epoch_owner(&chunk.cells[gi], owner, mask, writes, true)
+                || !race::same_epoch_owner(cells, owner, mask, writes, true)
                 || (reads && race::may_have_sync(addr))
             {
                 atomic_unlocked(c, addr, size, pc, mo, reads, writes);
             }
         }
-        if (addr & 7) + size > 8
-            || count_hit(c, chunk, gi, addr, size, Kind::Atomic, writes) == Counted::No
-        {
-            count(c, addr, size, Kind::Atomic, writes);
+        let kind = Kind::Atomic;
+        match found {
+            None => {
+                if !count_near::<false>(c, r, addr, size, kind, writes) {
+                    count(c, addr, size, kind, writes);
+                }
+            }
+            Some(_) if off + size > 8 => count(c, addr, size, kind, writes),
+            // Remembered only in an empty entry: an atomic variable next
+            // to a plain one in the same entry (a pointer read before
+            // each operation) would evict it, and then be evicted, on
+            // every operation.
+            Some((chunk, gi)) if r.hi == 0 => count_missed(c, chunk, gi, addr, size, kind, writes),
+            Some((chunk, gi)) => {
+                if count_hit(c, chunk, gi, addr, size, kind, writes) == Counted::No {
+                    count(c, addr, size, kind, writes);
+                }
+            }
         }
         return Ok(result);
     }
