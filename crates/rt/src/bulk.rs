@@ -66,7 +66,7 @@ unsafe fn slen(s: *const c_char, max: usize) -> usize {
         return unsafe { f(s, max) };
     }
     // SAFETY: as the caller guarantees.
-    unsafe { fallback::strnlen(s as *const u8, max) }
+    unsafe { fallback::strnlen(s.cast::<u8>(), max) }
 }
 
 /// Bytes `strncmp(a, b, n)` reads from each string: up to and including
@@ -75,7 +75,7 @@ unsafe fn slen(s: *const c_char, max: usize) -> usize {
 /// # Safety
 /// Both strings are readable up to that point.
 unsafe fn compared(a: *const c_char, b: *const c_char, n: usize) -> usize {
-    let (a, b) = (a as *const u8, b as *const u8);
+    let (a, b) = (a.cast::<u8>(), b.cast::<u8>());
     let mut i = 0;
     while i < n {
         // SAFETY: within both strings up to their first difference/NUL.
@@ -320,7 +320,7 @@ unsafe extern "C" fn strcmp_impl(a: *const c_char, b: *const c_char, pc: usize) 
         // SAFETY: forwarding the caller's arguments.
         Some(f) => unsafe { f(a, b) },
         // SAFETY: both are strings (caller).
-        None => unsafe { fallback::compare(a as *const u8, b as *const u8, usize::MAX, true) },
+        None => unsafe { fallback::compare(a.cast::<u8>(), b.cast::<u8>(), usize::MAX, true) },
     }
 }
 
@@ -344,7 +344,7 @@ unsafe extern "C" fn strncmp_impl(
         // SAFETY: forwarding the caller's arguments.
         Some(f) => unsafe { f(a, b, n) },
         // SAFETY: as above.
-        None => unsafe { fallback::compare(a as *const u8, b as *const u8, n, true) },
+        None => unsafe { fallback::compare(a.cast::<u8>(), b.cast::<u8>(), n, true) },
     }
 }
 
@@ -360,7 +360,7 @@ unsafe extern "C" fn strchr_impl(s: *const c_char, c: c_int, pc: usize) -> *mut 
             // SAFETY: `s` is a string (caller); its NUL is included.
             let n = unsafe { slen(s, usize::MAX) } + 1;
             // SAFETY: `s` is readable for n bytes.
-            match unsafe { fallback::find(s as *const u8, c as u8, n, false) } {
+            match unsafe { fallback::find(s.cast::<u8>(), c as u8, n, false) } {
                 Some(i) => (s as usize + i) as *mut c_char,
                 None => core::ptr::null_mut(),
             }
@@ -392,7 +392,7 @@ unsafe extern "C" fn strrchr_impl(s: *const c_char, c: c_int, pc: usize) -> *mut
         // SAFETY: forwarding the caller's arguments.
         Some(f) => unsafe { f(s, c) },
         // SAFETY: `s` is readable for n bytes.
-        None => match unsafe { fallback::find(s as *const u8, c as u8, n, true) } {
+        None => match unsafe { fallback::find(s.cast::<u8>(), c as u8, n, true) } {
             Some(i) => (s as usize + i) as *mut c_char,
             None => core::ptr::null_mut(),
         },

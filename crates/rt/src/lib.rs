@@ -65,9 +65,8 @@ then exits with status 66, as under ThreadSanitizer.
   used): under a tight `ulimit -v` race detection stops where the
   shadow cannot be mapped (said once on stderr), and the program itself
   has less address space left.
-- x86-64 and AArch64 Linux (glibc) only; 16-byte atomics on x86-64 only
-  (module `wide`; on AArch64 their entries abort with a message naming
-  them). The race
+- x86-64 and AArch64 Linux (glibc) only (16-byte atomics: module
+  `wide`). The race
   detector's model and limits are documented in its module
   (`src/race.rs`); the false-sharing analysis's definition and memory
   bounds in `src/lines.rs`.
@@ -142,5 +141,4 @@ pub mod sync;
 mod sys;
 #[cfg_attr(test, allow(dead_code))]
 mod trace;
-#[cfg(target_arch = "x86_64")]
 mod wide;
