@@ -57,10 +57,10 @@ then exits with status 66, as under ThreadSanitizer.
   are recorded without the runtime's global lock once the thread has run
   its first access through it (module `fast`: a direct-mapped shadow,
   per-object rows of counters, cells updated by compare-and-swap, a sharded map of
-  sync objects). Allocation, `free`, thread creation/join, fences, the
-  first access to each object by a thread and everything while a trace is
-  written take one global lock, so allocation-heavy multi-threaded code
-  scales with it. The shadow reserves 1 GiB of address space plus about
+  sync objects; a thread's first access to an object or a cache line
+  claims its row or slot under a shard lock). Allocation, `free`, thread
+  creation/join, fences and everything while a trace is written take one
+  global lock, so allocation-heavy multi-threaded code scales with it. The shadow reserves 1 GiB of address space plus about
   12.6 MiB per MiB of memory touched (`MAP_NORESERVE`, resident only where
   used): under a tight `ulimit -v` race detection stops where the
   shadow cannot be mapped (said once on stderr), and the program itself
