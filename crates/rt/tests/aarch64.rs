@@ -155,6 +155,39 @@ fn qemu(exe: &Path, dir: &Path, env: &[(&str, &Path)]) -> Output {
         .unwrap()
 }
 
+/// Write `text` as `name.c` in a fresh scratch directory, build it as
+/// [`build`] does and run both builds under qemu (the instrumented one
+/// writing its profile). Returns `(instrumented, plain, profile text)`.
+fn build_and_run(
+    name: &str,
+    text: &str,
+    rt: &Path,
+    opt: &str,
+    libs: &[&str],
+) -> (Output, Output, String) {
+    let dir = Scratch::new("loci-a64", name);
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, text).unwrap();
+    let (loci, plain) = build(&dir, &src, rt, opt, libs);
+    let profile = dir.join("profile.json");
+    let l = qemu(&loci, &dir, &[("LOCI_PROFILE_OUT", &profile)]);
+    let p = qemu(&plain, &dir, &[]);
+    let json = std::fs::read_to_string(&profile).unwrap_or_default();
+    (l, p, json)
+}
+
+/// The site of `json` (a profile) allocated on the line of `src` that
+/// holds `marker`.
+fn site_marked<'a>(json: &'a serde_json::Value, src: &str, marker: &str) -> &'a serde_json::Value {
+    let line = src.lines().position(|l| l.contains(marker)).unwrap() + 1;
+    json["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["line"] == line)
+        .unwrap_or_else(|| panic!("no site at line {line}: {json}"))
+}
+
 /// Every corpus program gets its expected verdict on AArch64 too (the
 /// verdict loci gives, and ThreadSanitizer gives, on x86-64: see
 /// `races.rs`), with the uninstrumented build's output.
@@ -258,15 +291,9 @@ fn counts_and_atomics_are_exact_on_aarch64() {
     let Some(rt) = setup("counts_and_atomics_are_exact_on_aarch64") else {
         return;
     };
-    let dir = Scratch::new("loci-a64", "counts");
-    let src = dir.join("counts.c");
-    std::fs::write(&src, COUNTS).unwrap();
     // Unoptimised, so that the loop's loads and stores stay (as in
     // `programs.rs`).
-    let (loci, plain) = build(&dir, &src, &rt, "-O0", &[]);
-    let profile = dir.join("profile.json");
-    let l = qemu(&loci, &dir, &[("LOCI_PROFILE_OUT", &profile)]);
-    let p = qemu(&plain, &dir, &[]);
+    let (l, p, text) = build_and_run("counts", COUNTS, &rt, "-O0", &[]);
     let out = String::from_utf8_lossy(&l.stdout);
     // 4 threads x 1000: a8 wraps (4000 mod 256 = 160).
     assert_eq!(
@@ -282,19 +309,8 @@ fn counts_and_atomics_are_exact_on_aarch64() {
         "{}",
         String::from_utf8_lossy(&l.stderr)
     );
-    let text = std::fs::read_to_string(&profile).expect("no profile written");
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let line = COUNTS
-        .lines()
-        .position(|l| l.contains("/* SITE */"))
-        .unwrap()
-        + 1;
-    let site = json["sites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["line"] == line)
-        .unwrap_or_else(|| panic!("no site at line {line}: {text}"));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("no profile written");
+    let site = site_marked(&json, COUNTS, "/* SITE */");
     assert_eq!(site["function"], "main");
     assert_eq!(site["class"], "handoff");
     let threads: Vec<(u64, u64, u64)> = site["threads"]
@@ -380,14 +396,8 @@ fn sixteen_byte_atomics_are_atomic_and_counted_on_aarch64() {
     let Some(rt) = setup("sixteen_byte_atomics_are_atomic_and_counted_on_aarch64") else {
         return;
     };
-    let dir = Scratch::new("loci-a64", "wide");
-    let src = dir.join("wide.c");
-    std::fs::write(&src, WIDE).unwrap();
     // The uninstrumented build's 16-byte atomics are libatomic's.
-    let (loci, plain) = build(&dir, &src, &rt, "-O1", &["-latomic"]);
-    let profile = dir.join("profile.json");
-    let l = qemu(&loci, &dir, &[("LOCI_PROFILE_OUT", &profile)]);
-    let p = qemu(&plain, &dir, &[]);
+    let (l, p, text) = build_and_run("wide", WIDE, &rt, "-O1", &["-latomic"]);
     // 3 threads x 2000 x (2^64 + 1, + 2, + 2^64): high word 12000, low
     // word 18000; then exchange, CAS 7 -> 9, xor 1, or 6, and 12, sub 1,
     // nand 3: all ones but the two lowest bits.
@@ -401,20 +411,9 @@ fn sixteen_byte_atomics_are_atomic_and_counted_on_aarch64() {
     );
     assert_eq!(String::from_utf8_lossy(&p.stdout), want);
     assert_eq!(l.status.code(), Some(0));
-    let text = std::fs::read_to_string(&profile).expect("no profile written");
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).expect("no profile written");
     assert_eq!(json["races"], 0, "{text}");
-    let line = WIDE
-        .lines()
-        .position(|l| l.contains("/* ALLOC */"))
-        .unwrap()
-        + 1;
-    let site = json["sites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["line"] == line)
-        .unwrap_or_else(|| panic!("no site at line {line}: {text}"));
+    let site = site_marked(&json, WIDE, "/* ALLOC */");
     let threads = site["threads"].as_array().unwrap();
     assert_eq!(threads.len(), 4, "{text}");
     // main: store, exchange, CAS, five fetch-ops and a load.
