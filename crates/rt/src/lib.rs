@@ -60,13 +60,15 @@ then exits with status 66, as under ThreadSanitizer.
   sync objects; a thread's first access to an object or a cache line
   claims its row or slot under a shard lock). Allocation, `free`, thread
   creation/join, fences and everything while a trace is written take one
-  global lock, so allocation-heavy multi-threaded code scales with it. The shadow reserves 1 GiB of address space plus about
+  global lock, so allocation-heavy multi-threaded code scales with it.
+  The shadow reserves 1 GiB of address space plus about
   12.6 MiB per MiB of memory touched (`MAP_NORESERVE`, resident only where
   used): under a tight `ulimit -v` race detection stops where the
   shadow cannot be mapped (said once on stderr), and the program itself
   has less address space left.
-- x86-64 and AArch64 Linux (glibc) only (16-byte atomics: module
-  `wide`). The race
+- x86-64 and AArch64 Linux (glibc) only; 16-byte atomics on x86-64 only
+  (module `wide`; on AArch64 their entries abort with a message naming
+  them). The race
   detector's model and limits are documented in its module
   (`src/race.rs`); the false-sharing analysis's definition and memory
   bounds in `src/lines.rs`.
@@ -141,4 +143,5 @@ pub mod sync;
 mod sys;
 #[cfg_attr(test, allow(dead_code))]
 mod trace;
+#[cfg(target_arch = "x86_64")]
 mod wide;

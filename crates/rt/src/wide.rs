@@ -1,37 +1,27 @@
 //! The 16-byte atomics of the ThreadSanitizer ABI (`__tsan_atomic128_*`),
 //! which gcc and clang emit for `_Atomic __int128` / `std::atomic<__int128>`
-//! (on x86-64 with `-mcx16`; on AArch64 always).
+//! with `-mcx16`, on x86-64.
 //!
-//! Every operation is one 16-byte compare-exchange, or a loop of them for
-//! stores, exchanges and fetch-ops (a load is a compare-exchange of 0 with
-//! 0, which writes the value back unchanged), as gcc's libatomic does:
-//!
-//! - x86-64: `lock cmpxchg16b`, a locked instruction and so a full
-//!   barrier.
-//! - AArch64: a load-acquire/store-release exclusive pair loop (`ldaxp` /
-//!   `stlxp`, Armv8.0: no LSE needed), the mapping of a sequentially
-//!   consistent read-modify-write in the Arm ARM's C11 mappings. When the
-//!   comparison fails the value read is stored back with `stlxp`, so that
-//!   the 16-byte read itself is single-copy atomic (an exclusive pair load
-//!   alone is not; LLVM's own 128-bit compare-exchange does the same).
-//!
-//! Either way every C11 memory order is honoured (by the strongest). The
-//! object must be 16-byte aligned (as the compilers lay `__int128` atomics
-//! out) and writable; like the native instructions, a misaligned one
-//! faults. The happens-before effect and the counting are those of the
-//! other widths (`abi::atomic_op`).
+//! Every operation is a `lock cmpxchg16b` (a loop of them for stores,
+//! exchanges and fetch-ops; a load is a compare-exchange of 0 with 0), as
+//! gcc's libatomic does with `-mcx16`: a locked instruction is a full
+//! barrier, so every C11 memory order is honoured. The object must be
+//! 16-byte aligned (as the compilers lay `__int128` atomics out); like the
+//! native instruction, a misaligned one faults. The happens-before effect
+//! and the counting are those of the other widths (`abi::atomic_op`).
 //!
 //! The entries pass the accessing instruction (their return address) on
-//! like the other hooks. Where no argument register is left for it (the
-//! compare-exchange forms on x86-64, `compare_exchange_val` on AArch64),
-//! their trampolines pass it on the stack.
+//! like the other hooks; the compare-exchange forms have no free argument
+//! register left for it, so their trampolines pass it on the stack.
+//!
+//! On AArch64 these entries still abort with a message naming them.
 
 use crate::abi::atomic_op;
 use crate::race::AtomicReq;
 use core::arch::asm;
 use core::cell::UnsafeCell;
 
-/// A 16-byte atomic integer operated on with a 16-byte compare-exchange.
+/// A 16-byte atomic integer operated on with `lock cmpxchg16b`.
 #[repr(transparent)]
 struct Wide(UnsafeCell<u128>);
 
@@ -45,7 +35,6 @@ impl Wide {
 
     /// `lock cmpxchg16b`: if the value is `old`, make it `new`. Returns
     /// the value found and whether it was replaced.
-    #[cfg(target_arch = "x86_64")]
     fn cas(&self, old: u128, new: u128) -> (u128, bool) {
         let p = self.0.get();
         let (lo, hi): (u64, u64);
@@ -67,49 +56,6 @@ impl Wide {
                 in("rcx") (new >> 64) as u64,
                 inout("rax") old as u64 => lo,
                 inout("rdx") (old >> 64) as u64 => hi,
-                options(nostack),
-            );
-        }
-        (((hi as u128) << 64) | lo as u128, ok != 0)
-    }
-
-    /// An `ldaxp`/`stlxp` loop: if the value is `old`, make it `new`
-    /// (else write back the value read). Returns the value found and
-    /// whether it was replaced.
-    #[cfg(target_arch = "aarch64")]
-    fn cas(&self, old: u128, new: u128) -> (u128, bool) {
-        let p = self.0.get();
-        let (lo, hi): (u64, u64);
-        let ok: u64;
-        // SAFETY: `p` is 16-byte aligned, valid and writable
-        // (`from_ptr`'s contract). Outputs are plain `out` operands, so
-        // none shares a register with an input, and the status register
-        // differs from the pair and the address, as `stlxp` requires.
-        unsafe {
-            asm!(
-                "2:",
-                "ldaxp {lo}, {hi}, [{p}]",
-                "cmp {lo}, {olo}",
-                "ccmp {hi}, {ohi}, #0, eq",
-                "b.ne 3f",
-                "stlxp {st:w}, {nlo}, {nhi}, [{p}]",
-                "cbnz {st:w}, 2b",
-                "mov {ok}, #1",
-                "b 4f",
-                "3:",
-                "stlxp {st:w}, {lo}, {hi}, [{p}]",
-                "cbnz {st:w}, 2b",
-                "mov {ok}, #0",
-                "4:",
-                p = in(reg) p,
-                olo = in(reg) old as u64,
-                ohi = in(reg) (old >> 64) as u64,
-                nlo = in(reg) new as u64,
-                nhi = in(reg) (new >> 64) as u64,
-                lo = out(reg) lo,
-                hi = out(reg) hi,
-                st = out(reg) _,
-                ok = out(reg) ok,
                 options(nostack),
             );
         }
@@ -205,8 +151,8 @@ mod imp {
         fetch_nand: |c, v| !(c & v);
     }
 
-    /// Strong and weak compare-exchange (never fails spuriously: the
-    /// loop retries a lost reservation); `pc` is passed on the stack by the trampoline.
+    /// Strong and weak compare-exchange (`lock cmpxchg16b` never fails
+    /// spuriously); `pc` is passed on the stack by the trampoline.
     pub(super) unsafe extern "C" fn cas_ptr(
         a: *mut u128,
         c: *mut u128,
@@ -244,7 +190,7 @@ mod imp {
 }
 
 macro_rules! wide_trampoline {
-    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? => $imp:path, $reg:literal, $a64reg:literal) => {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? => $imp:path, $reg:literal) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -253,17 +199,9 @@ macro_rules! wide_trampoline {
         #[no_mangle]
         #[unsafe(naked)]
         pub unsafe extern "C" fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
             core::arch::naked_asm!(
                 concat!("mov ", $reg, ", qword ptr [rsp]"),
                 "jmp {imp}",
-                imp = sym $imp,
-            );
-            // A `u128` takes an even-odd register pair (AAPCS64).
-            #[cfg(target_arch = "aarch64")]
-            core::arch::naked_asm!(
-                concat!("mov ", $a64reg, ", x30"),
-                "b {imp}",
                 imp = sym $imp,
             );
         }
@@ -272,37 +210,36 @@ macro_rules! wide_trampoline {
 
 wide_trampoline!(
     /// 16-byte atomic load.
-    __tsan_atomic128_load(a: *const u128, mo: i32) -> u128 => imp::load, "rdx", "x2");
+    __tsan_atomic128_load(a: *const u128, mo: i32) -> u128 => imp::load, "rdx");
 wide_trampoline!(
     /// 16-byte atomic store.
-    __tsan_atomic128_store(a: *mut u128, v: u128, mo: i32) => imp::store, "r8", "x5");
+    __tsan_atomic128_store(a: *mut u128, v: u128, mo: i32) => imp::store, "r8");
 wide_trampoline!(
     /// 16-byte atomic exchange; returns the previous value.
-    __tsan_atomic128_exchange(a: *mut u128, v: u128, mo: i32) -> u128 => imp::exchange, "r8", "x5");
+    __tsan_atomic128_exchange(a: *mut u128, v: u128, mo: i32) -> u128 => imp::exchange, "r8");
 wide_trampoline!(
     /// 16-byte atomic fetch-and-add; returns the previous value.
-    __tsan_atomic128_fetch_add(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_add, "r8", "x5");
+    __tsan_atomic128_fetch_add(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_add, "r8");
 wide_trampoline!(
     /// 16-byte atomic fetch-and-subtract; returns the previous value.
-    __tsan_atomic128_fetch_sub(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_sub, "r8", "x5");
+    __tsan_atomic128_fetch_sub(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_sub, "r8");
 wide_trampoline!(
     /// 16-byte atomic fetch-and-and; returns the previous value.
-    __tsan_atomic128_fetch_and(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_and, "r8", "x5");
+    __tsan_atomic128_fetch_and(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_and, "r8");
 wide_trampoline!(
     /// 16-byte atomic fetch-and-or; returns the previous value.
-    __tsan_atomic128_fetch_or(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_or, "r8", "x5");
+    __tsan_atomic128_fetch_or(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_or, "r8");
 wide_trampoline!(
     /// 16-byte atomic fetch-and-xor; returns the previous value.
-    __tsan_atomic128_fetch_xor(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_xor, "r8", "x5");
+    __tsan_atomic128_fetch_xor(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_xor, "r8");
 wide_trampoline!(
     /// 16-byte atomic fetch-and-nand; returns the previous value.
-    __tsan_atomic128_fetch_nand(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_nand, "r8", "x5");
+    __tsan_atomic128_fetch_nand(a: *mut u128, v: u128, mo: i32) -> u128 => imp::fetch_nand, "r8");
 
-/// The compare-exchange forms taking `*c` by pointer. On x86-64 all six
-/// argument registers are used, so the return address goes to the stack
-/// as a seventh argument (one slot, keeping the stack 16-byte aligned at
-/// the call), and the trampoline calls instead of jumping; on AArch64 it
-/// goes in `x6`.
+/// The compare-exchange forms taking `*c` by pointer: all six argument
+/// registers are used, so the return address goes to the stack as a
+/// seventh argument (one slot, keeping the stack 16-byte aligned at the
+/// call), and the trampoline calls instead of jumping.
 macro_rules! cas_ptr_trampoline {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -313,19 +250,11 @@ macro_rules! cas_ptr_trampoline {
         #[no_mangle]
         #[unsafe(naked)]
         pub unsafe extern "C" fn $name(a: *mut u128, c: *mut u128, v: u128, mo: i32, fmo: i32) -> i32 {
-            #[cfg(target_arch = "x86_64")]
             core::arch::naked_asm!(
                 "push qword ptr [rsp]",
                 "call {imp}",
                 "add rsp, 8",
                 "ret",
-                imp = sym imp::cas_ptr,
-            );
-            // a: x0, c: x1, v: x2:x3, mo: w4, fmo: w5; x6 is free.
-            #[cfg(target_arch = "aarch64")]
-            core::arch::naked_asm!(
-                "mov x6, x30",
-                "b {imp}",
                 imp = sym imp::cas_ptr,
             );
         }
@@ -340,12 +269,9 @@ cas_ptr_trampoline!(
     /// 16-byte weak compare-exchange (never fails spuriously here).
     __tsan_atomic128_compare_exchange_weak);
 
-/// 16-byte compare-exchange returning the previous value. On x86-64 `fmo`
-/// arrives on the stack; the trampoline passes it and the return address
-/// as the seventh and eighth arguments (with a pad slot for alignment). On
-/// AArch64 the arguments fill `x0`-`x7` (`c` and `v` take pairs), so the
-/// return address goes to the stack as the ninth (in a 16-byte frame that
-/// also saves the frame pointer and `x30`).
+/// 16-byte compare-exchange returning the previous value. `fmo` arrives on
+/// the stack; the trampoline passes it and the return address as the
+/// seventh and eighth arguments (with a pad slot for alignment).
 ///
 /// # Safety
 /// As for the C function of the same name (a live, 16-byte aligned atomic).
@@ -358,7 +284,6 @@ pub unsafe extern "C" fn __tsan_atomic128_compare_exchange_val(
     mo: i32,
     fmo: i32,
 ) -> u128 {
-    #[cfg(target_arch = "x86_64")]
     core::arch::naked_asm!(
         // Entry: [rsp] = return address, [rsp+8] = fmo.
         "sub rsp, 8",
@@ -367,19 +292,6 @@ pub unsafe extern "C" fn __tsan_atomic128_compare_exchange_val(
         // Now [rsp] = fmo, [rsp+8] = return address (pc), [rsp+16] = pad.
         "call {imp}",
         "add rsp, 24",
-        "ret",
-        imp = sym imp::cas_val,
-    );
-    #[cfg(target_arch = "aarch64")]
-    core::arch::naked_asm!(
-        "sub sp, sp, #32",
-        "stp x29, x30, [sp, #16]",
-        "add x29, sp, #16",
-        // The ninth argument, at the callee's [sp]: the return address.
-        "str x30, [sp]",
-        "bl {imp}",
-        "ldp x29, x30, [sp, #16]",
-        "add sp, sp, #32",
         "ret",
         imp = sym imp::cas_val,
     );
@@ -397,7 +309,7 @@ mod tests {
     /// clobbered: a fetch-op then looped forever at some call sites; the
     /// operands now have fixed registers).
     #[test]
-    fn compare_exchange_from_many_call_sites() {
+    fn cmpxchg16b_from_many_call_sites() {
         let mut x = Aligned(0);
         let w = unsafe { Wide::from_ptr(&mut x.0) };
         for i in 0..10_000u128 {
@@ -414,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn compare_exchange_operations() {
+    fn cmpxchg16b_operations() {
         let mut x = Aligned(5 | 7 << 64);
         let w = unsafe { Wide::from_ptr(&mut x.0) };
         assert_eq!(w.load(), 5 | 7 << 64);

@@ -103,9 +103,8 @@ fn setup(test: &str) -> Option<PathBuf> {
 
 /// Compile `src` (C, or C++ for `.cc`) with the cross compiler at
 /// optimisation level `opt` (`-O1`, ...): an instrumented build linked
-/// with `rt`, and an uninstrumented one linked with `libs` too. Returns
-/// `(instrumented, plain)`.
-fn build(dir: &Path, src: &Path, rt: &Path, opt: &str, libs: &[&str]) -> (PathBuf, PathBuf) {
+/// with `rt`, and an uninstrumented one. Returns `(instrumented, plain)`.
+fn build(dir: &Path, src: &Path, rt: &Path, opt: &str) -> (PathBuf, PathBuf) {
     let name = src.file_stem().unwrap().to_string_lossy().into_owned();
     let cc = if src.extension().is_some_and(|e| e == "cc") {
         "aarch64-linux-gnu-g++"
@@ -136,8 +135,7 @@ fn build(dir: &Path, src: &Path, rt: &Path, opt: &str, libs: &[&str]) -> (PathBu
             .args([opt, "-g", "-o"])
             .arg(&plain)
             .arg(src)
-            .arg("-lpthread")
-            .args(libs),
+            .arg("-lpthread"),
     );
     (loci, plain)
 }
@@ -155,39 +153,6 @@ fn qemu(exe: &Path, dir: &Path, env: &[(&str, &Path)]) -> Output {
         .unwrap()
 }
 
-/// Write `text` as `name.c` in a fresh scratch directory, build it as
-/// [`build`] does and run both builds under qemu (the instrumented one
-/// writing its profile). Returns `(instrumented, plain, profile text)`.
-fn build_and_run(
-    name: &str,
-    text: &str,
-    rt: &Path,
-    opt: &str,
-    libs: &[&str],
-) -> (Output, Output, String) {
-    let dir = Scratch::new("loci-a64", name);
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, text).unwrap();
-    let (loci, plain) = build(&dir, &src, rt, opt, libs);
-    let profile = dir.join("profile.json");
-    let l = qemu(&loci, &dir, &[("LOCI_PROFILE_OUT", &profile)]);
-    let p = qemu(&plain, &dir, &[]);
-    let json = std::fs::read_to_string(&profile).unwrap_or_default();
-    (l, p, json)
-}
-
-/// The site of `json` (a profile) allocated on the line of `src` that
-/// holds `marker`.
-fn site_marked<'a>(json: &'a serde_json::Value, src: &str, marker: &str) -> &'a serde_json::Value {
-    let line = src.lines().position(|l| l.contains(marker)).unwrap() + 1;
-    json["sites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["line"] == line)
-        .unwrap_or_else(|| panic!("no site at line {line}: {json}"))
-}
-
 /// Every corpus program gets its expected verdict on AArch64 too (the
 /// verdict loci gives, and ThreadSanitizer gives, on x86-64: see
 /// `races.rs`), with the uninstrumented build's output.
@@ -203,7 +168,7 @@ fn race_corpus_verdicts_on_aarch64() {
         let name = src.file_stem().unwrap().to_string_lossy().into_owned();
         let (want, _) = expectations(&std::fs::read_to_string(src).unwrap());
         // As `races.rs` builds them.
-        let (loci, plain) = build(&dir, src, &rt, "-O1", &[]);
+        let (loci, plain) = build(&dir, src, &rt, "-O1");
         let profile = dir.join(format!("{name}.json"));
         let (l, p) = (
             qemu(&loci, &dir, &[("LOCI_PROFILE_OUT", &profile)]),
@@ -291,9 +256,15 @@ fn counts_and_atomics_are_exact_on_aarch64() {
     let Some(rt) = setup("counts_and_atomics_are_exact_on_aarch64") else {
         return;
     };
+    let dir = Scratch::new("loci-a64", "counts");
+    let src = dir.join("counts.c");
+    std::fs::write(&src, COUNTS).unwrap();
     // Unoptimised, so that the loop's loads and stores stay (as in
     // `programs.rs`).
-    let (l, p, text) = build_and_run("counts", COUNTS, &rt, "-O0", &[]);
+    let (loci, plain) = build(&dir, &src, &rt, "-O0");
+    let profile = dir.join("profile.json");
+    let l = qemu(&loci, &dir, &[("LOCI_PROFILE_OUT", &profile)]);
+    let p = qemu(&plain, &dir, &[]);
     let out = String::from_utf8_lossy(&l.stdout);
     // 4 threads x 1000: a8 wraps (4000 mod 256 = 160).
     assert_eq!(
@@ -309,8 +280,19 @@ fn counts_and_atomics_are_exact_on_aarch64() {
         "{}",
         String::from_utf8_lossy(&l.stderr)
     );
-    let json: serde_json::Value = serde_json::from_str(&text).expect("no profile written");
-    let site = site_marked(&json, COUNTS, "/* SITE */");
+    let text = std::fs::read_to_string(&profile).expect("no profile written");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let line = COUNTS
+        .lines()
+        .position(|l| l.contains("/* SITE */"))
+        .unwrap()
+        + 1;
+    let site = json["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["line"] == line)
+        .unwrap_or_else(|| panic!("no site at line {line}: {text}"));
     assert_eq!(site["function"], "main");
     assert_eq!(site["class"], "handoff");
     let threads: Vec<(u64, u64, u64)> = site["threads"]
@@ -336,91 +318,4 @@ fn counts_and_atomics_are_exact_on_aarch64() {
         assert!(atomics >= 5000, "{t}");
     }
     assert_eq!(json["races"], 0);
-}
-
-/// 16-byte atomics from three threads, every form gcc emits and the
-/// `compare_exchange_val` entry clang emits (called directly: gcc makes a
-/// strong compare-exchange of `__sync_val_compare_and_swap`), whose
-/// return address the trampoline passes on the stack.
-const WIDE: &str = r#"#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#define N 2000
-#define T 3
-typedef unsigned __int128 u128;
-static u128 *v;
-#ifdef __SANITIZE_THREAD__
-u128 __tsan_atomic128_compare_exchange_val(volatile u128 *a, u128 c, u128 v, int mo, int fmo);
-#define CAS_VAL(p, c, n) __tsan_atomic128_compare_exchange_val(p, c, n, 5, 2)
-#else
-#define CAS_VAL(p, c, n) __sync_val_compare_and_swap(p, c, n)
-#endif
-static void *work(void *arg) {
-    (void)arg;
-    for (int i = 0; i < N; i++) {
-        __atomic_fetch_add(v, ((u128)1 << 64) | 1, __ATOMIC_SEQ_CST);
-        u128 e = __atomic_load_n(v, __ATOMIC_ACQUIRE);
-        while (!__atomic_compare_exchange_n(v, &e, e + 2, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            ;
-        u128 f = __atomic_load_n(v, __ATOMIC_RELAXED), g;
-        while ((g = CAS_VAL(v, f, f + ((u128)1 << 64))) != f)
-            f = g;
-    }
-    return NULL;
-}
-int main(void) {
-    v = aligned_alloc(16, 16); /* ALLOC */
-    __atomic_store_n(v, 0, __ATOMIC_RELEASE);
-    pthread_t t[T];
-    for (int i = 0; i < T; i++)
-        pthread_create(&t[i], NULL, work, NULL);
-    for (int i = 0; i < T; i++)
-        pthread_join(t[i], NULL);
-    u128 x = __atomic_exchange_n(v, 7, __ATOMIC_SEQ_CST);
-    u128 old = __sync_val_compare_and_swap(v, 7, 9);
-    __atomic_fetch_xor(v, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_or(v, 6, __ATOMIC_RELAXED);
-    __atomic_fetch_and(v, 12, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(v, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_nand(v, 3, __ATOMIC_RELAXED);
-    u128 end = __atomic_load_n(v, __ATOMIC_SEQ_CST);
-    printf("%llu %llu %llu %llu %llu\n", (unsigned long long)(x >> 64), (unsigned long long)x,
-           (unsigned long long)old, (unsigned long long)(end >> 64), (unsigned long long)end);
-    free((void *)v);
-    return 0;
-}
-"#;
-
-#[test]
-fn sixteen_byte_atomics_are_atomic_and_counted_on_aarch64() {
-    let Some(rt) = setup("sixteen_byte_atomics_are_atomic_and_counted_on_aarch64") else {
-        return;
-    };
-    // The uninstrumented build's 16-byte atomics are libatomic's.
-    let (l, p, text) = build_and_run("wide", WIDE, &rt, "-O1", &["-latomic"]);
-    // 3 threads x 2000 x (2^64 + 1, + 2, + 2^64): high word 12000, low
-    // word 18000; then exchange, CAS 7 -> 9, xor 1, or 6, and 12, sub 1,
-    // nand 3: all ones but the two lowest bits.
-    let want = "12000 18000 7 18446744073709551615 18446744073709551612\n";
-    assert_eq!(
-        String::from_utf8_lossy(&l.stdout),
-        want,
-        "exit {:?}, stderr:\n{}",
-        l.status.code(),
-        String::from_utf8_lossy(&l.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&p.stdout), want);
-    assert_eq!(l.status.code(), Some(0));
-    let json: serde_json::Value = serde_json::from_str(&text).expect("no profile written");
-    assert_eq!(json["races"], 0, "{text}");
-    let site = site_marked(&json, WIDE, "/* ALLOC */");
-    let threads = site["threads"].as_array().unwrap();
-    assert_eq!(threads.len(), 4, "{text}");
-    // main: store, exchange, CAS, five fetch-ops and a load.
-    assert_eq!(threads[0]["atomics"], 9, "{text}");
-    // Each worker: per round a fetch_add, two loads and two successful
-    // compare-exchanges at least.
-    for t in &threads[1..] {
-        assert!(t["atomics"].as_u64().unwrap() >= 5 * 2000, "{t}");
-    }
 }
